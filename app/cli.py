@@ -1,0 +1,54 @@
+"""The ``uniskel`` command: one entry point, a subcommand per job.
+
+Each subcommand lives in the module that does the work and exposes
+``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them up, and
+imports a module only when its subcommand runs (``demo`` pulls in Qt, ``train`` torch).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from engine.errors import UniskelError
+
+SUBCOMMANDS = {
+    "demo": ("app.main", "open the live window on a camera, a video or an image"),
+    "infer": ("engine.infer", "annotate a video or camera to MP4 and keypoint records"),
+    "bench": ("engine.bench", "measure the full frame pipeline on a video, per stage"),
+    "eval": ("training.evaluate", "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
+    "train": ("training.train", "train a teacher or distil the 21-keypoint student"),
+    "export": ("training.export", "export a checkpoint to ONNX (and TensorRT where installed)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="uniskel",
+        description="Live 2D pose on the 21-keypoint unified skeleton, and its training pipeline.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except UniskelError as exc:
+        print(f"uniskel {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"uniskel {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The student family: an RTMPose-style top-down model (CSPNeXt-like backbone, SimCC head).
+
+Built by plain functions (``tiny``/``small``/``medium``); configuration is a dataclass
+that travels inside every checkpoint and ONNX file, so a model file says what it is.
+Input: float32 RGB in [0, 255], NCHW, of ``cfg.input_size`` = (height, width); the
+normalisation is inside the model. Output: SimCC logits ``x`` (B, K, W*split) and
+``y`` (B, K, H*split).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from engine import skeleton
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "tiny"
+    widths: tuple[int, ...] = (48, 96, 192, 384)
+    depths: tuple[int, ...] = (1, 1, 1, 1)
+    input_size: tuple[int, int] = (128, 96)  # (height, width)
+    num_keypoints: int = skeleton.NUM_KEYPOINTS
+    split_ratio: float = 2.0
+    hidden: int = 256
+    keypoints: tuple[str, ...] = field(default=skeleton.KEYPOINTS)
+
+    @property
+    def bins(self) -> tuple[int, int]:
+        """(x bins, y bins)."""
+        h, w = self.input_size
+        return int(w * self.split_ratio), int(h * self.split_ratio)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        for k in ("widths", "depths", "input_size", "keypoints"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+SIZES = {
+    "tiny": dict(widths=(48, 96, 192, 384), depths=(1, 1, 1, 1), hidden=256),
+    "small": dict(widths=(64, 128, 256, 512), depths=(1, 2, 2, 1), hidden=256),
+    "medium": dict(widths=(96, 192, 384, 768), depths=(2, 4, 4, 2), hidden=256),
+}
+
+
+def config_for(arch: str, **overrides) -> ModelConfig:
+    if arch not in SIZES:
+        raise ValueError(f"unknown model size {arch!r}; choose one of {', '.join(SIZES)}")
+    return ModelConfig(arch=arch, **{**SIZES[arch], **overrides})
+
+
+def conv_bn(cin, cout, k=3, s=1, groups=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(cout), nn.SiLU(inplace=True))
+
+
+class CSPNeXtBlock(nn.Module):
+    """3x3 conv then a depthwise-separable 5x5 conv, with a residual."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1 = conv_bn(c, c, 3)
+        self.dw = conv_bn(c, c, 5, groups=c)
+        self.pw = conv_bn(c, c, 1)
+
+    def forward(self, x):
+        return x + self.pw(self.dw(self.conv1(x)))
+
+
+class CSPLayer(nn.Module):
+    """Cross-stage partial layer with channel attention, as in CSPNeXt."""
+
+    def __init__(self, cin, cout, n):
+        super().__init__()
+        mid = cout // 2
+        self.main = conv_bn(cin, mid, 1)
+        self.short = conv_bn(cin, mid, 1)
+        self.blocks = nn.Sequential(*[CSPNeXtBlock(mid) for _ in range(n)])
+        self.attn = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(2 * mid, 2 * mid, 1),
+                                  nn.Hardsigmoid())
+        self.final = conv_bn(2 * mid, cout, 1)
+
+    def forward(self, x):
+        y = torch.cat([self.blocks(self.main(x)), self.short(x)], dim=1)
+        return self.final(y * self.attn(y))
+
+
+class GAU(nn.Module):
+    """Gated attention unit over the keypoint tokens (RTMCC block, without rotary)."""
+
+    def __init__(self, dim, expand=2, s=128):
+        super().__init__()
+        self.e, self.s = dim * expand, s
+        self.norm = nn.LayerNorm(dim)
+        self.uv = nn.Linear(dim, 2 * self.e + s)
+        self.gamma = nn.Parameter(torch.randn(2, s) * 0.02)
+        self.beta = nn.Parameter(torch.zeros(2, s))
+        self.out = nn.Linear(self.e, dim)
+
+    def forward(self, x):  # x: (B, K, dim)
+        u, v, base = torch.split(nn.functional.silu(self.uv(self.norm(x))),
+                                 [self.e, self.e, self.s], dim=-1)
+        q = base * self.gamma[0] + self.beta[0]
+        k = base * self.gamma[1] + self.beta[1]
+        attn = torch.relu(q @ k.transpose(1, 2) / self.s ** 0.5) ** 2 / x.shape[1]
+        return x + self.out(u * (attn @ v))
+
+
+class PoseNet(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.widths
+        self.register_buffer("mean", torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1))
+        self.stem = nn.Sequential(conv_bn(3, w[0] // 2, 3, 2), conv_bn(w[0] // 2, w[0] // 2),
+                                  conv_bn(w[0] // 2, w[0]))
+        stages, cin = [], w[0]
+        for cout, n in zip(w, cfg.depths):
+            stages.append(nn.Sequential(conv_bn(cin, cout, 3, 2), CSPLayer(cout, cout, n)))
+            cin = cout
+        self.stages = nn.Sequential(*stages)
+        h, wd = cfg.input_size
+        tokens = (h // 32) * (wd // 32)
+        self.final = nn.Conv2d(w[-1], cfg.num_keypoints, 7, padding=3)
+        self.embed = nn.Sequential(nn.Linear(tokens, cfg.hidden), nn.LayerNorm(cfg.hidden))
+        self.gau = GAU(cfg.hidden)
+        bx, by = cfg.bins
+        self.head_x = nn.Linear(cfg.hidden, bx)
+        self.head_y = nn.Linear(cfg.hidden, by)
+
+    def forward(self, img):
+        x = self.stages(self.stem((img - self.mean) / self.std))
+        t = self.gau(self.embed(self.final(x).flatten(2)))
+        return self.head_x(t), self.head_y(t)
+
+
+def build(arch: str = "tiny", **overrides) -> PoseNet:
+    return PoseNet(config_for(arch, **overrides))
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
