@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from engine.errors import UniskelError
@@ -34,7 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_native_logs() -> None:
+    """OpenCV and FFmpeg print their own complaints ("moov atom not found", V4L2 camera
+    probing) to stderr, burying our one-line error; silence them unless the user has set
+    the variables (OPENCV_LOG_LEVEL=INFO, OPENCV_FFMPEG_LOGLEVEL=24 to debug)."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # read when cv2 is first imported
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET, read lazily
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_native_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -488,6 +488,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         q.add_argument("--init-from", help="warm start from this checkpoint's matching weights")
         q.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
         q.add_argument("--max-steps", type=int, help="stop after N steps (quick checks)")
+    q = sub.add_parser("experiment", help="the paper's table: single-dataset vs joint students",
+                       description="Train LSPET-only, COCO-only and jointly distilled students "
+                                   "and evaluate each on both skeletons (training/experiment.py).")
+    q.add_argument("--out", type=Path, default=Path("runs/experiment"))
+    q.add_argument("--epochs", type=int, default=2, help="epochs per trained variant (2)")
+    q.add_argument("--train", default="lsp_only,coco_only,joint",
+                   help="variants to train (comma-separated; default all three)")
+    q.add_argument("--use", action="append", default=[], metavar="NAME=CHECKPOINT",
+                   help="evaluate an existing checkpoint as variant NAME instead of training it")
+    q.add_argument("--no-baseline", action="store_true", help="leave BlazePose out of the table")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -519,6 +529,19 @@ def config_from_args(args) -> TrainConfig:
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.what == "experiment":
+        from training.experiment import run_experiment
+        use = {}
+        for item in args.use:
+            name, sep, path = item.partition("=")
+            if not sep:
+                raise UniskelError(f"--use expects NAME=CHECKPOINT, got {item!r}")
+            use[name] = path
+        to_train = [t for t in args.train.split(",") if t and t not in use]
+        md, _ = run_experiment(args.out, args.epochs, use, to_train, not args.no_baseline)
+        print(md)
+        print(f"table: {args.out / 'table.md'}, results: {args.out / 'results.json'}")
+        return 0
     cfg = config_from_args(args)
     path = train(cfg, resume=args.resume, max_steps=args.max_steps)
     print(f"checkpoint: {path}")

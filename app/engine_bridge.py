@@ -1,0 +1,274 @@
+"""Qt signals around engine.worker.EngineWorker: one bridge per model shown on screen.
+
+Sources call ``submit(packet)`` from their own threads; it never blocks (the worker
+keeps only the newest frame). Results arrive on the worker thread, where the recorder
+is fed every processed frame; the GUI gets ``result_ready`` and pulls only the newest
+result with ``take_latest()``, so a slow GUI never queues up old frames. Backends load
+in a background thread, so a slow start (TensorRT builds an engine) never freezes the
+window.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+
+from PySide6.QtCore import QObject, Signal
+
+log = logging.getLogger(__name__)
+
+BACKEND_LABELS = {
+    "auto": "Auto (fastest available)",
+    "tensorrt": "TensorRT (GPU)",
+    "cuda": "CUDA (PyTorch GPU)",
+    "onnx": "ONNX Runtime",
+    "cpu": "CPU (PyTorch)",
+    "mediapipe": "MediaPipe BlazePose",
+}
+KEEP_PACKETS = 8   # frames waiting in or for the worker that we can still match up
+
+
+class _Relay(QObject):
+    """Carries a value from any thread to a callable in the GUI thread."""
+
+    fire = Signal(object)
+
+
+_relays: list[_Relay] = []
+
+
+def backend_availability(callback) -> None:
+    """Call ``callback({name: None or reason})`` in the GUI thread once the engine has
+    looked (importing torch/TensorRT can take seconds, so it looks in a thread)."""
+    relay = _Relay()
+    _relays.append(relay)
+
+    def done(value):
+        _relays.remove(relay)
+        relay.deleteLater()
+        callback(value)
+
+    relay.fire.connect(done)
+
+    def look():
+        try:
+            from engine import backends
+            out = dict(backends.available())
+            student = [n for n in backends.AUTO_ORDER if out.get(n) is None]
+            out["auto"] = None if student else "no student backend can run here"
+        except Exception as exc:  # noqa: BLE001 - report, never crash the window
+            out = {name: f"engine unavailable: {exc}" for name in BACKEND_LABELS}
+        relay.fire.emit(out)
+
+    threading.Thread(target=look, daemon=True, name="backend-availability").start()
+
+
+class _Processed:
+    __slots__ = ("packet", "result")
+
+    def __init__(self, packet, result):
+        self.packet, self.result = packet, result
+
+
+class _LanePipeline:
+    """What the worker runs: resets tracking at a seek/loop/reconnect, then the pipeline,
+    and pairs the result with the packet it came from."""
+
+    def __init__(self, bridge: "EngineBridge", pipeline):
+        self.bridge, self.pipeline = bridge, pipeline
+        self.backend = pipeline.backend
+
+    def process(self, frame, timestamp):
+        packet = self.bridge._claim(frame)
+        if packet is None or packet.restart or self.bridge._take_reset():
+            self.pipeline.reset()
+        return _Processed(packet, self.pipeline.process(frame, timestamp))
+
+
+class EngineBridge(QObject):
+    result_ready = Signal()   # take_latest() has something new
+    ready = Signal(str)       # a backend is running: its description
+    failed = Signal(str)      # loading or running a backend failed: one line
+    problem = Signal(str)     # something worth telling the user, the engine keeps going
+
+    def __init__(self, label: str = "student", parent=None):
+        super().__init__(parent)
+        self.label = label
+        self.recorder = None          # app.recorder.Recorder, fed on the worker thread
+        self.record_options = None    # app.overlay.OverlayOptions for the recording
+        self.requested = ""
+        self.backend_name = ""
+        self.description = ""
+        self._lock = threading.Lock()
+        self._worker = None
+        self._pipeline = None
+        self._generation = 0
+        self._packets: OrderedDict[int, object] = OrderedDict()
+        self._latest = None
+        self._notified = False
+        self._reset = False
+        self.last_total_ms = 0.0
+
+    # --- backends ----------------------------------------------------------------------
+    def load(self, name: str, model_path=None, factory=None) -> None:
+        """Start loading a backend in the background; the current one runs until then.
+        ``factory``: a callable returning a ready Backend, instead of engine.backends."""
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        self.requested = name
+        threading.Thread(target=self._load, args=(name, model_path, generation, factory),
+                         daemon=True, name=f"load-{self.label}-{name}").start()
+
+    def _load(self, name, model_path, generation, factory=None):
+        from engine import backends
+        from engine.errors import UniskelError
+        from engine.pipeline import Pipeline
+        from engine.worker import EngineWorker
+        try:
+            backend = factory() if factory is not None else backends.create(name, model_path)
+            backend.warmup()
+            pipeline = Pipeline(backend, smoothing=True)
+        except UniskelError as exc:
+            if generation == self._generation:
+                self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure is still one line
+            log.exception("loading backend %s failed", name)
+            if generation == self._generation:
+                self.failed.emit(f"{name}: failed to start ({type(exc).__name__}: {exc})")
+            return
+        with self._lock:
+            stale = generation != self._generation
+        if stale:  # another load was asked for meanwhile
+            _close_pipeline(pipeline)
+            return
+        worker = EngineWorker(_LanePipeline(self, pipeline), on_result=self._on_result,
+                              on_state=self._on_state, name=f"uniskel-engine-{self.label}")
+        worker.start()
+        with self._lock:
+            old_worker, old_pipeline = self._worker, self._pipeline
+            self._worker, self._pipeline = worker, pipeline
+            self.backend_name = backend.name
+            self.description = getattr(backend, "description", "") or backend.name
+            self._reset = True
+        self.ready.emit(self.description)
+        if old_worker is not None:
+            old_worker.stop()
+            _close_pipeline(old_pipeline)
+
+    def unload(self) -> None:
+        with self._lock:
+            self._generation += 1
+            worker, pipeline = self._worker, self._pipeline
+            self._worker = self._pipeline = None
+            self.backend_name = self.description = ""
+            self._latest = None
+        if worker is not None:
+            def stop():
+                worker.stop()
+                _close_pipeline(pipeline)
+            threading.Thread(target=stop, daemon=True).start()
+
+    def shutdown(self) -> None:
+        """Stop the worker and wait for it (closing the window)."""
+        with self._lock:
+            self._generation += 1
+            worker, pipeline = self._worker, self._pipeline
+            self._worker = self._pipeline = None
+        if worker is not None:
+            worker.stop(timeout=5.0)
+            _close_pipeline(pipeline)
+
+    @property
+    def running(self) -> bool:
+        w = self._worker
+        return w is not None and w.state == "running"
+
+    def stats(self):
+        w = self._worker
+        return w.stats() if w is not None else None
+
+    @property
+    def short_name(self) -> str:
+        return BACKEND_LABELS.get(self.backend_name, self.backend_name)
+
+    def speed_caption(self) -> str:
+        """Two lines for the view: which backend, and how fast it runs."""
+        s = self.stats()
+        if s is None or not self.backend_name:
+            return ""
+        if not s.processed:
+            return self.short_name
+        return (f"{self.short_name}\n"
+                f"{self.last_total_ms:.1f} ms per frame, {s.fps:.1f} fps")
+
+    def reset(self) -> None:
+        """Forget tracked people before the next frame (a new source)."""
+        with self._lock:
+            self._reset = True
+            self._packets.clear()
+            self._latest = None
+
+    def _take_reset(self) -> bool:
+        with self._lock:
+            r, self._reset = self._reset, False
+        return r
+
+    # --- frames --------------------------------------------------------------------------
+    def submit(self, packet) -> None:
+        """Any thread; never blocks."""
+        worker = self._worker
+        if worker is not None and worker.state == "running":
+            with self._lock:
+                self._packets[id(packet.frame)] = packet
+                while len(self._packets) > KEEP_PACKETS:
+                    self._packets.popitem(last=False)
+            if worker.submit(packet.frame, packet.timestamp):
+                return
+        self._deliver(packet, None)  # no engine yet: show the frame as it is
+
+    def _claim(self, frame):
+        with self._lock:
+            return self._packets.pop(id(frame), None)
+
+    def _on_result(self, processed) -> None:  # the worker thread
+        packet, result = processed.packet, processed.result
+        if packet is None:
+            return
+        self.last_total_ms = result.total_ms
+        rec = self.recorder
+        if rec is not None and rec.active and self.record_options is not None:
+            rec.add(packet.frame, result, self.record_options)
+        self._deliver(packet, result)
+
+    def _deliver(self, packet, result) -> None:
+        with self._lock:
+            self._latest = (packet, result)
+            notify = not self._notified
+            self._notified = True
+        if notify:
+            self.result_ready.emit()
+
+    def take_latest(self):
+        """GUI thread: the newest (packet, FrameResult or None), or None."""
+        with self._lock:
+            item, self._latest = self._latest, None
+            self._notified = False
+        return item
+
+    def _on_state(self, state, reason) -> None:
+        if state == "failed":
+            self.failed.emit(reason or f"{self.backend_name}: stopped")
+
+
+def _close_pipeline(pipeline) -> None:
+    if pipeline is None:
+        return
+    for close in (getattr(pipeline, "close", None),
+                  getattr(getattr(pipeline, "backend", None), "close", None)):
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001
+                log.exception("closing the pipeline failed")

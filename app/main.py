@@ -1,0 +1,85 @@
+"""``uniskel demo``: the live window on a camera, a video or an image.
+
+Light at import time (the CLI imports every subcommand for ``--help``): Qt, OpenCV and
+the engine are imported inside ``run``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+BACKEND_CHOICES = ("auto", "tensorrt", "cuda", "onnx", "cpu", "mediapipe")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", metavar="camera:N|PATH",
+                        help="camera number or a video/image file (default: the first camera, "
+                             "else the bundled sample video)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default=None,
+                        help="inference backend (default: the one used last, else auto)")
+    parser.add_argument("--model", metavar="PATH",
+                        help="student model (.pt or .onnx; default: the bundled one)")
+    parser.add_argument("--quit-after", type=float, metavar="SECONDS",
+                        help="close the window after this many seconds (demos, smoke tests)")
+    parser.add_argument("--screenshot", metavar="FILE.png",
+                        help="with --quit-after: save what the window showed just before closing")
+    parser.add_argument("--presenter", action="store_true",
+                        help="start in presenter mode (full screen, large status line)")
+
+
+def prepare_qt_environment() -> None:
+    """opencv-contrib (pulled in by mediapipe) points Qt at its own plugins; undo that
+    before QApplication exists, or PySide6 loads the wrong platform plugin."""
+    import cv2  # noqa: F401 - importing cv2 is what sets the variable
+    os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.errors import UniskelError
+    if args.screenshot and args.quit_after is None:
+        raise UniskelError("--screenshot needs --quit-after SECONDS (when to take it)")
+    if args.quit_after is not None and args.quit_after < 0:
+        raise UniskelError("--quit-after must be zero or more seconds")
+    if args.model and not os.path.isfile(os.path.expanduser(args.model)):
+        raise UniskelError(f"model file not found: {args.model}")
+    prepare_qt_environment()
+
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("uniskel")
+    app.setApplicationName("demo")
+    from app.window import MainWindow
+
+    window = MainWindow(model_path=args.model)
+    if args.backend:
+        window.settings.backend = args.backend
+    window.show()
+    if args.presenter:
+        window.set_presenter(True)
+    window.open_path(args.source or window.default_source())
+
+    result = {"code": 0}
+    if args.quit_after is not None:
+        def finish():
+            if args.screenshot:
+                if not window.grab().save(args.screenshot):
+                    print(f"uniskel demo: error: cannot write {args.screenshot}",
+                          file=sys.stderr)
+                    result["code"] = 2
+            window.close()
+            app.quit()
+        QTimer.singleShot(int(args.quit_after * 1000), finish)
+    code = app.exec()
+    # Tear the window down while Python is fully alive: left to the interpreter's final
+    # garbage collection, Qt and mediapipe objects sometimes die in the wrong order and
+    # abort the process on exit.
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    del window
+    gc.collect()
+    return result["code"] or int(code)

@@ -1,0 +1,52 @@
+"""The one contract every backend keeps, and the checks they share.
+
+A backend turns a batch of person crops into keypoints::
+
+    crops: uint8 RGB (N, H, W, 3), H, W = backend.input_size
+    ->     float32 (N, 21, 3): x, y in crop-input pixels, confidence in [0, 1]
+
+This module imports numpy only, so listing backends stays cheap.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import skeleton
+
+
+class Backend:
+    """Base class: subclasses set ``name``, ``input_size`` and implement ``infer``."""
+
+    name: str = "backend"
+    input_size: tuple[int, int] = (160, 128)  # (height, width)
+    #: which of the 21 points this backend predicts (others always have confidence 0)
+    provided: np.ndarray = np.ones(skeleton.NUM_KEYPOINTS, dtype=bool)
+    #: one line for logs and the GUI, e.g. "onnx (CPUExecutionProvider, 2 threads)"
+    description: str = ""
+
+    def infer(self, crops: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def warmup(self, batch: int = 1) -> None:
+        """Run once on black crops, so the first real frame is not the slow one."""
+        self.infer(np.zeros((batch, *self.input_size, 3), dtype=np.uint8))
+
+    def close(self) -> None:
+        """Release what the backend holds (sessions, graphs, GPU memory)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.description or self.name}>"
+
+
+def check_crops(crops: np.ndarray, input_size: tuple[int, int] | None) -> np.ndarray:
+    """Validate a crop batch; a wrong one is a programming error (ValueError)."""
+    crops = np.asarray(crops)
+    if crops.ndim != 4 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
+        raise ValueError(f"crops must be uint8 (N, H, W, 3), got {crops.dtype} {crops.shape}")
+    if input_size is not None and tuple(crops.shape[1:3]) != tuple(input_size):
+        raise ValueError(f"crops are {crops.shape[1:3]}, this backend takes {tuple(input_size)}")
+    return crops
+
+
+def empty_result(n: int = 0) -> np.ndarray:
+    return np.zeros((n, skeleton.NUM_KEYPOINTS, 3), dtype=np.float32)

@@ -1,0 +1,124 @@
+"""Finding and opening model files, with one specific line for every way they go wrong.
+
+``checkpoint`` (.pt, written by training)::
+
+    {"config": ModelConfig.to_dict(), "state_dict": ..., "meta": {...}}
+
+The ONNX side lives in ``engine.backends.onnx``; both share ``resolve``.
+"""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+from engine import assets, skeleton
+from engine.errors import UniskelError
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(assets.root()))
+    except ValueError:
+        return str(path)
+
+
+def resolve(model_path, default: Path) -> Path:
+    """The model file to open: ``model_path``, or the bundled ``default``; it must exist."""
+    if model_path is None:
+        path = Path(default)
+        if not path.is_file():
+            raise UniskelError(
+                f"no model bundled at {_relative(path)}; train one with `uniskel train` "
+                f"or pass --model")
+        return path
+    path = Path(model_path).expanduser()
+    if not path.exists():
+        raise UniskelError(f"model file not found: {path}")
+    if path.is_dir():
+        raise UniskelError(f"model path is a folder, not a file: {path}")
+    if path.stat().st_size == 0:
+        raise UniskelError(f"model file is empty: {path}")
+    return path
+
+
+def check_keypoints(path: Path, num_keypoints: int, names=None) -> None:
+    if num_keypoints != skeleton.NUM_KEYPOINTS:
+        raise UniskelError(
+            f"{path}: model predicts {num_keypoints} keypoints; uniskel needs the "
+            f"{skeleton.NUM_KEYPOINTS}-keypoint unified skeleton")
+    if names is not None and tuple(names) != skeleton.KEYPOINTS:
+        raise UniskelError(f"{path}: model's keypoint order differs from engine.skeleton.KEYPOINTS")
+
+
+def read_checkpoint(path: Path) -> dict:
+    """torch.load a uniskel checkpoint onto the CPU; UniskelError if it is not one."""
+    import torch
+
+    def _load(weights_only: bool):
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+
+    try:
+        try:
+            ckpt = _load(True)
+        except pickle.UnpicklingError as exc:
+            if "weights_only" not in str(exc).lower() and "weights only" not in str(exc).lower():
+                raise
+            # Plain tensors/dicts load with weights_only; a checkpoint whose "meta" holds
+            # other Python objects needs the full unpickler (local files the user chose).
+            ckpt = _load(False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+            OSError, AttributeError, ImportError, IndexError, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UniskelError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt? {reason[:120]})"
+        ) from None
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
+        kind = type(ckpt).__name__
+        keys = ", ".join(map(str, list(ckpt)[:4])) if isinstance(ckpt, dict) else ""
+        raise UniskelError(
+            f"{path}: not a uniskel checkpoint (expected keys 'config' and 'state_dict', "
+            f"found {kind}{' with ' + keys if keys else ''})")
+    return ckpt
+
+
+def load_checkpoint(path: Path):
+    """-> (PoseNet in eval mode on the CPU, ModelConfig, meta dict)."""
+    from engine.model import ModelConfig, PoseNet
+
+    ckpt = read_checkpoint(path)
+    try:
+        cfg = ModelConfig.from_dict(ckpt["config"])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UniskelError(f"{path}: unreadable model config ({exc})") from None
+    check_keypoints(path, cfg.num_keypoints, cfg.keypoints)
+    try:
+        model = PoseNet(cfg)
+    except Exception as exc:  # a config that builds no model
+        raise UniskelError(f"{path}: config does not build a model ({exc})") from None
+    state = ckpt["state_dict"]
+    if not isinstance(state, dict):
+        raise UniskelError(f"{path}: 'state_dict' is a {type(state).__name__}, not a dict")
+    import torch
+
+    def shape(v):  # a value that is not a tensor never matches
+        return tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+
+    ours = model.state_dict()
+    missing = [k for k in ours if k not in state]
+    unexpected = [k for k in state if k not in ours]
+    wrong = [k for k in ours if k in state and shape(state[k]) != tuple(ours[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if wrong:
+            parts.append(f"shape mismatch in {len(wrong)} (e.g. {wrong[0]}: "
+                         f"{shape(state[wrong[0]])} vs {tuple(ours[wrong[0]].shape)})")
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        raise UniskelError(
+            f"{path}: weights do not match its '{cfg.arch}' config: {'; '.join(parts)}")
+    model.load_state_dict(state)
+    model.eval()
+    return model, cfg, ckpt.get("meta", {}) or {}

@@ -1,0 +1,143 @@
+"""``onnx``: the exported student (.onnx) in ONNX Runtime.
+
+CPU execution provider with every graph optimisation on; the CUDA provider first when
+this onnxruntime has it (onnxruntime-gpu). Threads: ONNX Runtime's default spins one
+thread per core, which starves the camera and GUI threads on a 2-core laptop, so we
+use ``cores - 1`` (at least 1, at most 4) intra-op threads and run ops sequentially.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engine import assets, simcc
+from engine.backends import loading
+from engine.backends.base import Backend, check_crops, empty_result
+from engine.errors import UniskelError
+
+NAME = "onnx"
+INPUT = "image"
+OUTPUTS = ("simcc_x", "simcc_y")
+
+
+def unavailable() -> str | None:
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "onnx: onnxruntime not installed"
+    return None
+
+
+def default_threads() -> int:
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def session_options(threads: int | None = None):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.intra_op_num_threads = int(threads or default_threads())
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # errors only
+    return opts
+
+
+class OnnxBackend(Backend):
+    name = NAME
+
+    def __init__(self, model_path=None, threads: int | None = None, providers=None):
+        import onnxruntime as ort
+
+        self.path = loading.resolve(model_path, assets.default_onnx())
+        if providers is None:
+            have = ort.get_available_providers()
+            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in have]
+        self.threads = int(threads or default_threads())
+        try:
+            self.session = ort.InferenceSession(str(self.path), session_options(self.threads),
+                                                providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UniskelError(f"{self.path}: not a loadable ONNX model ({first[:150]})") from None
+        self._check_io()
+        self.cfg = self._config()
+        self.input_size = tuple(self.cfg.get("input_size") or self._input_hw())
+        self.split_ratio = float(self.cfg.get("split_ratio") or self._split_from_outputs())
+        self._check_keypoints()
+        used = self.session.get_providers()[0]
+        self.description = (f"onnx (onnxruntime {ort.__version__}, {used}, "
+                            f"{self.threads} threads, {self.path.name})")
+
+    # ---- checks: a wrong file says which way it is wrong ----
+    def _check_io(self):
+        ins = [i.name for i in self.session.get_inputs()]
+        outs = [o.name for o in self.session.get_outputs()]
+        if ins != [INPUT] or tuple(outs[:2]) != OUTPUTS:
+            raise UniskelError(
+                f"{self.path}: not a uniskel pose model (expected input 'image' and outputs "
+                f"'simcc_x', 'simcc_y'; found inputs {ins}, outputs {outs})")
+
+    def _config(self) -> dict:
+        meta = self.session.get_modelmeta().custom_metadata_map or {}
+        raw = meta.get("uniskel_config")
+        if not raw:
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise UniskelError(f"{self.path}: metadata 'uniskel_config' is not valid JSON") from None
+
+    def _input_hw(self):
+        shape = self.session.get_inputs()[0].shape
+        h, w = shape[2], shape[3]
+        if not (isinstance(h, int) and isinstance(w, int)):
+            raise UniskelError(f"{self.path}: input size is not fixed and no uniskel_config says it")
+        return h, w
+
+    def _split_from_outputs(self) -> float:
+        bx = self.session.get_outputs()[0].shape[-1]
+        return float(bx) / self.input_size[1] if isinstance(bx, int) else 2.0
+
+    def _check_keypoints(self):
+        if "num_keypoints" in self.cfg:
+            loading.check_keypoints(self.path, int(self.cfg["num_keypoints"]),
+                                    self.cfg.get("keypoints"))
+        try:
+            sx, sy = self._run(np.zeros((1, 3, *self.input_size), np.float32))
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise UniskelError(f"{self.path}: model fails on a {self.input_size} input "
+                               f"({first[:150]})") from None
+        loading.check_keypoints(self.path, sx.shape[1])
+        bx, by = sx.shape[-1], sy.shape[-1]
+        h, w = self.input_size
+        if (round(w * self.split_ratio), round(h * self.split_ratio)) != (bx, by):
+            raise UniskelError(f"{self.path}: output bins {bx}x{by} do not match input "
+                               f"{w}x{h} at split ratio {self.split_ratio}")
+
+    def _run(self, x: np.ndarray):
+        sx, sy = self.session.run(list(OUTPUTS), {INPUT: x})
+        return sx, sy
+
+    def infer(self, crops: np.ndarray) -> np.ndarray:
+        crops = check_crops(crops, self.input_size)
+        if len(crops) == 0:
+            return empty_result()
+        x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
+        sx, sy = self._run(x)
+        return simcc.decode(sx, sy, self.split_ratio)
+
+    def close(self):
+        self.session = None
+
+
+def load(model_path=None, threads: int | None = None, **_) -> OnnxBackend:
+    return OnnxBackend(model_path, threads=threads)
+
+
+def is_onnx(path) -> bool:
+    return path is not None and Path(path).suffix.lower() == ".onnx"

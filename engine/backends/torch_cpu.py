@@ -1,0 +1,61 @@
+"""``cpu``: the student checkpoint (.pt) in PyTorch on the CPU, FP32."""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from engine import assets, simcc
+from engine.backends import loading
+from engine.backends.base import Backend, check_crops, empty_result
+
+NAME = "cpu"
+
+
+def unavailable() -> str | None:
+    if importlib.util.find_spec("torch") is None:
+        return "cpu: PyTorch not installed"
+    return None
+
+
+class TorchBackend(Backend):
+    """A PoseNet in PyTorch; ``cuda`` reuses this with a device and FP16."""
+
+    def __init__(self, model_path=None, device: str = "cpu", half: bool = False,
+                 threads: int | None = None):
+        import torch
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.path = loading.resolve(model_path, assets.default_model())
+        model, cfg, self.meta = loading.load_checkpoint(self.path)
+        self.cfg = cfg
+        self.input_size = tuple(cfg.input_size)
+        self.split_ratio = cfg.split_ratio
+        self.device = torch.device(device)
+        self.dtype = torch.float16 if half else torch.float32
+        self.model = model.to(self.device, self.dtype).eval()
+        self.name = NAME if self.device.type == "cpu" else self.device.type
+        prec = "FP16" if half else "FP32"
+        self.description = f"{self.name} (PyTorch {torch.__version__}, {prec}, {self.path.name})"
+
+    def forward(self, crops: np.ndarray):
+        """uint8 (N, H, W, 3) -> SimCC logits as float32 numpy arrays."""
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(crops).to(self.device, non_blocking=True)
+            x = x.permute(0, 3, 1, 2).to(self.dtype)
+            sx, sy = self.model(x)
+            return sx.float().cpu().numpy(), sy.float().cpu().numpy()
+
+    def infer(self, crops: np.ndarray) -> np.ndarray:
+        crops = check_crops(crops, self.input_size)
+        if len(crops) == 0:
+            return empty_result()
+        sx, sy = self.forward(crops)
+        return simcc.decode(sx, sy, self.split_ratio)
+
+
+def load(model_path=None, threads: int | None = None, **_) -> TorchBackend:
+    return TorchBackend(model_path, device="cpu", threads=threads)

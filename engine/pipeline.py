@@ -1,0 +1,186 @@
+"""The frame pipeline: one RGB frame in, the people in it (21 keypoints each) out.
+
+Five named stages, each timed (milliseconds in ``FrameResult.stages_ms``):
+
+``detect``  which boxes to crop: tracked people's boxes from their last keypoints, plus
+            a detector's boxes when people must be (re)acquired (``engine.tracker``);
+``crop``    warp each box to the model input (``engine.crop``), into one batch buffer;
+``infer``   the backend: crops -> keypoints in crop pixels (``engine.backends``);
+``decode``  back to frame pixels with the inverse warp; score, merge and track people;
+``smooth``  One Euro filter per tracked person (``engine.smoothing``), optional.
+
+What is supported: the most prominent person always (found in the full frame at the
+start, re-acquired within a frame or two after being lost); up to ``max_people``
+people when the detector is MediaPipe's BlazePose person detector (``detector="auto"``
+with mediapipe installed). Without mediapipe the pose model itself searches a few
+fixed windows and tracks one person. People are followed by their own keypoints, so
+the detector runs only while someone is missing.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from engine import crop as cropmod
+from engine.detector import Detector, SearchDetector, default_detector
+from engine.smoothing import KeypointSmoother
+from engine.tracker import Pose, Tracker
+
+STAGES = ("detect", "crop", "infer", "decode", "smooth")
+
+
+@dataclass
+class Person:
+    keypoints: np.ndarray  # (21, 3): x, y in frame pixels, confidence in [0, 1]
+    box: tuple[float, float, float, float]  # (x0, y0, x1, y1), frame pixels
+    track_id: int
+    score: float  # mean keypoint confidence (over the points the backend predicts)
+
+
+@dataclass
+class FrameResult:
+    frame_index: int
+    timestamp: float  # seconds
+    people: list[Person]
+    stages_ms: dict[str, float]
+    backend: str
+    size: tuple[int, int]  # frame (height, width)
+    #: the frame these people belong to (a reference, not a copy); None if not kept
+    frame: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def total_ms(self) -> float:
+        return float(sum(self.stages_ms.values()))
+
+
+class Pipeline:
+    """``Pipeline(backend).process(frame_rgb, timestamp) -> FrameResult``.
+
+    backend         an ``engine.backends`` Backend (anything with name, input_size, infer)
+    smoothing       One Euro smoothing on/off (may be flipped between frames)
+    detector        "auto" (BlazePose's detector if mediapipe is there, else "search"),
+                    "search" / None (pose-model window search), or a ``Detector``
+    max_people      people tracked at once; the most prominent first
+    min_score       mean keypoint confidence below which a person counts as lost
+    padding         crop margin around a person box (as in training: 1.25)
+    redetect_every  frames between detector runs while fewer than max_people are tracked
+    keep_frame      put a reference to the frame in each FrameResult (for drawing)
+
+    One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
+    """
+
+    def __init__(self, backend, smoothing: bool = True, detector: Detector | str | None = "auto",
+                 max_people: int = 1, min_score: float = 0.3, padding: float = 1.25,
+                 redetect_every: int = 15, keypoint_threshold: float = 0.2,
+                 smooth_min_cutoff: float = 0.5, smooth_beta: float = 8.0,
+                 keep_frame: bool = True):
+        self.backend = backend
+        self.smoothing = smoothing
+        self.max_people = max(1, int(max_people))
+        if detector == "auto":
+            detector = default_detector(tiles=self.max_people > 1)
+        elif detector == "search" or detector is None:
+            detector = SearchDetector()
+        self.detector = detector
+        self.padding = padding
+        self.keep_frame = keep_frame
+        self.tracker = Tracker(self.max_people, min_score, keypoint_threshold,
+                               redetect_every=redetect_every)
+        self.smoother = KeypointSmoother(smooth_min_cutoff, smooth_beta)
+        self.provided = np.asarray(getattr(backend, "provided", np.ones(21, bool)), bool)
+        self.frame_index = 0
+        self._buffer = np.zeros((0, 0, 0, 3), np.uint8)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return tuple(self.backend.input_size)
+
+    def reset(self) -> None:
+        """Forget everyone (a new source, a seek)."""
+        self.tracker.reset()
+        self.smoother.reset()
+        self.frame_index = 0
+
+    def _crops(self, n: int) -> np.ndarray:
+        h, w = self.input_size
+        if self._buffer.shape[0] < n or self._buffer.shape[1:3] != (h, w):
+            self._buffer = np.zeros((max(n, 4), h, w, 3), np.uint8)
+        return self._buffer[:n]
+
+    def process(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult:
+        """Run the five stages on one RGB uint8 frame (H, W, 3)."""
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"frame must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        index = self.frame_index
+        self.frame_index += 1
+        if timestamp is None:
+            timestamp = index / 30.0
+        clock = time.perf_counter
+        ms: dict[str, float] = {}
+
+        # detect: tracked boxes, plus detections when someone must be (re)acquired
+        t = clock()
+        proposals = self.tracker.proposals()
+        max_new = None
+        if self.detector is not None and self.tracker.wants_detection(
+                index, self.detector.proposes_only):
+            boxes = self.detector.detect(frame)
+            chosen = self.tracker.select_detections(boxes, index, self.detector.proposes_only)
+            proposals += [(tuple(b[:4]), None) for b in chosen]
+            if self.detector.proposes_only:
+                max_new = 1
+        now = clock()
+        ms["detect"], t = (now - t) * 1e3, now
+
+        # crop: every box warped into one preallocated batch
+        h_in, w_in = self.input_size
+        crops = self._crops(len(proposals))
+        warps = []
+        for i, (box, _) in enumerate(proposals):
+            c, s = cropmod.box_to_center_scale(box, (h_in, w_in), self.padding)
+            m = cropmod.warp_matrix(c, s, (h_in, w_in))
+            cv2.warpAffine(frame, m, (w_in, h_in), dst=crops[i], flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+            warps.append(m)
+        now = clock()
+        ms["crop"], t = (now - t) * 1e3, now
+
+        # infer
+        kps = self.backend.infer(crops) if len(proposals) else None
+        now = clock()
+        ms["infer"], t = (now - t) * 1e3, now
+
+        # decode: crop pixels -> frame pixels; score; track
+        poses = []
+        for i, (_, track_id) in enumerate(proposals):
+            k = kps[i].astype(np.float32, copy=True)
+            k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])
+            score = float(k[self.provided, 2].mean())
+            poses.append(Pose(k, score, track_id))
+        tracks = self.tracker.update(poses, max_new=max_new)
+        now = clock()
+        ms["decode"], t = (now - t) * 1e3, now
+
+        # smooth
+        people = []
+        for tr in tracks:
+            k = tr.keypoints
+            if self.smoothing:
+                k = self.smoother(tr.track_id, k, timestamp, tr.size)
+            people.append(Person(k, tr.box, tr.track_id, tr.score))
+        if self.smoothing:
+            self.smoother.keep_only(tr.track_id for tr in tracks)
+        else:
+            self.smoother.reset()  # switching smoothing back on starts fresh
+        ms["smooth"] = (clock() - t) * 1e3
+
+        return FrameResult(index, float(timestamp), people, ms, self.backend.name,
+                           (frame.shape[0], frame.shape[1]),
+                           frame if self.keep_frame else None)
+
+    def close(self) -> None:
+        if self.detector is not None:
+            self.detector.close()

@@ -1,0 +1,245 @@
+"""Frame sources: a camera, a video file or a still image, as one iterator.
+
+``open_source(spec)`` with ``spec`` = ``"camera:N"`` or a file path returns a ``Source``
+that yields ``(frame_rgb, timestamp_s, index)`` and knows its ``fps``, ``size`` (h, w)
+and ``frame_count`` (None for a camera). Every way a source can be unusable -- a missing
+file, an empty one, a file that is not a video, a truncated video, a missing camera --
+raises ``UniskelError`` with one line naming it, at open time when it can be known then.
+A camera that stops delivering, or a video that breaks off before its stated length,
+raises ``SourceError`` (a ``UniskelError``) from the iterator, after the frames that did
+arrive; a video that simply ends stops the iteration.
+
+Cameras use ``CAP_PROP_BUFFERSIZE = 1`` so a slow consumer sees fresh frames, not a
+queue. ``loop=True`` repeats a video or an image forever (the live demo);
+``realtime=True`` paces files at their frame rate.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from engine.errors import UniskelError
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+CAMERA_PREFIX = "camera:"
+
+
+class SourceError(UniskelError):
+    """The source broke off mid-stream (camera unplugged, truncated video)."""
+
+
+def _rgb(frame_bgr: np.ndarray) -> np.ndarray:
+    if frame_bgr.ndim == 2:
+        return cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2RGB)
+    if frame_bgr.shape[2] == 4:
+        return cv2.cvtColor(frame_bgr, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+
+
+class Source:
+    kind = "source"
+
+    def __init__(self, name: str):
+        self.name = name
+        self.fps: float = 30.0
+        self.size: tuple[int, int] = (0, 0)  # (height, width)
+        self.frame_count: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float, int]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        h, w = self.size
+        return f"<{self.kind} {self.name} {w}x{h} @ {self.fps:.1f} fps>"
+
+
+class CameraSource(Source):
+    kind = "camera"
+
+    def __init__(self, index: int, open_timeout: float = 3.0, stall_timeout: float = 2.0,
+                 width: int | None = None, height: int | None = None):
+        super().__init__(f"camera {index}")
+        self.index = index
+        self.stall_timeout = stall_timeout
+        self.cap = cv2.VideoCapture(index)
+        if not self.cap.isOpened():
+            self.cap.release()
+            raise UniskelError(f"camera {index}: not found or in use by another program")
+        self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        if width and height:
+            self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self._first = self._read(open_timeout)
+        if self._first is None:
+            self.cap.release()
+            raise UniskelError(f"camera {index}: opened but delivers no frames")
+        self.size = self._first.shape[:2]
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1 <= fps <= 240 else 30.0
+
+    def _read(self, timeout: float):
+        deadline = time.monotonic() + timeout
+        while True:
+            ok, frame = self.cap.read()
+            if ok and frame is not None and frame.size:
+                return frame
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def __iter__(self):
+        start = time.monotonic()
+        index = 0
+        frame = self._first
+        self._first = None
+        while True:
+            if frame is None:
+                if not self.cap.isOpened():
+                    return
+                frame = self._read(self.stall_timeout)
+                if frame is None:
+                    raise SourceError(f"camera {self.index}: stopped delivering frames "
+                                      f"(unplugged or taken by another program?)")
+            yield _rgb(frame), time.monotonic() - start, index
+            index += 1
+            frame = None
+
+    def close(self):
+        self.cap.release()
+
+
+class VideoSource(Source):
+    kind = "video"
+
+    def __init__(self, path: Path, loop: bool = False, realtime: bool = False):
+        super().__init__(str(path))
+        self.path, self.loop, self.realtime = path, loop, realtime
+        self.cap = self._open()
+        ok, first = self.cap.read()
+        if not ok or first is None:
+            self.cap.release()
+            raise UniskelError(f"{path}: no frame can be decoded (not a video, or truncated)")
+        self._first = first
+        self.size = first.shape[:2]
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1 <= fps <= 1000 else 30.0
+        count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = count if count > 0 else None
+
+    def _open(self):
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise UniskelError(f"{self.path}: not a video OpenCV can read (wrong format, or "
+                               f"truncated/corrupt)")
+        return cap
+
+    def _check_complete(self, read: int) -> None:
+        """A video that ends well before its stated length is broken, not finished."""
+        n = self.frame_count
+        if n and read < n - max(2, int(0.02 * n)):
+            raise SourceError(f"{self.path}: stream breaks off after frame {read} of {n} "
+                              f"(truncated or corrupt)")
+
+    def __iter__(self):
+        index, in_pass = 0, 0
+        start = time.monotonic()
+        frame = self._first
+        self._first = None
+        while True:
+            if frame is None:
+                ok, frame = self.cap.read()
+                if not ok or frame is None:
+                    self._check_complete(in_pass)
+                    if not self.loop or in_pass == 0:
+                        return
+                    self.cap.release()
+                    self.cap = self._open()
+                    in_pass = 0
+                    continue
+            ts = index / self.fps
+            if self.realtime:
+                delay = start + ts - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield _rgb(frame), ts, index
+            index += 1
+            in_pass += 1
+            frame = None
+
+    def close(self):
+        self.cap.release()
+
+
+class ImageSource(Source):
+    kind = "image"
+
+    def __init__(self, path: Path, loop: bool = False, realtime: bool = False, fps: float = 30.0):
+        super().__init__(str(path))
+        data = np.fromfile(str(path), dtype=np.uint8)  # also reads non-ASCII paths on Windows
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        if bgr is None:
+            raise UniskelError(f"{path}: not a readable image")
+        self.image = _rgb(bgr)
+        self.size = self.image.shape[:2]
+        self.fps = fps
+        self.loop, self.realtime = loop, realtime
+        self.frame_count = None if loop else 1
+
+    def __iter__(self):
+        index = 0
+        start = time.monotonic()
+        while True:
+            ts = index / self.fps
+            if self.realtime and index:
+                delay = start + ts - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield self.image, ts, index
+            index += 1
+            if not self.loop:
+                return
+
+
+def parse_camera(spec: str) -> int | None:
+    """``"camera:N"`` -> N; anything else -> None."""
+    s = str(spec).strip()
+    if s.lower() == "camera":
+        return 0
+    if s.lower().startswith(CAMERA_PREFIX):
+        rest = s[len(CAMERA_PREFIX):]
+        if not rest.isdigit():
+            raise UniskelError(f"bad camera {spec!r}: use camera:N with N = 0, 1, ...")
+        return int(rest)
+    return None
+
+
+def open_source(spec, loop: bool = False, realtime: bool = False) -> Source:
+    """Open ``"camera:N"``, a video file or an image file."""
+    cam = parse_camera(str(spec))
+    if cam is not None:
+        return CameraSource(cam)
+    path = Path(os.path.expanduser(str(spec)))
+    if not path.exists():
+        raise UniskelError(f"source not found: {path}")
+    if path.is_dir():
+        raise UniskelError(f"source is a folder, not a video or image: {path}")
+    if path.stat().st_size == 0:
+        raise UniskelError(f"{path}: file is empty")
+    if path.suffix.lower() in IMAGE_EXTS:
+        return ImageSource(path, loop=loop, realtime=realtime)
+    return VideoSource(path, loop=loop, realtime=realtime)

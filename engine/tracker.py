@@ -1,0 +1,143 @@
+"""Following people from frame to frame, top-down style (as BlazePose and MoveNet do).
+
+A tracked person's next crop comes from their previous keypoints (box of the confident
+points, nudged by their recent motion), so the detector is needed only to acquire
+people: at the start, when someone is lost, and every ``redetect_every`` frames while
+fewer than ``max_people`` are tracked. A person is lost when the mean confidence of
+their keypoints falls below ``min_score`` (or too few points remain); they are then
+dropped and acquisition runs again on the next frame. Two poses that land on the same
+person (box IoU above ``same_person_iou``) are merged, keeping the tracked one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine import crop as cropmod
+from engine.detector import iou
+
+
+@dataclass
+class Pose:
+    """One pose from the model, in frame pixels; ``track_id`` None when newly found."""
+
+    keypoints: np.ndarray  # (21, 3)
+    score: float
+    track_id: int | None = None
+
+
+@dataclass(eq=False)
+class Track:
+    track_id: int
+    keypoints: np.ndarray  # (21, 3), frame pixels, as the model gave them (unsmoothed)
+    box: tuple[float, float, float, float]
+    score: float
+    age: int = 1  # frames tracked
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre px/frame
+
+    def next_box(self, damping: float = 0.5) -> tuple[float, float, float, float]:
+        """Where to crop next frame: the last box, moved on by the damped velocity."""
+        dx, dy = self.velocity * damping
+        x0, y0, x1, y1 = self.box
+        return (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+
+    @property
+    def size(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return max(x1 - x0, y1 - y0, 1.0)
+
+
+def _centre(box) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def _area(box) -> float:
+    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+
+
+class Tracker:
+    def __init__(self, max_people: int = 1, min_score: float = 0.3,
+                 keypoint_threshold: float = 0.2, min_points: int = 4,
+                 redetect_every: int = 15, same_person_iou: float = 0.5):
+        self.max_people = max(1, int(max_people))
+        self.min_score = min_score
+        self.keypoint_threshold = keypoint_threshold
+        self.min_points = min_points
+        self.redetect_every = redetect_every
+        self.same_person_iou = same_person_iou
+        self.reset()
+
+    def reset(self) -> None:
+        self.tracks: list[Track] = []
+        self._next_id = 1
+        self._last_detection = -10 ** 9
+        self.lost = 0  # tracks lost so far (for stats and tests)
+
+    # ---- before inference ----
+    def proposals(self) -> list[tuple[tuple, int]]:
+        """(box, track_id) to crop for every tracked person."""
+        return [(t.next_box(), t.track_id) for t in self.tracks]
+
+    def wants_detection(self, frame_index: int, proposes_only: bool = False) -> bool:
+        if not self.tracks:
+            return True
+        if proposes_only:  # a window search finds one person; only use it when alone
+            return False
+        return (len(self.tracks) < self.max_people
+                and frame_index - self._last_detection >= self.redetect_every)
+
+    def select_detections(self, boxes, frame_index: int, proposes_only: bool = False) -> list:
+        """Detector boxes worth a crop: not already tracked, most prominent first."""
+        self._last_detection = frame_index
+        if proposes_only:
+            return list(boxes)  # every window is tried; the model's confidence decides
+        tracked = [t.box for t in self.tracks]
+        fresh = [b for b in boxes if all(iou(b, t) < self.same_person_iou for t in tracked)]
+        fresh.sort(key=lambda b: -(b[4] * np.sqrt(_area(b))))
+        room = self.max_people - len(self.tracks)
+        return fresh[:room + 1]  # one spare, in case the best one is a false alarm
+
+    # ---- after inference ----
+    def pose_box(self, keypoints: np.ndarray):
+        return cropmod.keypoint_box(keypoints, self.keypoint_threshold, self.min_points)
+
+    def update(self, poses: list[Pose], max_new: int | None = None) -> list[Track]:
+        """Take this frame's poses; returns the tracks that hold a person now."""
+        previous = {t.track_id: t for t in self.tracks}
+        scored = []
+        for p in poses:
+            box = self.pose_box(p.keypoints) if p.score >= self.min_score else None
+            if box is not None:
+                scored.append((p, tuple(float(v) for v in box)))
+        # tracked people first (best first), then new ones by prominence
+        scored.sort(key=lambda pb: (pb[0].track_id is None,
+                                    -pb[0].score * (1.0 if pb[0].track_id is not None
+                                                    else np.sqrt(_area(pb[1])))))
+        kept: list[Track] = []
+        kept_ids: set[int] = set()
+        new_count = 0
+        for pose, box in scored:
+            if len(kept) >= self.max_people:
+                break
+            if any(iou(box, k.box) >= self.same_person_iou for k in kept):
+                continue  # the same person twice
+            old = previous.get(pose.track_id) if pose.track_id is not None else None
+            if old is not None and old.track_id in kept_ids:
+                continue
+            if old is None:
+                if max_new is not None and new_count >= max_new:
+                    continue
+                new_count += 1
+                old = Track(self._next_id, pose.keypoints, box, pose.score)
+                self._next_id += 1
+            else:
+                step = _centre(box) - _centre(old.box)
+                old.velocity = 0.5 * old.velocity + 0.5 * step
+                old.keypoints, old.box, old.score = pose.keypoints, box, pose.score
+                old.age += 1
+            kept.append(old)
+            kept_ids.add(old.track_id)
+        self.lost += sum(1 for tid in previous if tid not in kept_ids)
+        self.tracks = sorted(kept, key=lambda t: t.track_id)
+        return self.tracks

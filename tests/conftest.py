@@ -1,0 +1,74 @@
+"""Shared test fixtures: real data paths, and a small randomly initialised model.
+
+The random model is for tests only (shape, plumbing and parity checks); the product
+never ships random weights. Fixtures:
+
+* ``shared_data``       -- Path of the real datasets (skips when absent)
+* ``demo_video``        -- videos/mmpose_demo.mp4 (5 frames, 960x540)
+* ``random_model``      -- (PoseNet, ModelConfig), seed 0, eval mode
+* ``random_checkpoint`` -- a uniskel .pt checkpoint of it (session scoped)
+* ``random_onnx``       -- the same weights exported to .onnx, checked in onnxruntime
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    from engine import assets
+
+    path = assets.shared_data()
+    if not path.is_dir():
+        pytest.skip(f"real data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_video(shared_data) -> Path:
+    path = shared_data / "videos" / "mmpose_demo.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} missing")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def random_model():
+    import torch
+
+    from engine.model import build
+
+    torch.manual_seed(0)
+    model = build("tiny").eval()
+    return model, model.cfg
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(random_model, model_dir) -> Path:
+    import torch
+
+    model, cfg = random_model
+    path = model_dir / "random_tiny.pt"
+    torch.save({"config": cfg.to_dict(), "state_dict": model.state_dict(),
+                "meta": {"note": "random init, tests only"}}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def random_onnx(random_model, model_dir) -> Path:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from engine.export_onnx import export_onnx
+
+    model, _ = random_model
+    return export_onnx(model, model_dir / "random_tiny.onnx", check=True)

@@ -1,0 +1,114 @@
+"""The overlay draws exactly the keypoints the toggles ask for."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import cv2  # noqa: F401 - sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must undo
+
+os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+
+from engine import skeleton  # noqa: E402
+
+pytest.importorskip("pytestqt")
+
+
+class FakePerson:
+    def __init__(self, keypoints):
+        self.keypoints = keypoints
+        self.box = (0, 0, 1, 1)
+        self.track_id = 1
+        self.score = 1.0
+
+
+def spread_person(w=320, h=240, conf=0.9) -> FakePerson:
+    """21 points on a grid inside a w x h frame, all with confidence ``conf``."""
+    k = np.zeros((skeleton.NUM_KEYPOINTS, 3), np.float32)
+    for i in range(skeleton.NUM_KEYPOINTS):
+        k[i] = (30 + (i % 7) * (w - 60) / 6, 30 + (i // 7) * (h - 60) / 2, conf)
+    return FakePerson(k)
+
+
+@pytest.fixture
+def view(qtbot):
+    from app.overlay import OverlayView
+    v = OverlayView()
+    qtbot.addWidget(v)
+    v.resize(640, 480)
+    v.show()
+    v.set_frame(np.zeros((240, 320, 3), np.uint8), [spread_person()])
+    return v
+
+
+@pytest.mark.parametrize("subset", ["coco", "mpii", "all"])
+def test_subset_decides_drawn_points(view, subset):
+    from app.overlay import OverlayOptions
+    view.set_options(OverlayOptions(subset=subset, threshold=0.0))
+    view.repaint()
+    assert sorted(view.last_drawn[0]) == sorted(skeleton.SUBSETS[subset])
+
+
+def test_threshold_hides_low_confidence(view):
+    from app.overlay import OverlayOptions
+    p = spread_person()
+    p.keypoints[:, 2] = np.linspace(0.0, 1.0, skeleton.NUM_KEYPOINTS)
+    view.set_people([p])
+    view.set_options(OverlayOptions(subset="all", threshold=0.5))
+    view.repaint()
+    expected = [i for i in range(skeleton.NUM_KEYPOINTS) if p.keypoints[i, 2] >= 0.5]
+    assert sorted(view.last_drawn[0]) == expected
+    assert 0 < len(expected) < skeleton.NUM_KEYPOINTS
+
+
+def _coloured_pixels(image) -> np.ndarray:
+    from app.overlay import qimage_to_numpy
+    return qimage_to_numpy(image).max(axis=2) > 40
+
+
+def test_pixels_follow_subset_mirror_and_names():
+    """Paint onto a black frame and look at the pixels themselves."""
+    from app.overlay import OverlayOptions, qimage_to_numpy, render_annotated
+    frame = np.zeros((240, 320, 3), np.uint8)
+    k = np.zeros((skeleton.NUM_KEYPOINTS, 3), np.float32)
+    head_top = skeleton.INDEX["head_top"]
+    k[head_top] = (40, 40, 1.0)  # only head top is confident: an MPII point, not a COCO one
+    person = FakePerson(k)
+    coco = render_annotated(frame, [person], OverlayOptions(subset="coco", threshold=0.3))
+    mpii = render_annotated(frame, [person], OverlayOptions(subset="mpii", threshold=0.3))
+    assert not _coloured_pixels(coco).any()
+    px = qimage_to_numpy(mpii)[40, 40]
+    assert tuple(px) == skeleton.KEYPOINT_COLORS[head_top]
+
+    mirrored = render_annotated(frame, [person], OverlayOptions(subset="all", mirror=True))
+    on = _coloured_pixels(mirrored)
+    assert on[40, 320 - 40] and not on[40, 40]
+
+    named = render_annotated(frame, [person], OverlayOptions(subset="all", show_names=True))
+    assert _coloured_pixels(named).sum() > _coloured_pixels(mpii).sum() + 20
+
+
+def test_shortcuts_switch_subsets(qtbot, tmp_path):
+    """Keys 1/2/3 in the main window change what is drawn."""
+    from PySide6.QtCore import QSettings, Qt
+    from app.window import MainWindow
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(store=store, autoload=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.activateWindow()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(w.isActiveWindow)  # shortcuts go to the active window
+    w.view.set_frame(np.zeros((240, 320, 3), np.uint8), [spread_person()])
+    w.threshold.setValue(0)
+    for key, subset in ((Qt.Key.Key_1, "coco"), (Qt.Key.Key_2, "mpii"), (Qt.Key.Key_3, "all")):
+        qtbot.keyClick(w.view, key)
+        assert w.settings.subset == subset
+        w.view.repaint()
+        assert sorted(w.view.last_drawn[0]) == sorted(skeleton.SUBSETS[subset])
+    qtbot.keyClick(w.view, Qt.Key.Key_N)
+    assert w.view.options.show_names
+    w.close()
+    assert QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat).value(
+        "subset") == "all"

@@ -1,0 +1,223 @@
+"""The main window with a real model (random weights, tests only) on the bundled sample."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+import cv2  # sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must undo
+
+os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+pytest.importorskip("pytestqt")
+
+from engine.backends.base import Backend  # noqa: E402
+
+
+class SlowBackend(Backend):
+    """A real backend made deliberately slow (as a heavy model on a weak machine)."""
+
+    def __init__(self, inner, seconds: float):
+        self.inner, self.seconds = inner, seconds
+        self.name = "slow"
+        self.description = f"slow ({seconds:.1f} s per batch)"
+        self.input_size = inner.input_size
+        self.provided = inner.provided
+        self.calls = 0
+
+    def infer(self, crops):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return self.inner.infer(crops)
+
+
+def onnx_backend(path):
+    from engine.backends import onnx
+    return onnx.load(path, threads=1)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+    from app.window import MainWindow
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(store=store, autoload=False)
+    w.settings.record_folder = str(tmp_path / "out")
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def test_slow_backend_keeps_the_window_responsive(qtbot, window, random_onnx):
+    from PySide6.QtCore import QTimer
+    from app.window import sample_video
+    seconds = 1.5
+    slow = {}
+
+    def make():
+        slow["b"] = SlowBackend(onnx_backend(random_onnx), seconds)
+        return slow["b"]
+
+    window.engine.load("slow", factory=make)
+    qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
+    assert window.open_path(str(sample_video()))
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    qtbot.wait(int(2.5 * seconds * 1000))
+    timer.stop()
+    gaps = np.diff(ticks)
+    # if the model ran in the GUI thread, the event loop would stall for >= 1.5 s
+    assert gaps.max() < seconds / 2, f"event loop stalled for {gaps.max():.2f} s"
+    assert len(ticks) > 20
+    stats = window.engine.stats()
+    assert stats.processed >= 1 and stats.dropped >= 1  # newest frame wins
+    assert slow["b"].calls >= 2
+    assert window.view.painted >= 1
+
+
+def test_unreadable_file_shows_an_error_and_the_app_stays_usable(qtbot, window, tmp_path,
+                                                                 random_onnx):
+    from app.window import sample_image
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"this is not a video" * 100)
+    shown = []
+    window.error_shown.connect(shown.append)
+    assert not window.open_path(str(bad))
+    assert shown and "broken.mp4" in shown[-1]
+    assert "broken.mp4" in window.view.banner  # said on screen, not only in a log
+    assert not window.open_path(str(tmp_path / "missing.mp4"))
+    assert "missing.mp4" in window.last_error
+    # still usable: a good source and a model work afterwards
+    window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
+    qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
+    assert window.open_path(str(sample_image()))
+    qtbot.waitUntil(lambda: window._last_result is not None
+                    and window._last_result[1] is not None, timeout=20000)
+    assert window.view.has_frame()
+
+
+def test_recording_the_sample_gives_a_playable_video_and_matching_keypoints(
+        qtbot, window, tmp_path, random_onnx):
+    from engine.records import read_jsonl
+    from app.window import sample_video
+    window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
+    qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
+    window.loop_box.setChecked(False)
+    assert window.open_path(str(sample_video()))
+    qtbot.waitUntil(lambda: window._last_result is not None
+                    and window._last_result[1] is not None, timeout=20000)
+    with qtbot.waitSignal(window.recorder.stopped, timeout=30000) as stopped:
+        window.record_action.setChecked(True)
+        assert window.recorder.active
+    summary = stopped.args[0]
+    assert summary.reason == "source ended" and not summary.error
+    assert not window.record_action.isChecked()
+    assert summary.frames > 10
+
+    cap = cv2.VideoCapture(summary.video)
+    n, size = 0, None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        n, size = n + 1, frame.shape[:2]
+    cap.release()
+    assert n == summary.frames
+    assert size == (400, 400)  # the sample's own resolution, not the window's
+    header, records = read_jsonl(summary.keypoints)
+    assert len(records) == summary.frames
+    assert header["fps"] == pytest.approx(15.0)
+    assert all(len(p["keypoints"]) == 21 for r in records for p in r["people"])
+    frames = [r["frame"] for r in records]
+    assert frames == sorted(frames)
+
+
+def test_recording_to_an_unwritable_folder_says_why(qtbot, window, tmp_path):
+    from app.window import sample_image
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    window.settings.record_folder = str(blocker / "videos")
+    assert window.open_path(str(sample_image()))
+    qtbot.waitUntil(lambda: window._last_result is not None, timeout=10000)
+    window.record_action.setChecked(True)
+    assert not window.recorder.active
+    assert not window.record_action.isChecked()
+    assert "a_file" in window.last_error
+
+
+def test_write_error_mid_recording_keeps_a_playable_file(qtbot, tmp_path, monkeypatch):
+    """Disk full after 5 frames: recording stops with a message, the MP4 still plays."""
+    from engine import records
+    from engine.pipeline import FrameResult, Person
+    from app.overlay import OverlayOptions
+    from app.recorder import Recorder
+
+    real_write = records.KeypointWriter.write
+
+    def failing_write(self, result):
+        if self.frames >= 5:
+            raise OSError(28, "No space left on device")
+        real_write(self, result)
+
+    monkeypatch.setattr(records.KeypointWriter, "write", failing_write)
+    rec = Recorder()
+    video, keypoints = rec.start(tmp_path, 15.0, (64, 48), "jsonl", stem="clip")
+    k = np.zeros((21, 3), np.float32)
+    k[:, :2], k[:, 2] = (20, 20), 1.0
+    with qtbot.waitSignal(rec.stopped, timeout=10000) as stopped:
+        for i in range(20):
+            frame = np.full((48, 64, 3), i * 10, np.uint8)
+            result = FrameResult(i, i / 15.0, [Person(k, (0, 0, 40, 40), 1, 1.0)], {}, "x",
+                                 (48, 64))
+            rec.add(frame, result, OverlayOptions())
+            time.sleep(0.01)
+    summary = stopped.args[0]
+    assert summary.error and "No space left" in summary.reason
+    cap = cv2.VideoCapture(str(video))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == summary.frames == 5
+    lines = [json.loads(x) for x in open(keypoints, encoding="utf-8")]
+    assert len(lines) == 1 + 5
+
+
+def test_missing_model_falls_back_to_mediapipe(qtbot, tmp_path, monkeypatch):
+    from engine.backends import mediapipe as mp_backend
+    if mp_backend.unavailable():
+        pytest.skip(mp_backend.unavailable())
+    from PySide6.QtCore import QSettings
+    from engine import assets
+    from app.window import MainWindow
+    monkeypatch.setattr(assets, "default_model", lambda: tmp_path / "none.pt")
+    monkeypatch.setattr(assets, "default_onnx", lambda: tmp_path / "none.onnx")
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(store=store)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.engine.ready, timeout=60000):
+        pass
+    assert "no model bundled" in w.last_error and "MediaPipe" in w.last_error
+    assert w.engine.backend_name == "mediapipe"
+    assert w.backend_combo.currentData() == "mediapipe"
+    w.close()
+
+
+def test_presenter_mode_hides_chrome_and_shows_a_large_status(qtbot, window):
+    from PySide6.QtCore import Qt
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.view, Qt.Key.Key_F11)
+    assert window.isFullScreen()
+    assert not window.menuBar().isVisible() and not window.dock.isVisible()
+    assert window.view.large_text and window.view.status
+    qtbot.keyClick(window.view, Qt.Key.Key_F1)
+    assert window.help.isVisible()
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.help.isVisible() and window.isFullScreen()
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.isFullScreen() and window.menuBar().isVisible()

@@ -1,0 +1,255 @@
+"""Backends: the contract, cpu/onnx parity, mediapipe on a real image, and every bad model file."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine import backends, crop, skeleton
+from engine.backends import loading
+from engine.errors import UniskelError
+from engine.model import build
+
+
+def resize(img, size_hw):
+    import cv2
+
+    return cv2.resize(img, (size_hw[1], size_hw[0]), interpolation=cv2.INTER_AREA)
+
+
+def one_line(exc) -> str:
+    msg = str(exc.value)
+    assert "\n" not in msg and msg, msg
+    return msg
+
+
+@pytest.fixture(scope="module")
+def lspet_crops(shared_data):
+    """Three real LSPET person crops at the student input size, with the joints in crop px."""
+    import cv2
+    import scipy.io
+
+    joints = scipy.io.loadmat(shared_data / "lspet" / "joints.mat")["joints"]
+    crops, gts = [], []
+    for k in (0, 1, 3):
+        img = cv2.cvtColor(cv2.imread(str(shared_data / "lspet" / "images" / f"im{k + 1:05d}.jpg")),
+                           cv2.COLOR_BGR2RGB)
+        j = joints[:, :, k]
+        vis = j[:, 2] > 0
+        box = (*j[vis, :2].min(0), *j[vis, :2].max(0))
+        size = (256, 192)
+        c, s = crop.box_to_center_scale(box, size)
+        m = crop.warp_matrix(c, s, size)
+        crops.append(crop.crop(img, m, size))
+        gt = np.concatenate([crop.apply(m, j[:, :2]), j[:, 2:3]], 1)
+        gts.append(gt)
+    return np.stack(crops), np.stack(gts)
+
+
+def test_available_names_every_backend_with_a_reason_or_none():
+    avail = backends.available()
+    assert tuple(avail) == backends.NAMES
+    for name, reason in avail.items():
+        assert reason is None or (reason.startswith(f"{name}:") and "\n" not in reason)
+    assert avail["cpu"] is None  # torch is a hard dependency
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(UniskelError) as e:
+        backends.create("vulkan")
+    assert "unknown backend 'vulkan'" in one_line(e)
+
+
+def test_cpu_and_onnx_agree_on_the_same_crops(random_checkpoint, random_onnx, lspet_crops):
+    cpu = backends.create("cpu", random_checkpoint)
+    onx = backends.create("onnx", random_onnx)
+    size = cpu.input_size
+    assert onx.input_size == size == tuple(cpu.cfg.input_size)
+    real = np.stack([resize(c, size) for c in lspet_crops[0]])
+    noise = np.random.default_rng(1).integers(0, 256, (3, *size, 3), dtype=np.uint8)
+    crops = np.concatenate([real, noise])
+    a, b = cpu.infer(crops), onx.infer(crops)
+    assert a.shape == b.shape == (6, 21, 3) and a.dtype == np.float32
+    assert np.all((a[..., 2] >= 0) & (a[..., 2] <= 1))
+    dist = np.linalg.norm(a[..., :2] - b[..., :2], axis=-1)
+    # same argmax almost everywhere; refinement differences are far below a pixel
+    assert np.quantile(dist, 0.99) < 0.05, dist.max()
+    assert np.abs(a[..., 2] - b[..., 2]).max() < 1e-3
+    # raw logits agree too
+    sx, sy = cpu.forward(crops)
+    ox, oy = onx._run(crops.transpose(0, 3, 1, 2).astype(np.float32))
+    assert max(np.abs(sx - ox).max(), np.abs(sy - oy).max()) < 1e-3
+
+
+def test_onnx_metadata_carries_the_config(random_onnx, random_model):
+    onx = backends.create("onnx", random_onnx)
+    assert onx.cfg["num_keypoints"] == 21
+    assert tuple(onx.cfg["input_size"]) == random_model[1].input_size
+    assert onx.split_ratio == random_model[1].split_ratio
+    assert onx.infer(np.zeros((0, *onx.input_size, 3), np.uint8)).shape == (0, 21, 3)
+
+
+def test_auto_follows_the_model_file(random_checkpoint, random_onnx):
+    assert backends.create("auto", random_onnx).name == "onnx"
+    assert backends.create("auto", random_checkpoint).name in ("tensorrt", "cuda", "cpu")
+
+
+def test_mismatched_file_kind_is_explained(random_checkpoint, random_onnx):
+    with pytest.raises(UniskelError) as e:
+        backends.create("cpu", random_onnx)
+    assert "is ONNX" in one_line(e)
+    with pytest.raises(UniskelError) as e:
+        backends.create("onnx", random_checkpoint)
+    assert "PyTorch checkpoint" in one_line(e)
+
+
+def test_missing_bundled_model_says_how_to_get_one(monkeypatch, tmp_path):
+    from engine import assets
+
+    monkeypatch.setattr(assets, "default_model", lambda: tmp_path / "uniskel_student.pt")
+    monkeypatch.setattr(assets, "default_onnx", lambda: tmp_path / "uniskel_student.onnx")
+    for name in ("cpu", "auto"):
+        with pytest.raises(UniskelError) as e:
+            backends.create(name)
+        msg = one_line(e)
+        assert msg.startswith("no model bundled at") and "uniskel train" in msg
+
+
+def _save(path, cfg, state):
+    torch.save({"config": cfg.to_dict(), "state_dict": state, "meta": {}}, path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["cpu", "onnx"])
+def test_bad_model_files_raise_one_specific_line(name, tmp_path, random_checkpoint, random_onnx):
+    good = random_checkpoint if name == "cpu" else random_onnx
+    ext = good.suffix
+    cases = {}
+    cases["missing"] = (tmp_path / f"nope{ext}", "not found")
+    empty = tmp_path / f"empty{ext}"
+    empty.write_bytes(b"")
+    cases["empty"] = (empty, "empty")
+    data = good.read_bytes()
+    trunc = tmp_path / f"truncated{ext}"
+    trunc.write_bytes(data[: len(data) // 2])
+    cases["truncated"] = (trunc, "not a readable" if name == "cpu" else "not a loadable ONNX")
+    junk = tmp_path / f"junk{ext}"
+    junk.write_text("hello, I am not a model\n")
+    cases["junk"] = (junk, "not a readable" if name == "cpu" else "not a loadable ONNX")
+    for label, (path, expect) in cases.items():
+        with pytest.raises(UniskelError) as e:
+            backends.create(name, path)
+        msg = one_line(e)
+        assert expect in msg and path.name in msg, (label, msg)
+
+
+def test_wrong_checkpoints_are_named(tmp_path):
+    tiny = build("tiny")
+    small = build("small")
+    # weights of another architecture under this config
+    wrong = _save(tmp_path / "wrong_arch.pt", tiny.cfg, small.state_dict())
+    with pytest.raises(UniskelError) as e:
+        backends.create("cpu", wrong)
+    assert "weights do not match its 'tiny' config" in one_line(e)
+    # a 17-keypoint model
+    m17 = build("tiny", num_keypoints=17, keypoints=skeleton.KEYPOINTS[:17])
+    k17 = _save(tmp_path / "k17.pt", m17.cfg, m17.state_dict())
+    with pytest.raises(UniskelError) as e:
+        backends.create("cpu", k17)
+    assert "17 keypoints" in one_line(e)
+    # a bare state_dict is not a uniskel checkpoint
+    bare = tmp_path / "bare.pt"
+    torch.save(tiny.state_dict(), bare)
+    with pytest.raises(UniskelError) as e:
+        backends.create("cpu", bare)
+    assert "not a uniskel checkpoint" in one_line(e)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_wrong_onnx_models_are_named(tmp_path):
+    pytest.importorskip("onnx")
+    from engine.export_onnx import export_onnx
+
+    m17 = build("tiny", num_keypoints=17, keypoints=skeleton.KEYPOINTS[:17]).eval()
+    path = export_onnx(m17, tmp_path / "k17.onnx", check=False)
+    with pytest.raises(UniskelError) as e:
+        backends.create("onnx", path)
+    assert "17 keypoints" in one_line(e)
+
+    class Other(torch.nn.Module):
+        def forward(self, x):
+            return x.mean(dim=(2, 3))
+
+    other = tmp_path / "other.onnx"
+    torch.onnx.export(Other(), (torch.zeros(1, 3, 8, 8),), str(other), input_names=["input"],
+                      output_names=["logits"], opset_version=17, dynamo=False)
+    with pytest.raises(UniskelError) as e:
+        backends.create("onnx", other)
+    assert "not a uniskel pose model" in one_line(e)
+
+
+def test_export_writes_metadata(random_onnx):
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(random_onnx)).metadata_props}
+    cfg = json.loads(props["uniskel_config"])
+    assert cfg["keypoints"] == list(skeleton.KEYPOINTS)
+
+
+def test_mediapipe_backend_on_real_crops(lspet_crops):
+    reason = backends.available()["mediapipe"]
+    if reason:
+        pytest.skip(reason)
+    crops, gts = lspet_crops
+    mp = backends.create("mediapipe")
+    out = mp.infer(crops)
+    assert out.shape == (3, 21, 3) and out.dtype == np.float32
+    assert np.all(out[:, skeleton.INDEX["head_top"], 2] == 0)
+    assert np.all(out[:, skeleton.INDEX["upper_neck"], 2] == 0)
+    assert not mp.provided[skeleton.INDEX["head_top"]] and mp.provided[skeleton.INDEX["thorax"]]
+    found = out[:, :, 2].max(1) > 0
+    assert found.sum() >= 2
+    # thorax is the shoulder midpoint
+    i = int(np.argmax(found))
+    ls, rs = out[i, skeleton.INDEX["left_shoulder"], :2], out[i, skeleton.INDEX["right_shoulder"], :2]
+    assert np.allclose(out[i, skeleton.INDEX["thorax"], :2], (ls + rs) / 2, atol=1e-3)
+    # and BlazePose lands near the real LSP joints (shoulders, hips, wrists, ankles)
+    pairs = [(8, "right_shoulder"), (9, "left_shoulder"), (2, "right_hip"), (3, "left_hip"),
+             (6, "right_wrist"), (11, "left_wrist"), (0, "right_ankle"), (5, "left_ankle")]
+    for n in np.flatnonzero(found):
+        err = [np.linalg.norm(gts[n, a, :2] - out[n, skeleton.INDEX[b], :2])
+               for a, b in pairs if gts[n, a, 2] > 0]
+        assert np.median(err) < 0.15 * crops.shape[1], (n, err)
+    # any crop size works (evaluation hands it the student's crops)
+    small = resize(crops[0], (128, 96))[None]
+    assert mp.infer(small).shape == (1, 21, 3)
+    mp.close()
+
+
+@pytest.mark.parametrize("name", ["cuda", "tensorrt"])
+def test_gpu_backends_run_or_skip_with_reason(name, random_checkpoint, tmp_path, monkeypatch):
+    reason = backends.available()[name]
+    if reason:
+        assert reason.startswith(f"{name}: ")
+        with pytest.raises(UniskelError) as e:
+            backends.create(name, random_checkpoint)
+        assert one_line(e) == reason
+        pytest.skip(reason)
+    monkeypatch.setenv("UNISKEL_CACHE", str(tmp_path))
+    be = backends.create(name, random_checkpoint)
+    cpu = backends.create("cpu", random_checkpoint)
+    crops = np.random.default_rng(0).integers(0, 256, (2, *cpu.input_size, 3), dtype=np.uint8)
+    a, b = be.infer(crops), cpu.infer(crops)
+    assert a.shape == (2, 21, 3)
+    assert np.median(np.linalg.norm(a[..., :2] - b[..., :2], axis=-1)) < 1.0  # FP16 vs FP32
+
+
+def test_checkpoint_meta_with_numpy_values_still_loads(tmp_path):
+    m = build("tiny")
+    path = tmp_path / "meta.pt"
+    torch.save({"config": m.cfg.to_dict(), "state_dict": m.state_dict(),
+                "meta": {"best_ap": np.float64(0.5)}}, path)
+    model, cfg, meta = loading.load_checkpoint(path)
+    assert cfg.arch == "tiny" and float(meta["best_ap"]) == 0.5

@@ -1,0 +1,87 @@
+"""Skeleton drawing and keypoint records."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine import skeleton
+from engine.draw import draw_skeleton, edges_for
+from engine.errors import UniskelError
+from engine.pipeline import FrameResult, Person
+from engine.records import KeypointWriter, csv_header, read_jsonl
+
+I = skeleton.INDEX
+
+
+def person(conf=0.9):
+    rng = np.random.default_rng(0)
+    k = np.zeros((21, 3), np.float32)
+    k[:, 0] = rng.uniform(20, 180, 21)
+    k[:, 1] = rng.uniform(20, 140, 21)
+    k[:, 2] = conf
+    return Person(k, (20.0, 20.0, 180.0, 140.0), 7, conf)
+
+
+def test_edge_subsets():
+    coco = {(a, b) for a, b, _ in edges_for("coco")}
+    mpii = {(a, b) for a, b, _ in edges_for("mpii")}
+    every = {(a, b) for a, b, _ in edges_for("all")}
+    assert (I["left_shoulder"], I["right_shoulder"]) in coco  # COCO torso without the spine
+    assert (I["left_shoulder"], I["right_shoulder"]) not in mpii
+    assert (I["upper_neck"], I["head_top"]) in mpii and (I["upper_neck"], I["head_top"]) in every
+    assert all(a < 17 and b < 17 for a, b in coco)
+    assert not any(a in (1, 2, 3, 4, 0) or b in (1, 2, 3, 4, 0) for a, b in mpii)
+    with pytest.raises(ValueError):
+        edges_for("hands")
+
+
+def test_draw_marks_confident_points_only():
+    p = person()
+    img = np.zeros((160, 200, 3), np.uint8)
+    out = draw_skeleton(img, [p], subset="all", threshold=0.3, names=True, boxes=True)
+    assert out is img
+    for x, y, _ in p.keypoints:
+        assert img[int(round(y)), int(round(x))].any()
+    blank = np.zeros_like(img)
+    draw_skeleton(blank, [person(conf=0.1)], threshold=0.3)
+    assert not blank.any()
+    # colours: the left wrist is drawn in the left-arm colour (RGB)
+    lw = p.keypoints[I["left_wrist"]]
+    only = np.zeros_like(img)
+    draw_skeleton(only, [p.keypoints], subset="coco", thickness=3)
+    assert tuple(only[int(round(lw[1])), int(round(lw[0]))]) == skeleton.KEYPOINT_COLORS[I["left_wrist"]]
+
+
+def result(i, people):
+    return FrameResult(i, i / 30, people, {}, "cpu", (160, 200))
+
+
+def test_jsonl_round_trip(tmp_path):
+    path = tmp_path / "r.jsonl"
+    with KeypointWriter(path, source="clip.mp4", fps=30.0) as w:
+        w.write(result(0, [person()]))
+        w.write(result(1, []))
+    header, frames = read_jsonl(path)
+    assert header["keypoints"] == list(skeleton.KEYPOINTS) and header["source"] == "clip.mp4"
+    assert frames[0]["people"][0]["track_id"] == 7
+    assert np.allclose(frames[0]["people"][0]["keypoints"], person().keypoints, atol=0.01)
+    assert frames[1] == {"frame": 1, "time": pytest.approx(1 / 30, abs=1e-4), "people": []}
+    json.loads(path.read_text().splitlines()[0])
+
+
+def test_csv_rows(tmp_path):
+    path = tmp_path / "r.csv"
+    with KeypointWriter(path) as w:
+        w.write(result(3, [person(), person()]))
+    lines = path.read_text().splitlines()
+    assert lines[0].split(",") == csv_header()
+    assert csv_header()[:6] == ["frame", "time", "track_id", "nose_x", "nose_y", "nose_c"]
+    assert csv_header()[-1] == "head_top_c"
+    assert len(lines) == 3 and lines[1].startswith("3,0.1,7,")
+
+
+def test_bad_record_path(tmp_path):
+    with pytest.raises(UniskelError, match=r"\.jsonl or \.csv"):
+        KeypointWriter(tmp_path / "r.json")

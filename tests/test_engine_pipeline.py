@@ -1,0 +1,158 @@
+"""Pipeline, tracker, detector and smoothing: synthetic people (exact) and real frames."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.detector import BlazePoseDetector, Detector, SearchDetector, blazepose_unavailable, iou
+from engine.pipeline import STAGES, FrameResult, Person, Pipeline
+from engine.smoothing import KeypointSmoother, OneEuroFilter
+from engine_fakes import BlobBackend, frame_with_person
+
+
+def inside(kpts, box, margin=3.0) -> bool:
+    x0, y0, x1, y1 = box
+    return bool(np.all((kpts[:, 0] >= x0 - margin) & (kpts[:, 0] <= x1 + margin)
+                       & (kpts[:, 1] >= y0 - margin) & (kpts[:, 1] <= y1 + margin)))
+
+
+def test_one_frame_goes_through_the_five_named_stages():
+    box = (120, 40, 170, 200)
+    pipe = Pipeline(BlobBackend(), detector=SearchDetector(), smoothing=False)
+    res = pipe.process(frame_with_person(box), 0.0)
+    assert isinstance(res, FrameResult)
+    assert tuple(res.stages_ms) == STAGES and all(v >= 0 for v in res.stages_ms.values())
+    assert res.size == (240, 320) and res.backend == "blob" and res.frame_index == 0
+    assert len(res.people) == 1
+    p = res.people[0]
+    assert isinstance(p, Person) and p.keypoints.shape == (21, 3) and p.track_id == 1
+    # crop -> model -> inverse warp lands the points back on the person, in frame pixels
+    assert inside(p.keypoints, box)
+    assert p.keypoints[:, 0].min() < box[0] + 5 and p.keypoints[:, 0].max() > box[2] - 6
+    assert iou(p.box, box) > 0.8
+
+
+def test_tracker_follows_loses_and_reacquires():
+    backend = BlobBackend()
+    pipe = Pipeline(backend, detector=SearchDetector(), smoothing=True)
+    script = ([(60 + 4 * i, 40, 110 + 4 * i, 200) for i in range(6)]  # walks right
+              + [None] * 4                                            # gone
+              + [(200, 50, 250, 210)] * 5)                            # back elsewhere
+    results = [pipe.process(frame_with_person(b), i / 30) for i, b in enumerate(script)]
+    ids = [[p.track_id for p in r.people] for r in results]
+    assert ids[:6] == [[1]] * 6                     # one track while visible
+    assert ids[6:10] == [[]] * 4                    # lost as soon as nobody is there
+    assert ids[10] == [2] and ids[10:] == [[2]] * 5  # re-acquired at once, as a new track
+    assert pipe.tracker.lost == 1
+    assert inside(results[-1].people[0].keypoints, script[-1], margin=6)
+    # while tracked, frames used the previous keypoints (one crop per frame, no search)
+    calls = backend.calls
+    pipe.process(frame_with_person(script[-1]), 1.0)
+    assert backend.calls == calls + 1
+
+
+class FixedDetector(Detector):
+    name = "fixed"
+
+    def __init__(self, boxes):
+        self.boxes = boxes
+        self.calls = 0
+
+    def detect(self, frame):
+        self.calls += 1
+        return list(self.boxes)
+
+
+def test_several_people_through_a_detector():
+    a, b = (30, 40, 80, 200), (200, 30, 260, 220)
+    frame = frame_with_person(a)
+    frame[b[1]:b[3], b[0]:b[2]] = 255
+    det = FixedDetector([(*a, 0.9), (*b, 0.8)])
+    pipe = Pipeline(BlobBackend(), detector=det, max_people=2, smoothing=False)
+    for i in range(3):
+        res = pipe.process(frame, i / 30)
+    assert sorted(p.track_id for p in res.people) == [1, 2]
+    boxes = sorted((p.box for p in res.people), key=lambda bx: bx[0])
+    assert iou(boxes[0], a) > 0.7 and iou(boxes[1], b) > 0.7
+    assert det.calls == 1  # both tracked: no more detection
+    one = Pipeline(BlobBackend(), detector=FixedDetector([(*a, 0.5), (*b, 0.9)]), max_people=1)
+    res = one.process(frame, 0.0)
+    assert len(res.people) == 1 and iou(res.people[0].box, b) > 0.7  # the more prominent
+
+
+def test_duplicate_poses_of_one_person_merge():
+    box = (100, 40, 160, 200)
+    det = FixedDetector([(*box, 0.9), (box[0] + 3, box[1] + 2, box[2] + 3, box[3], 0.8)])
+    pipe = Pipeline(BlobBackend(), detector=det, max_people=3, smoothing=False)
+    res = pipe.process(frame_with_person(box), 0.0)
+    assert len(res.people) == 1
+
+
+def test_one_euro_reduces_jitter_and_follows_motion():
+    rng = np.random.default_rng(0)
+    t = np.arange(300) / 30
+    raw = 100 + rng.normal(0, 2.0, (300, 21, 2))
+    f = OneEuroFilter()
+    out = np.array([f(raw[i], t[i], scale=150) for i in range(300)])
+    assert out[30:].std() < 0.5 * raw[30:].std()
+    assert abs(out[30:].mean() - 100) < 0.5
+    # a steady walk (2 body sizes a second) is followed within a few pixels
+    truth = 100 + 300 * t[:, None, None]
+    f.reset()
+    moving = np.array([f(truth[i] + rng.normal(0, 2.0, (21, 2)), t[i], scale=150)
+                       for i in range(300)])
+    assert np.abs(moving[60:] - truth[60:]).mean() < 6
+
+
+def test_smoother_forgets_lost_tracks():
+    s = KeypointSmoother()
+    k = np.zeros((21, 3), np.float32)
+    for i in range(10):
+        s(1, k, i / 30, 100)
+    s.keep_only([])
+    far = k.copy()
+    far[:, :2] = 500
+    assert np.allclose(s(1, far, 11 / 30, 100)[:, :2], 500)  # no pull from the old place
+    assert np.all(s(1, far, 12 / 30, 100)[:, 2] == 0)         # confidence untouched
+
+
+def test_search_detector_windows_cover_the_frame():
+    boxes = SearchDetector().detect(np.zeros((480, 960, 3), np.uint8))
+    assert boxes[0][:4] == (0.0, 0.0, 960.0, 480.0)
+    assert len(boxes) == 4 and min(b[0] for b in boxes) == 0 and max(b[2] for b in boxes) == 960
+
+
+@pytest.mark.skipif(blazepose_unavailable() is not None, reason=str(blazepose_unavailable()))
+def test_blazepose_detector_finds_real_people(shared_data):
+    import json
+
+    import cv2
+
+    coco = shared_data / "coco_mini"
+    ann = json.loads((coco / "annotations" / "person_keypoints_train2017.json").read_text())
+    image = next(i for i in ann["images"] if i["file_name"] == "000000227000.jpg")
+    gts = [a["bbox"] for a in ann["annotations"]
+           if a["image_id"] == image["id"] and a["num_keypoints"] > 10]
+    frame = cv2.cvtColor(cv2.imread(str(coco / "train2017" / image["file_name"])), cv2.COLOR_BGR2RGB)
+    det = BlazePoseDetector()
+    boxes = det.detect(frame)
+    det.close()
+    assert boxes and all(0.5 <= b[4] <= 1 for b in boxes)
+    best = max(iou(b, (x, y, x + w, y + h)) for b in boxes for x, y, w, h in gts)
+    assert best > 0.4
+
+
+def test_real_backend_on_the_demo_video(random_onnx, demo_video):
+    from engine import backends
+    from engine.sources import open_source
+
+    pipe = Pipeline(backends.create("onnx", random_onnx), max_people=2)
+    with open_source(demo_video) as src:
+        results = [pipe.process(f, ts) for f, ts, _ in src]
+    pipe.close()
+    assert [r.frame_index for r in results] == [0, 1, 2, 3, 4]
+    assert all(r.backend == "onnx" and r.size == (540, 960) for r in results)
+    for r in results:
+        for p in r.people:
+            assert p.keypoints.shape == (21, 3) and np.isfinite(p.keypoints).all()
+            assert 0 <= p.score <= 1

@@ -1,0 +1,219 @@
+"""`uniskel eval` and its core: crops, the inverse mapping, metrics, the command line.
+
+The "oracle" predictor returns the ground truth mapped into each crop, so a correct
+crop -> predict -> inverse-warp -> metric chain must score exactly 1.0; a random-init
+PoseNet checks the real model path end to end (its score itself means nothing).
+"""
+import argparse
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine import crop as C
+from engine import skeleton as sk
+from engine.assets import shared_data
+from engine.errors import UniskelError
+from training import datasets as D
+from training import evaluate as E
+from training import metrics as M
+
+DATA = shared_data()
+SAMPLES = DATA / "format_samples"
+LSPET = DATA / "lspet"
+SIZE = (160, 128)
+
+pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared data not present")
+
+
+class Oracle:
+    """A backend that 'predicts' the ground truth of the instances it is fed, in order."""
+
+    name = "oracle"
+    input_size = SIZE
+
+    def __init__(self, instances, provided=None, shift=None):
+        self.it = iter(instances)
+        self.provided = np.ones(21, bool) if provided is None else provided
+        self.shift = shift or {}
+        self.calls = 0
+
+    def infer(self, crops):
+        assert crops.dtype == np.uint8 and crops.shape[1:] == (*SIZE, 3)
+        self.calls += 1
+        out = np.zeros((len(crops), 21, 3))
+        for n in range(len(crops)):
+            inst = next(self.it)
+            c, s = C.box_to_center_scale(inst.box, SIZE, E.PADDING)
+            m = C.warp_matrix(c, s, SIZE)
+            out[n, :, :2] = C.apply(m, inst.keypoints[:, :2])
+            out[n, :, 2] = 0.9
+            for k, d in self.shift.items():
+                out[n, k, :2] += d
+            out[n, ~self.provided] = 0  # what a backend gives for points it lacks
+        return out
+
+
+def uniskel_eval(argv):
+    """``uniskel eval ARGV`` as app.cli runs it (parser, run, UniskelError -> exit 2),
+    without importing the other subcommands' modules."""
+    parser = argparse.ArgumentParser(prog="uniskel eval")
+    E.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return E.run(args)
+    except UniskelError as exc:
+        print(f"uniskel eval: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def lspet(a, b):
+    return D.read_lsp(LSPET / "joints.mat", LSPET / "images", index_range=(a, b))
+
+
+def test_oracle_scores_one_on_every_format():
+    cases = [
+        ("coco", SAMPLES / "coco" / "test_coco.json", SAMPLES / "coco", "AP"),
+        ("halpe", SAMPLES / "halpe" / "test_halpe.json", SAMPLES / "coco", "AP"),
+        ("aic", SAMPLES / "aic" / "test_aic.json", SAMPLES / "aic", "AP"),
+        ("crowdpose", SAMPLES / "crowdpose" / "test_crowdpose.json", SAMPLES / "crowdpose", "AP"),
+        ("mpii", SAMPLES / "mpii" / "test_mpii.json", SAMPLES / "mpii", "PCKh@0.5"),
+    ]
+    for fmt, ann, images, key in cases:
+        insts = D.read(fmt, ann, images)
+        oracle = Oracle(insts)
+        res = E.evaluate(oracle.infer, insts, fmt, SIZE, batch_size=5)
+        assert res[key] == pytest.approx(1.0), fmt
+        assert res["instances"] == len(insts) and res["skipped"] == 0
+    assert res["per_keypoint"]["head_top"] == 1.0 and set(res["per_keypoint"]) == set(sk.MPII.native_names)
+    assert res["joints"] == 66  # 5 people, 16 joints, 4 ankles unlabelled, pelvis/thorax left out
+
+
+def test_lsp_pck_per_joint_and_provided():
+    insts = lspet(7500, 7540)
+    res = E.evaluate(Oracle(insts, shift={sk.INDEX["left_wrist"]: (40.0, 0.0)}).infer,
+                     insts, "lsp", SIZE, batch_size=16)
+    per = res["per_keypoint"]
+    assert per["left_wrist"] == 0.0 and per["right_wrist"] == 1.0
+    assert list(per)[-2:] == ["neck", "head_top"] and len(per) == 14
+    gt, mask = D.stack_keypoints(insts)
+    has_torso = np.isfinite(M.torso_size(gt, mask, sk.INDEX))
+    n_lw = mask[has_torso, sk.INDEX["left_wrist"]].sum()
+    assert n_lw > 20
+    assert res["PCK@0.2"] == pytest.approx(1 - n_lw / res["joints"])
+    assert res["instances"] + res["not_evaluated"] == 40
+
+    # a BlazePose-like backend: no upper neck / head top
+    provided = sk.provided_mask(sk.BLAZEPOSE)
+    res = E.evaluate(Oracle(insts, provided=provided).infer, insts, "lsp", SIZE,
+                     provided=provided)
+    assert res["PCK@0.2_provided"] == pytest.approx(1.0)
+    assert res["PCK@0.2"] < 0.95 and res["per_keypoint"]["head_top"] == 0.0
+    assert "head_top" not in res["provided_keypoints"] and len(res["provided_keypoints"]) == 12
+
+
+def test_unreadable_image_is_skipped_with_a_warning_or_raises(tmp_path):
+    insts = lspet(7500, 7504)
+    broken = tmp_path / "im07502.jpg"
+    broken.write_bytes(b"not a jpeg")
+    insts[1].image = broken
+    kept = [i for n, i in enumerate(insts) if n != 1]
+    res = E.evaluate(Oracle(kept).infer, insts, "lsp", SIZE)
+    assert res["skipped"] == 1 and "im07502.jpg" in res["problems"][0]
+    assert res["PCK@0.2"] == pytest.approx(1.0)
+    with pytest.raises(UniskelError, match="cannot decode image .*im07502.jpg"):
+        E.evaluate(Oracle(kept).infer, insts, "lsp", SIZE, on_error="raise")
+
+
+def test_random_posenet_end_to_end():
+    import torch
+
+    from engine.model import build
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    net = build("tiny")
+    insts = lspet(7500, 7508)
+    res = E.evaluate(E.model_predict_fn(net), insts, "lsp", net.cfg.input_size, batch_size=4)
+    assert 0.0 <= res["PCK@0.2"] <= 1.0 and res["instances"] >= 6
+    assert all(v is None or 0 <= v <= 1 for v in res["per_keypoint"].values())
+    preds, kept = E.predict(E.model_predict_fn(net), insts[:2], net.cfg.input_size)
+    assert preds.shape == (2, 21, 3) and np.isfinite(preds).all()
+    # predictions are mapped back into the image: within the padded crop around the box
+    for p, inst in zip(preds, kept):
+        c, s = C.box_to_center_scale(inst.box, net.cfg.input_size, E.PADDING)
+        assert (np.abs(p[:, :2] - c) <= s / 2 + 1).all()
+
+
+@pytest.fixture
+def random_checkpoint(tmp_path):
+    import torch
+
+    from engine.model import build
+
+    torch.manual_seed(0)
+    net = build("tiny")
+    path = tmp_path / "random_tiny.pt"
+    torch.save({"config": net.cfg.to_dict(), "state_dict": net.state_dict(),
+                "meta": {"note": "random init, tests only"}}, path)
+    return path
+
+
+def test_cli_with_the_cpu_backend(tmp_path, random_checkpoint, capsys):
+    out = tmp_path / "res" / "lsp.json"
+    rc = uniskel_eval(["--format", "lsp", "--range", "7500:7506", "--backend", "cpu",
+                   "--model", str(random_checkpoint), "--json", str(out), "--batch-size", "4"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "PCK@0.2" in printed and "head_top" in printed and "people evaluated" in printed
+    res = json.loads(out.read_text())
+    assert 0 <= res["PCK@0.2"] <= 1 and res["meta"]["backend"] == "cpu"
+    assert res["meta"]["range"] == [7500, 7506] and res["meta"]["model"].endswith("random_tiny.pt")
+    assert set(res["per_keypoint"]) == set(sk.LSP.native_names)
+
+
+def test_cli_oracle_through_create(monkeypatch, tmp_path, capsys):
+    """The command line wires reader -> engine.backends.create -> evaluate -> JSON."""
+    ann, images = SAMPLES / "coco" / "test_coco.json", SAMPLES / "coco"
+    seen = {}
+
+    def fake_create(name, model_path=None, **kw):
+        seen["args"] = (name, model_path)
+        return Oracle(D.read_coco(ann, images)[:7])
+
+    monkeypatch.setattr("engine.backends.create", fake_create)
+    out = tmp_path / "coco.json"
+    rc = uniskel_eval(["--format", "coco", "--images", str(images), "--annotations", str(ann),
+                   "--limit", "7", "--json", str(out)])
+    assert rc == 0 and seen["args"] == ("auto", None)
+    res = json.loads(out.read_text())
+    assert res["AP"] == pytest.approx(1.0) and res["instances"] == 7
+    assert res["meta"]["limit"] == 7 and res["meta"]["backend"] == "oracle"
+    assert "AP50" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--format", "lsp", "--joints", "/nonexistent/joints.mat"], "/nonexistent/joints.mat"),
+    (["--format", "coco", "--range", "1:2"], "--range applies to --format lsp"),
+    (["--format", "mpii"], "--format mpii needs --annotations FILE and --images DIR"),
+    (["--format", "lsp", "--model", "/nonexistent/m.pt"], "model file not found"),
+])
+def test_cli_errors_are_one_line(argv, expected, capsys):
+    rc = uniskel_eval(argv)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and expected in err and len(err.splitlines()) == 1
+
+
+def test_cli_bad_range_syntax(capsys):
+    with pytest.raises(SystemExit):
+        uniskel_eval(["--format", "lsp", "--range", "7500-8000"])
+    assert "START:STOP" in capsys.readouterr().err
+
+
+def test_module_import_is_light():
+    code = ("import sys, training.evaluate, training.metrics; "
+            "print(sorted(m for m in ('torch', 'cv2', 'pycocotools', 'tqdm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,436 @@
+"""``uniskel eval``: a model's accuracy on a dataset, on ground-truth boxes.
+
+Each annotated person is cropped the way the live pipeline crops a tracked box
+(``engine.crop``: the box, padded 1.25x to the model's aspect, warped to its input),
+the crops go through the backend in batches, and the predictions are mapped back to
+image pixels with the inverse warp. Metrics (definitions in ``training.metrics``):
+
+- ``--format coco``: OKS AP/AR over COCO's 17 points (pycocotools, COCO's sigmas);
+  ``halpe``, ``aic``, ``crowdpose``: the same AP over the unified points that dataset
+  annotates, with ``engine.skeleton.SIGMAS`` (not the datasets' official sigmas, so
+  not comparable to their leaderboards). Detection score = mean confidence of the
+  predicted points above 0.2 (mmpose's rescoring; ground-truth boxes score 1).
+- ``--format lsp``: PCK@0.2 of the torso size over LSP's 14 joints (``neck`` is the
+  unified ``upper_neck``), per joint, and over the joints the backend provides.
+- ``--format mpii``: PCKh@0.5 (head size: see ``metrics.head_size``) over MPII's
+  joints except pelvis and thorax (as MPII's own "total"), per joint, and provided.
+
+Python use (e.g. validation during training)::
+
+    results = evaluate(model_predict_fn(model), instances, "lsp", model.cfg.input_size)
+
+Only light modules are imported at the top (``uniskel --help`` imports this file).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+from engine import skeleton
+from engine.errors import UniskelError
+
+log = logging.getLogger(__name__)
+
+# format -> metric family
+FORMATS = {"coco": "ap", "halpe": "ap", "aic": "ap", "crowdpose": "ap", "lsp": "pck", "mpii": "pckh"}
+BACKENDS = ("auto", "cpu", "onnx", "cuda", "tensorrt", "mediapipe")
+PADDING = 1.25
+PCK_THR = 0.2
+PCKH_THR = 0.5
+SCORE_THR = 0.2  # keypoint confidence counted in the detection score
+MPII_MEAN_EXCLUDES = ("pelvis", "thorax")  # MPII's "total" leaves these out
+
+
+# --------------------------------------------------------------------------- core
+
+def model_predict_fn(model):
+    """A predict_fn for a ``engine.model.PoseNet`` on its current device (no grad)."""
+    import numpy as np
+    import torch
+
+    from engine import simcc
+
+    device = next(model.parameters()).device
+
+    def predict_fn(crops):
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(device)
+        x = x.permute(0, 3, 1, 2).float()
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                sx, sy = model(x)
+        finally:
+            model.train(was_training)
+        return simcc.decode(sx.float().cpu().numpy(), sy.float().cpu().numpy(),
+                            model.cfg.split_ratio)
+
+    return predict_fn
+
+
+def _crop_instance(inst, image, input_size, padding):
+    from engine import crop as C
+
+    center, scale = C.box_to_center_scale(inst.box, input_size, padding)
+    m = C.warp_matrix(center, scale, input_size)
+    return C.crop(image, m, input_size), C.invert(m)
+
+
+def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding: float = PADDING,
+            on_error: str = "skip", progress=False, problems: list | None = None):
+    """Run ``predict_fn`` on every instance's ground-truth crop.
+
+    ``predict_fn``: uint8 RGB crops (B, H, W, 3) -> (B, 21, 3) x, y in crop pixels and
+    confidence. Returns (predictions (N, 21, 3) in image pixels, the instances kept);
+    an image that cannot be read is skipped with a warning (``on_error="skip"``) or
+    raises ``UniskelError`` (``"raise"``). ``progress``: True, False, or None (a bar
+    only on a terminal).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from engine import crop as C
+    from training.datasets import load_image
+
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    input_size = tuple(int(v) for v in input_size)
+    batches = [instances[i:i + batch_size] for i in range(0, len(instances), batch_size)]
+
+    def load_batch(batch):
+        images = {}
+        for inst in batch:
+            key = str(inst.image)
+            if key in images:
+                continue
+            try:
+                images[key] = load_image(inst)
+            except UniskelError as e:
+                images[key] = e
+        return images
+
+    preds, kept = [], []
+    bar = tqdm(total=len(instances), unit="person", desc="eval", leave=False,
+               disable=(None if progress is None else not progress))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # decode the next batch meanwhile
+        future = pool.submit(load_batch, batches[0]) if batches else None
+        for b, batch in enumerate(batches):
+            images = future.result()
+            if b + 1 < len(batches):
+                future = pool.submit(load_batch, batches[b + 1])
+            crops, inverses, ok = [], [], []
+            for inst in batch:
+                img = images[str(inst.image)]
+                if isinstance(img, UniskelError):
+                    if on_error == "raise":
+                        raise img
+                    log.warning("skipped %s", img)
+                    if problems is not None:
+                        problems.append(str(img))
+                    continue
+                c, inv = _crop_instance(inst, img, input_size, padding)
+                crops.append(c)
+                inverses.append(inv)
+                ok.append(inst)
+            if crops:
+                out = np.asarray(predict_fn(np.stack(crops)), dtype=np.float64)
+                if out.shape != (len(crops), skeleton.NUM_KEYPOINTS, 3):
+                    raise UniskelError(f"the model returned keypoints of shape {out.shape}; "
+                                       f"expected ({len(crops)}, {skeleton.NUM_KEYPOINTS}, 3)")
+                for p, inv in zip(out, inverses):
+                    q = p.copy()
+                    q[:, :2] = C.apply(inv, p[:, :2])
+                    preds.append(q)
+                kept.extend(ok)
+            bar.update(len(batch))
+    bar.close()
+    if not preds:
+        return np.zeros((0, skeleton.NUM_KEYPOINTS, 3)), kept
+    return np.stack(preds), kept
+
+
+def _names(mapping):
+    """Native joint names of a mapping, with their unified indices (mapped ones only)."""
+    src = mapping.source
+    order = sorted((n, u) for u, n in enumerate(src) if n >= 0)
+    return [mapping.native_names[n] for n, _ in order], [u for _, u in order]
+
+
+def _finite(x):
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
+
+
+def _score_ap(instances, preds, mapping):
+    import numpy as np
+
+    from training.datasets import stack_keypoints
+    from training.metrics import AREA_FROM_BOX, coco_ap
+
+    subset = np.flatnonzero(mapping.mask)
+    gt, mask = stack_keypoints(instances)
+    gt = gt[:, subset].copy()
+    gt[..., 2] = np.where(mask[:, subset], np.maximum(gt[..., 2], 1), 0)
+    p = preds[:, subset]
+    conf = p[..., 2]
+    good = conf > SCORE_THR
+    scores = np.where(good.any(-1), (conf * good).sum(-1) / np.maximum(good.sum(-1), 1), 0.0)
+    boxes = np.array([i.box for i in instances], dtype=np.float64)
+    areas = np.array([i.area if i.area else
+                      AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
+                      for i in instances])
+    res = coco_ap(gt, p, [i.image_id for i in instances], skeleton.SIGMAS[subset],
+                  areas=areas, boxes=boxes, scores=scores)
+    res["keypoints"] = [skeleton.KEYPOINTS[u] for u in subset]
+    return res
+
+
+def _score_pck(instances, preds, mapping, provided, key, thr, normaliser, exclude=()):
+    import numpy as np
+
+    from training.datasets import stack_keypoints
+    from training.metrics import pck
+
+    names, joints = _names(mapping)
+    gt, mask = stack_keypoints(instances)
+    res = pck(preds, gt, mask, normaliser(gt, mask), thr)
+    per = res.per_keypoint
+    mean_joints = [u for n, u in zip(names, joints) if n not in exclude]
+    prov = [u for u in mean_joints if provided[u]]
+    evaluated = res.valid[:, joints].any(-1)
+    return {
+        key: res.mean(mean_joints),
+        f"{key}_provided": res.mean(prov) if prov else float("nan"),
+        "per_keypoint": {n: _finite(float(per[u])) for n, u in zip(names, joints)},
+        "instances": int(evaluated.sum()),
+        "not_evaluated": int((~evaluated).sum()),
+        "joints": res.count(mean_joints),
+        "provided_keypoints": [n for n, u in zip(names, joints) if u in prov],
+    }
+
+
+def score(fmt: str, instances, preds, provided=None) -> dict:
+    """Metrics of ``preds`` (N, 21, 3, image pixels) for ``instances`` of a format."""
+    import numpy as np
+
+    from training.metrics import head_size, torso_size
+
+    if fmt not in FORMATS:
+        raise UniskelError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not instances:
+        raise UniskelError("no people left to evaluate")
+    provided = np.ones(skeleton.NUM_KEYPOINTS, bool) if provided is None \
+        else np.asarray(provided, bool)
+    family = FORMATS[fmt]
+    if family == "ap":
+        return _score_ap(instances, preds, skeleton.MAPPINGS[fmt])
+    idx = skeleton.INDEX
+    if family == "pck":
+        return _score_pck(instances, preds, skeleton.LSP, provided, f"PCK@{PCK_THR:g}", PCK_THR,
+                          lambda gt, mask: torso_size(gt, mask, idx))
+    headboxes = np.array([i.meta.get("headbox", [np.nan] * 4) for i in instances], np.float64)
+    return _score_pck(instances, preds, skeleton.MPII, provided, f"PCKh@{PCKH_THR:g}", PCKH_THR,
+                      lambda gt, mask: head_size(gt, mask, idx, headboxes),
+                      exclude=MPII_MEAN_EXCLUDES)
+
+
+def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, batch_size: int = 32,
+             padding: float = PADDING, on_error: str = "skip", progress=False) -> dict:
+    """Predict on every instance's ground-truth crop and score: the whole evaluation.
+
+    ``predict_fn``: crops (B, H, W, 3) uint8 RGB -> (B, 21, 3) in crop pixels + conf.
+    ``provided``: (21,) bool, the points the model gives (default all). Returns the
+    metric dict of ``score`` plus ``skipped`` (unreadable images) and ``problems``."""
+    problems: list = []
+    preds, kept = predict(predict_fn, instances, input_size, batch_size=batch_size,
+                          padding=padding, on_error=on_error, progress=progress,
+                          problems=problems)
+    res = score(fmt, kept, preds, provided)
+    res["skipped"] = len(instances) - len(kept)
+    res["problems"] = problems
+    return res
+
+
+# --------------------------------------------------------------------------- CLI
+
+def _parse_range(text: str):
+    try:
+        a, b = text.split(":")
+        return (int(a) if a.strip() else None, int(b) if b.strip() else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP (e.g. 7500:8000), got {text!r}")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", required=True, choices=list(FORMATS),
+                   help="dataset format and metric: coco/halpe/aic/crowdpose -> OKS AP, "
+                        "lsp -> PCK@0.2 (torso), mpii -> PCKh@0.5")
+    p.add_argument("--images", type=Path, metavar="DIR",
+                   help="image folder (default for coco: shared data coco_mini/train2017; "
+                        "for lsp: shared data lspet/images)")
+    p.add_argument("--annotations", type=Path, metavar="FILE",
+                   help="annotation JSON (coco/halpe/aic/crowdpose/mpii; default for coco: "
+                        "the coco_mini keypoint file)")
+    p.add_argument("--joints", type=Path, metavar="FILE.mat",
+                   help="LSP / LSP-extended joints.mat (default: shared data lspet/joints.mat)")
+    p.add_argument("--range", type=_parse_range, metavar="A:B", dest="index_range",
+                   help="lsp only: entries A..B-1 of joints.mat (LSPET validation: 7500:8000)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="inference backend (default: auto)")
+    p.add_argument("--model", type=Path, metavar="PATH",
+                   help="model file (default: the shipped student, assets/models/)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write every result to this JSON file")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N people")
+    p.add_argument("--batch-size", type=int, default=32, metavar="B", help="crops per batch (32)")
+    p.add_argument("--on-error", choices=("skip", "raise"), default="skip",
+                   help="a malformed entry or unreadable image: skip it with a warning "
+                        "(default) or stop")
+
+
+def _defaults(args):
+    from engine.assets import shared_data
+
+    data = shared_data()
+    fmt = args.format
+    if args.index_range is not None and fmt != "lsp":
+        raise UniskelError("--range applies to --format lsp only (use --limit for a quick run)")
+    if fmt == "lsp":
+        if args.annotations is not None:
+            raise UniskelError("--format lsp reads --joints FILE.mat, not --annotations")
+        joints = args.joints or data / "lspet" / "joints.mat"
+        images = args.images or data / "lspet" / "images"
+        return joints, images
+    if args.joints is not None:
+        raise UniskelError(f"--joints is for --format lsp; --format {fmt} reads --annotations")
+    if fmt == "coco" and args.annotations is None and args.images is None:
+        mini = data / "coco_mini"
+        return mini / "annotations" / "person_keypoints_train2017.json", mini / "train2017"
+    if args.annotations is None or args.images is None:
+        raise UniskelError(f"--format {fmt} needs --annotations FILE and --images DIR")
+    return args.annotations, args.images
+
+
+def load_instances(args, problems: list | None = None):
+    """The instances the command line names (defaults, --range, --limit applied)."""
+    from training import datasets
+
+    ann, images = _defaults(args)
+    if not Path(images).is_dir():
+        raise UniskelError(f"image folder not found: {images}")
+    kw = {"on_error": args.on_error, "problems": problems}
+    if args.format == "lsp":
+        kw["index_range"] = args.index_range
+    instances = datasets.read(args.format, ann, images, **kw)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise UniskelError("--limit must be at least 1")
+        instances = instances[: args.limit]
+    return instances, ann, images
+
+
+def _provided(backend, name: str):
+    """The unified points a backend gives: its ``provided`` attribute where it has one,
+    BlazePose's for mediapipe, else all 21."""
+    import numpy as np
+
+    got = getattr(backend, "provided", None)
+    if got is not None:
+        got = np.asarray(got)
+        if got.dtype != bool:  # indices or names
+            mask = np.zeros(skeleton.NUM_KEYPOINTS, bool)
+            mask[[skeleton.INDEX[g] if isinstance(g, str) else int(g) for g in got]] = True
+            got = mask
+        return got
+    if name == "mediapipe":
+        return skeleton.provided_mask(skeleton.BLAZEPOSE)
+    return np.ones(skeleton.NUM_KEYPOINTS, bool)
+
+
+def _pct(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{100 * v:5.1f}"
+
+
+def format_table(res: dict, title: str) -> str:
+    lines = [title]
+    for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "PCK@0.2", "PCK@0.2_provided",
+                "PCKh@0.5", "PCKh@0.5_provided"):
+        if key in res:
+            lines.append(f"  {key:<18} {_pct(res[key])}")
+    if "per_keypoint" in res:
+        lines.append("  per keypoint:")
+        for name, v in res["per_keypoint"].items():
+            lines.append(f"    {name:<16} {_pct(v)}")
+    lines.append(f"  people evaluated   {res['instances']}")
+    if res.get("not_evaluated"):
+        lines.append(f"  not evaluated      {res['not_evaluated']} (no torso / head size)")
+    if res.get("skipped"):
+        lines.append(f"  skipped            {res['skipped']} (malformed entries or unreadable "
+                     "images; see the warnings)")
+    return "\n".join(lines)
+
+
+def _jsonable(x):
+    import numpy as np
+
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def run(args) -> int:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="uniskel eval: %(message)s")
+    if args.batch_size < 1:
+        raise UniskelError("--batch-size must be at least 1")
+    if args.model is not None and not args.model.is_file():
+        raise UniskelError(f"model file not found: {args.model}")
+    problems_read: list = []
+    instances, ann, images = load_instances(args, problems_read)
+    if not instances:
+        raise UniskelError(f"no annotated people to evaluate in {ann}")
+
+    from engine.backends import create
+
+    backend = create(args.backend, args.model)
+    backend_name = getattr(backend, "name", args.backend)
+    t0 = time.perf_counter()
+    res = evaluate(backend.infer, instances, args.format, backend.input_size,
+                   provided=_provided(backend, backend_name), batch_size=args.batch_size,
+                   on_error=args.on_error, progress=None)
+    seconds = time.perf_counter() - t0
+    res["problems"] = problems_read + res["problems"]
+    res["skipped"] += len(problems_read)
+    model = getattr(backend, "path", None) or getattr(backend, "model_path", None) or args.model
+    res["meta"] = {
+        "format": args.format, "annotations": str(ann), "images": str(images),
+        "range": list(args.index_range) if args.index_range else None, "limit": args.limit,
+        "backend": backend_name, "backend_description": getattr(backend, "description", ""),
+        "model": str(model) if model else None,
+        "input_size": list(backend.input_size), "padding": PADDING,
+        "seconds": round(seconds, 3), "people_per_s": round(len(instances) / max(seconds, 1e-9), 2),
+    }
+    title = (f"uniskel eval: {args.format} ({ann}), backend {backend_name}"
+             + (f", model {model}" if model else ""))
+    print(format_table(res, title))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(_jsonable(res), f, indent=2)
+        print(f"  results written to {args.json}", file=sys.stderr)
+    return 0

@@ -1,0 +1,102 @@
+"""The paper's experiment at the scale of the data at hand, as one command.
+
+    uniskel train experiment --epochs 2 --out runs/experiment
+    uniskel train experiment --use lsp_only=runs/teacher_lsp/last.pt \\
+        --use joint=assets/models/uniskel_student.pt --train coco_only
+
+Trains single-dataset students (LSPET only; COCO only) and the jointly distilled student,
+evaluates each on both skeletons, and prints the table (rows: model; columns: each
+evaluation set and the average) to the terminal, as Markdown and as JSON.
+Evaluation sets, none of them trained on:
+  lspet_val  LSPET images 7500-7999, PCK@0.2 over the 14 LSP joints (LSP skeleton)
+  coco_val   COCO val2017 format samples, OKS AP over the 17 COCO points (COCO skeleton)
+  aic        AI Challenger samples, AP over its 14 points incl. head top and neck
+  crowdpose  CrowdPose samples, AP over its 14 points incl. head top and neck
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from engine.errors import UniskelError
+
+log = logging.getLogger("uniskel.experiment")
+
+
+def eval_sets():
+    from engine.assets import shared_data
+    d = shared_data()
+    fs = d / "format_samples"
+    return {
+        "lspet_val": ("lsp", d / "lspet" / "joints.mat", d / "lspet" / "images", (7500, 8000)),
+        "coco_val": ("coco", fs / "coco" / "test_coco.json", fs / "coco", None),
+        "aic": ("aic", fs / "aic" / "test_aic.json", fs / "aic", None),
+        "crowdpose": ("crowdpose", fs / "crowdpose" / "test_crowdpose.json", fs / "crowdpose", None),
+    }
+
+
+def evaluate_model(path_or_backend: str, sets=None) -> dict:
+    """{set name: result dict} for a checkpoint path, or 'mediapipe' for BlazePose."""
+    from engine import backends
+    from training import datasets
+    from training.evaluate import _provided, evaluate
+
+    name = "mediapipe" if path_or_backend == "mediapipe" else "cpu"
+    backend = backends.create(name, None if name == "mediapipe" else Path(path_or_backend))
+    provided = _provided(backend, name)
+    out = {}
+    for key, (fmt, ann, images, rng) in (sets or eval_sets()).items():
+        kw = {"index_range": rng} if fmt == "lsp" else {}
+        insts = datasets.read(fmt, ann, images, on_error="skip", **kw)
+        out[key] = evaluate(backend.infer, insts, fmt, backend.input_size, provided=provided)
+    return out
+
+
+def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None):
+    from training.train import PRESETS, TeacherSpec, TrainConfig, train
+    cfg = TrainConfig(out=str(out / name), epochs=epochs, checkpoint_every=0)
+    if name == "lsp_only":
+        cfg.mode, cfg.datasets = "teacher", [PRESETS["lspet"]()]
+    elif name == "coco_only":
+        cfg.mode, cfg.datasets = "teacher", [PRESETS["coco_mini"]()]
+        cfg.samples_per_epoch = 2048
+    elif name == "joint":
+        if lsp_teacher is None:
+            raise UniskelError("experiment: the joint student needs the LSP teacher "
+                               "(train lsp_only first or --use lsp_only=PATH)")
+        lsp, coco = PRESETS["lspet"](), PRESETS["coco_mini"]()
+        lsp.weight, coco.weight = 0.9, 0.1
+        cfg.datasets = [lsp, coco]
+        cfg.teachers = [TeacherSpec("model", str(lsp_teacher), "lsp", "mpii"),
+                        TeacherSpec("blazepose", role="coco")]
+        cfg.loss.teacher_where_gt, cfg.loss.decay = False, "none"
+    else:
+        raise UniskelError(f"experiment: unknown variant {name!r}")
+    return train(cfg)
+
+
+def run_experiment(out: Path, epochs: int, use: dict[str, str], to_train: list[str],
+                   baseline: bool = True) -> tuple[str, dict]:
+    from training.metrics import paper_table
+
+    models = dict(use)
+    for name in ("lsp_only", "coco_only", "joint"):
+        if name in to_train:
+            teacher = Path(models["lsp_only"]) if "lsp_only" in models else None
+            models[name] = str(_train_variant(name, out, epochs, teacher))
+    if not models:
+        raise UniskelError("experiment: nothing to evaluate (use --train and/or --use)")
+    if baseline:
+        models["BlazePose (mediapipe)"] = "mediapipe"
+    results = {}
+    for name, path in models.items():
+        log.info("evaluating %s (%s)", name, path)
+        results[name] = evaluate_model(path)
+    md, table = paper_table(results, list(eval_sets()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(md + "\n")
+    from training.evaluate import _jsonable
+    (out / "results.json").write_text(json.dumps(
+        _jsonable({"models": models, "table": table, "results": results}), indent=2))
+    return md, table

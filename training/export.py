@@ -1,0 +1,60 @@
+"""``uniskel export``: a training checkpoint -> the files the engine ships and loads.
+
+    uniskel export --checkpoint runs/student/last.pt \\
+        --weights assets/models/uniskel_student.pt --onnx assets/models/uniskel_student.onnx
+
+- ``--weights``: the slim PyTorch file (config, state_dict, meta; no optimiser state).
+- ``--onnx``: ONNX for ONNX Runtime, checked against PyTorch on a random batch.
+- ``--tensorrt``: also compile and cache the TensorRT engine (needs torch-tensorrt and CUDA).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.errors import UniskelError
+
+
+def slim(checkpoint: str | Path, out: str | Path) -> Path:
+    """Keep only what inference needs (config, weights, provenance)."""
+    from training.checkpoint import load_checkpoint, save_checkpoint
+
+    ck = load_checkpoint(checkpoint)
+    meta = dict(ck.get("meta", {}))
+    meta.update({"epochs_trained": ck.get("epoch"), "steps": ck.get("global_step"),
+                 "source_checkpoint": str(Path(checkpoint).name)})
+    state = {"config": ck["config"], "state_dict": {k: v.float() if v.is_floating_point() else v
+                                                    for k, v in ck["state_dict"].items()},
+             "meta": meta}
+    return save_checkpoint(state, out)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, type=Path, help="training checkpoint (.pt)")
+    p.add_argument("--weights", type=Path, help="write the slim PyTorch weights here")
+    p.add_argument("--onnx", type=Path, help="write the ONNX model here")
+    p.add_argument("--tensorrt", action="store_true",
+                   help="also build the cached TensorRT engine (torch-tensorrt + CUDA)")
+
+
+def run(args) -> int:
+    if not (args.weights or args.onnx or args.tensorrt):
+        raise UniskelError("export: name at least one of --weights, --onnx, --tensorrt")
+    src = args.checkpoint
+    if args.weights:
+        slim(src, args.weights)
+        print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")
+        src = args.weights
+    if args.onnx:
+        from engine.export_onnx import export_checkpoint
+        export_checkpoint(src, args.onnx)
+        print(f"onnx: {args.onnx} ({args.onnx.stat().st_size / 1e6:.1f} MB), "
+              "matches PyTorch on a random batch")
+    if args.tensorrt:
+        from engine import backends
+        reason = backends.available().get("tensorrt")
+        if reason:
+            raise UniskelError(reason)
+        backend = backends.create("tensorrt", src)
+        print(f"tensorrt: engine built and cached ({getattr(backend, 'description', '')})")
+    return 0
