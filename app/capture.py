@@ -35,7 +35,7 @@ class Packet:
 def multimedia_error() -> str | None:
     """Why Qt Multimedia cannot be used here (a missing system library), or None."""
     try:
-        from PySide6 import QtMultimedia  # noqa: F401
+        from PySide6 import QtMultimedia  # noqa: F401 - importing is the test
     except ImportError as exc:
         return f"Qt Multimedia unavailable ({exc})"
     return None

@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSize, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine import skeleton
@@ -44,7 +44,7 @@ class Dashboard(QWidget):
         self.fps_plot = plots.addPlot(row=0, col=0, title="frames per second")
         self.fps_curve = self.fps_plot.plot(pen=pg.mkPen("#7ee07e", width=2))
         self.ms_plot = plots.addPlot(row=1, col=0, title="milliseconds per frame")
-        self.ms_plot.addLegend(offset=(-5, 5), labelTextSize="7pt")
+        self.ms_plot.addLegend(offset=(-5, 5), labelTextSize="7pt", brush=(22, 22, 26, 200))
         self.latency_curve = self.ms_plot.plot(pen=pg.mkPen("#ffffff", width=2),
                                                name="capture to paint")
         self.stage_curves: dict[str, pg.PlotDataItem] = {}
@@ -68,6 +68,9 @@ class Dashboard(QWidget):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(refresh_ms)
+
+    def sizeHint(self):  # noqa: N802 - the frame view, not the plots, gets the space
+        return QSize(360, 480)
 
     def reset(self) -> None:
         for d in (self.t, self.fps, self.latency, self.conf, self._paint_times):

@@ -9,9 +9,11 @@ window.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
@@ -26,6 +28,24 @@ BACKEND_LABELS = {
     "mediapipe": "MediaPipe BlazePose",
 }
 KEEP_PACKETS = 8   # frames waiting in or for the worker that we can still match up
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _preimport_mediapipe() -> None:
+    """mediapipe's first import is not thread-safe: two threads importing it at once (the
+    compare lane's backend and the other lane's person detector) leave a half-initialised
+    module that fails for the rest of the run. Import it once, under a lock, before any
+    engine thread can touch it."""
+    with _IMPORT_LOCK:
+        if importlib.util.find_spec("mediapipe") is None:
+            return
+        try:
+            import mediapipe.python.solution_base  # noqa: F401 - the detector's graph
+            import mediapipe.python.solutions.pose  # noqa: F401 - the mediapipe backend
+        except Exception:  # noqa: BLE001 - the backend or detector reports it in one line
+            log.warning("mediapipe failed to import", exc_info=True)
 
 
 class _Relay(QObject):
@@ -125,6 +145,7 @@ class EngineBridge(QObject):
         from engine.errors import UniskelError
         from engine.pipeline import Pipeline
         from engine.worker import EngineWorker
+        _preimport_mediapipe()
         try:
             backend = factory() if factory is not None else backends.create(name, model_path)
             backend.warmup()
@@ -239,7 +260,9 @@ class EngineBridge(QObject):
         self.last_total_ms = result.total_ms
         rec = self.recorder
         if rec is not None and rec.active and self.record_options is not None:
-            rec.add(packet.frame, result, self.record_options)
+            # records name the source's frame number (the pipeline counts only the frames
+            # it processed, and the newest-frame-wins worker skips some)
+            rec.add(packet.frame, replace(result, frame_index=packet.index), self.record_options)
         self._deliver(packet, result)
 
     def _deliver(self, packet, result) -> None:

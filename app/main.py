@@ -41,8 +41,6 @@ def run(args: argparse.Namespace) -> int:
         raise UniskelError("--screenshot needs --quit-after SECONDS (when to take it)")
     if args.quit_after is not None and args.quit_after < 0:
         raise UniskelError("--quit-after must be zero or more seconds")
-    if args.model and not os.path.isfile(os.path.expanduser(args.model)):
-        raise UniskelError(f"model file not found: {args.model}")
     prepare_qt_environment()
 
     import gc
@@ -53,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("uniskel")
     app.setApplicationName("demo")
+    from app import qtfix
+    app._uniskel_guard = qtfix.install(app)  # lives as long as the application
     from app.window import MainWindow
 
     window = MainWindow(model_path=args.model)
@@ -75,11 +75,10 @@ def run(args: argparse.Namespace) -> int:
             app.quit()
         QTimer.singleShot(int(args.quit_after * 1000), finish)
     code = app.exec()
-    # Tear the window down while Python is fully alive: left to the interpreter's final
-    # garbage collection, Qt and mediapipe objects sometimes die in the wrong order and
-    # abort the process on exit.
+    # Tear the window down (threads stopped, camera and models released) while Python
+    # is fully alive, rather than in the interpreter's final garbage collection.
     window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    del window
+    window = None
     gc.collect()
     return result["code"] or int(code)

@@ -186,8 +186,10 @@ class OverlayView(QWidget):
             image = self._image.mirrored(True, False) if self.options.mirror else self._image
             p.drawImage(r, image)
             s = r.width() / self._frame_size[0]
+            p.setClipRect(r)  # points predicted outside the frame stay off the margins
             self.last_drawn = paint_people(p, self._people, self.options, s,
                                            (r.x(), r.y()), self._frame_size[0])
+            p.setClipping(False)
             self.painted += 1
             if self.on_painted is not None:
                 self.on_painted(self)

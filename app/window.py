@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QStandardItemModel
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
                                QLabel, QMainWindow, QPushButton, QSlider, QSpinBox, QToolBar,
                                QWidget)
@@ -60,6 +60,8 @@ class MainWindow(QMainWindow):
         self._lost_message = ""
         self._availability: dict[str, str | None] = {}
         self._presenting = False
+        self._comparing = False      # read by the source thread, so a plain bool
+        self._closing = False        # late callbacks (a backend that finished loading) skip
         self._before_present = {}
         self._last_result = None     # (packet, result) painted last in the main view
 
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
         self.dock.setWidget(self.dashboard)
         self.dock.setMinimumWidth(330)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.resizeDocks([self.dock], [380], Qt.Orientation.Horizontal)
         self.view.on_painted = self._on_painted
 
         self._build_actions()
@@ -105,6 +108,10 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.status_label)
         self._apply_settings()
+        self._restore_geometry()
+        icon = assets.asset("icons", "uniskel.png")
+        if icon.is_file():
+            self.setWindowIcon(QIcon(str(icon)))
 
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
@@ -284,6 +291,15 @@ class MainWindow(QMainWindow):
         self.backend_combo.setCurrentIndex(max(i, 0))
         self._push_options()
 
+    def _restore_geometry(self):
+        store = self._store if self._store is not None else settings_mod.qsettings()
+        geometry = store.value("geometry")
+        if geometry is not None:
+            try:
+                self.restoreGeometry(geometry)
+            except TypeError:
+                pass  # a damaged entry: keep the default size
+
     # --- overlay options -------------------------------------------------------------
     def options(self) -> OverlayOptions:
         return self.view.options
@@ -410,9 +426,9 @@ class MainWindow(QMainWindow):
         source.start()
         return True
 
-    def _route_frame(self, packet):  # the source's thread
+    def _route_frame(self, packet):  # the source's thread: no widget calls here
         self.engine.submit(packet)
-        if self.compare_action.isChecked():
+        if self._comparing:
             self.compare_engine.submit(packet)
 
     def _close_source(self, reason="source closed"):
@@ -522,6 +538,8 @@ class MainWindow(QMainWindow):
 
     # --- engines ---------------------------------------------------------------------
     def _on_availability(self, available: dict):
+        if self._closing:
+            return
         self._availability = available
         model = self.backend_combo.model()
         for row in range(self.backend_combo.count()):
@@ -575,11 +593,15 @@ class MainWindow(QMainWindow):
         self.load_backend(name)
 
     def _on_backend_ready(self, description):
+        if self._closing:
+            return
         self.view.set_text(title=self.engine.short_name)
         self.statusBar().showMessage(f"backend ready: {description}", 4000)
         self.dashboard.reset()
 
     def _on_backend_failed(self, message):
+        if self._closing:
+            return
         self.view.set_text(title="no backend")
         self.show_error(message)
         if self.engine.requested != "mediapipe" and self._availability.get("mediapipe",
@@ -590,6 +612,7 @@ class MainWindow(QMainWindow):
 
     def set_compare(self, on):
         on = bool(on)
+        self._comparing = on
         self.compare_view.setVisible(on)
         if on:
             self.compare_view.set_text(title="loading MediaPipe...")
@@ -604,7 +627,7 @@ class MainWindow(QMainWindow):
 
     def _on_result(self):
         item = self.engine.take_latest()
-        if item is None:
+        if item is None or self._closing:
             return
         packet, result = item
         people = result.people if result is not None else []
@@ -614,7 +637,7 @@ class MainWindow(QMainWindow):
 
     def _on_compare_result(self):
         item = self.compare_engine.take_latest()
-        if item is None:
+        if item is None or self._closing:
             return
         packet, result = item
         self.compare_view.set_frame(packet.frame, result.people if result is not None else [])
@@ -740,6 +763,9 @@ class MainWindow(QMainWindow):
         """Show a problem in the window (never a traceback); the app stays usable."""
         message = str(message).strip().splitlines()[0] if str(message).strip() else "error"
         self.last_error = message
+        if self._closing:
+            print(f"uniskel demo: {message}", file=sys.stderr)
+            return
         self._error_until = time.monotonic() + ERROR_SECONDS
         self.view.set_text(banner=message)
         self.statusBar().showMessage(message, int(ERROR_SECONDS * 1000))
@@ -766,6 +792,7 @@ class MainWindow(QMainWindow):
         self.view.set_text(status=line if self._presenting or self.recorder.active else "")
 
     def closeEvent(self, event):  # noqa: N802
+        self._closing = True
         self._status_timer.stop()
         self._close_source("window closed")
         self.engine.shutdown()
@@ -774,6 +801,10 @@ class MainWindow(QMainWindow):
             self.settings.dashboard = self._before_present.get("dock", self.settings.dashboard)
         try:
             settings_mod.save(self.settings, self._store)
+            store = self._store if self._store is not None else settings_mod.qsettings()
+            if not self._presenting:
+                store.setValue("geometry", self.saveGeometry())
+            store.sync()
         except Exception:  # noqa: BLE001 - failing to remember settings must not block quitting
             pass
         super().closeEvent(event)

@@ -129,8 +129,13 @@ class PoseNet(nn.Module):
             stages.append(nn.Sequential(conv_bn(cin, cout, 3, 2), CSPLayer(cout, cout, n)))
             cin = cout
         self.stages = nn.Sequential(*stages)
+        # The head reads stride-16 features (stage 4 upsampled onto stage 3, FPN-style):
+        # at a 128x96 input, stride 32 would leave each keypoint 4x3 = 12 numbers to
+        # place it among 192 bins; stride 16 gives it 8x6 = 48, as RTMPose has at 256x192.
+        self.lateral = conv_bn(w[-2], w[-1], 1)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
         h, wd = cfg.input_size
-        tokens = (h // 32) * (wd // 32)
+        tokens = (h // 16) * (wd // 16)
         self.final = nn.Conv2d(w[-1], cfg.num_keypoints, 7, padding=3)
         self.embed = nn.Sequential(nn.Linear(tokens, cfg.hidden), nn.LayerNorm(cfg.hidden))
         self.gau = GAU(cfg.hidden)
@@ -139,7 +144,9 @@ class PoseNet(nn.Module):
         self.head_y = nn.Linear(cfg.hidden, by)
 
     def forward(self, img):
-        x = self.stages(self.stem((img - self.mean) / self.std))
+        x = self.stem((img - self.mean) / self.std)
+        x = self.stages[:-1](x)
+        x = self.lateral(x) + self.up(self.stages[-1](x))
         t = self.gau(self.embed(self.final(x).flatten(2)))
         return self.head_x(t), self.head_y(t)
 

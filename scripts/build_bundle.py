@@ -153,41 +153,60 @@ def check_layout(bundle: Path, lite: bool) -> None:
 
 
 def check_libraries(bundle: Path) -> None:
-    """ldd every shared library: nothing from the venv, and list what the system lacks."""
+    """ldd every shared library in the bundle. None may resolve into the build's venv.
+    A library ldd cannot find is fine when the bundle has it (found at run time next to
+    the library that loads it); a missing Qt library means an incomplete bundle (e.g.
+    libQt6XcbQpa for the xcb platform plugin: "no Qt platform plugin could be
+    initialized"); anything else must come from the target system and is listed."""
     venv = str(ROOT / ".venv")
-    from_venv, not_found = set(), {}
     files = [p for p in bundle.rglob("*") if p.is_file() and not p.is_symlink()
              and (p.name == "uniskel" or ".so" in p.name)]
+    names = {p.name for p in bundle.rglob("*")}
+    from_venv, not_found = set(), {}
     for p in files:
         r = subprocess.run(["ldd", str(p)], capture_output=True, text=True,
                            env={"PATH": "/usr/bin:/bin"})
         for line in r.stdout.splitlines():
             if venv in line:
                 from_venv.add(f"{p.name}: {line.strip()}")
-            if "not found" in line:
-                not_found.setdefault(line.split()[0], []).append(
-                    str(p.relative_to(bundle)))
+            if "not found" in line and line.split()[0] not in names:
+                not_found.setdefault(line.split()[0], []).append(str(p.relative_to(bundle)))
     check("no library from the build venv", not from_venv, "; ".join(sorted(from_venv)[:5]))
-    if not_found:
-        detail = "; ".join(f"{lib} (needed by {len(users)}, e.g. {users[0]})"
-                           for lib, users in sorted(not_found.items()))
-    else:
-        detail = f"all {len(files)} resolve"
-    check("system libraries present here", not not_found, detail, warn=True)
+    qt_missing = {k: v for k, v in not_found.items() if k.startswith("libQt6")}
+    # Qt libraries only plugins we never load need (Wayland, EGLFS, virtual keyboard, PDF)
+    optional = ("libQt6Wayland", "libQt6WlShell", "libQt6Egl", "libQt6VirtualKeyboard",
+                "libQt6Pdf", "libQt6Quick", "libQt6Qml")
+    fatal = {k: v for k, v in qt_missing.items() if not k.startswith(optional)}
+    check("Qt libraries of the bundled plugins", not fatal,
+          "; ".join(f"{k} (needed by {v[0]})" for k, v in sorted(fatal.items()))
+          or f"complete ({len(qt_missing)} optional plugin libraries absent)")
+    system = {k: v for k, v in not_found.items() if k not in qt_missing}
+    detail = "; ".join(f"{lib} (for {users[0]})" for lib, users in sorted(system.items()))
+    check("system libraries present here", not system, detail or f"all {len(files)} resolve",
+          warn=True)
+
+
+def site_packages_state() -> list[str]:
+    """Installed distributions of the venv: they must not change during a build."""
+    r = subprocess.run([str(VENV_PY), "-c", "import importlib.metadata as m; print('\\n'.join("
+                        "f'{d.name}=={d.version}' for d in m.distributions()))"],
+                       capture_output=True, text=True)
+    return r.stdout.split()
 
 
 # ---------------------------------------------------------------------------- runs
 class Runner:
     """Runs the frozen binary from a fresh folder with a bare environment."""
 
-    def __init__(self, exe: Path, cwd: Path, home: Path):
-        self.exe, self.cwd = exe, cwd
+    def __init__(self, exe: Path, cwd: Path, home: Path, timeout: float):
+        self.exe, self.cwd, self.timeout = exe, cwd, timeout
         self.env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
                     "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(home / "run"),
                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
         (home / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def __call__(self, *args, env=None, timeout=300, prefix=()):
+    def __call__(self, *args, env=None, timeout=None, prefix=()):
+        timeout = timeout or self.timeout
         t0 = time.monotonic()
         try:
             r = subprocess.run([*prefix, str(self.exe), *map(str, args)], cwd=self.cwd,
@@ -195,7 +214,9 @@ class Runner:
                                timeout=timeout)
             rc, out, err = r.returncode, r.stdout, r.stderr
         except subprocess.TimeoutExpired as exc:
-            rc, out, err = "timeout", str(exc.stdout or ""), str(exc.stderr or "")
+            rc = f"timeout after {timeout:.0f} s"
+            out, err = (x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+                        for x in (exc.stdout, exc.stderr))
         return rc, out, err, time.monotonic() - t0
 
 
@@ -275,7 +296,8 @@ def check_png(path: Path, name: str) -> None:
     check(name, ok, detail)
 
 
-def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep: bool) -> dict:
+def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep: bool,
+               timeout: float) -> dict:
     results: dict = {}
     tmp = Path(tempfile.mkdtemp(prefix="uniskel-bundle-check-"))
     cwd, home = tmp / "elsewhere", tmp / "home"
@@ -286,7 +308,7 @@ def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep
     moved.parent.mkdir(exist_ok=True)
     bundle.rename(moved)
     try:
-        run = Runner(moved / "uniskel", cwd, home)
+        run = Runner(moved / "uniskel", cwd, home, timeout)
         shutil.copy(source, cwd / ("sample" + source.suffix))
         sample = "sample" + source.suffix  # relative to the working directory
 
@@ -332,7 +354,7 @@ def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep
         launched = time.time()
         rc, so, se, dt = run("demo", "--quit-after", startup_wait, "--screenshot", "startup.png",
                              env={"UNISKEL_STARTUP_REPORT": f"{launched:.6f}"},
-                             timeout=startup_wait + 300)
+                             timeout=startup_wait + timeout)
         startup = parse_startup(se)
         results["startup"] = startup
         check("demo default source (bundled sample)", rc == 0 and "frame" in startup,
@@ -370,13 +392,22 @@ def main(argv=None) -> int:
     ap.add_argument("--startup-wait", type=float, default=20.0,
                     help="seconds the start-up demo runs (first skeleton must come before)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary check folder")
+    ap.add_argument("--timeout", type=float, default=600.0,
+                    help="seconds each run of the binary may take (default 600; generous "
+                         "because a busy 2-core machine can be very slow)")
     args = ap.parse_args(argv)
 
     ensure_venv()
     bundle = args.dist / "uniskel"
     report: dict = {"lite": args.lite, "bundle": str(bundle)}
     if not args.skip_build:
+        before = site_packages_state()
         report["build_seconds"] = round(build(args.dist, args.work, args.lite), 1)
+        after = site_packages_state()
+        changed = sorted(set(before) ^ set(after))
+        check("venv unchanged during the build", not changed,
+              f"installed/removed while PyInstaller ran (rebuild): {', '.join(changed)}"
+              if changed else "")
     if (bundle / "uniskel").is_file():
         size = du(bundle)
         report.update(size_bytes=size, size=human(size))
@@ -388,7 +419,7 @@ def main(argv=None) -> int:
         check_layout(bundle, args.lite)
         check_libraries(bundle)
         report.update(run_checks(bundle, args.lite, args.source.resolve(), args.startup_wait,
-                                 args.keep))
+                                 args.keep, args.timeout))
     else:
         check("bundle exists", False, f"{bundle / 'uniskel'} missing")
     failed = [c["name"] for c in checks if not c["ok"] and not c["warn_only"]]

@@ -17,6 +17,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# opencv-contrib-python (pulled in by mediapipe) points Qt at its own plugins on import;
+# import it once here and undo that, so every Qt test uses PySide6's plugins.
+import cv2  # noqa: E402,F401
+
+os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 
 @pytest.fixture(scope="session")

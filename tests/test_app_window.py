@@ -221,3 +221,79 @@ def test_presenter_mode_hides_chrome_and_shows_a_large_status(qtbot, window):
     assert not window.help.isVisible() and window.isFullScreen()
     qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert not window.isFullScreen() and window.menuBar().isVisible()
+
+
+def test_backend_picker_greys_out_unavailable_backends_with_the_reason(qtbot, window):
+    from engine import backends
+    available = backends.available()
+    qtbot.waitUntil(lambda: bool(window._availability), timeout=30000)
+    model = window.backend_combo.model()
+    for row in range(window.backend_combo.count()):
+        name = window.backend_combo.itemData(row)
+        if name == "auto":
+            continue
+        item = model.item(row)
+        assert item.isEnabled() == (available[name] is None), name
+        if available[name] is not None:
+            assert item.toolTip() == available[name]
+
+
+def test_snapshot_saves_the_annotated_frame(qtbot, window, tmp_path):
+    from app.window import sample_image
+    assert window.snapshot() is None and "nothing to save" in window.last_error
+    assert window.open_path(str(sample_image()))
+    qtbot.waitUntil(lambda: window._last_result is not None, timeout=10000)
+    path = window.snapshot()
+    image = cv2.imread(str(path))
+    assert image is not None and image.shape[:2] == (512, 512)  # the frame, full size
+
+
+def test_dropping_a_file_opens_it(qtbot, window):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+    from app.window import sample_image
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(sample_image()))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.source_label == str(sample_image())
+    qtbot.waitUntil(lambda: window.view.has_frame(), timeout=10000)
+
+
+def test_lost_camera_is_reported_on_screen(qtbot, window):
+    """A camera that is not (or no longer) there: the window says so and keeps running."""
+    from app.capture import Cv2Source, QtCameraSource, multimedia_error
+    sources = [Cv2Source(97)]
+    if multimedia_error() is None:
+        sources.append(QtCameraSource("Test camera", b"/dev/no-such-camera"))
+    for src in sources:
+        src.lost.connect(window._on_lost)
+        with qtbot.waitSignal(src.lost, timeout=10000) as lost:
+            src.start()
+        assert "waiting" in lost.args[0]
+        assert window.view.banner == lost.args[0]
+        qtbot.wait(50)  # the event loop still runs
+        src.stop()
+        window._on_restored()
+        assert window.view.banner == ""
+
+
+def test_compare_view_runs_mediapipe_beside_the_student(qtbot, window, random_onnx):
+    from engine.backends import mediapipe as mp_backend
+    if mp_backend.unavailable():
+        pytest.skip(mp_backend.unavailable())
+    from app.window import sample_image
+    window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
+    qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
+    assert window.open_path(str(sample_image()))
+    window.compare_action.setChecked(True)
+    assert window.compare_view.isVisible()
+    qtbot.waitUntil(lambda: window.compare_engine.running, timeout=30000)
+    qtbot.waitUntil(lambda: window.compare_engine.stats().processed > 0, timeout=30000)
+    qtbot.waitUntil(lambda: window.compare_view.painted > 0, timeout=20000)
+    window._update_status()
+    assert "MediaPipe" in window.compare_view.title and "ms per frame" in window.compare_view.title
+    assert "ONNX" in window.view.title
+    window.compare_action.setChecked(False)
+    assert not window.compare_view.isVisible()

@@ -66,6 +66,7 @@ def test_recording_onto_a_disk_that_fills_up(qtbot, tmp_path, monkeypatch):
                                      {}, "x", (240, 320))
                 rec.add(frame, result, OverlayOptions())
                 time.sleep(0.005)  # the writer keeps up: frames are not dropped
+            rec.stop("never filled up", wait=False)  # fail on the reason, not a timeout
         summary = stopped.args[0]
         assert summary.error and "full" in summary.reason
         n, shape = read_video(video)
@@ -144,3 +145,49 @@ def test_a_backend_that_keeps_failing_is_shown_and_the_app_recovers(qtbot, windo
     qtbot.waitUntil(lambda: window._last_result is not None
                     and window._last_result[1] is not None, timeout=20000)
     assert window.view.has_frame()
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "not_a_video", "camera"])
+def test_unusable_source_is_shown_and_the_app_stays_usable(qtbot, window, tmp_path, kind):
+    from app.window import sample_image
+    from reliability_fakes import bad_videos
+
+    if kind == "camera":
+        spec, name = "camera:99", "camera 99"
+    else:
+        path, _ = bad_videos(tmp_path / "videos")[kind]
+        spec, name = str(path), path.name
+    shown = []
+    window.error_shown.connect(shown.append)
+    assert not window.open_path(spec)
+    assert shown and name in shown[-1] and "\n" not in shown[-1]
+    assert name in window.view.banner
+    assert window.open_path(str(sample_image()))  # still usable
+    qtbot.waitUntil(lambda: window._last_result is not None, timeout=10000)
+    assert window.view.has_frame()
+
+
+def test_recording_a_video_that_breaks_off_keeps_what_was_recorded(qtbot, window, tmp_path,
+                                                                   random_onnx):
+    from engine.records import read_jsonl
+    from reliability_fakes import write_video
+
+    whole = write_video(tmp_path / "whole.avi", n=60, size=(160, 120), fourcc="MJPG")
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
+    qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
+    window.loop_box.setChecked(False)
+    assert window.open_path(str(cut))
+    qtbot.waitUntil(lambda: window._last_result is not None
+                    and window._last_result[1] is not None, timeout=20000)
+    with qtbot.waitSignal(window.recorder.stopped, timeout=30000) as stopped:
+        window.record_action.setChecked(True)
+        assert window.recorder.active
+    summary = stopped.args[0]
+    assert summary.frames > 0 and not window.record_action.isChecked()
+    n, shape = read_video(summary.video)
+    assert n == summary.frames and shape == (120, 160, 3)
+    assert len(read_jsonl(summary.keypoints)[1]) == summary.frames
+    assert window.open_path(str(whole))  # and the app carries on

@@ -1,0 +1,295 @@
+"""Soak test: the live pipeline on a looping video for many minutes, checking that it neither
+leaks memory nor slows down.
+
+    python -m engine.soak --source assets/media/sample_astronaut.mp4 --minutes 10
+
+Frames go through ``engine.worker.EngineWorker`` exactly as in the app: the video is
+read in a loop at its own frame rate (like a camera; ``--rate``), submitted without
+blocking, and the worker keeps only the newest frame (the others count as dropped).
+
+Measured: frames submitted / processed / dropped, frame errors, resident memory
+(``VmRSS`` from ``/proc/self/status``) at launch, after the warm-up, at the end and its
+peak, with a sample every 10 s; processed fps in the first and the last window (a minute,
+or a third of a short run) after the warm-up; pipeline latency p50/p95; live threads.
+Printed, and written as JSON (``--json``).
+
+Exit status: 0 when memory grew at most ``--max-growth-mb`` (default 50) from after the
+warm-up to the end, fps in the last window is at most ``--max-fps-drop`` (default 25%)
+below the first, and the worker never gave up; 1 otherwise; 2 for a bad source or model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+RSS_SAMPLE_S = 10.0
+
+
+def rss_mb(field: str = "VmRSS") -> float | None:
+    """This process's resident memory in MB (``VmHWM`` for the peak); None off Linux."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def thread_count() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))  # native threads too (ONNX Runtime, Qt)
+    except OSError:
+        return threading.active_count()
+
+
+def windows(seconds: float, warmup_s: float) -> tuple[float, float]:
+    """(warm-up, window) lengths for a run of ``seconds``: a minute-long window, or a
+    third of what follows the warm-up in a short run."""
+    warmup = min(warmup_s, 0.1 * seconds)
+    return warmup, min(60.0, max(seconds - warmup, 0.0) / 3.0)
+
+
+def verdict(report: dict, max_growth_mb: float, max_fps_drop: float) -> list[str]:
+    """The reasons a soak report fails its limits (empty: it passed)."""
+    problems = []
+    growth = report["rss_mb"].get("growth")
+    if growth is not None and growth > max_growth_mb:
+        problems.append(f"memory grew {growth:.1f} MB (limit {max_growth_mb:g} MB)")
+    first, last = report["fps"]["first"], report["fps"]["last"]
+    if first <= 0:
+        problems.append("no frame was processed in the first window")
+    elif last < (1.0 - max_fps_drop) * first:
+        problems.append(f"fps fell from {first:.1f} to {last:.1f} "
+                        f"({100 * (1 - last / first):.0f}%, limit {100 * max_fps_drop:.0f}%)")
+    if report["worker"]["state"] == "failed":
+        problems.append(f"the engine gave up: {report['worker']['reason']}")
+    return problems
+
+
+def soak(source_spec, backend, seconds: float, rate: float | None = None,
+         warmup_s: float = 15.0, max_people: int = 1, progress=None) -> dict:
+    """Run ``backend`` through Pipeline + EngineWorker on the looping source for
+    ``seconds``; returns the report (without the verdict)."""
+    from array import array
+
+    import numpy as np
+
+    from engine.pipeline import Pipeline
+    from engine.sources import open_source
+    from engine.worker import EngineWorker
+
+    rss_launch = rss_mb()
+    source = open_source(source_spec, loop=True)
+    rate = source.fps if rate is None else float(rate)
+    warmup, window = windows(seconds, warmup_s)
+    n_buckets = int(seconds) + 2
+    done_per_s = [0] * n_buckets               # results finished in each second of the run
+    latencies = array("f")                    # pipeline ms per processed frame (4 B each)
+    lock = threading.Lock()
+    t0 = time.monotonic()
+
+    def on_result(result):
+        k = int(time.monotonic() - t0)
+        with lock:
+            if k < n_buckets:
+                done_per_s[k] += 1
+            latencies.append(result.total_ms)
+
+    pipeline = Pipeline(backend, smoothing=True, max_people=max_people, keep_frame=False)
+    worker = EngineWorker(pipeline, on_result=on_result, name="uniskel-soak")
+    samples, rss_start, threads_start = [], None, None
+    source_error = None
+    try:
+        # as the app does before its first frame: load the detector, warm the backend
+        backend.warmup()
+        try:
+            pipeline.process(next(iter(source))[0], 0.0)
+        except Exception:  # noqa: BLE001 - the timed run counts and reports failures
+            pass
+        pipeline.reset()
+        worker.start()
+        t0 = time.monotonic()
+        next_sample, next_frame = 0.0, 0.0
+        try:
+            for frame, _, _ in source:
+                now = time.monotonic() - t0
+                if now >= seconds or worker.state == "failed":
+                    break
+                if rss_start is None and now >= warmup:
+                    rss_start, threads_start = rss_mb(), thread_count()
+                if now >= next_sample:
+                    samples.append([round(now, 1), rss_mb()])
+                    next_sample += RSS_SAMPLE_S
+                    if progress is not None:
+                        progress(now, worker.stats())
+                worker.submit(frame, now)
+                if rate > 0:
+                    next_frame += 1.0 / rate
+                    delay = next_frame - (time.monotonic() - t0)
+                    if delay > 0:
+                        time.sleep(delay)
+                    elif delay < -1.0:  # decoding fell behind: do not try to catch up
+                        next_frame = time.monotonic() - t0
+        except Exception as exc:  # the source broke (a UniskelError says how)
+            source_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        elapsed = time.monotonic() - t0
+        rss_end, rss_peak, threads_end = rss_mb(), rss_mb("VmHWM"), thread_count()
+    finally:
+        worker.stop()
+        pipeline.close()
+        source.close()
+    stats = worker.stats()
+    samples.append([round(elapsed, 1), rss_end])
+    if rss_start is None:
+        rss_start = rss_end
+
+    def fps_between(a: float, b: float) -> float:
+        lo, hi = int(a), max(int(a) + 1, int(b))
+        with lock:
+            n = sum(done_per_s[lo:hi])
+        return n / (hi - lo)
+
+    first = fps_between(warmup, warmup + window)
+    last = fps_between(elapsed - window, elapsed)
+    lat = np.asarray(latencies, dtype=np.float64)
+    return {
+        "source": str(source_spec),
+        "backend": backend.name,
+        "description": getattr(backend, "description", "") or backend.name,
+        "seconds": round(elapsed, 1),
+        "rate": round(rate, 2),
+        "frames_submitted": stats.submitted,
+        "frames_processed": stats.processed,
+        "frames_dropped": stats.dropped,
+        "errors": stats.errors,
+        "source_error": source_error,
+        "worker": {"state": worker.state, "reason": worker.reason},
+        "rss_mb": {
+            "launch": _r(rss_launch), "start": _r(rss_start), "end": _r(rss_end),
+            "peak": _r(rss_peak), "after_stop": _r(rss_mb()),
+            "growth": _r(rss_end - rss_start) if rss_end is not None and rss_start is not None
+            else None,
+        },
+        "rss_samples": [[t, _r(m)] for t, m in samples],
+        "fps": {"first": round(first, 2), "last": round(last, 2),
+                "overall": round(stats.processed / elapsed, 2) if elapsed > 0 else 0.0,
+                "window_s": round(window, 1), "warmup_s": round(warmup, 1)},
+        "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 2) if lat.size else None,
+                       "p95": round(float(np.percentile(lat, 95)), 2) if lat.size else None},
+        "threads": {"start": threads_start, "end": threads_end},
+        "machine": {"cpus": os.cpu_count(), "pid": os.getpid()},
+    }
+
+
+def _r(v):
+    return None if v is None else round(float(v), 1)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True, help="video (or image) to loop")
+    parser.add_argument("--minutes", type=float, default=10.0, help="how long (default 10)")
+    parser.add_argument("--backend", default="auto",
+                        help="auto, tensorrt, cuda, onnx, cpu or mediapipe (default: auto)")
+    parser.add_argument("--model", help="model file for --backend (.pt, or .onnx for onnx)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="frames offered per second (default: the video's own rate; "
+                             "0: as fast as it decodes)")
+    parser.add_argument("--warmup", type=float, default=15.0,
+                        help="seconds left out of the baseline (default 15, at most 10%% "
+                             "of the run)")
+    parser.add_argument("--max-people", type=int, default=1, help="people tracked (default 1)")
+    parser.add_argument("--max-growth-mb", type=float, default=50.0,
+                        help="fail if memory grows more than this (default 50)")
+    parser.add_argument("--max-fps-drop", type=float, default=0.25,
+                        help="fail if last-window fps is this fraction below the first "
+                             "(default 0.25)")
+    parser.add_argument("--json", dest="json_out", default="runs/soak.json",
+                        help="write the report here (default runs/soak.json)")
+
+
+def _line(r: dict) -> str:
+    m, f = r["rss_mb"], r["fps"]
+    return (f"{r['description']}, {r['seconds']:.0f} s on {r['source']}\n"
+            f"  frames: {r['frames_submitted']} offered, {r['frames_processed']} processed, "
+            f"{r['frames_dropped']} dropped (newest frame wins), {r['errors']} errors\n"
+            f"  memory (RSS MB): launch {m['launch']}, after warm-up {m['start']}, "
+            f"end {m['end']}, peak {m['peak']}, growth {m['growth']}\n"
+            f"  fps: first {f['window_s']:.0f} s {f['first']:.1f}, last {f['window_s']:.0f} s "
+            f"{f['last']:.1f}, overall {f['overall']:.1f}; latency p50 "
+            f"{r['latency_ms']['p50']} ms, p95 {r['latency_ms']['p95']} ms\n"
+            f"  threads: {r['threads']['start']} -> {r['threads']['end']}")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from engine import backends
+    from engine.errors import UniskelError
+
+    if args.minutes <= 0:
+        raise UniskelError("--minutes must be more than 0")
+    seconds = args.minutes * 60.0
+
+    def progress(now, stats):
+        print(f"  {now:6.0f} s  {stats.processed} processed, {stats.dropped} dropped, "
+              f"{stats.errors} errors, {stats.fps:.1f} fps, RSS {_r(rss_mb())} MB",
+              file=sys.stderr, flush=True)
+
+    from engine.sources import open_source
+
+    open_source(args.source).close()  # a bad source is said before a model loads
+    backend = backends.create(args.backend, args.model)
+    try:
+        report = soak(args.source, backend, seconds, rate=args.rate, warmup_s=args.warmup,
+                      max_people=args.max_people, progress=progress)
+    finally:
+        backend.close()
+    problems = verdict(report, args.max_growth_mb, args.max_fps_drop)
+    report["limits"] = {"max_growth_mb": args.max_growth_mb, "max_fps_drop": args.max_fps_drop}
+    report["passed"], report["problems"] = not problems, problems
+    print(_line(report))
+    if args.json_out:
+        try:
+            Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+            with open(args.json_out, "w", encoding="utf-8") as f:
+                json.dump(report, f, indent=2)
+        except OSError as exc:
+            raise UniskelError(f"{args.json_out}: cannot write the report "
+                               f"({exc.strerror or exc})") from None
+        print(f"  report: {args.json_out}", file=sys.stderr)
+    if report["source_error"]:
+        print(f"uniskel soak: source failed: {report['source_error']}", file=sys.stderr)
+    for p in problems:
+        print(f"uniskel soak: FAIL: {p}", file=sys.stderr)
+    if not problems:
+        print("uniskel soak: passed")
+    return 1 if problems or report["source_error"] else 0
+
+
+def main(argv=None) -> int:
+    """``python -m engine.soak``."""
+    from engine.errors import UniskelError
+
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    parser = argparse.ArgumentParser(prog="python -m engine.soak",
+                                     description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    try:
+        return int(run(parser.parse_args(argv)) or 0)
+    except UniskelError as exc:
+        print(f"uniskel soak: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("uniskel soak: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
