@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "eval": ("training.evaluate", "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
     "train": ("training.train", "train a teacher or distil the 21-keypoint student"),
     "export": ("training.export", "export a checkpoint to ONNX (and TensorRT where installed)"),
+    "soak": ("engine.soak", "run the live pipeline on a looping video for N minutes; "
+                            "check memory and frame rate"),
 }
 
 

@@ -23,18 +23,13 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Load a uniskel checkpoint; one readable line if it is missing, truncated or foreign."""
-    import torch
+    """Load a uniskel checkpoint; one readable line if it is missing, truncated or foreign.
+
+    The same reader the engine uses (``engine.backends.loading``), so training and the
+    app accept and refuse exactly the same files."""
+    from engine.backends.loading import read_checkpoint
 
     path = Path(path)
     if not path.is_file():
         raise UniskelError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # truncated zip, random bytes, pickle errors
-        raise UniskelError(f"checkpoint {path} is unreadable (truncated or not a torch file): "
-                           f"{type(exc).__name__}") from None
-    if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
-        raise UniskelError(f"checkpoint {path} is not a uniskel checkpoint "
-                           "(no 'config' and 'state_dict' entries)")
-    return ckpt
+    return read_checkpoint(path)

@@ -96,7 +96,8 @@ class BlazePoseCache:
         todo = np.flatnonzero(~self.done)
         if len(todo) == 0:
             return self
-        runner = _BlazePoseRunner()
+        from engine.backends.mediapipe import MediaPipeBackend
+        runner = MediaPipeBackend()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for n, i in enumerate(tqdm(todo, desc="BlazePose teacher", disable=not progress)):
             inst = instances[i]
@@ -106,33 +107,12 @@ class BlazePoseCache:
                 c, s = crop.box_to_center_scale(inst.box, input_size)
                 m = crop.warp_matrix(c, s, input_size)
                 patch = cv2.cvtColor(crop.crop(img, m, input_size), cv2.COLOR_BGR2RGB)
-                k = runner(patch)
-                if k is not None:
-                    k[:, :2] = crop.apply(crop.invert(m), k[:, :2])
-                    out = k
+                k = runner.infer_one(patch)
+                k[:, :2] = crop.apply(crop.invert(m), k[:, :2])
+                out = np.where(k[:, 2:] > 0, k, 0).astype(np.float32)
             self.keypoints[i] = out
             if (n + 1) % chunk == 0:
                 self.save()
         self.save()
         runner.close()
         return self
-
-
-class _BlazePoseRunner:
-    """mp.solutions.pose on single images -> unified (21, 3) in image pixels, or None."""
-
-    def __init__(self, model_complexity: int = 1):
-        import mediapipe as mp
-        self.pose = mp.solutions.pose.Pose(static_image_mode=True,
-                                           model_complexity=model_complexity)
-
-    def __call__(self, rgb: np.ndarray):
-        res = self.pose.process(rgb)
-        if res.pose_landmarks is None:
-            return None
-        h, w = rgb.shape[:2]
-        lm = np.array([[p.x * w, p.y * h, p.visibility] for p in res.pose_landmarks.landmark])
-        return skeleton.BLAZEPOSE.convert(lm).astype(np.float32)
-
-    def close(self):
-        self.pose.close()
