@@ -78,7 +78,10 @@ def backend_availability(callback) -> None:
             out["auto"] = None if student else "no student backend can run here"
         except Exception as exc:  # noqa: BLE001 - report, never crash the window
             out = {name: f"engine unavailable: {exc}" for name in BACKEND_LABELS}
-        relay.fire.emit(out)
+        try:
+            relay.fire.emit(out)
+        except RuntimeError:  # the window (and the relay with it) closed while we looked
+            pass
 
     threading.Thread(target=look, daemon=True, name="backend-availability").start()
 

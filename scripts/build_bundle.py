@@ -297,7 +297,7 @@ def check_png(path: Path, name: str) -> None:
 
 
 def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep: bool,
-               timeout: float) -> dict:
+               timeout: float, startup_backend: str | None = None) -> dict:
     results: dict = {}
     tmp = Path(tempfile.mkdtemp(prefix="uniskel-bundle-check-"))
     cwd, home = tmp / "elsewhere", tmp / "home"
@@ -352,7 +352,9 @@ def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep
         # Start-up: launch time -> first painted frame / skeleton, with the default
         # source (the bundled sample video: also proves assets resolve via _MEIPASS).
         launched = time.time()
-        rc, so, se, dt = run("demo", "--quit-after", startup_wait, "--screenshot", "startup.png",
+        extra = ("--backend", startup_backend) if startup_backend else ()
+        rc, so, se, dt = run("demo", *extra, "--quit-after", startup_wait,
+                             "--screenshot", "startup.png",
                              env={"UNISKEL_STARTUP_REPORT": f"{launched:.6f}"},
                              timeout=startup_wait + timeout)
         startup = parse_startup(se)
@@ -391,6 +393,8 @@ def main(argv=None) -> int:
     ap.add_argument("--source", type=Path, default=SAMPLE, help="video for the runs")
     ap.add_argument("--startup-wait", type=float, default=20.0,
                     help="seconds the start-up demo runs (first skeleton must come before)")
+    ap.add_argument("--startup-backend", metavar="NAME",
+                    help="backend for the start-up demo (default: the app's own choice)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary check folder")
     ap.add_argument("--timeout", type=float, default=600.0,
                     help="seconds each run of the binary may take (default 600; generous "
@@ -419,7 +423,7 @@ def main(argv=None) -> int:
         check_layout(bundle, args.lite)
         check_libraries(bundle)
         report.update(run_checks(bundle, args.lite, args.source.resolve(), args.startup_wait,
-                                 args.keep, args.timeout))
+                                 args.keep, args.timeout, args.startup_backend))
     else:
         check("bundle exists", False, f"{bundle / 'uniskel'} missing")
     failed = [c["name"] for c in checks if not c["ok"] and not c["warn_only"]]

@@ -177,6 +177,6 @@ def test_resume_from_a_corrupt_checkpoint_is_one_line(tmp_path):
     with pytest.raises(UniskelError) as e:
         train(small_config(tmp_path), resume=True)
     msg = str(e.value)
-    assert "last.pt" in msg and "unreadable" in msg and "\n" not in msg
+    assert "last.pt" in msg and "not a readable" in msg and "\n" not in msg
     with pytest.raises(UniskelError, match="no checkpoint at"):
         train(small_config(tmp_path / "fresh"), resume=True)
