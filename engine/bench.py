@@ -173,15 +173,9 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m engine.bench``: the same as ``uniskel bench``."""
-    from engine.errors import UniskelError
+    from engine.errors import run_cli
 
-    parser = argparse.ArgumentParser(prog="uniskel bench", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    try:
-        return int(run(parser.parse_args(argv)) or 0)
-    except UniskelError as exc:
-        print(f"uniskel bench: error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli("uniskel bench", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

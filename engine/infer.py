@@ -150,15 +150,9 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m engine.infer``: the same as ``uniskel infer``."""
-    from engine.errors import UniskelError
+    from engine.errors import run_cli
 
-    parser = argparse.ArgumentParser(prog="uniskel infer", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    try:
-        return int(run(parser.parse_args(argv)) or 0)
-    except UniskelError as exc:
-        print(f"uniskel infer: error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli("uniskel infer", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

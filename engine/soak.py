@@ -273,22 +273,12 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """``python -m engine.soak``."""
-    from engine.errors import UniskelError
+    """``python -m engine.soak``: the same as ``uniskel soak``."""
+    from engine.errors import run_cli
 
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    parser = argparse.ArgumentParser(prog="python -m engine.soak",
-                                     description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    try:
-        return int(run(parser.parse_args(argv)) or 0)
-    except UniskelError as exc:
-        print(f"uniskel soak: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("uniskel soak: interrupted", file=sys.stderr)
-        return 130
+    return run_cli("uniskel soak", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

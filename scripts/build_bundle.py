@@ -111,7 +111,8 @@ def check_layout(bundle: Path, lite: bool) -> None:
     exe, internal = bundle / "uniskel", bundle / "_internal"
     check("binary", exe.is_file() and os.access(exe, os.X_OK), str(exe))
     src_assets = sorted(p.relative_to(ROOT) for p in (ROOT / "assets").rglob("*")
-                        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+                        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+                        and not (lite and p.parent.name == "models" and p.suffix == ".pt"))
     missing = [str(p) for p in src_assets if not (internal / p).is_file()]
     check("assets bundled", not missing,
           f"{len(src_assets) - len(missing)}/{len(src_assets)} files of assets/"
@@ -400,6 +401,7 @@ def main(argv=None) -> int:
                     help="seconds each run of the binary may take (default 600; generous "
                          "because a busy 2-core machine can be very slow)")
     args = ap.parse_args(argv)
+    args.dist, args.work, args.report = (p.resolve() for p in (args.dist, args.work, args.report))
 
     ensure_venv()
     bundle = args.dist / "uniskel"
