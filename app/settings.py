@@ -6,9 +6,18 @@ platforms.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import importlib.util
+from dataclasses import asdict, dataclass, field, fields
 
 ORG, APP = "uniskel", "demo"
+
+
+def default_backend() -> str:
+    """The backend a first launch uses. The bundled student is still undertrained (it
+    scores below BlazePose: assets/models/README.md), so a first launch shows MediaPipe
+    where it is installed; "auto" (the student, fastest path) is one click away and is
+    remembered once chosen. Switch this back to "auto" when a retrained student wins."""
+    return "mediapipe" if importlib.util.find_spec("mediapipe") is not None else "auto"
 
 
 @dataclass
@@ -18,7 +27,7 @@ class Settings:
     show_names: bool = False
     line_width: int = 3
     mirror: bool = False
-    backend: str = "auto"
+    backend: str = field(default_factory=default_backend)
     dashboard: bool = True
     record_folder: str = ""        # empty: the user's Videos (or home) folder
     record_format: str = "jsonl"   # keypoint file format: "jsonl" or "csv"

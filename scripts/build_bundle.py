@@ -341,6 +341,10 @@ def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep
                                     "--backend", "cpu", "--model", tmp / "random_test.pt")
                 check("lite: cpu backend says PyTorch is missing",
                       rc == 2 and "PyTorch not installed" in se, tail(se, 2))
+                rc, so, se, _ = run("export", "--checkpoint", tmp / "random_test.pt",
+                                    "--weights", "x.pt")
+                check("lite: export says the build has no PyTorch",
+                      rc == 2 and "no PyTorch" in se, tail(se, 2))
             else:
                 check_infer(run, "cpu-random", sample,
                             ["--backend", "cpu", "--model", tmp / "random_test.pt"], 5)

@@ -41,7 +41,16 @@ def main() -> int:
         _startup_report(float(launched))
     from app.cli import main as cli_main
 
-    return cli_main()
+    try:
+        return cli_main()
+    except ModuleNotFoundError as exc:
+        if getattr(sys, "frozen", False) and (exc.name or "").split(".")[0] == "torch":
+            # the ONNX-only bundle (UNISKEL_BUNDLE_TORCH=0 in build.spec)
+            print("uniskel: this build has no PyTorch (ONNX-only): use --backend onnx or "
+                  "mediapipe; train/eval/export and .pt models need the full build",
+                  file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

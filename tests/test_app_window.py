@@ -197,6 +197,7 @@ def test_missing_model_falls_back_to_mediapipe(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(assets, "default_model", lambda: tmp_path / "none.pt")
     monkeypatch.setattr(assets, "default_onnx", lambda: tmp_path / "none.onnx")
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    store.setValue("backend", "auto")  # the user chose the student
     w = MainWindow(store=store)
     qtbot.addWidget(w)
     w.show()
