@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from engine.errors import UniskelError
+from engine.errors import reporting
 
 SUBCOMMANDS = {
     "demo": ("app.main", "open the live window on a camera, a video or an image"),
@@ -52,14 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    try:
-        return int(importlib.import_module(args._module).run(args) or 0)
-    except UniskelError as exc:
-        print(f"uniskel {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"uniskel {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return reporting(f"uniskel {args.command}",
+                     lambda: importlib.import_module(args._module).run(args))
 
 
 if __name__ == "__main__":

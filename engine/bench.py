@@ -12,7 +12,6 @@ warm-up frames come first. Reported: ``fps`` (frames / summed pipeline time),
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 
@@ -158,15 +157,9 @@ def run(args) -> int:
         print(_line(other))
         print(f"speedup: {result['speedup']}x ({result['backend']} vs {other['backend']})")
     if args.json_out:
-        from pathlib import Path
+        from engine.records import write_json
 
-        try:
-            Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-            with open(args.json_out, "w", encoding="utf-8") as f:
-                json.dump(result, f, indent=2)
-        except OSError as exc:
-            raise UniskelError(f"{args.json_out}: cannot write the results "
-                               f"({exc.strerror or exc})") from None
+        write_json(args.json_out, result, "results")
         print(f"wrote {args.json_out}", file=sys.stderr)
     return 0
 

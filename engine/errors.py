@@ -8,18 +8,25 @@ class UniskelError(Exception):
     """A user-facing error with a one-line, specific message."""
 
 
-def run_cli(prog: str, add_arguments, run, argv=None) -> int:
-    """``python -m engine.X``: parse, run, and turn a UniskelError into one line + exit 2."""
-    import argparse
+def reporting(prog: str, fn) -> int:
+    """Run ``fn()``; a UniskelError becomes one line on stderr and exit 2, Ctrl+C 130."""
     import sys
 
-    parser = argparse.ArgumentParser(prog=prog)
-    add_arguments(parser)
     try:
-        return int(run(parser.parse_args(argv)) or 0)
+        return int(fn() or 0)
     except UniskelError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def run_cli(prog: str, add_arguments, run, argv=None) -> int:
+    """``python -m engine.X``: parse, then run under ``reporting``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return reporting(prog, lambda: run(args))

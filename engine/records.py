@@ -92,3 +92,18 @@ def read_jsonl(path) -> tuple[dict, list[dict]]:
     if not lines or "keypoints" not in lines[0]:
         raise UniskelError(f"{path}: not a uniskel keypoint record")
     return lines[0], lines[1:]
+
+
+def write_json(path, data: dict, what: str = "results") -> None:
+    """Write a report as indented JSON; an unwritable path is one readable line."""
+    import json
+    from pathlib import Path
+
+    from engine.errors import UniskelError
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+    except OSError as exc:
+        raise UniskelError(f"{path}: cannot write the {what} ({exc.strerror or exc})") from None

@@ -20,7 +20,6 @@ below the first, and the worker never gave up; 1 otherwise; 2 for a bad source o
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -227,8 +226,6 @@ def _line(r: dict) -> str:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from engine import backends
     from engine.errors import UniskelError
 
@@ -255,13 +252,9 @@ def run(args) -> int:
     report["passed"], report["problems"] = not problems, problems
     print(_line(report))
     if args.json_out:
-        try:
-            Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-            with open(args.json_out, "w", encoding="utf-8") as f:
-                json.dump(report, f, indent=2)
-        except OSError as exc:
-            raise UniskelError(f"{args.json_out}: cannot write the report "
-                               f"({exc.strerror or exc})") from None
+        from engine.records import write_json
+
+        write_json(args.json_out, report, "report")
         print(f"  report: {args.json_out}", file=sys.stderr)
     if report["source_error"]:
         print(f"uniskel soak: source failed: {report['source_error']}", file=sys.stderr)

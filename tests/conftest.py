@@ -77,3 +77,24 @@ def random_onnx(random_model, model_dir) -> Path:
 
     model, _ = random_model
     return export_onnx(model, model_dir / "random_tiny.onnx", check=True)
+
+
+def onnx_backend(path):
+    """An ONNX backend on one thread (tests run beside other work)."""
+    from engine.backends import onnx
+    return onnx.load(path, threads=1)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The real main window, settings in tmp, nothing loaded until the test says so."""
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(store=store, autoload=False)
+    w.settings.record_folder = str(tmp_path / "out")
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()

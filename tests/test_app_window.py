@@ -14,6 +14,7 @@ os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 pytest.importorskip("pytestqt")
 
 from engine.backends.base import Backend  # noqa: E402
+from conftest import onnx_backend  # noqa: E402
 
 
 class SlowBackend(Backend):
@@ -31,24 +32,6 @@ class SlowBackend(Backend):
         self.calls += 1
         time.sleep(self.seconds)
         return self.inner.infer(crops)
-
-
-def onnx_backend(path):
-    from engine.backends import onnx
-    return onnx.load(path, threads=1)
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
-    from app.window import MainWindow
-    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(store=store, autoload=False)
-    w.settings.record_folder = str(tmp_path / "out")
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def test_slow_backend_keeps_the_window_responsive(qtbot, window, random_onnx):

@@ -16,28 +16,10 @@ os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 pytest.importorskip("pytestqt")
 
 from engine.backends.base import Backend  # noqa: E402
+from conftest import onnx_backend  # noqa: E402
 from reliability_fakes import read_video, tmpfs  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def onnx_backend(path):
-    from engine.backends import onnx
-    return onnx.load(path, threads=1)
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from app.window import MainWindow
-    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(store=store, autoload=False)
-    w.settings.record_folder = str(tmp_path / "out")
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def test_recording_onto_a_disk_that_fills_up(qtbot, tmp_path, monkeypatch):
