@@ -67,6 +67,8 @@ def open_source(spec: str, parent=None):
                                    f"({', '.join(n for n, _ in cams)})")
             return QtCameraSource(cams[index][0], cams[index][1], parent)
         if multimedia_error():  # no Qt Multimedia: let OpenCV try the device directly
+            from engine import sources
+            sources.open_source(spec).close()  # a missing camera fails here, not later
             return Cv2Source(index, parent)
         raise UniskelError(f"no camera {index}: no camera found")
     path = Path(spec).expanduser()
