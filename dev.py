@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".uniskel-installed"
-EXTRAS = "mediapipe,export,dev"
+EXTRAS = "mediapipe,export,train,dev"
 
 
 def _python() -> Path:

@@ -1,6 +1,8 @@
-"""The student family: an RTMPose-style top-down model (CSPNeXt-like backbone, SimCC head).
+"""The student family: an RTMPose-style top-down model (CSPNeXt-like backbone, SimCC head),
+and (``blaze_lite``/``blaze_full``, in ``engine/blazenet.py``) BlazePose's landmark
+backbone with a SimCC output.
 
-Built by plain functions (``tiny``/``small``/``medium``); configuration is a dataclass
+Built by plain functions (``tiny``/``small``/``medium``/``blaze_*``); configuration is a dataclass
 that travels inside every checkpoint and ONNX file, so a model file says what it is.
 Input: float32 RGB in [0, 255], NCHW, of ``cfg.input_size`` = (height, width); the
 normalisation is inside the model. Output: SimCC logits ``x`` (B, K, W*split) and
@@ -49,6 +51,9 @@ SIZES = {
     "tiny": dict(widths=(48, 96, 192, 384), depths=(1, 1, 1, 1), hidden=256),
     "small": dict(widths=(64, 128, 256, 512), depths=(1, 2, 2, 1), hidden=256),
     "medium": dict(widths=(96, 192, 384, 768), depths=(2, 4, 4, 2), hidden=256),
+    # BlazePose's landmark backbone with a marginal-SimCC head (engine/blazenet.py)
+    "blaze_lite": dict(widths=(), depths=(), hidden=0, input_size=(256, 192)),
+    "blaze_full": dict(widths=(), depths=(), hidden=0, input_size=(256, 192)),
 }
 
 
@@ -151,8 +156,16 @@ class PoseNet(nn.Module):
         return self.head_x(t), self.head_y(t)
 
 
-def build(arch: str = "tiny", **overrides) -> PoseNet:
-    return PoseNet(config_for(arch, **overrides))
+def from_config(cfg: ModelConfig) -> nn.Module:
+    """The model a config describes: a ``PoseNet`` or, for ``blaze_*``, a ``BlazeNet``."""
+    if cfg.arch.startswith("blaze"):
+        from engine.blazenet import BlazeNet
+        return BlazeNet(cfg)
+    return PoseNet(cfg)
+
+
+def build(arch: str = "tiny", **overrides) -> nn.Module:
+    return from_config(config_for(arch, **overrides))
 
 
 def count_params(model: nn.Module) -> int:

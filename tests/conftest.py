@@ -98,3 +98,29 @@ def window(qtbot, tmp_path):
     w.show()
     yield w
     w.close()
+
+
+@pytest.fixture(scope="session")
+def lspet_crops(shared_data):
+    """Three real LSPET person crops at the student input size, with the joints in crop px."""
+    import cv2
+    import numpy as np
+    import scipy.io
+
+    from engine import crop
+
+    joints = scipy.io.loadmat(shared_data / "lspet" / "joints.mat")["joints"]
+    crops, gts = [], []
+    for k in (0, 1, 3):
+        img = cv2.cvtColor(cv2.imread(str(shared_data / "lspet" / "images" / f"im{k + 1:05d}.jpg")),
+                           cv2.COLOR_BGR2RGB)
+        j = joints[:, :, k]
+        vis = j[:, 2] > 0
+        box = (*j[vis, :2].min(0), *j[vis, :2].max(0))
+        size = (256, 192)
+        c, s = crop.box_to_center_scale(box, size)
+        m = crop.warp_matrix(c, s, size)
+        crops.append(crop.crop(img, m, size))
+        gt = np.concatenate([crop.apply(m, j[:, :2]), j[:, 2:3]], 1)
+        gts.append(gt)
+    return np.stack(crops), np.stack(gts)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import backends, crop, skeleton
+from engine import backends, skeleton
 from engine.backends import loading
 from engine.errors import UniskelError
 from engine.model import build
@@ -23,29 +23,6 @@ def one_line(exc) -> str:
     msg = str(exc.value)
     assert "\n" not in msg and msg, msg
     return msg
-
-
-@pytest.fixture(scope="module")
-def lspet_crops(shared_data):
-    """Three real LSPET person crops at the student input size, with the joints in crop px."""
-    import cv2
-    import scipy.io
-
-    joints = scipy.io.loadmat(shared_data / "lspet" / "joints.mat")["joints"]
-    crops, gts = [], []
-    for k in (0, 1, 3):
-        img = cv2.cvtColor(cv2.imread(str(shared_data / "lspet" / "images" / f"im{k + 1:05d}.jpg")),
-                           cv2.COLOR_BGR2RGB)
-        j = joints[:, :, k]
-        vis = j[:, 2] > 0
-        box = (*j[vis, :2].min(0), *j[vis, :2].max(0))
-        size = (256, 192)
-        c, s = crop.box_to_center_scale(box, size)
-        m = crop.warp_matrix(c, s, size)
-        crops.append(crop.crop(img, m, size))
-        gt = np.concatenate([crop.apply(m, j[:, :2]), j[:, 2:3]], 1)
-        gts.append(gt)
-    return np.stack(crops), np.stack(gts)
 
 
 def test_available_names_every_backend_with_a_reason_or_none():

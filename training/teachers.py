@@ -26,12 +26,12 @@ class ModelTeacher:
     def __init__(self, path: str | Path, covers: np.ndarray, device="cpu"):
         import torch
 
-        from engine.model import ModelConfig, PoseNet
+        from engine.model import ModelConfig, from_config
         from training.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(path)
         cfg = ModelConfig.from_dict(ckpt["config"])
-        self.model = PoseNet(cfg)
+        self.model = from_config(cfg)
         self.model.load_state_dict(ckpt["state_dict"])
         self.model.eval().to(device)
         for p in self.model.parameters():

@@ -65,7 +65,9 @@ class TrainConfig:
     workers: int = 1
     amp: bool = True               # mixed precision on CUDA
     out: str = "runs/student"
-    init_from: str = ""            # warm start: copy matching weights from this checkpoint
+    init_from: str = ""            # warm start: a checkpoint's matching weights, or for a
+                                   # blaze_* arch "blazepose" (the mediapipe wheel's model)
+                                   # or a BlazePose landmark .tflite
     checkpoint_every: int = 0      # also checkpoint every N steps (0: once per epoch)
     on_error: str = "skip"         # bad annotation entries / images: "skip" (logged) | "raise"
     repair_lr_swaps: bool = True   # fix LSPET's left/right swaps using the BlazePose teacher
@@ -284,7 +286,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
     from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
 
-    from engine.model import ModelConfig, PoseNet, config_for
+    from engine.model import config_for, from_config
     from training import losses
     from training.checkpoint import load_checkpoint, save_checkpoint
     from training.teachers import ModelTeacher, teacher_covers, BLAZEPOSE_COVERS
@@ -316,10 +318,16 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
     total_steps = steps_per_epoch * cfg.epochs
 
     mcfg = config_for(cfg.arch, input_size=tuple(cfg.input_size))
-    model = PoseNet(mcfg).to(device)
+    model = from_config(mcfg).to(device)
     if device.type == "cpu":  # oneDNN's fast convolution layout (about 1.5x on CPU)
         model = model.to(memory_format=torch.channels_last)
-    if cfg.init_from and not resume:
+    if cfg.init_from.endswith(".tflite") or cfg.init_from == "blazepose":
+        if not resume:  # MediaPipe's published BlazePose weights (training/blazepose_init.py)
+            from training.blazepose_init import bundled_full_model, load_blazepose
+            path = bundled_full_model() if cfg.init_from == "blazepose" else cfg.init_from
+            n = load_blazepose(model, path)
+            log.info("warm start from %s: %d tensors", path, n)
+    elif cfg.init_from and not resume:
         src = load_checkpoint(cfg.init_from)["state_dict"]
         own = model.state_dict()
         same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
@@ -413,7 +421,11 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
                         w = mt.covers.to(device)[None].expand_as(mask)
                         if not lc.teacher_where_gt:
                             w = w & ~mask
-                        l_t = losses.model_distill_loss(pred, mt(img), w, lc)
+                        rows = w.any(-1)  # run the teacher only where it teaches
+                        if not rows.any():
+                            continue
+                        l_t = losses.model_distill_loss([p[rows] for p in pred],
+                                                        mt(img[rows]), w[rows], lc)
                         wt = lc.w_coco_teacher if t.role == "coco" else lc.w_mpii_teacher
                         total = total + wt * decay * l_t
                         terms[f"teacher_{t.skeleton}"] = l_t

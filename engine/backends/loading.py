@@ -84,7 +84,7 @@ def read_checkpoint(path: Path) -> dict:
 
 def load_checkpoint(path: Path):
     """-> (PoseNet in eval mode on the CPU, ModelConfig, meta dict)."""
-    from engine.model import ModelConfig, PoseNet
+    from engine.model import ModelConfig, from_config
 
     ckpt = read_checkpoint(path)
     try:
@@ -93,7 +93,7 @@ def load_checkpoint(path: Path):
         raise UniskelError(f"{path}: unreadable model config ({exc})") from None
     check_keypoints(path, cfg.num_keypoints, cfg.keypoints)
     try:
-        model = PoseNet(cfg)
+        model = from_config(cfg)
     except Exception as exc:  # a config that builds no model
         raise UniskelError(f"{path}: config does not build a model ({exc})") from None
     state = ckpt["state_dict"]
