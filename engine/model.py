@@ -26,6 +26,8 @@ class ModelConfig:
     input_size: tuple[int, int] = (128, 96)  # (height, width)
     num_keypoints: int = skeleton.NUM_KEYPOINTS
     split_ratio: float = 2.0
+    decode_window: int = 3  # bins each side of the peak that decoding weighs (simcc.decode)
+    person_score: float = 0.3  # mean keypoint confidence below which a crop holds nobody
     hidden: int = 256
     keypoints: tuple[str, ...] = field(default=skeleton.KEYPOINTS)
 

@@ -64,7 +64,8 @@ class Pipeline:
     detector        "auto" (BlazePose's detector if mediapipe is there, else "search"),
                     "search" / None (pose-model window search), or a ``Detector``
     max_people      people tracked at once; the most prominent first
-    min_score       mean keypoint confidence below which a person counts as lost
+    min_score       mean keypoint confidence below which a person counts as lost; None:
+                    the model's own calibration (``person_score`` in its config), else 0.3
     padding         crop margin around a person box (as in training: 1.25)
     redetect_every  frames between detector runs while fewer than max_people are tracked
     keep_frame      put a reference to the frame in each FrameResult (for drawing)
@@ -73,7 +74,7 @@ class Pipeline:
     """
 
     def __init__(self, backend, smoothing: bool = True, detector: Detector | str | None = "auto",
-                 max_people: int = 1, min_score: float = 0.3, padding: float = 1.25,
+                 max_people: int = 1, min_score: float | None = None, padding: float = 1.25,
                  redetect_every: int = 15, keypoint_threshold: float = 0.2,
                  smooth_min_cutoff: float = 0.5, smooth_beta: float = 8.0,
                  keep_frame: bool = True):
@@ -87,6 +88,8 @@ class Pipeline:
         self.detector = detector
         self.padding = padding
         self.keep_frame = keep_frame
+        if min_score is None:
+            min_score = float(getattr(backend, "person_score", 0.3))
         self.tracker = Tracker(self.max_people, min_score, keypoint_threshold,
                                redetect_every=redetect_every)
         self.smoother = KeypointSmoother(smooth_min_cutoff, smooth_beta)

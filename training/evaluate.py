@@ -68,7 +68,7 @@ def model_predict_fn(model):
         finally:
             model.train(was_training)
         return simcc.decode(sx.float().cpu().numpy(), sy.float().cpu().numpy(),
-                            model.cfg.split_ratio)
+                            model.cfg.split_ratio, window=model.cfg.decode_window)
 
     return predict_fn
 

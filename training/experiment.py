@@ -1,6 +1,7 @@
 """The paper's experiment at the scale of the data at hand, as one command.
 
     uniskel train experiment --epochs 2 --out runs/experiment
+        [--config training/configs/student.toml]   # the variants' shared settings
     uniskel train experiment --use lsp_only=runs/teacher_lsp/last.pt \\
         --use joint=assets/models/uniskel_student.pt --train coco_only
 
@@ -53,9 +54,18 @@ def evaluate_model(path_or_backend: str, sets=None) -> dict:
     return out
 
 
-def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None):
+def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
+                   base=None):
+    """Train one variant with ``base``'s model, optimiser, loss and augmentation settings
+    (a TrainConfig, e.g. the shipped student's); datasets and teachers are the variant's."""
+    import copy
+
     from training.train import PRESETS, TeacherSpec, TrainConfig, train
-    cfg = TrainConfig(out=str(out / name), epochs=epochs, checkpoint_every=0)
+    cfg = copy.deepcopy(base) if base is not None else TrainConfig()
+    cfg.out, cfg.epochs, cfg.checkpoint_every = str(out / name), epochs, 0
+    cfg.mode, cfg.teachers, cfg.samples_per_epoch = "student", [], 0
+    if not (cfg.init_from == "blazepose" or cfg.init_from.endswith(".tflite")):
+        cfg.init_from = ""  # a checkpoint warm start would give one variant a head start
     if name == "lsp_only":
         cfg.mode, cfg.datasets = "teacher", [PRESETS["lspet"]()]
     elif name == "coco_only":
@@ -77,14 +87,14 @@ def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None):
 
 
 def run_experiment(out: Path, epochs: int, use: dict[str, str], to_train: list[str],
-                   baseline: bool = True) -> tuple[str, dict]:
+                   baseline: bool = True, base=None) -> tuple[str, dict]:
     from training.metrics import paper_table
 
     models = dict(use)
     for name in ("lsp_only", "coco_only", "joint"):
         if name in to_train:
             teacher = Path(models["lsp_only"]) if "lsp_only" in models else None
-            models[name] = str(_train_variant(name, out, epochs, teacher))
+            models[name] = str(_train_variant(name, out, epochs, teacher, base))
     if not models:
         raise UniskelError("experiment: nothing to evaluate (use --train and/or --use)")
     if baseline:

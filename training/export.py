@@ -15,11 +15,13 @@ from pathlib import Path
 from engine.errors import UniskelError
 
 
-def slim(checkpoint: str | Path, out: str | Path) -> Path:
-    """Keep only what inference needs (config, weights, provenance)."""
+def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
+    """Keep only what inference needs (config, weights, provenance); ``config`` overrides
+    inference settings in the model config (``person_score``, ``decode_window``)."""
     from training.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(checkpoint)
+    ck["config"] = {**ck["config"], **{k: v for k, v in config.items() if v is not None}}
     meta = dict(ck.get("meta", {}))
     meta.update({"epochs_trained": ck.get("epoch"), "steps": ck.get("global_step"),
                  "source_checkpoint": str(Path(checkpoint).name)})
@@ -33,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, type=Path, help="training checkpoint (.pt)")
     p.add_argument("--weights", type=Path, help="write the slim PyTorch weights here")
     p.add_argument("--onnx", type=Path, help="write the ONNX model here")
+    p.add_argument("--person-score", type=float,
+                   help="calibrated mean keypoint confidence below which a crop holds nobody "
+                        "(the tracker's bar; written into the model config)")
+    p.add_argument("--decode-window", type=int,
+                   help="SimCC decoding window in bins (written into the model config)")
     p.add_argument("--tensorrt", action="store_true",
                    help="also build the cached TensorRT engine (torch-tensorrt + CUDA)")
 
@@ -40,9 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     if not (args.weights or args.onnx or args.tensorrt):
         raise UniskelError("export: name at least one of --weights, --onnx, --tensorrt")
+    if (args.person_score is not None or args.decode_window is not None) and not args.weights:
+        raise UniskelError("export: --person-score and --decode-window need --weights")
     src = args.checkpoint
     if args.weights:
-        slim(src, args.weights)
+        slim(src, args.weights, person_score=args.person_score,
+             decode_window=args.decode_window)
         print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")
         src = args.weights
     if args.onnx:

@@ -31,7 +31,9 @@ def unavailable() -> str | None:
 
 
 def default_threads() -> int:
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    # every core, up to 4: the blaze student's depthwise layers split well (2.4 ms per crop
+    # on 2 threads vs 4.5 ms on 1, on the 2-core development machine)
+    return max(1, min(4, os.cpu_count() or 2))
 
 
 def session_options(threads: int | None = None):
@@ -67,6 +69,8 @@ class OnnxBackend(Backend):
         self.cfg = self._config()
         self.input_size = tuple(self.cfg.get("input_size") or self._input_hw())
         self.split_ratio = float(self.cfg.get("split_ratio") or self._split_from_outputs())
+        self.window = int(self.cfg.get("decode_window") or 3)
+        self.person_score = float(self.cfg.get("person_score") or 0.3)
         self._check_keypoints()
         used = self.session.get_providers()[0]
         self.description = (f"onnx (onnxruntime {ort.__version__}, {used}, "
@@ -129,7 +133,7 @@ class OnnxBackend(Backend):
             return empty_result()
         x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
         sx, sy = self._run(x)
-        return simcc.decode(sx, sy, self.split_ratio)
+        return simcc.decode(sx, sy, self.split_ratio, window=self.window)
 
     def close(self):
         self.session = None

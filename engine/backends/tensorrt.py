@@ -111,6 +111,8 @@ class TensorRTBackend(Backend):
         self.cfg = cfg
         self.input_size = tuple(cfg.input_size)
         self.split_ratio = cfg.split_ratio
+        self.window = cfg.decode_window
+        self.person_score = cfg.person_score
         self.device = torch.device(device)
         self.shape = (1, 3, *self.input_size)
         key = engine_key(self.path, self.shape, self.device)
@@ -213,7 +215,7 @@ class TensorRTBackend(Backend):
             return empty_result()
         batch = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).half().contiguous()
         sx, sy = self._run_module(self.module, batch)
-        return simcc.decode(sx, sy, self.split_ratio)
+        return simcc.decode(sx, sy, self.split_ratio, window=self.window)
 
     def close(self):
         self.module = None

@@ -32,6 +32,8 @@ class TorchBackend(Backend):
         self.cfg = cfg
         self.input_size = tuple(cfg.input_size)
         self.split_ratio = cfg.split_ratio
+        self.window = cfg.decode_window
+        self.person_score = cfg.person_score
         self.device = torch.device(device)
         self.dtype = torch.float16 if half else torch.float32
         self.model = model.to(self.device, self.dtype).eval()
@@ -54,7 +56,7 @@ class TorchBackend(Backend):
         if len(crops) == 0:
             return empty_result()
         sx, sy = self.forward(crops)
-        return simcc.decode(sx, sy, self.split_ratio)
+        return simcc.decode(sx, sy, self.split_ratio, window=self.window)
 
 
 def load(model_path=None, threads: int | None = None, **_) -> TorchBackend:
