@@ -6,24 +6,21 @@ platforms.
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import asdict, dataclass, field, fields
 
 ORG, APP = "uniskel", "demo"
 
 
 def default_backend() -> str:
-    """The backend a first launch uses. The bundled student is still undertrained (it
-    scores below BlazePose: assets/models/README.md), so a first launch shows MediaPipe
-    where it is installed; "auto" (the student, fastest path) is one click away and is
-    remembered once chosen. Switch this back to "auto" when a retrained student wins."""
-    return "mediapipe" if importlib.util.find_spec("mediapipe") is not None else "auto"
+    """The backend a first launch uses: "auto", the bundled student on the fastest path
+    this machine has (assets/models/README.md says how it compares with BlazePose)."""
+    return "auto"
 
 
 @dataclass
 class Settings:
     subset: str = "all"            # "coco", "mpii" or "all"
-    threshold: float = 0.3         # keypoints below this confidence are hidden
+    threshold: float = 0.2         # keypoints below this confidence are hidden
     show_names: bool = False
     line_width: int = 3
     mirror: bool = False

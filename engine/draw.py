@@ -35,7 +35,7 @@ def _keypoints(person) -> np.ndarray:
     return np.asarray(getattr(person, "keypoints", person), dtype=np.float32)
 
 
-def draw_skeleton(img_rgb: np.ndarray, people, subset: str = "all", threshold: float = 0.3,
+def draw_skeleton(img_rgb: np.ndarray, people, subset: str = "all", threshold: float = 0.2,
                   thickness: int = 2, names: bool = False, boxes: bool = False) -> np.ndarray:
     """Draw in place on ``img_rgb`` (RGB uint8) and return it.
 

@@ -230,3 +230,22 @@ def test_checkpoint_meta_with_numpy_values_still_loads(tmp_path):
                 "meta": {"best_ap": np.float64(0.5)}}, path)
     model, cfg, meta = loading.load_checkpoint(path)
     assert cfg.arch == "tiny" and float(meta["best_ap"]) == 0.5
+
+
+def test_shipped_student_agrees_across_backends_and_finds_real_joints(lspet_crops):
+    from engine import assets
+
+    cpu = backends.create("cpu", assets.default_model())
+    onx = backends.create("onnx", assets.default_onnx())
+    assert cpu.input_size == onx.input_size == lspet_crops[0].shape[1:3]
+    # the calibrated decoding and tracking settings travel in both files
+    assert (cpu.window, cpu.person_score) == (onx.window, onx.person_score)
+    crops, gts = lspet_crops
+    a, b = cpu.infer(crops), onx.infer(crops)
+    assert np.quantile(np.linalg.norm(a[..., :2] - b[..., :2], axis=-1), 0.95) < 0.5
+    lsp = skeleton.LSP.to_unified  # LSP joint -> unified point
+    err = [np.linalg.norm(a[n, lsp[j], :2] - gts[n, j, :2])
+           for n in range(len(crops)) for j in range(14) if gts[n, j, 2] > 0]
+    assert np.median(err) < 0.05 * crops.shape[1], np.round(err)
+    # people score above the tracker's bar
+    assert (a[:, :, 2].mean(1) > cpu.person_score).all()
