@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
         if self.source_label and combo.findData(self.source_label) < 0:
             combo.addItem(Path(self.source_label).name, self.source_label)
         combo.addItem("Open file...", "__open__")
-        i = combo.findData(current if current else self.source_label)
+        i = combo.findData(self.source_label if self.source_label else current)
         combo.setCurrentIndex(max(i, 0))
         combo.blockSignals(False)
 

@@ -243,6 +243,14 @@ def test_dropping_a_file_opens_it(qtbot, window):
     window.dropEvent(event)
     assert window.source_label == str(sample_image())
     qtbot.waitUntil(lambda: window.view.has_frame(), timeout=10000)
+    # the source picker names what is playing, not what played before
+    assert window.source_combo.currentData() == str(sample_image())
+
+
+def test_source_picker_shows_a_file_opened_from_outside_the_list(qtbot, window, demo_video):
+    assert window.open_path(str(demo_video))
+    assert window.source_combo.currentData() == str(demo_video)
+    assert window.source_combo.currentText() == demo_video.name
 
 
 def test_lost_camera_is_reported_on_screen(qtbot, window):
