@@ -500,7 +500,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         q.add_argument("--batch-size", type=int)
         q.add_argument("--device", choices=["auto", "cpu", "cuda"])
         q.add_argument("--seed", type=int)
-        q.add_argument("--init-from", help="warm start from this checkpoint's matching weights")
+        q.add_argument("--init-from", help="warm start: a checkpoint's matching weights, or "
+                       "(blaze_* archs) 'blazepose' or a BlazePose landmark .tflite")
         q.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
         q.add_argument("--max-steps", type=int, help="stop after N steps (quick checks)")
     q = sub.add_parser("experiment", help="the paper's table: single-dataset vs joint students",
