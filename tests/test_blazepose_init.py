@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import simcc, skeleton
+from engine import skeleton
 from engine.model import build
 
 # LSP joint index -> unified name, for joints whose definitions agree across datasets
@@ -14,9 +14,8 @@ PAIRS = [(8, "right_shoulder"), (9, "left_shoulder"), (2, "right_hip"), (3, "lef
 
 
 def _keypoints(model, crops):
-    with torch.no_grad():
-        x, y = model(torch.from_numpy(crops).permute(0, 3, 1, 2).float())
-    return simcc.decode(x.numpy(), y.numpy(), model.cfg.split_ratio)
+    from training.evaluate import model_predict_fn
+    return model_predict_fn(model)(crops)
 
 
 def _median_errors(kpts, gts):
