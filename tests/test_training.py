@@ -98,3 +98,23 @@ def test_end_to_end_training_on_real_images_learns_resumes_and_evaluates(tmp_pat
     insts = datasets.read_lsp(lsp / "joints.mat", lsp / "images", index_range=(0, 8))
     res = evaluate(model_predict_fn(model), insts, "lsp", mcfg.input_size)
     assert res["instances"] > 0 and 0.0 <= res["PCK@0.2"] <= 1.0
+
+
+def test_every_shipped_training_config_loads_and_where_gt_is_per_teacher():
+    """The configs in training/configs parse (no unknown keys, datasets named), and a
+    teacher's own ``where_gt`` overrides the loss-wide ``teacher_where_gt``."""
+    from pathlib import Path
+
+    from training.train import _where_gt, load_config
+
+    configs = sorted((Path(__file__).parents[1] / "training" / "configs").glob("*.toml"))
+    assert len(configs) >= 4
+    for path in configs:
+        cfg = load_config(path)
+        assert cfg.datasets, path.name
+        assert cfg.mode in ("teacher", "student"), path.name
+    cfg = load_config(configs[0].with_name("student_stage4.toml"))
+    assert cfg.loss.teacher_where_gt is False
+    by_kind = {t.kind: t for t in cfg.teachers}
+    assert _where_gt(by_kind["blazepose"], cfg.loss) is True
+    assert _where_gt(by_kind["model"], cfg.loss) is False

@@ -45,6 +45,8 @@ class TeacherSpec:
     path: str = ""                 # checkpoint for kind=model
     skeleton: str = "lsp"          # which dataset skeleton a model teacher covers
     role: str = "mpii"             # "coco" or "mpii": which loss weight of the paper applies
+    where_gt: bool | None = None   # also teach points that have ground truth; None: the
+                                   # loss's teacher_where_gt
 
 
 @dataclass
@@ -278,6 +280,11 @@ def _blazepose_for(spec, insts, cfg: TrainConfig):
     return BlazePoseCache(path, len(insts)).fill(insts).keypoints
 
 
+def _where_gt(teacher: TeacherSpec, lc) -> bool:
+    """Does this teacher also teach the points a sample has ground truth for?"""
+    return lc.teacher_where_gt if teacher.where_gt is None else bool(teacher.where_gt)
+
+
 def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint."""
     import random
@@ -394,6 +401,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
         save_checkpoint(state, last)
 
     lc = cfg.loss
+    bp_spec = next((t for t in cfg.teachers if t.kind == "blazepose"), None)
     bp_covers = torch.as_tensor(BLAZEPOSE_COVERS, device=device)
     while epoch < cfg.epochs:
         data.make_plan(epoch, steps_per_epoch * cfg.batch_size)
@@ -422,7 +430,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
                     total = lc.w_gt * l_gt
                     for t, mt in model_teachers:
                         w = mt.covers.to(device)[None].expand_as(mask)
-                        if not lc.teacher_where_gt:
+                        if not _where_gt(t, lc):
                             w = w & ~mask
                         rows = w.any(-1)  # run the teacher only where it teaches
                         if not rows.any():
@@ -435,7 +443,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
                     if use_bp:
                         conf = batch["teacher_conf"].to(device)
                         w = bp_covers[None] & (conf > lc.teacher_min_conf)
-                        if not lc.teacher_where_gt:
+                        if not _where_gt(bp_spec, lc):
                             w = w & ~mask
                         l_bp = losses.simcc_loss(pred, batch["teacher_coords"].to(device),
                                                  w.float() * conf, mcfg.bins, mcfg.split_ratio, lc)
