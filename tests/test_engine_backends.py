@@ -205,6 +205,38 @@ def test_mediapipe_backend_on_real_crops(lspet_crops):
     mp.close()
 
 
+def test_blazepose_heavy_is_refused_with_a_reason_until_installed(tmp_path, monkeypatch):
+    """model_complexity 2 never downloads: without pose_landmark_heavy.tflite it says where
+    the file comes from; install_landmark_model puts a real TFLite file in place and
+    refuses anything else."""
+    from engine.backends import mediapipe as mpb
+
+    root = tmp_path / "mediapipe"
+    (root / mpb.LANDMARK_DIR).mkdir(parents=True)
+    (root / mpb.LANDMARK_MODEL).write_bytes(b"\x18\x00\x00\x00TFL3full")
+    monkeypatch.setattr(mpb, "_package_root", lambda: root)
+    assert mpb.unavailable(1) is None
+    reason = mpb.unavailable(2)
+    assert "pose_landmark_heavy.tflite" in reason and "@mediapipe/pose" in reason
+    with pytest.raises(UniskelError) as e:
+        mpb.MediaPipeBackend(model_complexity=2)
+    assert one_line(e) == reason
+
+    not_tflite = tmp_path / "model.tflite"
+    not_tflite.write_bytes(b"<html>not found</html>")
+    with pytest.raises(UniskelError, match="not a TFLite model"):
+        mpb.install_landmark_model(not_tflite, 2)
+    with pytest.raises(UniskelError, match="not found"):
+        mpb.install_landmark_model(tmp_path / "missing.tflite", 2)
+    heavy = tmp_path / "pose_landmark_heavy.tflite"
+    heavy.write_bytes(b"\x18\x00\x00\x00TFL3" + bytes(100))
+    dst = mpb.install_landmark_model(heavy, 2)
+    assert dst == root / mpb.LANDMARK_DIR / "pose_landmark_heavy.tflite"
+    assert dst.read_bytes() == heavy.read_bytes()
+    assert mpb.unavailable(2) is None
+    assert "0, 1 or 2" in mpb.unavailable(3)
+
+
 @pytest.mark.parametrize("name", ["cuda", "tensorrt"])
 def test_gpu_backends_run_or_skip_with_reason(name, random_checkpoint, tmp_path, monkeypatch):
     reason = backends.available()[name]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import skeleton
+from engine.errors import UniskelError
 
 log = logging.getLogger(__name__)
 
@@ -86,33 +87,91 @@ class BlazePoseCache:
         np.savez_compressed(tmp, keypoints=self.keypoints)
         tmp.replace(self.path)
 
-    def fill(self, instances, input_size=(320, 256), chunk=250, progress=True):
-        """Run BlazePose on every instance not yet cached, saving every ``chunk`` rows."""
-        import cv2
+    def fill(self, instances, input_size=(320, 256), chunk=250, progress=True,
+             model_complexity: int = 1, processes: int = 1):
+        """Run BlazePose on every instance not yet cached, saving every ``chunk`` rows.
+
+        ``model_complexity``: 1 the wheel's "full" model, 2 "heavy" (must be installed,
+        see ``engine.backends.mediapipe``). ``processes`` > 1 splits the rows over that
+        many worker processes (one BlazePose graph each; it uses about one core)."""
+        from concurrent.futures import ProcessPoolExecutor
+        import multiprocessing
+
         from tqdm import tqdm
 
-        from engine import crop
+        from engine.backends.mediapipe import unavailable
 
         todo = np.flatnonzero(~self.done)
         if len(todo) == 0:
             return self
-        from engine.backends.mediapipe import MediaPipeBackend
-        runner = MediaPipeBackend()
+        reason = unavailable(model_complexity)
+        if reason:
+            raise UniskelError(f"BlazePose teacher: {reason}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for n, i in enumerate(tqdm(todo, desc="BlazePose teacher", disable=not progress)):
-            inst = instances[i]
-            img = cv2.imread(str(inst.image))
-            out = np.zeros((skeleton.NUM_KEYPOINTS, 3), np.float32)
-            if img is not None:
-                c, s = crop.box_to_center_scale(inst.box, input_size)
-                m = crop.warp_matrix(c, s, input_size)
-                patch = cv2.cvtColor(crop.crop(img, m, input_size), cv2.COLOR_BGR2RGB)
-                k = runner.infer_one(patch)
-                k[:, :2] = crop.apply(crop.invert(m), k[:, :2])
-                out = np.where(k[:, 2:] > 0, k, 0).astype(np.float32)
-            self.keypoints[i] = out
-            if (n + 1) % chunk == 0:
-                self.save()
-        self.save()
-        runner.close()
+        parts = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
+        jobs = [([instances[i] for i in part], part) for part in parts]
+        bar = tqdm(total=len(todo), desc="BlazePose teacher", disable=not progress)
+        if processes <= 1:
+            runner = _Runner(input_size, model_complexity)
+            try:
+                for insts, part in jobs:
+                    self.keypoints[part] = runner.run(insts, bar.update)
+                    self.save()
+            finally:
+                runner.close()
+        else:
+            ctx = multiprocessing.get_context("spawn")  # a fresh interpreter per graph
+            with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(tuple(input_size), model_complexity)) as pool:
+                futures = {pool.submit(_run_in_worker, insts): part for insts, part in jobs}
+                from concurrent.futures import as_completed
+                for fut in as_completed(futures):
+                    part = futures[fut]
+                    self.keypoints[part] = fut.result()
+                    bar.update(len(part))
+                    self.save()
+        bar.close()
         return self
+
+
+class _Runner:
+    """BlazePose on one instance's crop at a time, keypoints back in image pixels."""
+
+    def __init__(self, input_size, model_complexity):
+        from engine.backends.mediapipe import MediaPipeBackend
+        self.input_size = tuple(input_size)
+        self.backend = MediaPipeBackend(model_complexity=model_complexity)
+
+    def run(self, instances, tick=None) -> np.ndarray:
+        import cv2
+
+        from engine import crop
+
+        out = np.zeros((len(instances), skeleton.NUM_KEYPOINTS, 3), np.float32)
+        for j, inst in enumerate(instances):
+            img = cv2.imread(str(inst.image))
+            if img is not None:
+                c, s = crop.box_to_center_scale(inst.box, self.input_size)
+                m = crop.warp_matrix(c, s, self.input_size)
+                patch = cv2.cvtColor(crop.crop(img, m, self.input_size), cv2.COLOR_BGR2RGB)
+                k = self.backend.infer_one(patch)
+                k[:, :2] = crop.apply(crop.invert(m), k[:, :2])
+                out[j] = np.where(k[:, 2:] > 0, k, 0)
+            if tick is not None:
+                tick(1)
+        return out
+
+    def close(self):
+        self.backend.close()
+
+
+_worker: _Runner | None = None
+
+
+def _init_worker(input_size, model_complexity):
+    global _worker
+    _worker = _Runner(input_size, model_complexity)
+
+
+def _run_in_worker(instances):
+    return _worker.run(instances)

@@ -47,6 +47,10 @@ class TeacherSpec:
     role: str = "mpii"             # "coco" or "mpii": which loss weight of the paper applies
     where_gt: bool | None = None   # also teach points that have ground truth; None: the
                                    # loss's teacher_where_gt
+    complexity: int = 1            # kind=blazepose: 1 "full" (in the mediapipe wheel),
+                                   # 2 "heavy" (from npm @mediapipe/pose, see tflite)
+    tflite: str = ""               # kind=blazepose: the landmark .tflite to install for
+                                   # that complexity (e.g. pose_landmark_heavy.tflite)
 
 
 @dataclass
@@ -274,10 +278,20 @@ def _device(name: str):
 
 
 def _blazepose_for(spec, insts, cfg: TrainConfig):
+    """The BlazePose teacher's keypoints for a dataset's instances (cached in cache_dir)."""
+    import os
+
     from training.teachers import BlazePoseCache
+    bp = next((t for t in cfg.teachers if t.kind == "blazepose"), TeacherSpec("blazepose"))
+    if bp.tflite:
+        from engine.backends.mediapipe import install_landmark_model
+        install_landmark_model(bp.tflite, bp.complexity)
     rng = "all" if spec.range is None else f"{spec.range[0]}-{spec.range[1]}"
-    path = Path(cfg.cache_dir) / f"blazepose_{spec.name}_{rng}_{len(insts)}.npz"
-    return BlazePoseCache(path, len(insts)).fill(insts).keypoints
+    model = "" if bp.complexity == 1 else f"_c{bp.complexity}"  # "full" keeps its old name
+    path = Path(cfg.cache_dir) / f"blazepose{model}_{spec.name}_{rng}_{len(insts)}.npz"
+    processes = max(1, min(os.cpu_count() or 1, 4))
+    return BlazePoseCache(path, len(insts)).fill(insts, model_complexity=bp.complexity,
+                                                 processes=processes).keypoints
 
 
 def _where_gt(teacher: TeacherSpec, lc) -> bool:

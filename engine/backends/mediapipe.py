@@ -8,7 +8,11 @@ midpoints); upper neck and head top are not predicted (confidence 0). Landmark
 visibility is the confidence. A crop where BlazePose finds nobody gives all zeros.
 
 Needs the ``mediapipe`` extra (mediapipe==0.10.21, the last release that bundles the
-pose models; no download at run time).
+pose models; no download at run time). The wheel carries the "full" landmark model
+(``model_complexity=1``, the baseline). The "lite" (0) and "heavy" (2) models come with
+the npm package ``@mediapipe/pose``; ``install_landmark_model`` puts such a file where
+mediapipe looks for it (where its own downloader would), and without it those
+complexities are refused with a reason instead of fetched from the network.
 """
 from __future__ import annotations
 
@@ -22,17 +26,65 @@ from engine.backends.base import Backend, check_crops, empty_result
 from engine.errors import UniskelError
 
 NAME = "mediapipe"
-LANDMARK_MODEL = Path("modules", "pose_landmark", "pose_landmark_full.tflite")
+LANDMARK_DIR = Path("modules", "pose_landmark")
+#: model_complexity -> the landmark model file mediapipe's pose graph loads
+LANDMARK_FILES = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite",
+                  2: "pose_landmark_heavy.tflite"}
+LANDMARK_MODEL = LANDMARK_DIR / LANDMARK_FILES[1]
+NPM_PACKAGE = "@mediapipe/pose@0.5.1675469404"
 
 
-def unavailable() -> str | None:
+def _package_root() -> Path | None:
     spec = importlib.util.find_spec("mediapipe")
     if spec is None:
+        return None
+    roots = [Path(r) for r in (spec.submodule_search_locations or [])]
+    return roots[0] if roots else None
+
+
+def unavailable(model_complexity: int = 1) -> str | None:
+    root = _package_root()
+    if root is None:
         return "mediapipe: not installed (pip install uniskel[mediapipe])"
-    roots = list(spec.submodule_search_locations or [])
-    if not any((Path(r) / LANDMARK_MODEL).is_file() for r in roots):
+    if not (root / LANDMARK_MODEL).is_file():
         return "mediapipe: this release bundles no pose model (needs mediapipe==0.10.21)"
+    if model_complexity not in LANDMARK_FILES:
+        return f"mediapipe: model_complexity must be 0, 1 or 2, not {model_complexity!r}"
+    name = LANDMARK_FILES[model_complexity]
+    if not (root / LANDMARK_DIR / name).is_file():
+        return (f"mediapipe: {name} is not installed (it comes with the npm package "
+                f"{NPM_PACKAGE}; npm pack it, then pass the file's path as the teacher's "
+                "tflite, or call engine.backends.mediapipe.install_landmark_model)")
     return None
+
+
+def install_landmark_model(path, model_complexity: int) -> Path:
+    """Copy a BlazePose landmark ``.tflite`` (lite or heavy, from ``@mediapipe/pose``) to
+    where mediapipe's pose graph loads it; returns the installed path. An existing file
+    of the same size is kept."""
+    import shutil
+
+    root = _package_root()
+    if root is None:
+        raise UniskelError("mediapipe: not installed (pip install uniskel[mediapipe])")
+    if model_complexity not in LANDMARK_FILES:
+        raise UniskelError(f"mediapipe: model_complexity must be 0, 1 or 2, not {model_complexity!r}")
+    src = Path(path)
+    if not src.is_file():
+        raise UniskelError(f"BlazePose landmark model not found: {src}")
+    with open(src, "rb") as f:
+        if f.read(8)[4:8] != b"TFL3":
+            raise UniskelError(f"{src} is not a TFLite model")
+    dst = root / LANDMARK_DIR / LANDMARK_FILES[model_complexity]
+    if dst.is_file() and dst.stat().st_size == src.stat().st_size:
+        return dst
+    try:
+        tmp = dst.with_name(dst.name + ".tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dst)
+    except OSError as exc:
+        raise UniskelError(f"cannot install {src.name} into {dst.parent}: {exc.strerror}") from None
+    return dst
 
 
 class MediaPipeBackend(Backend):
@@ -41,7 +93,7 @@ class MediaPipeBackend(Backend):
 
     def __init__(self, input_size: tuple[int, int] = (256, 192), model_complexity: int = 1,
                  min_detection_confidence: float = 0.5):
-        reason = unavailable()
+        reason = unavailable(model_complexity)
         if reason:
             raise UniskelError(reason)
         try:
@@ -55,7 +107,8 @@ class MediaPipeBackend(Backend):
                                   min_detection_confidence=min_detection_confidence)
         import mediapipe
 
-        self.description = (f"mediapipe (BlazePose full, model_complexity={model_complexity}, "
+        kind = {0: "lite", 1: "full", 2: "heavy"}[model_complexity]
+        self.description = (f"mediapipe (BlazePose {kind}, model_complexity={model_complexity}, "
                             f"mediapipe {mediapipe.__version__})")
 
     def infer_one(self, crop: np.ndarray) -> np.ndarray:
