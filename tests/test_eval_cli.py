@@ -199,6 +199,8 @@ def test_cli_oracle_through_create(monkeypatch, tmp_path, capsys):
     (["--format", "coco", "--range", "1:2"], "--range applies to --format lsp"),
     (["--format", "mpii"], "--format mpii needs --annotations FILE and --images DIR"),
     (["--format", "lsp", "--model", "/nonexistent/m.pt"], "model file not found"),
+    (["--format", "lsp", "--backend", "onnx", "--mediapipe-complexity", "2"],
+     "--mediapipe-complexity applies to --backend mediapipe only"),
 ])
 def test_cli_errors_are_one_line(argv, expected, capsys):
     rc = uniskel_eval(argv)

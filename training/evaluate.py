@@ -285,6 +285,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="inference backend (default: auto)")
     p.add_argument("--model", type=Path, metavar="PATH",
                    help="model file (default: the shipped student, assets/models/)")
+    p.add_argument("--mediapipe-complexity", type=int, choices=(0, 1, 2), default=1,
+                   metavar="C", help="--backend mediapipe only: BlazePose lite (0), full (1, "
+                   "the default and the baseline) or heavy (2; its model comes with the npm "
+                   "package @mediapipe/pose and must be installed first)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write every result to this JSON file")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N people")
     p.add_argument("--batch-size", type=int, default=32, metavar="B", help="crops per batch (32)")
@@ -398,6 +402,8 @@ def run(args) -> int:
         logging.basicConfig(level=logging.WARNING, format="uniskel eval: %(message)s")
     if args.batch_size < 1:
         raise UniskelError("--batch-size must be at least 1")
+    if args.mediapipe_complexity != 1 and args.backend != "mediapipe":
+        raise UniskelError("--mediapipe-complexity applies to --backend mediapipe only")
     if args.model is not None and not args.model.is_file():
         raise UniskelError(f"model file not found: {args.model}")
     problems_read: list = []
@@ -407,7 +413,8 @@ def run(args) -> int:
 
     from engine.backends import create
 
-    backend = create(args.backend, args.model)
+    options = {"model_complexity": args.mediapipe_complexity} if args.backend == "mediapipe" else {}
+    backend = create(args.backend, args.model, **options)
     backend_name = getattr(backend, "name", args.backend)
     t0 = time.perf_counter()
     res = evaluate(backend.infer, instances, args.format, backend.input_size,
@@ -421,6 +428,7 @@ def run(args) -> int:
         "format": args.format, "annotations": str(ann), "images": str(images),
         "range": list(args.index_range) if args.index_range else None, "limit": args.limit,
         "backend": backend_name, "backend_description": getattr(backend, "description", ""),
+        "mediapipe_complexity": args.mediapipe_complexity if args.backend == "mediapipe" else None,
         "model": str(model) if model else None,
         "input_size": list(backend.input_size), "padding": PADDING,
         "seconds": round(seconds, 3), "people_per_s": round(len(instances) / max(seconds, 1e-9), 2),

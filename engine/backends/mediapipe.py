@@ -138,5 +138,6 @@ class MediaPipeBackend(Backend):
             self._pose = None
 
 
-def load(model_path=None, input_size=(256, 192), **_) -> MediaPipeBackend:
-    return MediaPipeBackend(input_size=input_size)
+def load(model_path=None, input_size=(256, 192), model_complexity: int = 1,
+         **_) -> MediaPipeBackend:
+    return MediaPipeBackend(input_size=input_size, model_complexity=model_complexity)
