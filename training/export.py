@@ -17,7 +17,8 @@ from engine.errors import UniskelError
 
 def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
     """Keep only what inference needs (config, weights, provenance); ``config`` overrides
-    inference settings in the model config (``person_score``, ``decode_window``)."""
+    inference settings in the model config (``person_score``, ``decode_window``,
+    ``peak_band``)."""
     from training.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(checkpoint)
@@ -40,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(the tracker's bar; written into the model config)")
     p.add_argument("--decode-window", type=int,
                    help="SimCC decoding window in bins (written into the model config)")
+    p.add_argument("--peak-band", type=int,
+                   help="blaze_* models: at inference, decode each keypoint from the heatmap "
+                        "rows and columns within N cells of its 2-D peak (written into the "
+                        "model config; 0 turns it off)")
     p.add_argument("--tensorrt", action="store_true",
                    help="also build the cached TensorRT engine (torch-tensorrt + CUDA)")
 
@@ -47,12 +52,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     if not (args.weights or args.onnx or args.tensorrt):
         raise UniskelError("export: name at least one of --weights, --onnx, --tensorrt")
-    if (args.person_score is not None or args.decode_window is not None) and not args.weights:
-        raise UniskelError("export: --person-score and --decode-window need --weights")
+    settings = {"person_score": args.person_score, "decode_window": args.decode_window,
+                "peak_band": args.peak_band}
+    if any(v is not None for v in settings.values()) and not args.weights:
+        raise UniskelError("export: --person-score, --decode-window and --peak-band need "
+                           "--weights")
+    if args.peak_band is not None and args.peak_band < 0:
+        raise UniskelError("export: --peak-band must be 0 or more")
     src = args.checkpoint
     if args.weights:
-        slim(src, args.weights, person_score=args.person_score,
-             decode_window=args.decode_window)
+        slim(src, args.weights, **settings)
         print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")
         src = args.weights
     if args.onnx:
