@@ -45,8 +45,9 @@ class TeacherSpec:
     path: str = ""                 # checkpoint for kind=model
     skeleton: str = "lsp"          # which dataset skeleton a model teacher covers
     role: str = "mpii"             # "coco" or "mpii": which loss weight of the paper applies
-    where_gt: bool | None = None   # also teach points that have ground truth; None: the
-                                   # loss's teacher_where_gt
+    where_gt: bool | tuple[str, ...] | None = None  # also teach points that have ground
+                                   # truth: true/false, or only on these datasets (names);
+                                   # None: the loss's teacher_where_gt
     complexity: int = 1            # kind=blazepose: 1 "full" (in the mediapipe wheel),
                                    # 2 "heavy" (from npm @mediapipe/pose, see tflite)
     tflite: str = ""               # kind=blazepose: the landmark .tflite to install for
@@ -199,8 +200,11 @@ class MixedSamples:
     """Torch-style dataset over several sources; ``plan`` says which (source, index) each
     position of the current epoch draws."""
 
-    def __init__(self, sources, input_size, augment, loss_cfg, seed, on_error):
+    def __init__(self, sources, input_size, augment, loss_cfg, seed, on_error,
+                 teacher_on_gt=None):
         self.sources = sources  # list of (spec, instances, blazepose (n,21,3) or None)
+        # per source: may the BlazePose teacher act on points that have ground truth?
+        self.teacher_on_gt = list(teacher_on_gt) if teacher_on_gt else [True] * len(sources)
         self.input_size = tuple(input_size)
         self.augment, self.seed, self.on_error = augment, seed, on_error
         self.plan = np.zeros((0, 2), np.int64)
@@ -257,6 +261,8 @@ class MixedSamples:
                 mask[d] = True
         tk = np.nan_to_num(tk)
         t_ok = ((tk[:, 0] >= 0) & (tk[:, 0] < w) & (tk[:, 1] >= 0) & (tk[:, 1] < h))
+        if not self.teacher_on_gt[k]:
+            t_ok &= ~mask
         return {
             "image": torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))).float(),
             "coords": torch.from_numpy(coords),
@@ -294,9 +300,15 @@ def _blazepose_for(spec, insts, cfg: TrainConfig):
                                                  processes=processes).keypoints
 
 
-def _where_gt(teacher: TeacherSpec, lc) -> bool:
-    """Does this teacher also teach the points a sample has ground truth for?"""
-    return lc.teacher_where_gt if teacher.where_gt is None else bool(teacher.where_gt)
+def _where_gt(teacher: TeacherSpec, lc, dataset: str | None = None) -> bool:
+    """Does this teacher also teach the points a sample has ground truth for? With a list
+    of datasets: on those (``dataset`` given), and the loss leaves it to the samples."""
+    w = teacher.where_gt
+    if w is None:
+        return lc.teacher_where_gt
+    if isinstance(w, (list, tuple)):
+        return dataset is None or dataset in w
+    return bool(w)
 
 
 def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) -> Path:
@@ -333,7 +345,13 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
             log.info("%s: repaired %d left/right swapped labels of %d", spec.name, n, len(insts))
         sources.append((spec, insts, bp if use_bp else None))
         log.info("%s: %d instances", spec.name, len(insts))
-    data = MixedSamples(sources, cfg.input_size, cfg.augment, cfg.loss, cfg.seed, cfg.on_error)
+    bp_spec = next((t for t in cfg.teachers if t.kind == "blazepose"), None)
+    # a BlazePose teacher that teaches labelled points on some datasets only: the samples
+    # of the others carry no teacher confidence where they have ground truth
+    bp_on_gt = [bp_spec is None or _where_gt(bp_spec, cfg.loss, spec.name)
+                for spec, _, _ in sources]
+    data = MixedSamples(sources, cfg.input_size, cfg.augment, cfg.loss, cfg.seed, cfg.on_error,
+                        bp_on_gt)
     per_epoch = cfg.samples_per_epoch or sum(len(s[1]) for s in sources)
     steps_per_epoch = per_epoch // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
@@ -415,7 +433,6 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
         save_checkpoint(state, last)
 
     lc = cfg.loss
-    bp_spec = next((t for t in cfg.teachers if t.kind == "blazepose"), None)
     bp_covers = torch.as_tensor(BLAZEPOSE_COVERS, device=device)
     while epoch < cfg.epochs:
         data.make_plan(epoch, steps_per_epoch * cfg.batch_size)
