@@ -103,12 +103,11 @@ class BlazeNet(nn.Module):
     def forward(self, img):
         f = self.features(img)
         heat = self.heatmap(f + self.refine(f))  # (B, K, H/4, W/4) logits
-        band = getattr(self.cfg, "peak_band", 0)
         beta = 10.0  # the SimCC convention: distributions are softmax(beta * logits)
         bx, by = self.cfg.bins
         heat_x = heat_y = heat
-        if band > 0 and not self.training:
-            heat_x, heat_y = near_peak(heat, band)
+        if self.cfg.peak_band > 0 and not self.training:
+            heat_x, heat_y = near_peak(heat, self.cfg.peak_band)
         x = F.interpolate(torch.logsumexp(heat_x, dim=2), size=bx, mode="linear",
                           align_corners=False)
         y = F.interpolate(torch.logsumexp(heat_y, dim=3), size=by, mode="linear",

@@ -94,8 +94,8 @@ class BlazePoseCache:
         ``model_complexity``: 1 the wheel's "full" model, 2 "heavy" (must be installed,
         see ``engine.backends.mediapipe``). ``processes`` > 1 splits the rows over that
         many worker processes (one BlazePose graph each; it uses about one core)."""
-        from concurrent.futures import ProcessPoolExecutor
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         from tqdm import tqdm
 
@@ -124,7 +124,6 @@ class BlazePoseCache:
             with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
                                      initargs=(tuple(input_size), model_complexity)) as pool:
                 futures = {pool.submit(_run_in_worker, insts): part for insts, part in jobs}
-                from concurrent.futures import as_completed
                 for fut in as_completed(futures):
                     part = futures[fut]
                     self.keypoints[part] = fut.result()

@@ -200,11 +200,8 @@ class MixedSamples:
     """Torch-style dataset over several sources; ``plan`` says which (source, index) each
     position of the current epoch draws."""
 
-    def __init__(self, sources, input_size, augment, loss_cfg, seed, on_error,
-                 teacher_on_gt=None):
+    def __init__(self, sources, input_size, augment, loss_cfg, seed, on_error):
         self.sources = sources  # list of (spec, instances, blazepose (n,21,3) or None)
-        # per source: may the BlazePose teacher act on points that have ground truth?
-        self.teacher_on_gt = list(teacher_on_gt) if teacher_on_gt else [True] * len(sources)
         self.input_size = tuple(input_size)
         self.augment, self.seed, self.on_error = augment, seed, on_error
         self.plan = np.zeros((0, 2), np.int64)
@@ -261,14 +258,13 @@ class MixedSamples:
                 mask[d] = True
         tk = np.nan_to_num(tk)
         t_ok = ((tk[:, 0] >= 0) & (tk[:, 0] < w) & (tk[:, 1] >= 0) & (tk[:, 1] < h))
-        if not self.teacher_on_gt[k]:
-            t_ok &= ~mask
         return {
             "image": torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))).float(),
             "coords": torch.from_numpy(coords),
             "mask": torch.from_numpy(mask),
             "teacher_coords": torch.from_numpy(tk[:, :2].astype(np.float32)),
             "teacher_conf": torch.from_numpy((tk[:, 2] * t_ok).astype(np.float32)),
+            "source": int(k),
         }
 
 
@@ -300,15 +296,20 @@ def _blazepose_for(spec, insts, cfg: TrainConfig):
                                                  processes=processes).keypoints
 
 
-def _where_gt(teacher: TeacherSpec, lc, dataset: str | None = None) -> bool:
-    """Does this teacher also teach the points a sample has ground truth for? With a list
-    of datasets: on those (``dataset`` given), and the loss leaves it to the samples."""
+def _where_gt(teacher: TeacherSpec, lc, dataset: str) -> bool:
+    """Does this teacher also teach the points that samples of ``dataset`` label?"""
     w = teacher.where_gt
     if w is None:
         return lc.teacher_where_gt
     if isinstance(w, (list, tuple)):
-        return dataset is None or dataset in w
+        return dataset in w
     return bool(w)
+
+
+def _taught(w, mask, on_gt, source):
+    """Narrow a teacher's (B, K) point weights ``w`` to the points it teaches: those
+    without ground truth, and labelled ones where ``on_gt[source]`` (per dataset) allows."""
+    return w & (~mask | on_gt[source][:, None])
 
 
 def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) -> Path:
@@ -345,13 +346,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
             log.info("%s: repaired %d left/right swapped labels of %d", spec.name, n, len(insts))
         sources.append((spec, insts, bp if use_bp else None))
         log.info("%s: %d instances", spec.name, len(insts))
-    bp_spec = next((t for t in cfg.teachers if t.kind == "blazepose"), None)
-    # a BlazePose teacher that teaches labelled points on some datasets only: the samples
-    # of the others carry no teacher confidence where they have ground truth
-    bp_on_gt = [bp_spec is None or _where_gt(bp_spec, cfg.loss, spec.name)
-                for spec, _, _ in sources]
-    data = MixedSamples(sources, cfg.input_size, cfg.augment, cfg.loss, cfg.seed, cfg.on_error,
-                        bp_on_gt)
+    data = MixedSamples(sources, cfg.input_size, cfg.augment, cfg.loss, cfg.seed, cfg.on_error)
     per_epoch = cfg.samples_per_epoch or sum(len(s[1]) for s in sources)
     steps_per_epoch = per_epoch // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
@@ -375,6 +370,11 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
         same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
         model.load_state_dict(same, strict=False)
         log.info("warm start from %s: %d/%d tensors", cfg.init_from, len(same), len(own))
+    names = [spec.name for spec, _, _ in sources]
+
+    def on_gt(teacher):  # per dataset (source index): does it teach labelled points too?
+        return torch.tensor([_where_gt(teacher, cfg.loss, n) for n in names], device=device)
+
     model_teachers = []
     for t in cfg.teachers:
         if t.kind == "model":
@@ -382,7 +382,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
             if mt.cfg.bins != mcfg.bins:
                 raise UniskelError(f"teacher {t.path}: input {mt.cfg.input_size} differs from "
                                    f"the student's {mcfg.input_size}")
-            model_teachers.append((t, mt))
+            model_teachers.append((t, mt, on_gt(t)))
         elif t.kind != "blazepose":
             raise UniskelError(f"unknown teacher kind {t.kind!r} (use 'model' or 'blazepose')")
 
@@ -434,6 +434,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
 
     lc = cfg.loss
     bp_covers = torch.as_tensor(BLAZEPOSE_COVERS, device=device)
+    bp_on_gt = on_gt(next(t for t in cfg.teachers if t.kind == "blazepose")) if use_bp else None
     while epoch < cfg.epochs:
         data.make_plan(epoch, steps_per_epoch * cfg.batch_size)
         positions = range(step_in_epoch * cfg.batch_size, steps_per_epoch * cfg.batch_size)
@@ -451,6 +452,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
                 img = img.contiguous(memory_format=torch.channels_last)
             coords = batch["coords"].to(device)
             mask = batch["mask"].to(device)
+            source = batch["source"].to(device)
             with torch.autocast(device.type, enabled=amp, dtype=torch.float16):
                 pred = model(img)
                 terms = {}
@@ -459,10 +461,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
                     total = l_gt
                 else:
                     total = lc.w_gt * l_gt
-                    for t, mt in model_teachers:
-                        w = mt.covers.to(device)[None].expand_as(mask)
-                        if not _where_gt(t, lc):
-                            w = w & ~mask
+                    for t, mt, t_on_gt in model_teachers:
+                        w = _taught(mt.covers.to(device)[None].expand_as(mask), mask, t_on_gt,
+                                    source)
                         rows = w.any(-1)  # run the teacher only where it teaches
                         if not rows.any():
                             continue
@@ -473,9 +474,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
                         terms[f"teacher_{t.skeleton}"] = l_t
                     if use_bp:
                         conf = batch["teacher_conf"].to(device)
-                        w = bp_covers[None] & (conf > lc.teacher_min_conf)
-                        if not _where_gt(bp_spec, lc):
-                            w = w & ~mask
+                        w = _taught(bp_covers[None] & (conf > lc.teacher_min_conf), mask,
+                                    bp_on_gt, source)
                         l_bp = losses.simcc_loss(pred, batch["teacher_coords"].to(device),
                                                  w.float() * conf, mcfg.bins, mcfg.split_ratio, lc)
                         total = total + lc.w_coco_teacher * decay * l_bp

@@ -27,9 +27,9 @@ from engine.errors import UniskelError
 
 NAME = "mediapipe"
 LANDMARK_DIR = Path("modules", "pose_landmark")
-#: model_complexity -> the landmark model file mediapipe's pose graph loads
-LANDMARK_FILES = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite",
-                  2: "pose_landmark_heavy.tflite"}
+#: model_complexity -> BlazePose variant; its landmark model is pose_landmark_{kind}.tflite
+KINDS = {0: "lite", 1: "full", 2: "heavy"}
+LANDMARK_FILES = {c: f"pose_landmark_{kind}.tflite" for c, kind in KINDS.items()}
 LANDMARK_MODEL = LANDMARK_DIR / LANDMARK_FILES[1]
 NPM_PACKAGE = "@mediapipe/pose@0.5.1675469404"
 
@@ -42,6 +42,10 @@ def _package_root() -> Path | None:
     return roots[0] if roots else None
 
 
+def _bad_complexity(model_complexity) -> str:
+    return f"mediapipe: model_complexity must be 0, 1 or 2, not {model_complexity!r}"
+
+
 def unavailable(model_complexity: int = 1) -> str | None:
     root = _package_root()
     if root is None:
@@ -49,7 +53,7 @@ def unavailable(model_complexity: int = 1) -> str | None:
     if not (root / LANDMARK_MODEL).is_file():
         return "mediapipe: this release bundles no pose model (needs mediapipe==0.10.21)"
     if model_complexity not in LANDMARK_FILES:
-        return f"mediapipe: model_complexity must be 0, 1 or 2, not {model_complexity!r}"
+        return _bad_complexity(model_complexity)
     name = LANDMARK_FILES[model_complexity]
     if not (root / LANDMARK_DIR / name).is_file():
         return (f"mediapipe: {name} is not installed (it comes with the npm package "
@@ -68,7 +72,7 @@ def install_landmark_model(path, model_complexity: int) -> Path:
     if root is None:
         raise UniskelError("mediapipe: not installed (pip install uniskel[mediapipe])")
     if model_complexity not in LANDMARK_FILES:
-        raise UniskelError(f"mediapipe: model_complexity must be 0, 1 or 2, not {model_complexity!r}")
+        raise UniskelError(_bad_complexity(model_complexity))
     src = Path(path)
     if not src.is_file():
         raise UniskelError(f"BlazePose landmark model not found: {src}")
@@ -107,8 +111,7 @@ class MediaPipeBackend(Backend):
                                   min_detection_confidence=min_detection_confidence)
         import mediapipe
 
-        kind = {0: "lite", 1: "full", 2: "heavy"}[model_complexity]
-        self.description = (f"mediapipe (BlazePose {kind}, model_complexity={model_complexity}, "
+        self.description = (f"mediapipe (BlazePose {KINDS[model_complexity]}, model_complexity={model_complexity}, "
                             f"mediapipe {mediapipe.__version__})")
 
     def infer_one(self, crop: np.ndarray) -> np.ndarray:
