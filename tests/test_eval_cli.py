@@ -197,6 +197,7 @@ def test_cli_oracle_through_create(monkeypatch, tmp_path, capsys):
 @pytest.mark.parametrize("argv, expected", [
     (["--format", "lsp", "--joints", "/nonexistent/joints.mat"], "/nonexistent/joints.mat"),
     (["--format", "coco", "--range", "1:2"], "--range applies to --format lsp"),
+    (["--format", "lsp", "--split", "val"], "--split is for image-id formats"),
     (["--format", "mpii"], "--format mpii needs --annotations FILE and --images DIR"),
     (["--format", "lsp", "--model", "/nonexistent/m.pt"], "model file not found"),
     (["--format", "lsp", "--backend", "onnx", "--mediapipe-complexity", "2"],
@@ -219,3 +220,16 @@ def test_module_import_is_light():
             "print(sorted(m for m in ('torch', 'cv2', 'pycocotools', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_cli_split_val_is_the_held_out_coco_mini_images(monkeypatch, tmp_path):
+    """``--split val`` evaluates exactly coco_mini's held-out images (id % 4 == 1)."""
+    mini = DATA / "coco_mini"
+    val = D.split(D.read_coco(mini / "annotations" / "person_keypoints_train2017.json",
+                              mini / "train2017"), "val")
+    monkeypatch.setattr("engine.backends.create", lambda name, model_path=None, **kw: Oracle(val))
+    out = tmp_path / "val.json"
+    assert uniskel_eval(["--format", "coco", "--split", "val", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["instances"] == 26 and res["AP"] == pytest.approx(1.0)
+    assert res["meta"]["split"] == "val"

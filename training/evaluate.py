@@ -281,6 +281,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="LSP / LSP-extended joints.mat (default: shared data lspet/joints.mat)")
     p.add_argument("--range", type=_parse_range, metavar="A:B", dest="index_range",
                    help="lsp only: entries A..B-1 of joints.mat (LSPET validation: 7500:8000)")
+    p.add_argument("--split", choices=("train", "val"),
+                   help="keep one part of the image-id split (id %% 4 == 1 is val): "
+                        "coco_mini's val part is the COCO data the shipped student never "
+                        "trained on")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="inference backend (default: auto)")
     p.add_argument("--model", type=Path, metavar="PATH",
@@ -304,6 +308,8 @@ def _defaults(args):
     fmt = args.format
     if args.index_range is not None and fmt != "lsp":
         raise UniskelError("--range applies to --format lsp only (use --limit for a quick run)")
+    if getattr(args, "split", None) and fmt == "lsp":
+        raise UniskelError("--split is for image-id formats; --format lsp splits with --range")
     if fmt == "lsp":
         if args.annotations is not None:
             raise UniskelError("--format lsp reads --joints FILE.mat, not --annotations")
@@ -331,6 +337,8 @@ def load_instances(args, problems: list | None = None):
     if args.format == "lsp":
         kw["index_range"] = args.index_range
     instances = datasets.read(args.format, ann, images, **kw)
+    if getattr(args, "split", None):
+        instances = datasets.split(instances, args.split)
     if args.limit is not None:
         if args.limit < 1:
             raise UniskelError("--limit must be at least 1")
@@ -427,6 +435,7 @@ def run(args) -> int:
     res["meta"] = {
         "format": args.format, "annotations": str(ann), "images": str(images),
         "range": list(args.index_range) if args.index_range else None, "limit": args.limit,
+        "split": getattr(args, "split", None),
         "backend": backend_name, "backend_description": getattr(backend, "description", ""),
         "mediapipe_complexity": args.mediapipe_complexity if args.backend == "mediapipe" else None,
         "model": str(model) if model else None,

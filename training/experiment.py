@@ -11,6 +11,8 @@ evaluation set and the average) to the terminal, as Markdown and as JSON.
 Evaluation sets, none of them trained on:
   lspet_val  LSPET images 7500-7999, PCK@0.2 over the 14 LSP joints (LSP skeleton)
   coco_val   COCO val2017 format samples, OKS AP over the 17 COCO points (COCO skeleton)
+  coco_mini_val  coco_mini's held-out images (id % 4 == 1, 26 people), AP over the 17
+             COCO points (the variants train on its "train" part only)
   aic        AI Challenger samples, AP over its 14 points incl. head top and neck
   crowdpose  CrowdPose samples, AP over its 14 points incl. head top and neck
 """
@@ -29,11 +31,17 @@ def eval_sets():
     from engine.assets import shared_data
     d = shared_data()
     fs = d / "format_samples"
+    mini = d / "coco_mini"
+    # name: (format, annotations, images, LSP index range, image-id split part)
     return {
-        "lspet_val": ("lsp", d / "lspet" / "joints.mat", d / "lspet" / "images", (7500, 8000)),
-        "coco_val": ("coco", fs / "coco" / "test_coco.json", fs / "coco", None),
-        "aic": ("aic", fs / "aic" / "test_aic.json", fs / "aic", None),
-        "crowdpose": ("crowdpose", fs / "crowdpose" / "test_crowdpose.json", fs / "crowdpose", None),
+        "lspet_val": ("lsp", d / "lspet" / "joints.mat", d / "lspet" / "images", (7500, 8000),
+                      None),
+        "coco_val": ("coco", fs / "coco" / "test_coco.json", fs / "coco", None, None),
+        "coco_mini_val": ("coco", mini / "annotations" / "person_keypoints_train2017.json",
+                          mini / "train2017", None, "val"),
+        "aic": ("aic", fs / "aic" / "test_aic.json", fs / "aic", None, None),
+        "crowdpose": ("crowdpose", fs / "crowdpose" / "test_crowdpose.json", fs / "crowdpose",
+                      None, None),
     }
 
 
@@ -47,9 +55,11 @@ def evaluate_model(path_or_backend: str, sets=None) -> dict:
     backend = backends.create(name, None if name == "mediapipe" else Path(path_or_backend))
     provided = _provided(backend, name)
     out = {}
-    for key, (fmt, ann, images, rng) in (sets or eval_sets()).items():
+    for key, (fmt, ann, images, rng, part) in (sets or eval_sets()).items():
         kw = {"index_range": rng} if fmt == "lsp" else {}
         insts = datasets.read(fmt, ann, images, on_error="skip", **kw)
+        if part is not None:
+            insts = datasets.split(insts, part)
         out[key] = evaluate(backend.infer, insts, fmt, backend.input_size, provided=provided)
     return out
 

@@ -37,6 +37,8 @@ class DatasetSpec:
     annotations: str               # JSON file, or joints.mat for lsp
     range: tuple[int, int] | None = None  # keep instances [a, b) (e.g. LSPET's split)
     weight: float = 1.0            # sampling weight in the mixed loader
+    split: str | None = None       # "train" | "val": keep one part of the image-id
+                                   # split (training/datasets.py: split), e.g. coco_mini
 
 
 @dataclass
@@ -104,7 +106,8 @@ PRESETS = {
                                      _shared("lspet", "joints.mat"), (7500, 8000)),
     "coco_mini": lambda: DatasetSpec(
         "coco_mini", "coco", _shared("coco_mini", "train2017"),
-        _shared("coco_mini", "annotations", "person_keypoints_train2017.json"), None, 1.0),
+        _shared("coco_mini", "annotations", "person_keypoints_train2017.json"), None, 1.0,
+        "train"),
 }
 
 
@@ -161,6 +164,8 @@ def load_instances(spec: DatasetSpec, on_error: str):
     if spec.range is not None:
         a, b = spec.range
         insts = [x for x in insts if a <= _index(x) < b]
+    if spec.split is not None:
+        insts = datasets.split(insts, spec.split)
     if not insts:
         raise UniskelError(f"dataset {spec.name}: no usable person instances in {spec.annotations}")
     return insts
@@ -289,6 +294,8 @@ def _blazepose_for(spec, insts, cfg: TrainConfig):
         from engine.backends.mediapipe import install_landmark_model
         install_landmark_model(bp.tflite, bp.complexity)
     rng = "all" if spec.range is None else f"{spec.range[0]}-{spec.range[1]}"
+    if spec.split is not None:
+        rng += f"_{spec.split}"
     model = "" if bp.complexity == 1 else f"_c{bp.complexity}"  # "full" keeps its old name
     path = Path(cfg.cache_dir) / f"blazepose{model}_{spec.name}_{rng}_{len(insts)}.npz"
     processes = max(1, min(os.cpu_count() or 1, 4))
