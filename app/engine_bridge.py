@@ -31,6 +31,43 @@ KEEP_PACKETS = 8   # frames waiting in or for the worker that we can still match
 
 
 _IMPORT_LOCK = threading.Lock()
+_background: set[threading.Thread] = set()  # loaders, stoppers, the availability look
+_background_lock = threading.Lock()
+
+
+def _spawn(target, *args, name: str) -> None:
+    """Run ``target(*args)`` in a daemon thread that ``wait_for_background`` can join."""
+    def run():
+        try:
+            target(*args)
+        finally:
+            with _background_lock:
+                _background.discard(threading.current_thread())
+
+    thread = threading.Thread(target=run, daemon=True, name=name)
+    with _background_lock:
+        _background.add(thread)
+    thread.start()
+
+
+def wait_for_background(timeout: float = 10.0) -> bool:
+    """Join the bridges' background threads, ``timeout`` seconds at most in all; True if
+    none is left. The demo calls this before its process ends: a thread still inside
+    native code (an ONNX Runtime session being built, mediapipe starting its graph)
+    while the process runs its exit handlers can abort it ("terminate called without an
+    active exception")."""
+    import time
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        with _background_lock:
+            left = [t for t in _background if t.is_alive()]
+        if not left:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            log.warning("still running at exit: %s", ", ".join(t.name for t in left))
+            return False
+        left[0].join(min(remaining, 0.5))
 
 
 def _preimport_mediapipe() -> None:
@@ -83,7 +120,7 @@ def backend_availability(callback) -> None:
         except RuntimeError:  # the window (and the relay with it) closed while we looked
             pass
 
-    threading.Thread(target=look, daemon=True, name="backend-availability").start()
+    _spawn(look, name="backend-availability")
 
 
 class _Processed:
@@ -140,8 +177,8 @@ class EngineBridge(QObject):
             self._generation += 1
             generation = self._generation
         self.requested = name
-        threading.Thread(target=self._load, args=(name, model_path, generation, factory),
-                         daemon=True, name=f"load-{self.label}-{name}").start()
+        _spawn(self._load, name, model_path, generation, factory,
+               name=f"load-{self.label}-{name}")
 
     def _load(self, name, model_path, generation, factory=None):
         from engine import backends
@@ -192,7 +229,7 @@ class EngineBridge(QObject):
             def stop():
                 worker.stop()
                 _close_pipeline(pipeline)
-            threading.Thread(target=stop, daemon=True).start()
+            _spawn(stop, name=f"stop-{self.label}")
 
     def shutdown(self) -> None:
         """Stop the worker and wait for it (closing the window)."""

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("uniskel")
     app.setApplicationName("demo")
-    from app import qtfix
+    from app import engine_bridge, qtfix
     app._uniskel_guard = qtfix.install(app)  # lives as long as the application
     from app.window import MainWindow
 
@@ -81,4 +81,23 @@ def run(args: argparse.Namespace) -> int:
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     window = None
     gc.collect()
-    return result["code"] or int(code)
+    # A backend still loading (the window closed within seconds of opening) finishes
+    # first; then the process ends without C++ static destructors, which can race with
+    # threads that native libraries (Qt Multimedia's FFmpeg backend, ONNX Runtime,
+    # mediapipe) leave behind and abort an otherwise clean exit. Everything of ours is
+    # already stopped, written and synced above.
+    engine_bridge.wait_for_background(10.0)
+    return end_process(result["code"] or int(code))
+
+
+def end_process(code: int) -> int:
+    """Flush what Python buffers, then end this process at once with ``code`` (see the
+    end of ``run``)."""
+    import logging
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

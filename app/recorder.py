@@ -135,6 +135,12 @@ class Recorder(QObject):
         if wait:
             self._thread.join(30.0)
 
+    def finish(self, timeout: float = 30.0) -> None:
+        """Wait for a recording that was told to stop to be written out (closing)."""
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def _write_loop(self, writer, keypoints, size, folder):
         from app.overlay import qimage_to_numpy, render_annotated
         import cv2

@@ -795,6 +795,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._status_timer.stop()
         self._close_source("window closed")
+        self.recorder.finish()  # one stopped at the end of a video may still be writing
         self.engine.shutdown()
         self.compare_engine.shutdown()
         if self._presenting:

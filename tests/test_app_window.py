@@ -289,3 +289,16 @@ def test_compare_view_runs_mediapipe_beside_the_student(qtbot, window, random_on
     assert "ONNX" in window.view.title
     window.compare_action.setChecked(False)
     assert not window.compare_view.isVisible()
+
+
+def test_background_threads_are_joined_before_the_demo_exits():
+    """The demo waits (bounded) for backend loaders still in native code before it ends."""
+    import threading
+
+    from app import engine_bridge
+
+    release = threading.Event()
+    engine_bridge._spawn(release.wait, 30.0, name="test-slow-loader")
+    assert not engine_bridge.wait_for_background(0.2)  # still running: bounded, says so
+    release.set()
+    assert engine_bridge.wait_for_background(5.0)

@@ -108,16 +108,20 @@ def test_every_shipped_training_config_loads_and_where_gt_is_per_teacher():
     from training.train import _where_gt, load_config
 
     configs = sorted((Path(__file__).parents[1] / "training" / "configs").glob("*.toml"))
-    assert len(configs) >= 4
+    assert {p.name for p in configs} >= {"student.toml", "teacher_lsp.toml"}
     for path in configs:
         cfg = load_config(path)
         assert cfg.datasets, path.name
         assert cfg.mode in ("teacher", "student"), path.name
-    cfg = load_config(configs[0].with_name("student_stage4.toml"))
+    cfg = load_config(configs[0].with_name("student.toml"))
     assert cfg.loss.teacher_where_gt is False
     by_kind = {t.kind: t for t in cfg.teachers}
-    assert _where_gt(by_kind["blazepose"], cfg.loss, "coco_mini") is True
+    assert _where_gt(by_kind["blazepose"], cfg.loss, "lspet") is True
+    assert _where_gt(by_kind["blazepose"], cfg.loss, "coco_mini") is False
     assert _where_gt(by_kind["model"], cfg.loss, "lspet") is False
+    # the shipped student never trains on the held-out COCO images
+    coco = next(d for d in cfg.datasets if d.format == "coco")
+    assert coco.split == "train"
 
 
 def test_a_teacher_limited_to_some_datasets_is_silent_on_the_others_labelled_points():
