@@ -75,7 +75,9 @@ def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
     cfg.out, cfg.epochs, cfg.checkpoint_every = str(out / name), epochs, 0
     cfg.mode, cfg.teachers, cfg.samples_per_epoch = "student", [], 0
     if not (cfg.init_from == "blazepose" or cfg.init_from.endswith(".tflite")):
-        cfg.init_from = ""  # a checkpoint warm start would give one variant a head start
+        # a checkpoint warm start (the shipped student starts from the LSP teacher) would
+        # give one variant a head start: blaze_* variants all start from BlazePose's weights
+        cfg.init_from = "blazepose" if cfg.arch.startswith("blaze") else ""
     if name == "lsp_only":
         cfg.mode, cfg.datasets = "teacher", [PRESETS["lspet"]()]
     elif name == "coco_only":
