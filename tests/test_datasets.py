@@ -53,16 +53,19 @@ def test_coco_sample_and_coco_mini():
 def test_coco_mini_split_holds_out_whole_images():
     mini = D.read_coco(DATA / "coco_mini" / "annotations" / "person_keypoints_train2017.json",
                        DATA / "coco_mini" / "train2017")
-    train, val = D.split(mini, "train"), D.split(mini, "val")
+    train, val = D.split_part(mini, "train"), D.split_part(mini, "val")
     assert (len(train), len(val)) == (60, 26)  # the numbers the model card quotes
     assert not {i.image for i in train} & {i.image for i in val}
     assert all(int(i.image_id) % 4 == 1 for i in val)
+    read_val = D.read("coco", DATA / "coco_mini" / "annotations" / "person_keypoints_train2017.json",
+                      DATA / "coco_mini" / "train2017", split="val")
+    assert [i.ann_id for i in read_val] == [i.ann_id for i in val]  # the one entry point
     with pytest.raises(UniskelError, match="unknown split"):
-        D.split(mini, "test")
+        D.split_part(mini, "test")
     lsp = D.read_lsp(DATA / "lspet" / "joints.mat", DATA / "lspet" / "images",
                      index_range=(0, 2))
     with pytest.raises(UniskelError, match="numeric image ids"):
-        D.split(lsp, "val")
+        D.split_part(lsp, "val")
 
 
 def test_mpii_left_wrist_lands_on_unified_left_wrist():

@@ -225,7 +225,7 @@ def test_module_import_is_light():
 def test_cli_split_val_is_the_held_out_coco_mini_images(monkeypatch, tmp_path):
     """``--split val`` evaluates exactly coco_mini's held-out images (id % 4 == 1)."""
     mini = DATA / "coco_mini"
-    val = D.split(D.read_coco(mini / "annotations" / "person_keypoints_train2017.json",
+    val = D.split_part(D.read_coco(mini / "annotations" / "person_keypoints_train2017.json",
                               mini / "train2017"), "val")
     monkeypatch.setattr("engine.backends.create", lambda name, model_path=None, **kw: Oracle(val))
     out = tmp_path / "val.json"

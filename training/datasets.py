@@ -495,11 +495,13 @@ READERS = {
 }
 
 
-def read(fmt: str, annotations, images, **kw) -> list[Instance]:
-    """``READERS[fmt](annotations, images, **kw)`` with a clear error for an unknown format."""
+def read(fmt: str, annotations, images, *, split: str | None = None, **kw) -> list[Instance]:
+    """``READERS[fmt](annotations, images, **kw)`` with a clear error for an unknown format;
+    ``split`` ("train" / "val") keeps that part of the image-id split (``split_part`` below)."""
     if fmt not in READERS:
         raise UniskelError(f"unknown dataset format {fmt!r}; choose one of {', '.join(READERS)}")
-    return READERS[fmt](annotations, images, **kw)
+    instances = READERS[fmt](annotations, images, **kw)
+    return instances if split is None else split_part(instances, split)
 
 
 # A held-out split of an annotation file by image: the images whose numeric id % 4 == 1
@@ -510,7 +512,7 @@ SPLIT_MOD, SPLIT_VAL = 4, 1
 SPLITS = ("train", "val")
 
 
-def split(instances: list[Instance], part: str) -> list[Instance]:
+def split_part(instances: list[Instance], part: str) -> list[Instance]:
     """The instances of ``part`` ("train" or "val") under the image-id rule above."""
     if part not in SPLITS:
         raise UniskelError(f"unknown split {part!r}; choose one of {', '.join(SPLITS)}")
@@ -534,4 +536,5 @@ def stack_keypoints(instances: list[Instance]) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ = ["Instance", "ON_ERROR", "load_image", "read", "READERS", "read_coco", "read_halpe",
-           "read_aic", "read_crowdpose", "read_mpii", "read_lsp", "split", "SPLITS", "stack_keypoints"]
+           "read_aic", "read_crowdpose", "read_mpii", "read_lsp", "split_part", "SPLITS",
+           "stack_keypoints"]

@@ -308,7 +308,7 @@ def _defaults(args):
     fmt = args.format
     if args.index_range is not None and fmt != "lsp":
         raise UniskelError("--range applies to --format lsp only (use --limit for a quick run)")
-    if getattr(args, "split", None) and fmt == "lsp":
+    if args.split and fmt == "lsp":
         raise UniskelError("--split is for image-id formats; --format lsp splits with --range")
     if fmt == "lsp":
         if args.annotations is not None:
@@ -336,9 +336,7 @@ def load_instances(args, problems: list | None = None):
     kw = {"on_error": args.on_error, "problems": problems}
     if args.format == "lsp":
         kw["index_range"] = args.index_range
-    instances = datasets.read(args.format, ann, images, **kw)
-    if getattr(args, "split", None):
-        instances = datasets.split(instances, args.split)
+    instances = datasets.read(args.format, ann, images, split=args.split, **kw)
     if args.limit is not None:
         if args.limit < 1:
             raise UniskelError("--limit must be at least 1")
@@ -435,7 +433,7 @@ def run(args) -> int:
     res["meta"] = {
         "format": args.format, "annotations": str(ann), "images": str(images),
         "range": list(args.index_range) if args.index_range else None, "limit": args.limit,
-        "split": getattr(args, "split", None),
+        "split": args.split,
         "backend": backend_name, "backend_description": getattr(backend, "description", ""),
         "mediapipe_complexity": args.mediapipe_complexity if args.backend == "mediapipe" else None,
         "model": str(model) if model else None,

@@ -32,16 +32,16 @@ def eval_sets():
     d = shared_data()
     fs = d / "format_samples"
     mini = d / "coco_mini"
-    # name: (format, annotations, images, LSP index range, image-id split part)
+    # name: (format, annotations, images, what else datasets.read is told)
     return {
-        "lspet_val": ("lsp", d / "lspet" / "joints.mat", d / "lspet" / "images", (7500, 8000),
-                      None),
-        "coco_val": ("coco", fs / "coco" / "test_coco.json", fs / "coco", None, None),
+        "lspet_val": ("lsp", d / "lspet" / "joints.mat", d / "lspet" / "images",
+                      {"index_range": (7500, 8000)}),
+        "coco_val": ("coco", fs / "coco" / "test_coco.json", fs / "coco", {}),
         "coco_mini_val": ("coco", mini / "annotations" / "person_keypoints_train2017.json",
-                          mini / "train2017", None, "val"),
-        "aic": ("aic", fs / "aic" / "test_aic.json", fs / "aic", None, None),
+                          mini / "train2017", {"split": "val"}),
+        "aic": ("aic", fs / "aic" / "test_aic.json", fs / "aic", {}),
         "crowdpose": ("crowdpose", fs / "crowdpose" / "test_crowdpose.json", fs / "crowdpose",
-                      None, None),
+                      {}),
     }
 
 
@@ -55,11 +55,8 @@ def evaluate_model(path_or_backend: str, sets=None) -> dict:
     backend = backends.create(name, None if name == "mediapipe" else Path(path_or_backend))
     provided = _provided(backend, name)
     out = {}
-    for key, (fmt, ann, images, rng, part) in (sets or eval_sets()).items():
-        kw = {"index_range": rng} if fmt == "lsp" else {}
+    for key, (fmt, ann, images, kw) in (sets or eval_sets()).items():
         insts = datasets.read(fmt, ann, images, on_error="skip", **kw)
-        if part is not None:
-            insts = datasets.split(insts, part)
         out[key] = evaluate(backend.infer, insts, fmt, backend.input_size, provided=provided)
     return out
 

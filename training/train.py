@@ -38,7 +38,7 @@ class DatasetSpec:
     range: tuple[int, int] | None = None  # keep instances [a, b) (e.g. LSPET's split)
     weight: float = 1.0            # sampling weight in the mixed loader
     split: str | None = None       # "train" | "val": keep one part of the image-id
-                                   # split (training/datasets.py: split), e.g. coco_mini
+                                   # split (training/datasets.py: split_part), e.g. coco_mini
 
 
 @dataclass
@@ -152,20 +152,14 @@ def load_config(path: str | Path) -> TrainConfig:
 
 def load_instances(spec: DatasetSpec, on_error: str):
     from training import datasets
-    readers = {
-        "coco": datasets.read_coco, "mpii": datasets.read_mpii, "lsp": datasets.read_lsp,
-        "halpe": datasets.read_halpe, "aic": datasets.read_aic,
-        "crowdpose": datasets.read_crowdpose,
-    }
-    if spec.format not in readers:
+    if spec.format not in datasets.READERS:
         raise UniskelError(f"dataset {spec.name}: unknown format {spec.format!r} "
-                           f"(use one of {', '.join(readers)})")
-    insts = readers[spec.format](spec.annotations, spec.images, on_error=on_error)
+                           f"(use one of {', '.join(datasets.READERS)})")
+    insts = datasets.read(spec.format, spec.annotations, spec.images, split=spec.split,
+                          on_error=on_error)
     if spec.range is not None:
         a, b = spec.range
         insts = [x for x in insts if a <= _index(x) < b]
-    if spec.split is not None:
-        insts = datasets.split(insts, spec.split)
     if not insts:
         raise UniskelError(f"dataset {spec.name}: no usable person instances in {spec.annotations}")
     return insts
