@@ -284,17 +284,19 @@ def _blazepose_for(spec, insts, cfg: TrainConfig):
 
     from training.teachers import BlazePoseCache
     bp = next((t for t in cfg.teachers if t.kind == "blazepose"), TeacherSpec("blazepose"))
-    if bp.tflite:
-        from engine.backends.mediapipe import install_landmark_model
-        install_landmark_model(bp.tflite, bp.complexity)
     rng = "all" if spec.range is None else f"{spec.range[0]}-{spec.range[1]}"
     if spec.split is not None:
         rng += f"_{spec.split}"
     model = "" if bp.complexity == 1 else f"_c{bp.complexity}"  # "full" keeps its old name
     path = Path(cfg.cache_dir) / f"blazepose{model}_{spec.name}_{rng}_{len(insts)}.npz"
+    cache = BlazePoseCache(path, len(insts))
+    if cache.done.all():  # a complete cache needs no mediapipe (e.g. on a remote GPU)
+        return cache.keypoints
+    if bp.tflite:
+        from engine.backends.mediapipe import install_landmark_model
+        install_landmark_model(bp.tflite, bp.complexity)
     processes = max(1, min(os.cpu_count() or 1, 4))
-    return BlazePoseCache(path, len(insts)).fill(insts, model_complexity=bp.complexity,
-                                                 processes=processes).keypoints
+    return cache.fill(insts, model_complexity=bp.complexity, processes=processes).keypoints
 
 
 def _where_gt(teacher: TeacherSpec, lc, dataset: str) -> bool:
@@ -357,6 +359,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
     mcfg = config_for(cfg.arch, input_size=tuple(cfg.input_size),
                       decode_window=max(3, round(max(cfg.loss.sigma))))
     model = from_config(mcfg).to(device)
+    if device.type == "cuda":  # one fixed input shape: let cuDNN pick its fastest kernels
+        torch.backends.cudnn.benchmark = True
     if device.type == "cpu":  # oneDNN's fast convolution layout (about 1.5x on CPU)
         model = model.to(memory_format=torch.channels_last)
     if cfg.init_from.endswith(".tflite") or cfg.init_from == "blazepose":
@@ -540,6 +544,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         q.add_argument("--batch-size", type=int)
         q.add_argument("--device", choices=["auto", "cpu", "cuda"])
         q.add_argument("--seed", type=int)
+        q.add_argument("--workers", type=int, help="data loader processes")
         q.add_argument("--init-from", help="warm start: a checkpoint's matching weights, or "
                        "(blaze_* archs) 'blazepose' or a BlazePose landmark .tflite")
         q.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -579,7 +584,7 @@ def config_from_args(args) -> TrainConfig:
                         for t in args.teachers.split(",") if t]
     if args.what == "teacher":
         cfg.teachers = []
-    for k in ("out", "epochs", "arch", "batch_size", "device", "seed", "init_from"):
+    for k in ("out", "epochs", "arch", "batch_size", "device", "seed", "workers", "init_from"):
         v = getattr(args, k, None)
         if v is not None:
             setattr(cfg, k, v)

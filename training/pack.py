@@ -1,0 +1,178 @@
+"""Pack a training config's data into one small, self-contained folder.
+
+For training on a remote GPU machine that takes a limited upload (the workplace's GPU
+machine takes 64 MiB per call) and has no mediapipe: LSPET's 7,500 training images are
+146 MB as shipped. The pack holds
+
+- LSP-format images cut to the person (``--margin`` x the labelled joints' extent,
+  enough for the training crop's padding, scale and rotation) and re-encoded as WebP
+  (``--quality``); they keep their ``imNNNNN.jpg`` names, since the readers look for
+  those (OpenCV decodes by content). ``joints.mat`` is rewritten to match the cut.
+- COCO-format images the config's split uses, copied unchanged, with their annotations;
+- the BlazePose teacher's cached keypoints, moved into the cut images' coordinates, so
+  the run needs neither mediapipe nor the .tflite;
+- the model teachers and ``init_from`` checkpoints, slimmed to their weights;
+- ``config.toml``: the config with every path pointing into the pack.
+
+    python -m training.pack --config training/configs/student.toml --out gpu/pack
+    uniskel train student --config gpu/pack/config.toml --device cuda --workers 14
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import UniskelError
+
+
+def _cut(img, kpts, mask, margin):
+    """Square window around the labelled points: (x0, y0, x1, y1) clipped to the image."""
+    pts = kpts[mask, :2]
+    lo, hi = np.maximum(pts.min(0), 0), pts.max(0)
+    c, half = (lo + hi) / 2, (hi - lo).max() * margin / 2 + 10
+    h, w = img.shape[:2]
+    x0, y0 = (int(max(0, np.floor(v))) for v in c - half)
+    x1, y1 = int(min(w, np.ceil(c[0] + half))), int(min(h, np.ceil(c[1] + half)))
+    return x0, y0, x1, y1
+
+
+def pack_lsp(spec, insts, bp, out: Path, margin: float, quality: int):
+    """Cut and re-encode the instances' images; returns the new joints.mat and cache."""
+    import cv2
+    import scipy.io
+
+    joints = scipy.io.loadmat(spec.annotations)["joints"].astype(np.float64)
+    if joints.ndim != 3 or joints.shape[:2] != (14, 3):
+        raise UniskelError(f"{spec.annotations}: pack handles the LSPET layout (14, 3, N)")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    bp = None if bp is None else bp.copy()
+    for row, inst in enumerate(insts):
+        img = cv2.imread(str(inst.image))
+        if img is None:
+            raise UniskelError(f"pack: cannot decode {inst.image}")
+        x0, y0, x1, y1 = _cut(img, inst.keypoints, inst.mask, margin)
+        ok, buf = cv2.imencode(".webp", img[y0:y1, x0:x1], [cv2.IMWRITE_WEBP_QUALITY, quality])
+        (out / "images" / Path(inst.image).name).write_bytes(buf.tobytes())
+        k = inst.index
+        lab = joints[:, 2, k] > 0
+        joints[lab, 0, k] -= x0
+        joints[lab, 1, k] -= y0
+        if bp is not None:
+            seen = bp[row, :, 2] > 0
+            bp[row, seen, 0] -= x0
+            bp[row, seen, 1] -= y0
+    last = max(inst.index for inst in insts) + 1  # later entries' images are not packed
+    scipy.io.savemat(str(out / "joints.mat"), {"joints": joints[:, :, :last]})
+    return out / "images", out / "joints.mat", bp
+
+
+def pack_coco(spec, insts, out: Path):
+    """Copy the images the instances use, and their part of the annotation file."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    for p in sorted({Path(i.image) for i in insts}):
+        shutil.copy2(p, out / "images" / p.name)
+    data = json.loads(Path(spec.annotations).read_text())
+    ids = {i.image_id for i in insts}
+    data["images"] = [im for im in data["images"] if im["id"] in ids]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in ids]
+    ann = out / Path(spec.annotations).name
+    ann.write_text(json.dumps(data))
+    return out / "images", ann
+
+
+def _slim(src: str, dst: Path) -> str:
+    from training.export import slim
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    return str(slim(src, dst))
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} to TOML")
+
+
+def to_toml(cfg) -> str:
+    """A TrainConfig as TOML that ``load_config`` reads back (None fields left out)."""
+    d = dataclasses.asdict(cfg)
+    lines, tables = [], []
+    for k, v in d.items():
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            tables.append((f"[{k}]", v))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            tables.extend((f"[[{k}]]", x) for x in v)
+        else:
+            lines.append(f"{k} = {_toml_value(v)}")
+    for head, t in tables:
+        lines += ["", head] + [f"{k} = {_toml_value(v)}" for k, v in t.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def pack(config: str, out: str, margin: float = 1.8, quality: int = 80) -> Path:
+    from training.train import _blazepose_for, load_config, load_instances
+
+    cfg = load_config(config)
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    use_bp = any(t.kind == "blazepose" for t in cfg.teachers)
+    new_cache = out / "cache"
+    for spec in cfg.datasets:
+        insts = load_instances(spec, cfg.on_error)
+        bp = _blazepose_for(spec, insts, cfg) if use_bp or cfg.repair_lr_swaps else None
+        where = out / spec.name
+        if spec.format == "lsp":
+            images, ann, bp = pack_lsp(spec, insts, bp, where, margin, quality)
+        elif spec.format == "coco":
+            images, ann = pack_coco(spec, insts, where)
+        else:
+            raise UniskelError(f"pack: format {spec.format!r} is not supported (lsp, coco)")
+        if bp is not None:  # the cache file keeps its name: it is keyed by the spec
+            name = next(Path(cfg.cache_dir).glob(f"blazepose*_{spec.name}_*_{len(insts)}.npz"))
+            new_cache.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(new_cache / name.name, keypoints=bp)
+        spec.images, spec.annotations = str(images), str(ann)
+    teachers = {}
+    for t in cfg.teachers:
+        if t.kind == "model":
+            teachers.setdefault(t.path, _slim(t.path, out / "teachers" / Path(t.path).name))
+            t.path = teachers[t.path]
+        else:
+            t.tflite = ""  # the cache holds its keypoints
+    if cfg.init_from and Path(cfg.init_from).suffix == ".pt":
+        cfg.init_from = teachers.get(cfg.init_from) or _slim(
+            cfg.init_from, out / "teachers" / Path(cfg.init_from).name)
+    cfg.cache_dir = str(new_cache)
+    (out / "config.toml").write_text(to_toml(cfg))
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.pack", description=__doc__.split("\n")[0])
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--margin", type=float, default=1.8,
+                   help="window side / the labelled joints' extent (LSP images)")
+    p.add_argument("--quality", type=int, default=80, help="WebP quality (LSP images)")
+    a = p.parse_args(argv)
+    out = pack(a.config, a.out, a.margin, a.quality)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"packed {a.config} into {out}: {size / 2**20:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
