@@ -24,8 +24,9 @@ def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
     ck = load_checkpoint(checkpoint)
     ck["config"] = {**ck["config"], **{k: v for k, v in config.items() if v is not None}}
     meta = dict(ck.get("meta", {}))
-    meta.update({"epochs_trained": ck.get("epoch"), "steps": ck.get("global_step"),
-                 "source_checkpoint": str(Path(checkpoint).name)})
+    if "epoch" in ck:  # a training checkpoint; a slim one already says
+        meta.update({"epochs_trained": ck["epoch"], "steps": ck.get("global_step"),
+                     "source_checkpoint": str(Path(checkpoint).name)})
     state = {"config": ck["config"], "state_dict": {k: v.float() if v.is_floating_point() else v
                                                     for k, v in ck["state_dict"].items()},
              "meta": meta}

@@ -410,7 +410,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
         model.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        scaler.load_state_dict(ck["scaler"])
+        if ck["scaler"]:  # empty when saved on CPU (scaler off): a CUDA run starts its own
+            scaler.load_state_dict(ck["scaler"])
         epoch, step_in_epoch, global_step = ck["epoch"], ck["step_in_epoch"], ck["global_step"]
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
