@@ -283,3 +283,29 @@ def test_read_dispatch_and_bad_option():
         D.read("posetrack", "a", "b")
     with pytest.raises(ValueError):
         D.read_coco(SAMPLES / "coco" / "test_coco.json", SAMPLES / "coco", on_error="ignore")
+
+
+def test_pooling_the_coco_format_held_out_sets_keeps_every_person_once(tmp_path):
+    """scripts/pool_coco_sets.py (the model card's pooled row): 12 + 5 + 26 people, ids
+    renumbered without clashes, images linked, and the reader takes the pooled file."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "pool_coco_sets", Path(__file__).parents[1] / "scripts" / "pool_coco_sets.py")
+    pool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pool)
+    fs = DATA / "format_samples"
+    sets = [(fs / "coco" / "test_coco.json", fs / "coco", None),
+            (fs / "ochuman" / "test_ochuman.json", fs / "ochuman", None),
+            (DATA / "coco_mini" / "annotations" / "person_keypoints_train2017.json",
+             DATA / "coco_mini" / "train2017", "val")]
+    merged = pool.pool(sets, tmp_path)
+    ids = [a["id"] for a in merged["annotations"]]
+    assert len(ids) == len(set(ids))
+    assert len({i["id"] for i in merged["images"]}) == len(merged["images"])
+    people = D.read("coco", tmp_path / "ann.json", tmp_path / "images")
+    alone = [len(D.read("coco", a, i, split=p)) for a, i, p in sets]
+    assert len(people) == sum(alone) == 43
+    assert json.loads((tmp_path / "ann.json").read_text())["categories"]
