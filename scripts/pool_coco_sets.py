@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def pool(sets, out: Path) -> dict:
-    from training.datasets import read, split_part
+    from training.datasets import read
 
     (out / "images").mkdir(parents=True, exist_ok=True)
     merged = {"images": [], "annotations": [], "categories": []}
@@ -34,8 +34,7 @@ def pool(sets, out: Path) -> dict:
         merged["categories"] = merged["categories"] or data.get("categories", [])
         keep = {im["id"] for im in data["images"]}
         if part:
-            keep = {i.image_id for i in split_part(read("coco", ann, images, on_error="skip"),
-                                                   part)}
+            keep = {i.image_id for i in read("coco", ann, images, split=part, on_error="skip")}
         new_ids = {}
         for im in data["images"]:
             if im["id"] not in keep:

@@ -14,8 +14,8 @@ machine takes 64 MiB per call) and has no mediapipe: LSPET's 7,500 training imag
 - the model teachers and ``init_from`` checkpoints, slimmed to their weights;
 - ``config.toml``: the config with every path pointing into the pack.
 
-    python -m training.pack --config training/configs/student.toml --out gpu/pack
-    uniskel train student --config gpu/pack/config.toml --device cuda --workers 14
+    python -m training.pack --config training/configs/student.toml --out runs/gpu_pack
+    uniskel train student --config runs/gpu_pack/config.toml --device cuda --workers 14
 """
 from __future__ import annotations
 
@@ -122,17 +122,17 @@ def to_toml(cfg) -> str:
 
 
 def pack(config: str, out: str, margin: float = 1.8, quality: int = 80) -> Path:
-    from training.train import _blazepose_for, load_config, load_instances
+    from training.train import (_blazepose_for, blazepose_cache_path, load_config,
+                                load_instances, needs_blazepose)
 
     cfg = load_config(config)
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
-    use_bp = any(t.kind == "blazepose" for t in cfg.teachers)
-    new_cache = out / "cache"
+    packed = dataclasses.replace(cfg, cache_dir=str(out / "cache"))
     for spec in cfg.datasets:
         insts = load_instances(spec, cfg.on_error)
-        bp = _blazepose_for(spec, insts, cfg) if use_bp or cfg.repair_lr_swaps else None
+        bp = _blazepose_for(spec, insts, cfg) if needs_blazepose(spec, cfg) else None
         where = out / spec.name
         if spec.format == "lsp":
             images, ann, bp = pack_lsp(spec, insts, bp, where, margin, quality)
@@ -140,10 +140,10 @@ def pack(config: str, out: str, margin: float = 1.8, quality: int = 80) -> Path:
             images, ann = pack_coco(spec, insts, where)
         else:
             raise UniskelError(f"pack: format {spec.format!r} is not supported (lsp, coco)")
-        if bp is not None:  # the cache file keeps its name: it is keyed by the spec
-            name = next(Path(cfg.cache_dir).glob(f"blazepose*_{spec.name}_*_{len(insts)}.npz"))
-            new_cache.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(new_cache / name.name, keypoints=bp)
+        if bp is not None:  # same name, in the pack's cache folder: it is keyed by the spec
+            path = blazepose_cache_path(spec, len(insts), packed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(path, keypoints=bp)
         spec.images, spec.annotations = str(images), str(ann)
     teachers = {}
     for t in cfg.teachers:
@@ -155,7 +155,7 @@ def pack(config: str, out: str, margin: float = 1.8, quality: int = 80) -> Path:
     if cfg.init_from and Path(cfg.init_from).suffix == ".pt":
         cfg.init_from = teachers.get(cfg.init_from) or _slim(
             cfg.init_from, out / "teachers" / Path(cfg.init_from).name)
-    cfg.cache_dir = str(new_cache)
+    cfg.cache_dir = packed.cache_dir
     (out / "config.toml").write_text(to_toml(cfg))
     return out
 

@@ -278,18 +278,33 @@ def _device(name: str):
     return torch.device(name)
 
 
+def _blazepose_spec(cfg: TrainConfig) -> TeacherSpec:
+    return next((t for t in cfg.teachers if t.kind == "blazepose"), TeacherSpec("blazepose"))
+
+
+def blazepose_cache_path(spec: DatasetSpec, n: int, cfg: TrainConfig) -> Path:
+    """Where the BlazePose teacher's keypoints for ``n`` instances of ``spec`` are cached."""
+    rng = "all" if spec.range is None else f"{spec.range[0]}-{spec.range[1]}"
+    if spec.split is not None:
+        rng += f"_{spec.split}"
+    c = _blazepose_spec(cfg).complexity
+    model = "" if c == 1 else f"_c{c}"  # "full" keeps its old name
+    return Path(cfg.cache_dir) / f"blazepose{model}_{spec.name}_{rng}_{n}.npz"
+
+
+def needs_blazepose(spec: DatasetSpec, cfg: TrainConfig) -> bool:
+    """A BlazePose teacher, or LSP left/right repair (which compares against BlazePose)."""
+    return (any(t.kind == "blazepose" for t in cfg.teachers)
+            or (cfg.repair_lr_swaps and spec.format == "lsp"))
+
+
 def _blazepose_for(spec, insts, cfg: TrainConfig):
     """The BlazePose teacher's keypoints for a dataset's instances (cached in cache_dir)."""
     import os
 
     from training.teachers import BlazePoseCache
-    bp = next((t for t in cfg.teachers if t.kind == "blazepose"), TeacherSpec("blazepose"))
-    rng = "all" if spec.range is None else f"{spec.range[0]}-{spec.range[1]}"
-    if spec.split is not None:
-        rng += f"_{spec.split}"
-    model = "" if bp.complexity == 1 else f"_c{bp.complexity}"  # "full" keeps its old name
-    path = Path(cfg.cache_dir) / f"blazepose{model}_{spec.name}_{rng}_{len(insts)}.npz"
-    cache = BlazePoseCache(path, len(insts))
+    bp = _blazepose_spec(cfg)
+    cache = BlazePoseCache(blazepose_cache_path(spec, len(insts), cfg), len(insts))
     if cache.done.all():  # a complete cache needs no mediapipe (e.g. on a remote GPU)
         return cache.keypoints
     if bp.tflite:
@@ -343,7 +358,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
     for spec in cfg.datasets:
         insts = load_instances(spec, cfg.on_error)
         repair = cfg.repair_lr_swaps and spec.format == "lsp"
-        bp = _blazepose_for(spec, insts, cfg) if use_bp or repair else None
+        bp = _blazepose_for(spec, insts, cfg) if needs_blazepose(spec, cfg) else None
         if repair:
             n = repair_lr_swaps(insts, bp)
             log.info("%s: repaired %d left/right swapped labels of %d", spec.name, n, len(insts))
@@ -440,7 +455,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
 
     lc = cfg.loss
     bp_covers = torch.as_tensor(BLAZEPOSE_COVERS, device=device)
-    bp_on_gt = on_gt(next(t for t in cfg.teachers if t.kind == "blazepose")) if use_bp else None
+    bp_on_gt = on_gt(_blazepose_spec(cfg)) if use_bp else None
     while epoch < cfg.epochs:
         data.make_plan(epoch, steps_per_epoch * cfg.batch_size)
         positions = range(step_in_epoch * cfg.batch_size, steps_per_epoch * cfg.batch_size)
