@@ -31,6 +31,9 @@ class ModelConfig:
     # blaze_*: at inference, marginalise only the heatmap rows/columns within this many
     # cells of each keypoint's 2-D maximum (0: all of them; engine/blazenet.py)
     peak_band: int = 0
+    # expected OKS = sigmoid(confidences . w + b): 21 weights then b (engine/quality.py;
+    # fitted by training/quality.py); empty: the model has no quality estimate
+    quality: tuple[float, ...] = ()
     hidden: int = 256
     keypoints: tuple[str, ...] = field(default=skeleton.KEYPOINTS)
 
@@ -46,7 +49,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         d = dict(d)
-        for k in ("widths", "depths", "input_size", "keypoints"):
+        for k in ("widths", "depths", "input_size", "keypoints", "quality"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from engine import crop as cropmod
+from engine import quality as qualitymod
 from engine.detector import Detector, SearchDetector, default_detector
 from engine.smoothing import KeypointSmoother
 from engine.tracker import Pose, Tracker
@@ -38,6 +39,8 @@ class Person:
     box: tuple[float, float, float, float]  # (x0, y0, x1, y1), frame pixels
     track_id: int
     score: float  # mean keypoint confidence (over the points the backend predicts)
+    #: the model's expected OKS for this pose (engine/quality.py); None: no estimate
+    quality: float | None = None
 
 
 @dataclass
@@ -94,6 +97,7 @@ class Pipeline:
                                redetect_every=redetect_every)
         self.smoother = KeypointSmoother(smooth_min_cutoff, smooth_beta)
         self.provided = np.asarray(getattr(backend, "provided", np.ones(21, bool)), bool)
+        self.quality = tuple(getattr(backend, "quality", ()) or ())
         self.frame_index = 0
         self._buffer = np.zeros((0, 0, 0, 3), np.uint8)
 
@@ -158,11 +162,14 @@ class Pipeline:
 
         # decode: crop pixels -> frame pixels; score; track
         poses = []
+        expected = (qualitymod.estimate(kps[..., 2], self.quality) if self.quality and kps is not None
+                    else None)
         for i, (_, track_id) in enumerate(proposals):
             k = kps[i].astype(np.float32, copy=True)
             k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])
             score = float(k[self.provided, 2].mean())
-            poses.append(Pose(k, score, track_id))
+            poses.append(Pose(k, score, track_id,
+                              None if expected is None else float(expected[i])))
         tracks = self.tracker.update(poses, max_new=max_new)
         now = clock()
         ms["decode"], t = (now - t) * 1e3, now
@@ -173,7 +180,7 @@ class Pipeline:
             k = tr.keypoints
             if self.smoothing:
                 k = self.smoother(tr.track_id, k, timestamp, tr.size)
-            people.append(Person(k, tr.box, tr.track_id, tr.score))
+            people.append(Person(k, tr.box, tr.track_id, tr.score, tr.quality))
         if self.smoothing:
             self.smoother.keep_only(tr.track_id for tr in tracks)
         else:

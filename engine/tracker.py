@@ -25,6 +25,7 @@ class Pose:
     keypoints: np.ndarray  # (21, 3)
     score: float
     track_id: int | None = None
+    quality: float | None = None  # the model's expected OKS (engine/quality.py), if any
 
 
 @dataclass(eq=False)
@@ -34,6 +35,7 @@ class Track:
     box: tuple[float, float, float, float]
     score: float
     age: int = 1  # frames tracked
+    quality: float | None = None
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre px/frame
 
     def next_box(self, damping: float = 0.5) -> tuple[float, float, float, float]:
@@ -129,12 +131,14 @@ class Tracker:
                 if max_new is not None and new_count >= max_new:
                     continue
                 new_count += 1
-                old = Track(self._next_id, pose.keypoints, box, pose.score)
+                old = Track(self._next_id, pose.keypoints, box, pose.score,
+                            quality=pose.quality)
                 self._next_id += 1
             else:
                 step = _centre(box) - _centre(old.box)
                 old.velocity = 0.5 * old.velocity + 0.5 * step
                 old.keypoints, old.box, old.score = pose.keypoints, box, pose.score
+                old.quality = pose.quality
                 old.age += 1
             kept.append(old)
             kept_ids.add(old.track_id)

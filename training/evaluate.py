@@ -8,8 +8,9 @@ image pixels with the inverse warp. Metrics (definitions in ``training.metrics``
 - ``--format coco``: OKS AP/AR over COCO's 17 points (pycocotools, COCO's sigmas);
   ``halpe``, ``aic``, ``crowdpose``: the same AP over the unified points that dataset
   annotates, with ``engine.skeleton.SIGMAS`` (not the datasets' official sigmas, so
-  not comparable to their leaderboards). Detection score = mean confidence of the
-  predicted points above 0.2 (mmpose's rescoring; ground-truth boxes score 1).
+  not comparable to their leaderboards). Detection score (``engine.quality``): the
+  model's own quality estimate (expected OKS) where its config carries one, else the
+  mean confidence of the predicted points above 0.2 (mmpose's rescoring; BlazePose).
 - ``--format lsp``: PCK@0.2 of the torso size over LSP's 14 joints (``neck`` is the
   unified ``upper_neck``), per joint, and over the joints the backend provides.
 - ``--format mpii``: PCKh@0.5 (head size: see ``metrics.head_size``) over MPII's
@@ -42,7 +43,6 @@ BACKENDS = ("auto", "cpu", "onnx", "cuda", "tensorrt", "mediapipe")
 PADDING = 1.25
 PCK_THR = 0.2
 PCKH_THR = 0.5
-SCORE_THR = 0.2  # keypoint confidence counted in the detection score
 MPII_MEAN_EXCLUDES = ("pelvis", "thorax")  # MPII's "total" leaves these out
 
 
@@ -167,9 +167,10 @@ def _finite(x):
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
 
 
-def _score_ap(instances, preds, mapping):
+def _score_ap(instances, preds, mapping, quality=()):
     import numpy as np
 
+    from engine.quality import person_scores
     from training.datasets import stack_keypoints
     from training.metrics import AREA_FROM_BOX, coco_ap
 
@@ -178,9 +179,7 @@ def _score_ap(instances, preds, mapping):
     gt = gt[:, subset].copy()
     gt[..., 2] = np.where(mask[:, subset], np.maximum(gt[..., 2], 1), 0)
     p = preds[:, subset]
-    conf = p[..., 2]
-    good = conf > SCORE_THR
-    scores = np.where(good.any(-1), (conf * good).sum(-1) / np.maximum(good.sum(-1), 1), 0.0)
+    scores = person_scores(preds, quality, subset)
     boxes = np.array([i.box for i in instances], dtype=np.float64)
     areas = np.array([i.area if i.area else
                       AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
@@ -188,6 +187,8 @@ def _score_ap(instances, preds, mapping):
     res = coco_ap(gt, p, [i.image_id for i in instances], skeleton.SIGMAS[subset],
                   areas=areas, boxes=boxes, scores=scores)
     res["keypoints"] = [skeleton.KEYPOINTS[u] for u in subset]
+    res["detection_score"] = ("quality estimate (expected OKS)" if len(quality)
+                              else "mean confidence above 0.2")
     return res
 
 
@@ -215,8 +216,9 @@ def _score_pck(instances, preds, mapping, provided, key, thr, normaliser, exclud
     }
 
 
-def score(fmt: str, instances, preds, provided=None) -> dict:
-    """Metrics of ``preds`` (N, 21, 3, image pixels) for ``instances`` of a format."""
+def score(fmt: str, instances, preds, provided=None, quality=()) -> dict:
+    """Metrics of ``preds`` (N, 21, 3, image pixels) for ``instances`` of a format.
+    ``quality``: the model's quality coefficients, for AP's detection score."""
     import numpy as np
 
     from training.metrics import head_size, torso_size
@@ -229,7 +231,7 @@ def score(fmt: str, instances, preds, provided=None) -> dict:
         else np.asarray(provided, bool)
     family = FORMATS[fmt]
     if family == "ap":
-        return _score_ap(instances, preds, skeleton.MAPPINGS[fmt])
+        return _score_ap(instances, preds, skeleton.MAPPINGS[fmt], quality)
     idx = skeleton.INDEX
     if family == "pck":
         return _score_pck(instances, preds, skeleton.LSP, provided, f"PCK@{PCK_THR:g}", PCK_THR,
@@ -240,18 +242,20 @@ def score(fmt: str, instances, preds, provided=None) -> dict:
                       exclude=MPII_MEAN_EXCLUDES)
 
 
-def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, batch_size: int = 32,
-             padding: float = PADDING, on_error: str = "skip", progress=False) -> dict:
+def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, quality=(),
+             batch_size: int = 32, padding: float = PADDING, on_error: str = "skip",
+             progress=False) -> dict:
     """Predict on every instance's ground-truth crop and score: the whole evaluation.
 
     ``predict_fn``: crops (B, H, W, 3) uint8 RGB -> (B, 21, 3) in crop pixels + conf.
-    ``provided``: (21,) bool, the points the model gives (default all). Returns the
+    ``provided``: (21,) bool, the points the model gives (default all); ``quality``: the
+    model's quality coefficients (AP's detection score; default none). Returns the
     metric dict of ``score`` plus ``skipped`` (unreadable images) and ``problems``."""
     problems: list = []
     preds, kept = predict(predict_fn, instances, input_size, batch_size=batch_size,
                           padding=padding, on_error=on_error, progress=progress,
                           problems=problems)
-    res = score(fmt, kept, preds, provided)
+    res = score(fmt, kept, preds, provided, quality)
     res["skipped"] = len(instances) - len(kept)
     res["problems"] = problems
     return res
@@ -377,6 +381,8 @@ def format_table(res: dict, title: str) -> str:
         for name, v in res["per_keypoint"].items():
             lines.append(f"    {name:<16} {_pct(v)}")
     lines.append(f"  people evaluated   {res['instances']}")
+    if "detection_score" in res:
+        lines.append(f"  detection score    {res['detection_score']}")
     if res.get("not_evaluated"):
         lines.append(f"  not evaluated      {res['not_evaluated']} (no torso / head size)")
     if res.get("skipped"):
@@ -424,7 +430,8 @@ def run(args) -> int:
     backend_name = getattr(backend, "name", args.backend)
     t0 = time.perf_counter()
     res = evaluate(backend.infer, instances, args.format, backend.input_size,
-                   provided=_provided(backend, backend_name), batch_size=args.batch_size,
+                   provided=_provided(backend, backend_name),
+                   quality=tuple(getattr(backend, "quality", ()) or ()), batch_size=args.batch_size,
                    on_error=args.on_error, progress=None)
     seconds = time.perf_counter() - t0
     res["problems"] = problems_read + res["problems"]

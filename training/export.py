@@ -18,7 +18,7 @@ from engine.errors import UniskelError
 def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
     """Keep only what inference needs (config, weights, provenance); ``config`` overrides
     inference settings in the model config (``person_score``, ``decode_window``,
-    ``peak_band``)."""
+    ``peak_band``, ``quality``)."""
     from training.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(checkpoint)
@@ -46,18 +46,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="blaze_* models: at inference, decode each keypoint from the heatmap "
                         "rows and columns within N cells of its 2-D peak (written into the "
                         "model config; 0 turns it off)")
+    p.add_argument("--quality", type=Path, metavar="FILE.json",
+                   help="the model's quality estimate (expected OKS from its confidences), "
+                        "as fitted by python -m training.quality (written into the model config)")
     p.add_argument("--tensorrt", action="store_true",
                    help="also build the cached TensorRT engine (torch-tensorrt + CUDA)")
+
+
+def _read_quality(path):
+    """The ``quality`` list of a training.quality JSON (None without a path)."""
+    if path is None:
+        return None
+    import json
+
+    from engine.quality import check_coefficients
+
+    try:
+        coef = json.loads(Path(path).read_text())["quality"]
+        return [float(v) for v in check_coefficients(coef, str(path))]
+    except OSError as e:
+        raise UniskelError(f"export: cannot read {path} ({e.strerror or e})") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise UniskelError(f"export: {path} is not a training.quality result ({e})") from None
 
 
 def run(args) -> int:
     if not (args.weights or args.onnx or args.tensorrt):
         raise UniskelError("export: name at least one of --weights, --onnx, --tensorrt")
     settings = {"person_score": args.person_score, "decode_window": args.decode_window,
-                "peak_band": args.peak_band}
+                "peak_band": args.peak_band, "quality": _read_quality(args.quality)}
     if any(v is not None for v in settings.values()) and not args.weights:
-        raise UniskelError("export: --person-score, --decode-window and --peak-band need "
-                           "--weights")
+        raise UniskelError("export: --person-score, --decode-window, --peak-band and "
+                           "--quality need --weights")
     if args.peak_band is not None and args.peak_band < 0:
         raise UniskelError("export: --peak-band must be 0 or more")
     src = args.checkpoint

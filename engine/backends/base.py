@@ -23,6 +23,8 @@ class Backend:
     provided: np.ndarray = np.ones(skeleton.NUM_KEYPOINTS, dtype=bool)
     #: one line for logs and the GUI, e.g. "onnx (CPUExecutionProvider, 2 threads)"
     description: str = ""
+    #: the model's quality coefficients (``engine.quality.estimate``); empty: none
+    quality: tuple[float, ...] = ()
 
     def infer(self, crops: np.ndarray) -> np.ndarray:
         raise NotImplementedError

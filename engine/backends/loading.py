@@ -92,6 +92,12 @@ def load_checkpoint(path: Path):
     except (TypeError, ValueError, AttributeError) as exc:
         raise UniskelError(f"{path}: unreadable model config ({exc})") from None
     check_keypoints(path, cfg.num_keypoints, cfg.keypoints)
+    if cfg.quality:
+        from engine.quality import check_coefficients
+        try:
+            check_coefficients(cfg.quality, f"{path}: model config")
+        except ValueError as e:
+            raise UniskelError(str(e)) from None
     try:
         model = from_config(cfg)
     except Exception as exc:  # a config that builds no model

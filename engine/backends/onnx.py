@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import assets, simcc
+from engine import assets, quality, simcc
 from engine.backends import loading
 from engine.backends.base import Backend, check_crops, empty_result
 from engine.errors import UniskelError
@@ -71,6 +71,12 @@ class OnnxBackend(Backend):
         self.split_ratio = float(self.cfg.get("split_ratio") or self._split_from_outputs())
         self.window = int(self.cfg.get("decode_window") or 3)
         self.person_score = float(self.cfg.get("person_score") or 0.3)
+        self.quality = tuple(self.cfg.get("quality") or ())
+        if self.quality:
+            try:
+                quality.check_coefficients(self.quality, f"{self.path}: uniskel_config")
+            except ValueError as e:
+                raise UniskelError(str(e)) from None
         self._check_keypoints()
         used = self.session.get_providers()[0]
         self.description = (f"onnx (onnxruntime {ort.__version__}, {used}, "

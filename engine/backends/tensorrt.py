@@ -113,6 +113,7 @@ class TensorRTBackend(Backend):
         self.split_ratio = cfg.split_ratio
         self.window = cfg.decode_window
         self.person_score = cfg.person_score
+        self.quality = tuple(cfg.quality)
         self.device = torch.device(device)
         self.shape = (1, 3, *self.input_size)
         key = engine_key(self.path, self.shape, self.device)

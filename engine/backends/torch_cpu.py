@@ -34,6 +34,7 @@ class TorchBackend(Backend):
         self.split_ratio = cfg.split_ratio
         self.window = cfg.decode_window
         self.person_score = cfg.person_score
+        self.quality = tuple(cfg.quality)
         self.device = torch.device(device)
         self.dtype = torch.float16 if half else torch.float32
         self.model = model.to(self.device, self.dtype).eval()

@@ -1,0 +1,138 @@
+"""A model's quality estimate (engine/quality.py, training/quality.py): its expected OKS
+from its own confidences, used as AP's detection score and recorded per person."""
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from engine import quality as Q
+from engine import skeleton as sk
+from engine.errors import UniskelError
+
+
+def test_mean_confidence_rule_and_estimate():
+    conf = np.array([[0.9, 0.1, 0.5], [0.1, 0.1, 0.0]])
+    assert Q.mean_confidence(conf) == pytest.approx([0.7, 0.0])
+    coef = np.r_[np.ones(21), -10.5]
+    low, high = np.full((1, 21), 0.3), np.full((1, 21), 0.7)
+    assert Q.estimate(low, coef)[0] < 0.5 < Q.estimate(high, coef)[0]
+    k = np.zeros((2, 21, 3))
+    k[0, :, 2], k[1, :, 2] = 0.3, 0.7
+    assert Q.person_scores(k, coef) == pytest.approx(Q.estimate(k[..., 2], coef))
+    assert Q.person_scores(k) == pytest.approx([0.3, 0.7])  # no coefficients: the rule
+    with pytest.raises(ValueError, match="22 finite numbers"):
+        Q.check_coefficients([1.0] * 21)
+    with pytest.raises(ValueError, match="22 finite numbers"):
+        Q.check_coefficients([float("nan")] * 22)
+
+
+def test_fit_recovers_which_confidences_predict_accuracy():
+    from training.quality import fit
+
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0, 1, (2000, 21))
+    w = np.zeros(21)
+    w[[5, 6]] = 4.0  # only the shoulders say how good a pose is
+    w[0] = -4.0      # and a confident nose says it is worse
+    target = 1 / (1 + np.exp(-(conf @ w - 2.0))) + rng.normal(0, 0.02, 2000)
+    coef = fit(conf, np.clip(target, 0, 1), epochs=60)
+    assert coef.shape == (22,)
+    assert coef[5] > 2 and coef[6] > 2 and coef[0] < -2
+    assert np.abs(coef[7:21]).max() < 1
+    est = Q.estimate(conf, coef)
+    assert np.corrcoef(est, target)[0, 1] > 0.95
+
+
+@pytest.fixture(scope="module")
+def coco_people(shared_data):
+    from training.datasets import read
+
+    d = shared_data / "format_samples" / "coco"
+    people = read("coco", d / "test_coco.json", d)
+    assert len(people) >= 6
+    return people
+
+
+def test_ap_ranks_people_by_the_models_quality_estimate(coco_people):
+    """Half the people are predicted 40 px off but with the higher mean confidence: the
+    rule ranks them first; a quality estimate that reads the right keypoint does not."""
+    from training.evaluate import score
+
+    preds = np.stack([p.keypoints.astype(np.float64) for p in coco_people])
+    bad = np.arange(len(preds)) % 2 == 1
+    preds[bad, :, :2] += 40
+    preds[:, :, 2] = np.where(bad[:, None], 0.9, 0.6)
+    preds[:, 1, 2] = np.where(bad, 0.0, 1.0)  # left eye: sure on the good ones only
+    coef = np.zeros(22)
+    coef[1], coef[-1] = 10.0, -5.0
+    rule = score("coco", coco_people, preds)
+    learned = score("coco", coco_people, preds, quality=coef)
+    assert rule["detection_score"] == "mean confidence above 0.2"
+    assert learned["detection_score"] == "quality estimate (expected OKS)"
+    assert learned["AP"] > rule["AP"] + 0.1
+
+
+def _export(argv):
+    from training import export
+
+    p = argparse.ArgumentParser()
+    export.add_arguments(p)
+    return export.run(p.parse_args(argv))
+
+
+def test_export_writes_quality_into_weights_and_onnx(tmp_path, random_checkpoint):
+    pytest.importorskip("onnxruntime")
+    from engine.backends import onnx, torch_cpu
+
+    coef = [round(0.1 * i, 3) for i in range(21)] + [-1.0]
+    (tmp_path / "q.json").write_text(json.dumps({"quality": coef}))
+    pt, ox = tmp_path / "m.pt", tmp_path / "m.onnx"
+    assert _export(["--checkpoint", str(random_checkpoint), "--quality", str(tmp_path / "q.json"),
+                    "--weights", str(pt), "--onnx", str(ox)]) == 0
+    assert torch_cpu.load(pt).quality == pytest.approx(coef)
+    assert onnx.load(ox, threads=1).quality == pytest.approx(coef)
+
+    (tmp_path / "bad.json").write_text(json.dumps({"quality": [1, 2, 3]}))
+    with pytest.raises(UniskelError, match="bad.json is not a training.quality result"):
+        _export(["--checkpoint", str(random_checkpoint), "--quality",
+                 str(tmp_path / "bad.json"), "--weights", str(tmp_path / "x.pt")])
+    with pytest.raises(UniskelError, match="cannot read"):
+        _export(["--checkpoint", str(random_checkpoint), "--quality",
+                 str(tmp_path / "missing.json"), "--weights", str(tmp_path / "x.pt")])
+
+
+def test_pipeline_records_the_estimate_only_for_models_that_have_one(tmp_path):
+    from engine.detector import SearchDetector
+    from engine.pipeline import Pipeline
+    from engine.records import KeypointWriter
+    from tests.engine_fakes import BlobBackend, frame_with_person
+
+    frame = frame_with_person((120, 40, 170, 200))
+    plain = Pipeline(BlobBackend(), detector=SearchDetector(), smoothing=False).process(frame)
+    assert plain.people and plain.people[0].quality is None
+
+    backend = BlobBackend()
+    backend.quality = tuple([0.5] * 21 + [-3.0])
+    res = Pipeline(backend, detector=SearchDetector(), smoothing=False).process(frame)
+    conf = res.people[0].keypoints[:, 2]
+    assert res.people[0].quality == pytest.approx(Q.estimate(conf[None], backend.quality)[0],
+                                                  rel=1e-5)
+    path = tmp_path / "out.jsonl"
+    rec = KeypointWriter(path)
+    rec.write(res)
+    rec.write(plain)
+    rec.close()
+    rows = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    assert "quality" in rows[0]["people"][0] and "quality" not in rows[1]["people"][0]
+
+
+def test_shipped_student_carries_a_fitted_estimate():
+    from engine import assets
+    from engine.backends import onnx
+
+    backend = onnx.load(assets.default_onnx(), threads=1)
+    coef = Q.check_coefficients(backend.quality)
+    assert coef.shape == (sk.NUM_KEYPOINTS + 1,)
+    # a surer pose is expected to be a better one
+    assert Q.estimate(np.full((1, 21), 0.8), coef)[0] > Q.estimate(np.full((1, 21), 0.2), coef)[0]

@@ -1,0 +1,175 @@
+"""Fit a model's quality estimate: its expected OKS from its own keypoint confidences.
+
+    python -m training.quality --model runs/student/last.pt --out runs/quality.json
+    uniskel export --checkpoint runs/student/last.pt --quality runs/quality.json \\
+        --weights assets/models/uniskel_student.pt --onnx assets/models/uniskel_student.onnx
+
+The model predicts on training people whose truth is known (LSPET 0..7499 and coco_mini's
+train part by default: never the held-out splits), cropped from jittered boxes (scale
+0.8-1.3 per axis, shift up to 12% of the box, one crop in three rotated up to 30 degrees),
+so that it is sometimes wrong. Each crop's target is the OKS of its prediction over the
+COCO points it has truth for (LSPET: the 12 limb points); the fit is a logistic
+regression of that OKS on the 21 confidences (least squares on the sigmoid, AdamW,
+standardised inputs folded back into the weights). The JSON holds ``quality``
+(21 weights, then the bias: ``engine.quality.estimate``) and the fit's statistics.
+
+Why: AP ranks a model's people by its detection score, and mmpose's rule (the mean
+confidence above 0.2) orders good and bad poses only loosely; the model card has the
+measurements.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from engine import skeleton
+from engine.errors import UniskelError
+
+JITTER_SCALE = (0.8, 1.3)
+JITTER_SHIFT = 0.12
+ROTATE_SHARE, ROTATE_MAX = 1 / 3, 30.0
+
+
+def jittered_warp(box, input_size, rng, padding: float = 1.25):
+    """A crop warp for ``box`` moved, resized and sometimes rotated at random."""
+    from engine import crop as C
+
+    box = np.asarray(box, np.float64)
+    c, s = (box[:2] + box[2:]) / 2, box[2:] - box[:2]
+    s = s * rng.uniform(*JITTER_SCALE, 2)
+    c = c + rng.uniform(-JITTER_SHIFT, JITTER_SHIFT, 2) * s
+    rot = rng.uniform(-ROTATE_MAX, ROTATE_MAX) if rng.random() < ROTATE_SHARE else 0.0
+    centre, scale = C.box_to_center_scale((*(c - s / 2), *(c + s / 2)), input_size, padding)
+    return C.warp_matrix(centre, scale, input_size, rot)
+
+
+def collect(infer, instances, input_size, rng, repeats: int = 1, batch: int = 32):
+    """Predict on jittered crops of ``instances`` -> (confidences (N, 21), OKS (N,)).
+
+    OKS is over the COCO points each person has truth for, in crop pixels (the area is
+    warped too); people with none are dropped."""
+    from engine import crop as C
+    from training.datasets import load_image
+    from training.metrics import AREA_FROM_BOX, oks
+
+    input_size = tuple(int(v) for v in input_size)
+    coco = np.arange(17)
+    conf, target = [], []
+    todo = [inst for _ in range(repeats) for inst in instances]
+    for i in range(0, len(todo), batch):
+        crops, truth, masks, areas = [], [], [], []
+        for inst in todo[i:i + batch]:
+            m = jittered_warp(inst.box, input_size, rng)
+            crops.append(C.crop(load_image(inst), m, input_size))
+            g = inst.keypoints[coco].astype(np.float64)
+            truth.append(C.apply(m, g[:, :2]))
+            masks.append(inst.mask[coco] & (g[:, 2] > 0))
+            x0, y0, x1, y1 = inst.box
+            area = inst.area or AREA_FROM_BOX * (x1 - x0) * (y1 - y0)
+            areas.append(area * abs(np.linalg.det(m[:, :2])))
+        k = np.asarray(infer(np.stack(crops)), np.float64)
+        conf.append(k[..., 2])
+        target.append(oks(k[:, coco], np.stack(truth), np.stack(masks), np.array(areas),
+                          skeleton.SIGMAS[coco]))
+    conf, target = np.concatenate(conf), np.concatenate(target)
+    keep = np.isfinite(target)
+    return conf[keep], target[keep]
+
+
+def fit(conf: np.ndarray, target: np.ndarray, *, weight_decay: float = 1e-2,
+        epochs: int = 300, lr: float = 3e-3, seed: int = 0) -> np.ndarray:
+    """Least-squares logistic fit of target (N,) in [0, 1] on conf (N, K) -> (K + 1,)
+    coefficients (weights, bias) on the raw confidences."""
+    import torch
+
+    x = np.asarray(conf, np.float64)
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    g = torch.Generator().manual_seed(seed)
+    xt = torch.tensor((x - mu) / sd, dtype=torch.float32)
+    yt = torch.tensor(target, dtype=torch.float32)
+    lin = torch.nn.Linear(x.shape[1], 1)
+    with torch.no_grad():
+        lin.weight.normal_(0, 0.01, generator=g)
+        lin.bias.zero_()
+    opt = torch.optim.AdamW(lin.parameters(), lr, weight_decay=weight_decay)
+    for _ in range(epochs):
+        perm = torch.randperm(len(xt), generator=g)
+        for i in range(0, len(xt), 256):
+            b = perm[i:i + 256]
+            loss = ((torch.sigmoid(lin(xt[b])[:, 0]) - yt[b]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    w = lin.weight.detach().double().numpy()[0] / sd
+    b = float(lin.bias.detach()) - float((w * mu).sum())
+    return np.concatenate([w, [b]])
+
+
+def _spearman(a, b) -> float:
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def main(argv=None) -> int:
+    from engine import quality
+    from engine.assets import shared_data
+    from training.datasets import read
+
+    data = shared_data()
+    p = argparse.ArgumentParser(prog="python -m training.quality",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--model", type=Path, help="checkpoint (.pt) or ONNX (default: shipped)")
+    p.add_argument("--backend", default="auto", choices=("auto", "cpu", "onnx", "cuda", "mediapipe"),
+                   help="inference backend (mediapipe: fit BlazePose's own confidences, for comparison)")
+    p.add_argument("--out", type=Path, required=True, help="JSON to write")
+    p.add_argument("--lsp-joints", type=Path, default=data / "lspet" / "joints.mat")
+    p.add_argument("--lsp-images", type=Path, default=data / "lspet" / "images")
+    p.add_argument("--lsp-range", default="0:7500", help="LSPET entries to draw from (0:7500)")
+    p.add_argument("--lsp-people", type=int, default=3000, help="LSPET people drawn (3000)")
+    p.add_argument("--coco-annotations", type=Path,
+                   default=data / "coco_mini" / "annotations" / "person_keypoints_train2017.json")
+    p.add_argument("--coco-images", type=Path, default=data / "coco_mini" / "train2017")
+    p.add_argument("--coco-repeats", type=int, default=10,
+                   help="jittered crops per coco_mini train person (10)")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    try:
+        from engine.backends import create
+
+        a0, a1 = (int(v) for v in a.lsp_range.split(":"))
+        rng = np.random.default_rng(a.seed)
+        backend = create(a.backend, a.model)
+        lsp = read("lsp", a.lsp_joints, a.lsp_images, index_range=(a0, a1))
+        lsp = [lsp[i] for i in sorted(rng.choice(len(lsp), min(a.lsp_people, len(lsp)),
+                                                 replace=False))]
+        coco = read("coco", a.coco_annotations, a.coco_images, split="train")
+        parts = [collect(backend.infer, lsp, backend.input_size, rng),
+                 collect(backend.infer, coco, backend.input_size, rng, a.coco_repeats)]
+        conf = np.concatenate([c for c, _ in parts])
+        target = np.concatenate([t for _, t in parts])
+        coef = fit(conf, target, seed=a.seed)
+        est = quality.estimate(conf, coef)
+        rule = quality.mean_confidence(conf[:, :17])
+    except (UniskelError, ValueError) as e:
+        print(f"training.quality: {e}", file=sys.stderr)
+        return 2
+    stats = {"people": {"lsp": len(parts[0][1]), "coco": len(parts[1][1])},
+             "mean_oks": float(target.mean()),
+             "spearman_estimate": _spearman(est, target),
+             "spearman_mean_confidence": _spearman(rule, target)}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps({"quality": [round(float(v), 6) for v in coef],
+                                 "model": str(getattr(backend, "path", a.model)),
+                                 "seed": a.seed, "fit": stats}, indent=2))
+    print(f"fitted on {len(target)} crops (mean OKS {stats['mean_oks']:.3f}); rank correlation "
+          f"with OKS: estimate {stats['spearman_estimate']:.3f}, mean-confidence rule "
+          f"{stats['spearman_mean_confidence']:.3f}; written to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
