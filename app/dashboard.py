@@ -1,5 +1,6 @@
 """Live numbers (pyqtgraph): frames per second, capture-to-paint latency, the engine's
-per-stage times, and each keypoint's confidence over time.
+per-stage times, each keypoint's confidence over time, and (for a model that has one) the
+first person's expected accuracy, its quality estimate (engine/quality.py).
 
 Results are appended as they are painted (cheap: a few deque appends); the plots
 redraw on their own timer a few times a second so the dashboard never sets the pace.
@@ -29,6 +30,7 @@ class Dashboard(QWidget):
         self.latency = deque(maxlen=HISTORY)
         self.stages: dict[str, deque] = {}
         self.conf = deque(maxlen=HISTORY)
+        self.quality: float | None = None  # person 1's expected OKS, latest frame
         self._paint_times = deque(maxlen=30)
         self._t0 = time.monotonic()
         self._dirty = False
@@ -76,13 +78,15 @@ class Dashboard(QWidget):
         for d in (self.t, self.fps, self.latency, self.conf, self._paint_times):
             d.clear()
         self.stages.clear()
+        self.quality = None
         for c in self.stage_curves.values():
             self.ms_plot.removeItem(c)
         self.stage_curves.clear()
         self._dirty = True
 
-    def add(self, latency_ms: float, stages_ms: dict, keypoints: np.ndarray | None) -> None:
-        """Record one painted result."""
+    def add(self, latency_ms: float, stages_ms: dict, keypoints: np.ndarray | None,
+            quality: float | None = None) -> None:
+        """Record one painted result (``quality``: person 1's expected OKS, if known)."""
         now = time.monotonic()
         self._paint_times.append(now)
         n = len(self._paint_times)
@@ -101,6 +105,7 @@ class Dashboard(QWidget):
         if keypoints is not None:
             conf[:] = np.asarray(keypoints)[:, 2]
         self.conf.append(conf)
+        self.quality = quality
         self._dirty = True
 
     def current(self) -> dict:
@@ -109,6 +114,8 @@ class Dashboard(QWidget):
             return {}
         out = {"fps": self.fps[-1], "latency_ms": self.latency[-1]}
         out.update({k: v[-1] for k, v in self.stages.items()})
+        if self.quality is not None:
+            out["quality"] = self.quality
         return out
 
     def refresh(self) -> None:
@@ -137,9 +144,12 @@ class Dashboard(QWidget):
         self.conf_plot.setYRange(0, skeleton.NUM_KEYPOINTS, padding=0)
         cur = self.current()
         stages = "  ".join(f"{k} {v:.1f}" for k, v in cur.items()
-                           if k not in ("fps", "latency_ms") and np.isfinite(v))
+                           if k not in ("fps", "latency_ms", "quality") and np.isfinite(v))
+        quality = (f"<br>person 1: expected OKS {cur['quality']:.2f} (the model's own "
+                   "estimate of its accuracy)" if "quality" in cur else "")
         self.summary.setText(f"<b>{cur['fps']:.1f} fps</b>, capture to paint "
-                             f"{cur['latency_ms']:.0f} ms<br>stages (ms): {stages or '-'}")
+                             f"{cur['latency_ms']:.0f} ms<br>stages (ms): {stages or '-'}"
+                             + quality)
 
 
 def _small_font():

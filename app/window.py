@@ -650,8 +650,10 @@ class MainWindow(QMainWindow):
         latency = (time.monotonic() - packet.captured) * 1000.0
         if result is None:
             return
-        kpts = result.people[0].keypoints if result.people else None
-        self.dashboard.add(latency, dict(result.stages_ms), kpts)
+        first = result.people[0] if result.people else None
+        self.dashboard.add(latency, dict(result.stages_ms),
+                           first.keypoints if first else None,
+                           getattr(first, "quality", None) if first else None)
 
     # --- output ----------------------------------------------------------------------
     def record_folder(self) -> Path:

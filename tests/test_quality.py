@@ -136,3 +136,18 @@ def test_shipped_student_carries_a_fitted_estimate():
     assert coef.shape == (sk.NUM_KEYPOINTS + 1,)
     # a surer pose is expected to be a better one
     assert Q.estimate(np.full((1, 21), 0.8), coef)[0] > Q.estimate(np.full((1, 21), 0.2), coef)[0]
+
+
+def test_dashboard_shows_the_expected_accuracy_when_the_model_has_one(qtbot):
+    from app.dashboard import Dashboard
+
+    d = Dashboard(refresh_ms=10_000)
+    qtbot.addWidget(d)
+    d.show()
+    k = np.zeros((21, 3), np.float32)
+    d.add(12.0, {"infer": 5.0}, k, quality=0.62)
+    d.refresh()
+    assert "expected OKS 0.62" in d.summary.text()
+    d.add(12.0, {"infer": 5.0}, k)  # a model without an estimate (or BlazePose)
+    d.refresh()
+    assert "expected OKS" not in d.summary.text() and "fps" in d.summary.text()
