@@ -151,3 +151,73 @@ def test_dashboard_shows_the_expected_accuracy_when_the_model_has_one(qtbot):
     d.add(12.0, {"infer": 5.0}, k)  # a model without an estimate (or BlazePose)
     d.refresh()
     assert "expected OKS" not in d.summary.text() and "fps" in d.summary.text()
+
+
+def test_a_model_file_with_a_malformed_estimate_is_refused_in_one_line(tmp_path, random_checkpoint,
+                                                                       random_onnx):
+    import onnx as onnxlib
+    import torch
+
+    from engine.backends import onnx, torch_cpu
+
+    ck = torch.load(random_checkpoint, weights_only=False)
+    ck["config"] = {**ck["config"], "quality": [1.0, 2.0]}
+    torch.save(ck, tmp_path / "bad.pt")
+    with pytest.raises(UniskelError, match=r"bad.pt: model config: 'quality' must be 22"):
+        torch_cpu.load(tmp_path / "bad.pt")
+
+    m = onnxlib.load(str(random_onnx))
+    for p in m.metadata_props:
+        if p.key == "uniskel_config":
+            p.value = json.dumps({**json.loads(p.value), "quality": [0.5] * 21 + [float("nan")]})
+    onnxlib.save(m, str(tmp_path / "bad.onnx"))
+    with pytest.raises(UniskelError, match=r"bad.onnx: uniskel_config: 'quality' must be 22"):
+        onnx.load(tmp_path / "bad.onnx", threads=1)
+
+
+def test_fitting_cli_says_what_is_wrong_and_exits_2(tmp_path, capsys):
+    from training.quality import main
+
+    assert main(["--model", str(tmp_path / "none.onnx"), "--backend", "onnx",
+                 "--out", str(tmp_path / "q.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("training.quality: ") and "none.onnx" in err[0]
+    assert not (tmp_path / "q.json").exists()
+
+
+def test_collect_targets_are_oks_in_the_jittered_crop(shared_data, monkeypatch):
+    """A perfect prediction scores OKS 1 however the crop was jittered, and a prediction
+    off by a fixed share of the person's size scores the same in each of its crops."""
+    import training.quality as TQ
+    from engine import crop as C
+    from training.datasets import read
+
+    people = read("lsp", shared_data / "lspet" / "joints.mat", shared_data / "lspet" / "images",
+                  index_range=(0, 6))
+    warps = []
+    real_warp = TQ.jittered_warp
+    monkeypatch.setattr(TQ, "jittered_warp",
+                        lambda *a, **k: warps.append(real_warp(*a, **k)) or warps[-1])
+
+    def oracle(offset):
+        todo = iter(people * 2)
+
+        def infer(crops):
+            out = np.zeros((len(crops), 21, 3))
+            for n, m in enumerate(warps[-len(crops):]):
+                inst = next(todo)
+                x0, y0, x1, y1 = inst.box
+                shift = np.array([offset * np.sqrt((x1 - x0) * (y1 - y0)), 0.0])
+                out[n, :, :2] = C.apply(m, inst.keypoints[:, :2] + shift)
+                out[n, :, 2] = 0.5
+            return out
+        return infer
+
+    rng = np.random.default_rng(0)
+    conf, target = TQ.collect(oracle(0.0), people, (256, 192), rng, repeats=2, batch=4)
+    assert len(target) == 12 and np.allclose(conf, 0.5) and np.allclose(target, 1.0)
+    warps.clear()
+    _, off = TQ.collect(oracle(0.05), people, (256, 192), rng, repeats=2, batch=4)
+    assert 0.5 < off.min() and off.max() < 0.95
+    assert np.allclose(off[:6], off[6:], atol=1e-9)  # each person, two different crops
+    assert len({tuple(np.round(m.ravel(), 3)) for m in warps}) == 12  # every crop jittered
