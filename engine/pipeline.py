@@ -162,8 +162,9 @@ class Pipeline:
 
         # decode: crop pixels -> frame pixels; score; track
         poses = []
-        expected = (qualitymod.estimate(kps[..., 2], self.quality) if self.quality and kps is not None
-                    else None)
+        expected = None
+        if self.quality and kps is not None:
+            expected = qualitymod.estimate(kps[..., 2], self.quality)
         for i, (_, track_id) in enumerate(proposals):
             k = kps[i].astype(np.float32, copy=True)
             k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])

@@ -97,6 +97,13 @@ def test_export_writes_quality_into_weights_and_onnx(tmp_path, random_checkpoint
     with pytest.raises(UniskelError, match="bad.json is not a training.quality result"):
         _export(["--checkpoint", str(random_checkpoint), "--quality",
                  str(tmp_path / "bad.json"), "--weights", str(tmp_path / "x.pt")])
+    (tmp_path / "w6.json").write_text(json.dumps({"quality": coef, "decode_window": 6}))
+    with pytest.raises(UniskelError, match="fitted at decode window 6, but this model "
+                                           "decodes with 3"):
+        _export(["--checkpoint", str(random_checkpoint), "--quality", str(tmp_path / "w6.json"),
+                 "--weights", str(tmp_path / "x.pt")])
+    assert _export(["--checkpoint", str(random_checkpoint), "--quality", str(tmp_path / "w6.json"),
+                    "--decode-window", "6", "--weights", str(tmp_path / "x.pt")]) == 0
     with pytest.raises(UniskelError, match="cannot read"):
         _export(["--checkpoint", str(random_checkpoint), "--quality",
                  str(tmp_path / "missing.json"), "--weights", str(tmp_path / "x.pt")])

@@ -54,33 +54,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _read_quality(path):
-    """The ``quality`` list of a training.quality JSON (None without a path)."""
+    """A training.quality JSON -> (its ``quality`` list, the decode window it was fitted
+    at or None); (None, None) without a path."""
     if path is None:
-        return None
+        return None, None
     import json
 
     from engine.quality import check_coefficients
 
     try:
-        coef = json.loads(Path(path).read_text())["quality"]
-        return [float(v) for v in check_coefficients(coef, str(path))]
+        fit = json.loads(Path(path).read_text())
+        coef = [float(v) for v in check_coefficients(fit["quality"], str(path))]
+        window = fit.get("decode_window")
+        return coef, None if window is None else int(window)
     except OSError as e:
         raise UniskelError(f"export: cannot read {path} ({e.strerror or e})") from None
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise UniskelError(f"export: {path} is not a training.quality result ({e})") from None
 
 
 def run(args) -> int:
     if not (args.weights or args.onnx or args.tensorrt):
         raise UniskelError("export: name at least one of --weights, --onnx, --tensorrt")
+    coef, fitted_window = _read_quality(args.quality)
     settings = {"person_score": args.person_score, "decode_window": args.decode_window,
-                "peak_band": args.peak_band, "quality": _read_quality(args.quality)}
+                "peak_band": args.peak_band, "quality": coef}
     if any(v is not None for v in settings.values()) and not args.weights:
         raise UniskelError("export: --person-score, --decode-window, --peak-band and "
                            "--quality need --weights")
     if args.peak_band is not None and args.peak_band < 0:
         raise UniskelError("export: --peak-band must be 0 or more")
     src = args.checkpoint
+    if fitted_window is not None:
+        from engine.model import ModelConfig
+        from training.checkpoint import load_checkpoint
+
+        window = args.decode_window
+        if window is None:
+            window = ModelConfig.from_dict(load_checkpoint(src)["config"]).decode_window
+        if int(window) != fitted_window:
+            raise UniskelError(f"export: {args.quality} was fitted at decode window "
+                               f"{fitted_window}, but this model decodes with {window}; fit "
+                               "it again on the model as exported")
     if args.weights:
         slim(src, args.weights, **settings)
         print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")

@@ -1,8 +1,12 @@
 """Fit a model's quality estimate: its expected OKS from its own keypoint confidences.
 
-    python -m training.quality --model runs/student/last.pt --out runs/quality.json
-    uniskel export --checkpoint runs/student/last.pt --quality runs/quality.json \\
+    uniskel export --checkpoint runs/student/last.pt --decode-window 6 --weights slim.pt
+    python -m training.quality --model slim.pt --backend cpu --out runs/quality.json
+    uniskel export --checkpoint slim.pt --quality runs/quality.json \\
         --weights assets/models/uniskel_student.pt --onnx assets/models/uniskel_student.onnx
+
+Fit the model as it will ship: the confidences depend on its decoding window, so the
+JSON records the window it was fitted at and ``export --quality`` refuses another.
 
 The model predicts on training people whose truth is known (LSPET 0..7499 and coco_mini's
 train part by default: never the held-out splits), cropped from jittered boxes (scale
@@ -123,8 +127,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.quality",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--model", type=Path, help="checkpoint (.pt) or ONNX (default: shipped)")
-    p.add_argument("--backend", default="auto", choices=("auto", "cpu", "onnx", "cuda", "mediapipe"),
-                   help="inference backend (mediapipe: fit BlazePose's own confidences, for comparison)")
+    p.add_argument("--backend", default="auto",
+                   choices=("auto", "cpu", "onnx", "cuda", "mediapipe"),
+                   help="inference backend (mediapipe: fit BlazePose's own confidences, "
+                        "for comparison)")
     p.add_argument("--out", type=Path, required=True, help="JSON to write")
     p.add_argument("--lsp-joints", type=Path, default=data / "lspet" / "joints.mat")
     p.add_argument("--lsp-images", type=Path, default=data / "lspet" / "images")
@@ -164,6 +170,7 @@ def main(argv=None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"quality": [round(float(v), 6) for v in coef],
                                  "model": str(getattr(backend, "path", a.model)),
+                                 "decode_window": getattr(backend, "window", None),
                                  "seed": a.seed, "fit": stats}, indent=2))
     print(f"fitted on {len(target)} crops (mean OKS {stats['mean_oks']:.3f}); rank correlation "
           f"with OKS: estimate {stats['spearman_estimate']:.3f}, mean-confidence rule "
