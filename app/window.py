@@ -653,7 +653,7 @@ class MainWindow(QMainWindow):
         first = result.people[0] if result.people else None
         self.dashboard.add(latency, dict(result.stages_ms),
                            first.keypoints if first else None,
-                           getattr(first, "quality", None) if first else None)
+                           first.quality if first else None)
 
     # --- output ----------------------------------------------------------------------
     def record_folder(self) -> Path:

@@ -113,22 +113,19 @@ def fit(conf: np.ndarray, target: np.ndarray, *, weight_decay: float = 1e-2,
     return np.concatenate([w, [b]])
 
 
-def _spearman(a, b) -> float:
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
 def main(argv=None) -> int:
+    from scipy.stats import spearmanr
+
     from engine import quality
     from engine.assets import shared_data
     from training.datasets import read
+    from training.evaluate import BACKENDS
 
     data = shared_data()
     p = argparse.ArgumentParser(prog="python -m training.quality",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--model", type=Path, help="checkpoint (.pt) or ONNX (default: shipped)")
-    p.add_argument("--backend", default="auto",
-                   choices=("auto", "cpu", "onnx", "cuda", "mediapipe"),
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="inference backend (mediapipe: fit BlazePose's own confidences, "
                         "for comparison)")
     p.add_argument("--out", type=Path, required=True, help="JSON to write")
@@ -165,8 +162,8 @@ def main(argv=None) -> int:
         return 2
     stats = {"people": {"lsp": len(parts[0][1]), "coco": len(parts[1][1])},
              "mean_oks": float(target.mean()),
-             "spearman_estimate": _spearman(est, target),
-             "spearman_mean_confidence": _spearman(rule, target)}
+             "spearman_estimate": float(spearmanr(est, target)[0]),
+             "spearman_mean_confidence": float(spearmanr(rule, target)[0])}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"quality": [round(float(v), 6) for v in coef],
                                  "model": str(getattr(backend, "path", a.model)),
