@@ -19,6 +19,7 @@ SHORTCUTS = (
     ("R", "start / stop recording (MP4 + keypoints)"),
     ("S", "snapshot (PNG)"),
     ("Ctrl+O", "open a video or image (or drop it on the window)"),
+    ("Ctrl+Shift+O", "open a model, .pt or .onnx (or drop it on the window)"),
     ("F11", "presenter mode (full screen)"),
     ("F1 or ?", "this help"),
     ("Esc", "close help / leave presenter mode"),

@@ -28,6 +28,8 @@ from engine.errors import UniskelError
 
 SAMPLE_VIDEO = "media/sample_astronaut.mp4"
 SAMPLE_IMAGE = "media/astronaut.png"
+MODEL_FILTER = "uniskel models (*.pt *.onnx)"
+MODEL_SUFFIXES = (".pt", ".onnx")
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.png *.jpg *.jpeg *.bmp);;All files (*)"
 ERROR_SECONDS = 8.0
 
@@ -170,6 +172,9 @@ class MainWindow(QMainWindow):
         self.lower_action = self._action("Lower threshold", lambda: self._nudge_thr(-0.05), ["["])
         self.raise_action = self._action("Raise threshold", lambda: self._nudge_thr(0.05), ["]"])
         self.open_action = self._action("Open file...", self.open_dialog, ["Ctrl+O"])
+        self.open_model_action = self._action(
+            "Open model...", self.open_model_dialog, ["Ctrl+Shift+O"],
+            tip="run another uniskel model (.pt or .onnx); read as data, never run as code")
         self.sample_action = self._action("Open sample video", lambda: self.open_path(
             str(sample_video())))
         self.sample_image_action = self._action("Open sample image", lambda: self.open_path(
@@ -260,7 +265,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self):
         m = self.menuBar()
         f = m.addMenu("&File")
-        for a in (self.open_action, self.sample_action, self.sample_image_action, None,
+        for a in (self.open_action, self.sample_action, self.sample_image_action,
+                  self.open_model_action, None,
                   self.record_action, self.snapshot_action, self.folder_action, None,
                   self.quit_action):
             f.addSeparator() if a is None else f.addAction(a)
@@ -392,6 +398,24 @@ class MainWindow(QMainWindow):
             self.open_path(path)
         else:
             self._refresh_sources()
+
+    def open_model_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open a uniskel model", str(Path.home()),
+                                              MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str) -> None:
+        """Run the student from another model file: a .onnx on ONNX Runtime, a .pt on the
+        best PyTorch path. The engine reads it as data (weights only); a refused or broken
+        file is shown as one line and the running model stays."""
+        self._model_before = (self.model_path,)  # restored if this one is refused
+        self.model_path = path
+        name = "onnx" if Path(path).suffix.lower() == ".onnx" else "auto"
+        if Path(path).suffix.lower() == ".pt" and self.settings.backend in ("tensorrt", "cuda",
+                                                                           "cpu"):
+            name = self.settings.backend
+        self.load_backend(name)
 
     def open_path(self, spec: str) -> bool:
         """Switch to a camera ("camera:N") or a file; on failure say why and keep going."""
@@ -533,7 +557,11 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event):  # noqa: N802
         urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
         if urls:
-            self.open_path(urls[0].toLocalFile())
+            path = urls[0].toLocalFile()
+            if Path(path).suffix.lower() in MODEL_SUFFIXES:
+                self.open_model(path)  # a model file: run it, never open it as a video
+            else:
+                self.open_path(path)
             event.acceptProposedAction()
 
     # --- engines ---------------------------------------------------------------------
@@ -595,6 +623,7 @@ class MainWindow(QMainWindow):
     def _on_backend_ready(self, description):
         if self._closing:
             return
+        self._model_before = None
         self.view.set_text(title=self.engine.short_name)
         self.statusBar().showMessage(f"backend ready: {description}", 4000)
         self.dashboard.reset()
@@ -602,8 +631,16 @@ class MainWindow(QMainWindow):
     def _on_backend_failed(self, message):
         if self._closing:
             return
-        self.view.set_text(title="no backend")
+        before = getattr(self, "_model_before", None)
+        if before is not None:  # an opened model was refused: the running one stays
+            self._model_before = None
+            self.model_path = before[0]
+            if self.engine.running:
+                self.show_error(message)
+                self.view.set_text(title=self.engine.short_name)
+                return
         self.show_error(message)
+        self.view.set_text(title="no backend")
         if self.engine.requested != "mediapipe" and self._availability.get("mediapipe",
                                                                           "?") is None:
             self.statusBar().showMessage("falling back to MediaPipe", 4000)

@@ -79,3 +79,63 @@ def test_engine_is_built_once_cached_and_rebuilt_on_mismatch(fake_trt, tmp_path,
     make()
     assert calls["compile"] == 4
     assert "tensorrt" in first.description and "FP16" in first.description
+
+
+def test_a_cached_engine_is_loaded_only_if_uniskel_wrote_it(fake_trt, tmp_path, random_checkpoint):
+    """The engine file's SHA-256 is recorded beside it when written: an engine swapped in
+    afterwards (even a loadable one) or one others could write is rebuilt, never loaded."""
+    import json
+
+    calls, _ = fake_trt
+    make = lambda: trt_backend.TensorRTBackend(random_checkpoint, device="cpu", cache=tmp_path)
+    first = make()
+    assert "engine_sha256" in json.loads(first.key_path.read_text())
+    make()
+    assert (calls["compile"], calls["load"]) == (1, 1)
+
+    import torch
+    torch.save(torch.nn.Identity(), first.engine_path)  # a different, loadable file
+    make()
+    assert (calls["compile"], calls["load"]) == (2, 1)  # rebuilt, the swap never loaded
+
+    first.engine_path.chmod(0o666)  # anyone could have written it since
+    make()
+    assert (calls["compile"], calls["load"]) == (3, 1)
+
+
+def test_real_engine_key_names_gpu_versions_shape_and_model(monkeypatch, random_checkpoint):
+    """The real key function (no GPU needed): what it reads from the device and the
+    installed libraries, and that each of them changes the key."""
+    import types
+
+    props = types.SimpleNamespace(major=8, minor=9)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda d: props)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d: "NVIDIA GeForce RTX 4090")
+    versions = {"torch-tensorrt": "2.9.0", "tensorrt-cu12": "10.13.3"}
+
+    def version(dist):
+        if dist in versions:
+            return versions[dist]
+        raise trt_backend.importlib.metadata.PackageNotFoundError(dist)
+
+    monkeypatch.setattr(trt_backend.importlib.metadata, "version", version)
+    key = trt_backend.engine_key(random_checkpoint, (1, 3, 256, 192), "cuda:0")
+    assert key["gpu"] == "NVIDIA GeForce RTX 4090" and key["compute_capability"] == "8.9"
+    assert key["torch_tensorrt"] == "torch-tensorrt 2.9.0"
+    assert key["tensorrt"] == "tensorrt-cu12 10.13.3"
+    assert key["input_shape"] == [1, 3, 256, 192] and key["precision"] == "fp16"
+    assert key["torch"] == torch.__version__
+    assert key["model_sha256"] == trt_backend.file_hash(random_checkpoint)
+    digest = trt_backend.key_digest(key)
+    props.minor = 6  # another card generation
+    assert trt_backend.key_digest(trt_backend.engine_key(
+        random_checkpoint, (1, 3, 256, 192), "cuda:0")) != digest
+    props.minor = 9
+    versions["tensorrt-cu12"] = "10.14.0"  # another TensorRT
+    assert trt_backend.key_digest(trt_backend.engine_key(
+        random_checkpoint, (1, 3, 256, 192), "cuda:0")) != digest
+    versions["tensorrt-cu12"] = "10.13.3"
+    assert trt_backend.key_digest(trt_backend.engine_key(
+        random_checkpoint, (1, 3, 128, 96), "cuda:0")) != digest
+    assert trt_backend.key_digest(trt_backend.engine_key(
+        random_checkpoint, (1, 3, 256, 192), "cuda:0")) == digest

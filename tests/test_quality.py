@@ -167,7 +167,7 @@ def test_a_model_file_with_a_malformed_estimate_is_refused_in_one_line(tmp_path,
 
     from engine.backends import onnx, torch_cpu
 
-    ck = torch.load(random_checkpoint, weights_only=False)
+    ck = torch.load(random_checkpoint, weights_only=True)
     ck["config"] = {**ck["config"], "quality": [1.0, 2.0]}
     torch.save(ck, tmp_path / "bad.pt")
     with pytest.raises(UniskelError, match=r"bad.pt: model config: 'quality' must be 22"):

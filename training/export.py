@@ -73,6 +73,16 @@ def _read_quality(path):
         raise UniskelError(f"export: {path} is not a training.quality result ({e})") from None
 
 
+def _record_if_bundled(path: Path) -> None:
+    """Writing the bundled model: record its SHA-256 (assets/models/SHA256SUMS), which
+    every default load checks."""
+    from engine import assets
+
+    if assets.is_bundled_folder(Path(path).parent):
+        assets.record_checksum(path)
+        print(f"checksum: {path.name} recorded in {assets.CHECKSUMS}")
+
+
 def run(args) -> int:
     if not (args.weights or args.onnx or args.tensorrt):
         raise UniskelError("export: name at least one of --weights, --onnx, --tensorrt")
@@ -98,11 +108,13 @@ def run(args) -> int:
                                "it again on the model as exported")
     if args.weights:
         slim(src, args.weights, **settings)
+        _record_if_bundled(args.weights)
         print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")
         src = args.weights
     if args.onnx:
         from engine.export_onnx import export_checkpoint
         export_checkpoint(src, args.onnx)
+        _record_if_bundled(args.onnx)
         print(f"onnx: {args.onnx} ({args.onnx.stat().st_size / 1e6:.1f} MB), "
               "matches PyTorch on a random batch")
     if args.tensorrt:

@@ -67,7 +67,7 @@ class BlazePoseCache:
         self.keypoints = np.full((n, skeleton.NUM_KEYPOINTS, 3), np.nan, np.float32)
         if self.path.exists():
             try:
-                data = np.load(self.path)
+                data = np.load(self.path, allow_pickle=False)  # data only, never objects
                 k = data["keypoints"]
             except Exception as exc:  # corrupt cache: say so, then start over
                 log.warning("BlazePose cache %s unreadable (%s); recomputing", self.path, exc)

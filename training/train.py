@@ -340,7 +340,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
 
     from engine.model import config_for, from_config
     from training import losses
-    from training.checkpoint import load_checkpoint, save_checkpoint
+    from training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
     from training.teachers import ModelTeacher, teacher_covers, BLAZEPOSE_COVERS
 
     if not cfg.datasets:
@@ -428,9 +428,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
         if ck["scaler"]:  # empty when saved on CPU (scaler off): a CUDA run starts its own
             scaler.load_state_dict(ck["scaler"])
         epoch, step_in_epoch, global_step = ck["epoch"], ck["step_in_epoch"], ck["global_step"]
-        torch.set_rng_state(ck["rng"]["torch"])
-        np.random.set_state(ck["rng"]["numpy"])
-        random.setstate(ck["rng"]["python"])
+        set_rng_state(ck["rng"])
         log.info("resumed %s at epoch %d step %d", last, epoch, step_in_epoch)
 
     writer = None
@@ -446,8 +444,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "scaler": scaler.state_dict(), "epoch": ep, "step_in_epoch": sie,
             "global_step": global_step, "train_config": dataclasses.asdict(cfg),
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                    "python": random.getstate()},
+            "rng": rng_state(),
             "meta": {"mode": cfg.mode, "datasets": [d.name for d in cfg.datasets],
                      "teachers": [t.kind + (":" + t.path if t.path else "") for t in cfg.teachers]},
         }

@@ -9,6 +9,7 @@ The ONNX side lives in ``engine.backends.onnx``; both share ``resolve``.
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -31,6 +32,9 @@ def resolve(model_path, default: Path) -> Path:
             raise UniskelError(
                 f"no model bundled at {_relative(path)}; train one with `uniskel train` "
                 f"or pass --model")
+        problem = assets.bundled_problem(path)
+        if problem:
+            raise UniskelError(f"bundled model {_relative(path)}: {problem}")
         return path
     path = Path(model_path).expanduser()
     if not path.exists():
@@ -51,28 +55,60 @@ def check_keypoints(path: Path, num_keypoints: int, names=None) -> None:
         raise UniskelError(f"{path}: model's keypoint order differs from engine.skeleton.KEYPOINTS")
 
 
-def read_checkpoint(path: Path) -> dict:
-    """torch.load a uniskel checkpoint onto the CPU; UniskelError if it is not one."""
-    import torch
-
-    def _load(weights_only: bool):
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
+def _numpy_array_globals() -> list:
+    """The only non-plain types a uniskel ``.pt`` may hold besides tensors: numpy arrays and
+    scalars of numeric dtypes, which checkpoints from earlier uniskel versions carry (the
+    numpy RNG state, metrics in ``meta``). They are allowed by name, for this load only;
+    the restricted unpickler still refuses anything inside them that is not plain."""
+    import numpy as np
 
     try:
-        try:
-            ckpt = _load(True)
-        except pickle.UnpicklingError as exc:
-            if "weights_only" not in str(exc).lower() and "weights only" not in str(exc).lower():
-                raise
-            # Plain tensors/dicts load with weights_only; a checkpoint whose "meta" holds
-            # other Python objects needs the full unpickler (local files the user chose).
-            ckpt = _load(False)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
-            OSError, AttributeError, ImportError, IndexError, KeyError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UniskelError(
-            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt? {reason[:120]})"
-        ) from None
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
+    found = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        found += [getattr(dtypes, n) for n in dir(dtypes)
+                  if n.endswith("DType") and n != "ObjectDType"]
+    return found
+
+
+def refusal(path, exc: Exception) -> str:
+    """The one line for a file that holds more than tensors and plain values."""
+    found = re.search(r"GLOBAL ([\w.]+)", str(exc)) or re.search(r"global ([\w.]+)", str(exc))
+    what = f" ({found.group(1)})" if found else ""
+    return (f"{path}: refused: it holds Python objects{what}, not only tensors and plain "
+            f"values, and loading it could run code; uniskel never does. Re-export the "
+            f"model from a trusted copy (uniskel export --checkpoint TRUSTED.pt --weights NEW.pt)")
+
+
+def safe_torch_load(path: Path):
+    """``torch.load`` with ``weights_only=True`` and nothing else: tensors, containers and
+    plain values (plus numpy arrays, by name). Raises UniskelError naming the file."""
+    import torch
+
+    try:
+        with torch.serialization.safe_globals(_numpy_array_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc).lower()
+        if "weights_only" in text or "weights only" in text or "unsupported global" in text:
+            raise UniskelError(refusal(path, exc)) from None
+        raise UniskelError(_unreadable(path, exc)) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError,
+            ImportError, IndexError, KeyError, TypeError) as exc:
+        raise UniskelError(_unreadable(path, exc)) from None
+
+
+def _unreadable(path, exc) -> str:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{path}: not a readable PyTorch checkpoint (truncated or corrupt? {reason[:120]})"
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A uniskel checkpoint, read safely onto the CPU; UniskelError if it is not one."""
+    ckpt = safe_torch_load(path)
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
         kind = type(ckpt).__name__
         keys = ", ".join(map(str, list(ckpt)[:4])) if isinstance(ckpt, dict) else ""

@@ -48,6 +48,76 @@ def session_options(threads: int | None = None):
     return opts
 
 
+def _dims(value_info) -> list:
+    """A graph input's or output's shape: ints where fixed, names (or None) where not."""
+    dims = value_info.type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
+
+
+def inspect_file(path: Path) -> dict:
+    """Read an ONNX file as data and check it before any session is built: a valid graph
+    (``onnx.checker``), self-contained (no external data files, which could point anywhere
+    on disk), input ``image`` (N, 3, H, W), outputs ``simcc_x`` / ``simcc_y`` (N, 21, bins),
+    and a readable ``uniskel_config``. Returns that config ({} if the file has none)."""
+    try:
+        import onnx
+    except ImportError:
+        raise UniskelError("onnx: checking a model file needs the onnx package "
+                           "(pip install onnx)") from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UniskelError(f"{path}: not a loadable ONNX model ({first[:150]})") from None
+    graph = proto.graph
+    external = [t.name for t in graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:
+        raise UniskelError(f"{path}: refused: its weights live in external files ({external[0]}, "
+                           f"...); uniskel loads self-contained models only")
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UniskelError(f"{path}: not a valid ONNX graph ({first[:150]})") from None
+    init = {t.name for t in graph.initializer}
+    ins = [i for i in graph.input if i.name not in init]
+    outs = list(graph.output)
+    if [i.name for i in ins] != [INPUT] or tuple(o.name for o in outs[:2]) != OUTPUTS:
+        raise UniskelError(
+            f"{path}: not a uniskel pose model (expected input 'image' and outputs "
+            f"'simcc_x', 'simcc_y'; found inputs {[i.name for i in ins]}, "
+            f"outputs {[o.name for o in outs]})")
+    meta = {p.key: p.value for p in proto.metadata_props}
+    cfg = {}
+    if meta.get("uniskel_config"):
+        try:
+            cfg = json.loads(meta["uniskel_config"])
+        except ValueError:
+            raise UniskelError(f"{path}: metadata 'uniskel_config' is not valid JSON") from None
+        if not isinstance(cfg, dict):
+            raise UniskelError(f"{path}: metadata 'uniskel_config' is not a JSON object")
+    shape = _dims(ins[0])
+    if len(shape) != 4 or shape[1] != 3:
+        raise UniskelError(f"{path}: input 'image' has shape {shape}; uniskel feeds "
+                           f"(N, 3, H, W) RGB crops")
+    want = cfg.get("input_size")
+    have = shape[2:]
+    if want is not None and all(isinstance(d, int) for d in have) and list(have) != list(want):
+        raise UniskelError(f"{path}: input 'image' is {have[0]}x{have[1]} but its "
+                           f"uniskel_config says {want[0]}x{want[1]}")
+    if want is None and not all(isinstance(d, int) for d in have):
+        raise UniskelError(f"{path}: input size is not fixed and no uniskel_config says it")
+    for o in outs[:2]:
+        d = _dims(o)
+        if len(d) != 3:
+            raise UniskelError(f"{path}: output '{o.name}' has shape {d}; expected "
+                               f"(N, keypoints, bins)")
+        if isinstance(d[1], int):
+            loading.check_keypoints(path, d[1])
+    return cfg
+
+
 class OnnxBackend(Backend):
     name = NAME
 
@@ -59,6 +129,7 @@ class OnnxBackend(Backend):
             have = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in have]
         self.threads = int(threads or default_threads())
+        inspect_file(self.path)  # as data, before onnxruntime sees it
         try:
             self.session = ort.InferenceSession(str(self.path), session_options(self.threads),
                                                 providers=providers)

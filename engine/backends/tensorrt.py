@@ -5,8 +5,9 @@ RTX); both import as ``torch_tensorrt``. Compiling takes tens of seconds, so the
 is cached on disk (``$UNISKEL_CACHE`` or ``~/.cache/uniskel/tensorrt``) under a key made
 of everything that makes an engine invalid elsewhere: the GPU name and compute
 capability, the torch / torch_tensorrt / TensorRT versions, the input shape and the
-checkpoint's content hash. A cache entry whose key differs, or that fails to load, is
-rebuilt.
+checkpoint's content hash. Beside each engine, its key and the engine file's SHA-256 as
+written; an entry whose key or checksum differs, that another user owns or could have
+written, or that fails to load, is rebuilt, never loaded.
 
 The engine has a fixed (1, 3, H, W) input (static shapes build fastest and run fastest
 for the common one-person case); a batch of several crops runs crop by crop.
@@ -72,6 +73,24 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def loading_sha256(path: Path) -> str:
+    from engine.assets import sha256
+    return sha256(path)
+
+
+def _untrusted(path: Path) -> str | None:
+    """Why a cache file must not be loaded (POSIX: owned by someone else, or writable by
+    group or others), else None."""
+    if os.name != "posix":
+        return None
+    st = path.stat()
+    if st.st_uid != os.getuid():
+        return f"{path.name} belongs to another user"
+    if st.st_mode & 0o022:
+        return f"{path.name} is writable by other users"
+    return None
+
+
 def engine_key(model_path: Path, input_shape: tuple[int, ...], device) -> dict:
     """Everything that makes a built engine invalid when it changes."""
     import torch
@@ -129,12 +148,26 @@ class TensorRTBackend(Backend):
 
     # ---- cache ----
     def _load_cached(self, key: dict):
+        """The cached engine, if this process can trust it: the key beside it matches, the
+        engine file's SHA-256 is the one recorded when uniskel wrote it, and neither file
+        is writable by other users. Anything else is rebuilt, never loaded."""
         if not (self.engine_path.is_file() and self.key_path.is_file()):
             return None
         try:
-            if json.loads(self.key_path.read_text()) != key:
+            problem = _untrusted(self.engine_path) or _untrusted(self.key_path)
+            if problem:
+                log.warning("tensorrt: not loading cached engine %s (%s); rebuilding",
+                            self.engine_path, problem)
+                return None
+            stored = json.loads(self.key_path.read_text())
+            recorded = stored.pop("engine_sha256", None) if isinstance(stored, dict) else None
+            if stored != key:
                 log.info("tensorrt: cached engine %s was built elsewhere; rebuilding",
                          self.engine_path)
+                return None
+            if recorded is None or loading_sha256(self.engine_path) != recorded:
+                log.warning("tensorrt: cached engine %s does not match the checksum uniskel "
+                            "recorded; rebuilding", self.engine_path)
                 return None
             loader = getattr(self._trt, "load", None)
             if loader is not None:
@@ -190,7 +223,8 @@ class TensorRTBackend(Backend):
             except TypeError:  # releases before arg_inputs
                 self._trt.save(module, str(tmp), inputs=[example])
             os.replace(tmp, self.engine_path)
-            self.key_path.write_text(json.dumps(key, indent=1, sort_keys=True))
+            record = {**key, "engine_sha256": loading_sha256(self.engine_path)}
+            self.key_path.write_text(json.dumps(record, indent=1, sort_keys=True))
             log.info("tensorrt: engine cached at %s", self.engine_path)
         except Exception as exc:  # caching is an optimisation; running still works
             log.warning("tensorrt: could not cache the engine in %s (%s)", folder, exc)
