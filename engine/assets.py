@@ -20,6 +20,7 @@ def asset(*parts: str) -> Path:
 
 DEFAULT_MODEL = "models/uniskel_student.pt"
 DEFAULT_ONNX = "models/uniskel_student.onnx"
+DEFAULT_DETECTOR = "models/nanodet_person.onnx"
 
 
 def default_model() -> Path:
@@ -28,6 +29,10 @@ def default_model() -> Path:
 
 def default_onnx() -> Path:
     return asset(DEFAULT_ONNX)
+
+
+def default_detector() -> Path:
+    return asset(DEFAULT_DETECTOR)
 
 
 #: ``sha256sum``-format list of the bundled models, beside them; written by

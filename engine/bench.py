@@ -8,6 +8,11 @@ warm-up frames come first. Reported: ``fps`` (frames / summed pipeline time),
 ``--model-time`` the model alone on one crop (``model_ms_per_crop``, median).
 ``--compare mediapipe`` runs the same for a second backend and adds ``speedup``
 (this backend's fps / the other's).
+
+Tracking, for ``--max-people`` above 1: ``people_per_frame`` (mean people shown per
+frame) and ``id_switches_per_100`` (per 100 frames, how often a person in one frame is
+the same person in the next, box IoU at least 0.5, under another id; no ground truth
+needed, so it measures identity stability, not correctness).
 """
 from __future__ import annotations
 
@@ -27,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=300,
                         help="frames decoded from the source (default 300)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed frames first (default 5)")
-    parser.add_argument("--max-people", type=int, default=1, help="people tracked (default 1)")
+    parser.add_argument("--max-people", type=int, default=1,
+                        help="people tracked (default 1: the one-person mode)")
+    parser.add_argument("--detector", default="auto",
+                        help="person detector: auto, nanodet, blazepose or search (default auto)")
     parser.add_argument("--no-smooth", action="store_true", help="skip the smoothing stage")
     parser.add_argument("--model-time", action="store_true",
                         help="also time the model alone on one crop (model_ms_per_crop)")
@@ -75,15 +83,34 @@ def model_time(backend, frames, iterations: int = 50) -> float:
     return float(np.median(times))
 
 
+def id_switches(frames_people) -> int:
+    """Across consecutive frames, people whose box overlaps (IoU >= 0.5) a person of the
+    next frame that carries another id, and no person there with their own id."""
+    from engine.detector import iou
+
+    switches = 0
+    for now, nxt in zip(frames_people, frames_people[1:]):
+        ids_next = {tid for tid, _ in nxt}
+        for tid, box in now:
+            if tid in ids_next:
+                continue
+            if any(iou(box, b) >= 0.5 for t, b in nxt if t != tid):
+                switches += 1
+    return switches
+
+
 def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_people: int = 1,
-            smoothing: bool = True, with_model_time: bool = False) -> dict:
+            smoothing: bool = True, with_model_time: bool = False,
+            detector: str = "auto") -> dict:
     import time
 
     import numpy as np
 
     from engine.pipeline import STAGES, Pipeline
 
-    pipeline = Pipeline(backend, smoothing=smoothing, max_people=max_people, keep_frame=False)
+    pipeline = Pipeline(backend, smoothing=smoothing, max_people=max_people, keep_frame=False,
+                        detector=detector)
+    switches = 0
     try:
         backend.warmup()
         for i in range(min(warmup, len(frames))):
@@ -91,6 +118,7 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
         latencies, stages, people = [], {s: [] for s in STAGES}, []
         for _ in range(max(1, repeat)):
             pipeline.reset()
+            seen = []
             for i, frame in enumerate(frames):
                 t = time.perf_counter()
                 result = pipeline.process(frame, i / fps)
@@ -98,6 +126,8 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
                 for s in STAGES:
                     stages[s].append(result.stages_ms.get(s, 0.0))
                 people.append(len(result.people))
+                seen.append([(p.track_id, p.box) for p in result.people])
+            switches += id_switches(seen)
     finally:
         pipeline.close()
     total_s = sum(latencies) / 1e3
@@ -109,7 +139,10 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
         "latency_ms": {"p50": round(_percentile(latencies, 50), 3),
                        "p95": round(_percentile(latencies, 95), 3)},
         "stages_ms": {s: round(float(np.median(v)), 3) for s, v in stages.items()},
-        "mean_people": round(float(np.mean(people)), 3) if people else 0.0,
+        "people_per_frame": round(float(np.mean(people)), 3) if people else 0.0,
+        "id_switches_per_100": round(100.0 * switches / max(1, len(latencies)), 3),
+        "max_people": max_people,
+        "detector": getattr(pipeline.detector, "name", None),
     }
     if with_model_time:
         out["model_ms_per_crop"] = round(model_time(backend, frames), 3)
@@ -121,6 +154,8 @@ def _line(r: dict) -> str:
     extra = f"  model/crop {r['model_ms_per_crop']:.2f} ms" if "model_ms_per_crop" in r else ""
     return (f"{r['description']}\n  {r['frames']} frames  {r['fps']:.1f} fps  "
             f"p50 {r['latency_ms']['p50']:.2f} ms  p95 {r['latency_ms']['p95']:.2f} ms{extra}\n"
+            f"  people/frame {r['people_per_frame']:.2f} (max {r['max_people']}, detector "
+            f"{r['detector']})  id switches/100 frames {r['id_switches_per_100']:.2f}\n"
             f"  stages (median ms): {st}")
 
 
@@ -136,7 +171,8 @@ def run(args) -> int:
     frames, fps = decode_all(args.source, max(1, args.max_frames))
     h, w = frames[0].shape[:2]
     opts = dict(repeat=args.repeat, warmup=args.warmup, max_people=args.max_people,
-                smoothing=not args.no_smooth, with_model_time=args.model_time)
+                smoothing=not args.no_smooth, with_model_time=args.model_time,
+                detector=args.detector)
 
     def one(name, model):
         backend = backends.create(name, model)

@@ -9,12 +9,14 @@ Five named stages, each timed (milliseconds in ``FrameResult.stages_ms``):
 ``decode``  back to frame pixels with the inverse warp; score, merge and track people;
 ``smooth``  One Euro filter per tracked person (``engine.smoothing``), optional.
 
-What is supported: the most prominent person always (found in the full frame at the
-start, re-acquired within a frame or two after being lost); up to ``max_people``
-people when the detector is MediaPipe's BlazePose person detector (``detector="auto"``
-with mediapipe installed). Without mediapipe the pose model itself searches a few
-fixed windows and tracks one person. People are followed by their own keypoints, so
-the detector runs only while someone is missing.
+Everyone in the frame, up to ``max_people``: the person detector (``engine.detector``;
+NanoDet by default) finds people at the start, every ``redetect_every`` frames while
+fewer than ``max_people`` are tracked, and soon after someone is lost; in between,
+each person is followed by their own keypoints, and all crops of a frame go through the
+model as one batch. ``max_people=1`` is the one-person (presenter) mode: it follows the
+most prominent person, and the detector looks at a smaller image (256 px) since that
+person is large. Without a detector file the pose model itself searches a few fixed
+windows and tracks one person.
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ import numpy as np
 
 from engine import crop as cropmod
 from engine import quality as qualitymod
-from engine.detector import Detector, SearchDetector, default_detector
+from engine import detector as detectors
+from engine.detector import Detector
 from engine.smoothing import KeypointSmoother
 from engine.tracker import Pose, Tracker
 
@@ -64,8 +67,9 @@ class Pipeline:
 
     backend         an ``engine.backends`` Backend (anything with name, input_size, infer)
     smoothing       One Euro smoothing on/off (may be flipped between frames)
-    detector        "auto" (BlazePose's detector if mediapipe is there, else "search"),
-                    "search" / None (pose-model window search), or a ``Detector``
+    detector        "auto" (NanoDet if its file is bundled, else BlazePose's detector if
+                    mediapipe is there, else "search"), a name of ``detectors.DETECTORS``,
+                    None (the pose-model window search), or a ``Detector``
     max_people      people tracked at once; the most prominent first
     min_score       mean keypoint confidence below which a person counts as lost; None:
                     the model's own calibration (``person_score`` in its config), else 0.3
@@ -84,10 +88,10 @@ class Pipeline:
         self.backend = backend
         self.smoothing = smoothing
         self.max_people = max(1, int(max_people))
-        if detector == "auto":
-            detector = default_detector(tiles=self.max_people > 1)
-        elif detector == "search" or detector is None:
-            detector = SearchDetector()
+        if detector is None:
+            detector = "search"
+        if isinstance(detector, str):
+            detector = detectors.create(detector, people=self.max_people)
         self.detector = detector
         self.padding = padding
         self.keep_frame = keep_frame
@@ -131,12 +135,17 @@ class Pipeline:
         # detect: tracked boxes, plus detections when someone must be (re)acquired
         t = clock()
         proposals = self.tracker.proposals()
+        confirmed: list[bool] = []
         max_new = None
         if self.detector is not None and self.tracker.wants_detection(
                 index, self.detector.proposes_only):
             boxes = self.detector.detect(frame)
             chosen = self.tracker.select_detections(boxes, index, self.detector.proposes_only)
+            refined = getattr(self.tracker, "refined", {})
+            proposals = [(refined.get(tid, box), tid) for box, tid in proposals]
             proposals += [(tuple(b[:4]), None) for b in chosen]
+            confirmed = [not self.detector.proposes_only
+                         and b[4] >= self.tracker.confirm_score for b in chosen]
             if self.detector.proposes_only:
                 max_new = 1
         now = clock()
@@ -165,12 +174,14 @@ class Pipeline:
         expected = None
         if self.quality and kps is not None:
             expected = qualitymod.estimate(kps[..., 2], self.quality)
+        n_tracked = len(proposals) - len(confirmed)
         for i, (_, track_id) in enumerate(proposals):
             k = kps[i].astype(np.float32, copy=True)
             k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])
             score = float(k[self.provided, 2].mean())
             poses.append(Pose(k, score, track_id,
-                              None if expected is None else float(expected[i])))
+                              None if expected is None else float(expected[i]),
+                              confirmed=i >= n_tracked and confirmed[i - n_tracked]))
         tracks = self.tracker.update(poses, max_new=max_new)
         now = clock()
         ms["decode"], t = (now - t) * 1e3, now

@@ -3,10 +3,16 @@
 A tracked person's next crop comes from their previous keypoints (box of the confident
 points, nudged by their recent motion), so the detector is needed only to acquire
 people: at the start, when someone is lost, and every ``redetect_every`` frames while
-fewer than ``max_people`` are tracked. A person is lost when the mean confidence of
+fewer than ``max_people`` are tracked (and, at most every ``lost_gap`` frames, right
+after someone is lost). A person is lost when the mean confidence of
 their keypoints falls below ``min_score`` (or too few points remain); they are then
 dropped and acquisition runs again on the next frame. Two poses that land on the same
 person (box IoU above ``same_person_iou``) are merged, keeping the tracked one.
+
+Identities: a person found again within ``keep_lost`` frames of losing them, where their
+lost track would be by now (its last box moved on by its velocity, IoU at least
+``reclaim_iou``), gets their old id back (in the spirit of OC-SORT's re-update from
+the last observation), so a brief occlusion or a missed frame is not an id switch.
 """
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ class Pose:
     score: float
     track_id: int | None = None
     quality: float | None = None  # the model's expected OKS (engine/quality.py), if any
+    #: a person detector vouched for this person this frame (its box, score >= confirm)
+    confirmed: bool = False
 
 
 @dataclass(eq=False)
@@ -37,6 +45,7 @@ class Track:
     age: int = 1  # frames tracked
     quality: float | None = None
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre px/frame
+    confirmed_at: int = -10 ** 9  # frame a person detector last vouched for them
 
     def next_box(self, damping: float = 0.5) -> tuple[float, float, float, float]:
         """Where to crop next frame: the last box, moved on by the damped velocity."""
@@ -61,13 +70,23 @@ def _area(box) -> float:
 class Tracker:
     def __init__(self, max_people: int = 1, min_score: float = 0.3,
                  keypoint_threshold: float = 0.2, min_points: int = 4,
-                 redetect_every: int = 15, same_person_iou: float = 0.5):
+                 redetect_every: int = 15, same_person_iou: float = 0.5,
+                 keep_lost: int = 30, reclaim_iou: float = 0.3, lost_gap: int = 5,
+                 confirmed_score: float | None = None, confirm_score: float = 0.45):
         self.max_people = max(1, int(max_people))
         self.min_score = min_score
         self.keypoint_threshold = keypoint_threshold
         self.min_points = min_points
         self.redetect_every = redetect_every
         self.same_person_iou = same_person_iou
+        self.keep_lost = keep_lost
+        self.lost_gap = lost_gap  # at least this many frames between loss-driven detections
+        # a person a detector vouched for (score >= confirm_score, within redetect_every
+        # frames) is kept down to this lower mean confidence: the detector, not the pose
+        # model's confidence alone, says someone is there
+        self.confirmed_score = 0.5 * min_score if confirmed_score is None else confirmed_score
+        self.confirm_score = confirm_score
+        self.reclaim_iou = reclaim_iou
         self.reset()
 
     def reset(self) -> None:
@@ -75,6 +94,9 @@ class Tracker:
         self._next_id = 1
         self._last_detection = -10 ** 9
         self.lost = 0  # tracks lost so far (for stats and tests)
+        self.reclaimed = 0  # people found again under their old id
+        self._frame = 0
+        self._gone: list[tuple[Track, int]] = []  # (lost track, frame it was lost)
 
     # ---- before inference ----
     def proposals(self) -> list[tuple[tuple, int]]:
@@ -86,16 +108,36 @@ class Tracker:
             return True
         if proposes_only:  # a window search finds one person; only use it when alone
             return False
-        return (len(self.tracks) < self.max_people
-                and frame_index - self._last_detection >= self.redetect_every)
+        if len(self.tracks) >= self.max_people:
+            return False
+        since = frame_index - self._last_detection
+        just_lost = any(f == self._frame for _, f in self._gone)
+        return since >= self.redetect_every or (just_lost and since >= self.lost_gap)
 
     def select_detections(self, boxes, frame_index: int, proposes_only: bool = False) -> list:
-        """Detector boxes worth a crop: not already tracked, most prominent first."""
+        """Detector boxes worth a crop: not already tracked, most prominent first. Tracked
+        people the detector sees too (box IoU >= 0.5 with their next crop, one box each,
+        best overlaps first) are marked confirmed; ``refined`` then holds their detector
+        box, a better crop than the one propagated from keypoints."""
         self._last_detection = frame_index
+        self.refined: dict[int, tuple] = {}
         if proposes_only:
             return list(boxes)  # every window is tried; the model's confidence decides
+        pairs = sorted(((iou(b, t.next_box()), i, t) for i, b in enumerate(boxes)
+                        for t in self.tracks), key=lambda x: -x[0])
+        used: set[int] = set()
+        for overlap, i, t in pairs:
+            if overlap < 0.5:
+                break
+            if i in used or t.track_id in self.refined:
+                continue
+            used.add(i)
+            self.refined[t.track_id] = tuple(boxes[i][:4])
+            if boxes[i][4] >= self.confirm_score:
+                t.confirmed_at = self._frame
         tracked = [t.box for t in self.tracks]
-        fresh = [b for b in boxes if all(iou(b, t) < self.same_person_iou for t in tracked)]
+        fresh = [b for i, b in enumerate(boxes) if i not in used
+                 and all(iou(b, t) < self.same_person_iou for t in tracked)]
         fresh.sort(key=lambda b: -(b[4] * np.sqrt(_area(b))))
         room = self.max_people - len(self.tracks)
         return fresh[:room + 1]  # one spare, in case the best one is a false alarm
@@ -109,7 +151,11 @@ class Tracker:
         previous = {t.track_id: t for t in self.tracks}
         scored = []
         for p in poses:
-            box = self.pose_box(p.keypoints) if p.score >= self.min_score else None
+            old = previous.get(p.track_id) if p.track_id is not None else None
+            vouched = p.confirmed or (old is not None and
+                                      self._frame - old.confirmed_at <= self.redetect_every)
+            bar = self.confirmed_score if vouched else self.min_score
+            box = self.pose_box(p.keypoints) if p.score >= bar else None
             if box is not None:
                 scored.append((p, tuple(float(v) for v in box)))
         # tracked people first (best first), then new ones by prominence
@@ -131,9 +177,16 @@ class Tracker:
                 if max_new is not None and new_count >= max_new:
                     continue
                 new_count += 1
-                old = Track(self._next_id, pose.keypoints, box, pose.score,
-                            quality=pose.quality)
-                self._next_id += 1
+                old = self._reclaim(box, kept_ids)
+                if old is not None:
+                    old.keypoints, old.box, old.score = pose.keypoints, box, pose.score
+                    old.quality, old.velocity = pose.quality, np.zeros(2)
+                else:
+                    old = Track(self._next_id, pose.keypoints, box, pose.score,
+                                quality=pose.quality)
+                    self._next_id += 1
+                if pose.confirmed:
+                    old.confirmed_at = self._frame
             else:
                 step = _centre(box) - _centre(old.box)
                 old.velocity = 0.5 * old.velocity + 0.5 * step
@@ -142,6 +195,28 @@ class Tracker:
                 old.age += 1
             kept.append(old)
             kept_ids.add(old.track_id)
-        self.lost += sum(1 for tid in previous if tid not in kept_ids)
+        self._frame += 1
+        gone = [t for tid, t in previous.items() if tid not in kept_ids]
+        self.lost += len(gone)
+        self._gone = [(t, f) for t, f in self._gone
+                      if self._frame - f <= self.keep_lost and t.track_id not in kept_ids]
+        self._gone += [(t, self._frame) for t in gone]
         self.tracks = sorted(kept, key=lambda t: t.track_id)
         return self.tracks
+
+    def _reclaim(self, box, taken: set[int]) -> Track | None:
+        """The recently lost track this new box most likely is, or None."""
+        best, best_iou = None, self.reclaim_iou
+        for t, lost_at in self._gone:
+            if t.track_id in taken:
+                continue
+            frames = max(self._frame + 1 - lost_at, 1)
+            x0, y0, x1, y1 = t.box
+            dx, dy = t.velocity * 0.5 * frames
+            overlap = iou(box, (x0 + dx, y0 + dy, x1 + dx, y1 + dy))
+            if overlap >= best_iou:
+                best, best_iou = t, overlap
+        if best is not None:
+            self._gone = [(t, f) for t, f in self._gone if t is not best]
+            self.reclaimed += 1
+        return best

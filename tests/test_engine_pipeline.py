@@ -156,3 +156,58 @@ def test_real_backend_on_the_demo_video(random_onnx, demo_video):
         for p in r.people:
             assert p.keypoints.shape == (21, 3) and np.isfinite(p.keypoints).all()
             assert 0 <= p.score <= 1
+
+
+def test_nanodet_finds_every_clearly_visible_person_and_nothing_in_an_empty_frame(shared_data):
+    """The shipped detector on real COCO images: each annotated person taller than 96 px
+    on these images is found (box IoU >= 0.5); a blank frame gives nobody."""
+    import json
+
+    import cv2
+
+    from engine.detector import NanoDetDetector
+
+    coco = shared_data / "coco128"
+    ann = json.loads((coco / "person_keypoints_train2017.json").read_text())
+    files = {i["id"]: i["file_name"] for i in ann["images"]}
+    tall = {}
+    for a in ann["annotations"]:
+        x, y, w, h = a["bbox"]
+        if h > 96:
+            tall.setdefault(a["image_id"], []).append((x, y, x + w, y + h))
+    det = NanoDetDetector(size=416)
+    checked = 0
+    for image_id in sorted(tall)[:6]:
+        frame = cv2.cvtColor(cv2.imread(str(coco / "images" / files[image_id])), cv2.COLOR_BGR2RGB)
+        boxes = det.detect(frame)
+        assert all(0.3 < b[4] <= 1 and b[0] < b[2] and b[1] < b[3] for b in boxes)
+        for gt in tall[image_id]:
+            assert max((iou(b, gt) for b in boxes), default=0) >= 0.5, (image_id, gt, boxes)
+            checked += 1
+    assert checked >= 6
+    assert det.detect(np.zeros((480, 640, 3), np.uint8)) == []
+
+
+def test_a_person_found_again_soon_keeps_their_id():
+    """Lost for a few frames (occluded), then found where their track was heading: the
+    old id comes back, not a new one."""
+    from engine.tracker import Pose, Tracker
+
+    def pose_at(x, score=0.9):
+        k = np.zeros((21, 3), np.float32)
+        k[:, 0] = x + np.linspace(0, 40, 21)
+        k[:, 1] = np.linspace(100, 300, 21)
+        k[:, 2] = score
+        return Pose(k, score)
+
+    tr = Tracker(max_people=2, min_score=0.3)
+    first = tr.update([pose_at(100)])
+    assert [t.track_id for t in first] == [1]
+    tracked = Pose(first[0].keypoints.copy(), 0.9, track_id=1)
+    tr.update([tracked])
+    assert tr.update([]) == [] and tr.lost == 1  # occluded
+    tr.update([])
+    back = tr.update([pose_at(104)])  # found again, nearby
+    assert [t.track_id for t in back] == [1] and tr.reclaimed == 1
+    other = tr.update([Pose(back[0].keypoints.copy(), 0.9, track_id=1), pose_at(600)])
+    assert sorted(t.track_id for t in other) == [1, 2]  # someone elsewhere is someone new

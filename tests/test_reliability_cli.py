@@ -58,7 +58,7 @@ def stub_backend(monkeypatch):
         return made[-1]
 
     monkeypatch.setattr("engine.backends.create", create)
-    monkeypatch.setattr("engine.pipeline.default_detector", lambda tiles=False: SearchDetector())
+    monkeypatch.setattr("engine.detector.create", lambda name="auto", people=1: SearchDetector())
     return made
 
 

@@ -86,7 +86,7 @@ def test_soak_fails_when_the_engine_gives_up(tmp_path, monkeypatch, capsys):
     from engine.detector import SearchDetector
 
     monkeypatch.setattr("engine.backends.create", lambda *a, **k: Dies())
-    monkeypatch.setattr("engine.pipeline.default_detector", lambda tiles=False: SearchDetector())
+    monkeypatch.setattr("engine.detector.create", lambda name="auto", people=1: SearchDetector())
     out = tmp_path / "soak.json"
     rc = soak.main(["--source", str(SAMPLE), "--minutes", "0.5", "--json", str(out)])
     assert rc == 1

@@ -133,7 +133,8 @@ def oks(pred, gt, visible, area, sigmas) -> np.ndarray:
 AP_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
 
-def coco_ap(gt, pred, image_ids, sigmas, *, areas=None, boxes=None, scores=None) -> dict:
+def coco_ap(gt, pred, image_ids, sigmas, *, areas=None, boxes=None, scores=None,
+            pred_image_ids=None) -> dict:
     """COCO keypoint AP/AR of predictions for ground-truth people, via pycocotools.
 
     gt (N, K, 3) x, y, v (v > 0 = labelled); pred (N, K, >=2) in the same order (one
@@ -142,6 +143,10 @@ def coco_ap(gt, pred, image_ids, sigmas, *, areas=None, boxes=None, scores=None)
     (default: box area * 0.53); boxes (N, 4) x0, y0, x1, y1 (default: labelled points'
     extent); scores (N,) detection scores (default 1). Returns ``AP_KEYS`` and
     ``instances``. People with no labelled point must be left out by the caller.
+
+    ``pred_image_ids`` (M,): the predictions are detections of their own (M of them,
+    e.g. from a person detector's boxes), matched to the ground truth of their image by
+    COCOeval; ``scores`` is then (M,). Images are those of the ground truth.
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -165,7 +170,8 @@ def coco_ap(gt, pred, image_ids, sigmas, *, areas=None, boxes=None, scores=None)
     if areas is None:
         areas = wh[:, 0] * wh[:, 1] * AREA_FROM_BOX
     areas = np.asarray(areas, np.float64).reshape(n)
-    scores = np.ones(n) if scores is None else np.asarray(scores, np.float64).reshape(n)
+    m = n if pred_image_ids is None else len(pred_image_ids)
+    scores = np.ones(m) if scores is None else np.asarray(scores, np.float64).reshape(m)
 
     ids = {}
     img_int = [ids.setdefault(i, len(ids) + 1) for i in image_ids]
@@ -178,11 +184,15 @@ def coco_ap(gt, pred, image_ids, sigmas, *, areas=None, boxes=None, scores=None)
                      "keypoints": g.reshape(-1).tolist(), "num_keypoints": int(vis[i].sum()),
                      "area": float(areas[i]),
                      "bbox": [float(boxes[i, 0]), float(boxes[i, 1]), float(wh[i, 0]), float(wh[i, 1])]})
+    det_img = img_int if pred_image_ids is None else [ids.get(i) for i in pred_image_ids]
+    for j in range(m):
+        if det_img[j] is None:  # an image without annotated people is not evaluated
+            continue
         p = np.zeros((k, 3))
-        p[:, :2] = np.nan_to_num(pred[i, :, :2], nan=-1e6, posinf=-1e6, neginf=-1e6)
+        p[:, :2] = np.nan_to_num(pred[j, :, :2], nan=-1e6, posinf=-1e6, neginf=-1e6)
         p[:, 2] = 1.0
-        dets.append({"image_id": img_int[i], "category_id": 1, "keypoints": p.reshape(-1).tolist(),
-                     "score": float(scores[i])})
+        dets.append({"image_id": det_img[j], "category_id": 1,
+                     "keypoints": p.reshape(-1).tolist(), "score": float(scores[j])})
     with contextlib.redirect_stdout(io.StringIO()):
         cgt = COCO()
         cgt.dataset = {"images": images, "annotations": anns,

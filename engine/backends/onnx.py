@@ -54,11 +54,10 @@ def _dims(value_info) -> list:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
 
 
-def inspect_file(path: Path) -> dict:
-    """Read an ONNX file as data and check it before any session is built: a valid graph
-    (``onnx.checker``), self-contained (no external data files, which could point anywhere
-    on disk), input ``image`` (N, 3, H, W), outputs ``simcc_x`` / ``simcc_y`` (N, 21, bins),
-    and a readable ``uniskel_config``. Returns that config ({} if the file has none)."""
+def read_graph(path: Path):
+    """An ONNX file read as data (protobuf), checked: a valid graph (``onnx.checker``)
+    and self-contained (no external data files, which could point anywhere on disk).
+    Returns the ModelProto; UniskelError naming the file otherwise."""
     try:
         import onnx
     except ImportError:
@@ -69,8 +68,7 @@ def inspect_file(path: Path) -> dict:
     except Exception as exc:  # protobuf's DecodeError and friends
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UniskelError(f"{path}: not a loadable ONNX model ({first[:150]})") from None
-    graph = proto.graph
-    external = [t.name for t in graph.initializer
+    external = [t.name for t in proto.graph.initializer
                 if t.data_location == onnx.TensorProto.EXTERNAL]
     if external:
         raise UniskelError(f"{path}: refused: its weights live in external files ({external[0]}, "
@@ -80,6 +78,15 @@ def inspect_file(path: Path) -> dict:
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UniskelError(f"{path}: not a valid ONNX graph ({first[:150]})") from None
+    return proto
+
+
+def inspect_file(path: Path) -> dict:
+    """Read an ONNX file as data and check it before any session is built (``read_graph``),
+    then its interface: input ``image`` (N, 3, H, W), outputs ``simcc_x`` / ``simcc_y``
+    (N, 21, bins), and a readable ``uniskel_config``. Returns that config ({} if none)."""
+    proto = read_graph(path)
+    graph = proto.graph
     init = {t.name for t in graph.initializer}
     ins = [i for i in graph.input if i.name not in init]
     outs = list(graph.output)
