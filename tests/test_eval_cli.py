@@ -233,3 +233,31 @@ def test_cli_split_val_is_the_held_out_coco_mini_images(monkeypatch, tmp_path):
     res = json.loads(out.read_text())
     assert res["instances"] == 26 and res["AP"] == pytest.approx(1.0)
     assert res["meta"]["split"] == "val"
+
+
+def test_eval_with_the_detectors_own_boxes(tmp_path, capsys, shared_data):
+    """--boxes detector: every annotated person is counted (missed ones too), AP is
+    reported beside the GT-box AP of the same model, and person recall over the people
+    taller than 96 px; the shipped student and detector find most of them."""
+    coco = shared_data / "coco128"
+    out = tmp_path / "det.json"
+    rc = uniskel_eval(["--format", "coco", "--annotations",
+                       str(coco / "person_keypoints_train2017.json"), "--images",
+                       str(coco / "images"), "--limit", "25", "--backend", "onnx",
+                       "--boxes", "detector", "--json", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "person recall" in printed and "AP on GT boxes" in printed
+    res = json.loads(out.read_text())
+    tall = res["person_recall_people"]
+    assert tall["annotated"] >= 10 and res["instances"] == 25 and res["detections"] > 0
+    assert res["person_recall"] == pytest.approx(tall["found"] / tall["annotated"])
+    assert res["person_recall"] >= 0.75
+    assert 0 < res["AP"] <= 1 and 0 < res["gt_boxes"]["AP"] <= 1
+    assert res["detector"] == "nanodet" and res["meta"]["boxes"] == "detector"
+
+
+def test_eval_boxes_detector_needs_an_ap_format(capsys, shared_data):
+    rc = uniskel_eval(["--format", "lsp", "--range", "7500:7502", "--boxes", "detector"])
+    assert rc == 2
+    assert "AP formats" in capsys.readouterr().err

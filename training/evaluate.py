@@ -1,4 +1,5 @@
-"""``uniskel eval``: a model's accuracy on a dataset, on ground-truth boxes.
+"""``uniskel eval``: a model's accuracy on a dataset, on ground-truth boxes (default) or
+on the engine's own person-detector boxes (``--boxes detector``).
 
 Each annotated person is cropped the way the live pipeline crops a tracked box
 (``engine.crop``: the box, padded 1.25x to the model's aspect, warped to its input),
@@ -15,6 +16,14 @@ image pixels with the inverse warp. Metrics (definitions in ``training.metrics``
   unified ``upper_neck``), per joint, and over the joints the backend provides.
 - ``--format mpii``: PCKh@0.5 (head size: see ``metrics.head_size``) over MPII's
   joints except pelvis and thorax (as MPII's own "total"), per joint, and provided.
+
+``--boxes detector`` (COCO-style AP formats): the system as users run it. The engine's
+person detector looks at each image with annotated people, every box it finds is cropped
+and posed the same way, each pose scored by detector score x the model's own score, and
+COCOeval matches them to every annotated person (missed people count, extra detections
+are false positives). Reported beside the ground-truth-box AP of the same model, with
+``person_recall``: the share of annotated people taller than 96 px that some detector
+box covers at IoU >= 0.5.
 
 Python use (e.g. validation during training)::
 
@@ -261,6 +270,95 @@ def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, qual
     return res
 
 
+def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float = PADDING,
+                      provided=None, quality=(), on_error: str = "skip",
+                      progress=None, tall: float = 96.0) -> dict:
+    """AP with the detector's boxes, and person recall; see the module docstring."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from engine import crop as C
+    from engine.detector import iou
+    from engine.quality import person_scores
+    from training.datasets import load_image, stack_keypoints
+    from training.metrics import AREA_FROM_BOX, coco_ap
+
+    if FORMATS.get(fmt) != "ap":
+        raise UniskelError(f"--boxes detector scores AP formats (coco, halpe, aic, crowdpose), "
+                           f"not {fmt}")
+    by_image: dict = {}
+    for inst in instances:
+        by_image.setdefault(str(inst.image), []).append(inst)
+    mapping = skeleton.MAPPINGS[fmt]
+    subset = np.flatnonzero(mapping.mask)
+    input_size = tuple(int(v) for v in backend.input_size)
+    preds, pred_images, scores, kept, problems = [], [], [], [], []
+    tall_total = tall_found = 0
+    bar = tqdm(total=len(by_image), unit="image", desc="eval (detector)", leave=False,
+               disable=(None if progress is None else not progress))
+    for key, people in by_image.items():
+        bar.update(1)
+        try:
+            image = load_image(people[0])
+        except UniskelError as e:
+            if on_error == "raise":
+                raise
+            log.warning("skipped %s", e)
+            problems.append(str(e))
+            continue
+        kept.extend(people)
+        boxes = detector.detect(image)
+        for inst in people:
+            x0, y0, x1, y1 = inst.box
+            if y1 - y0 > tall:
+                tall_total += 1
+                tall_found += any(iou(b, inst.box) >= 0.5 for b in boxes)
+        if not boxes:
+            continue
+        crops, inverses = [], []
+        for b in boxes:
+            center, scale = C.box_to_center_scale(b[:4], input_size, padding)
+            m = C.warp_matrix(center, scale, input_size)
+            crops.append(C.crop(image, m, input_size))
+            inverses.append(C.invert(m))
+        out = np.asarray(backend.infer(np.stack(crops)), dtype=np.float64)
+        pose = person_scores(out, quality, subset)
+        for k, inv, b, ps in zip(out, inverses, boxes, pose):
+            q = k.copy()
+            q[:, :2] = C.apply(inv, k[:, :2])
+            preds.append(q)
+            pred_images.append(people[0].image_id)
+            scores.append(float(b[4]) * float(ps))
+    bar.close()
+    if not kept:
+        raise UniskelError("no readable images with annotated people")
+    gt, mask = stack_keypoints(kept)
+    gt = gt[:, subset].copy()
+    gt[..., 2] = np.where(mask[:, subset], np.maximum(gt[..., 2], 1), 0)
+    areas = np.array([i.area if i.area else
+                      AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1]) for i in kept])
+    boxes_gt = np.array([i.box for i in kept], dtype=np.float64)
+    if preds:
+        res = coco_ap(gt, np.stack(preds)[:, subset], [i.image_id for i in kept],
+                      skeleton.SIGMAS[subset], areas=areas, boxes=boxes_gt,
+                      scores=np.asarray(scores), pred_image_ids=pred_images)
+    else:  # the detector found nobody anywhere
+        from training.metrics import AP_KEYS
+        res = {k: 0.0 for k in AP_KEYS}
+        res["instances"] = len(kept)
+    res["keypoints"] = [skeleton.KEYPOINTS[u] for u in subset]
+    res["detection_score"] = ("detector score x " + ("quality estimate" if len(quality)
+                                                     else "mean confidence above 0.2"))
+    res["detections"] = len(preds)
+    res["images"] = len(by_image) - len(problems)
+    res["person_recall"] = tall_found / tall_total if tall_total else float("nan")
+    res["person_recall_people"] = {"taller_than_px": tall, "annotated": tall_total,
+                                   "found": tall_found}
+    res["skipped"] = len(instances) - len(kept)
+    res["problems"] = problems
+    return res
+
+
 # --------------------------------------------------------------------------- CLI
 
 def _parse_range(text: str):
@@ -289,6 +387,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep one part of the image-id split (id %% 4 == 1 is val): "
                         "coco_mini's val part is the COCO data the shipped student never "
                         "trained on")
+    p.add_argument("--boxes", choices=("gt", "detector"), default="gt",
+                   help="where the people are: the annotated boxes (gt, the default, for "
+                        "comparing pose models) or the engine's person detector (detector: "
+                        "the system as users run it; also reports person_recall)")
+    p.add_argument("--detector", default="auto", metavar="NAME",
+                   help="--boxes detector: auto, nanodet, blazepose (default auto)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="inference backend (default: auto)")
     p.add_argument("--model", type=Path, metavar="PATH",
@@ -383,6 +487,13 @@ def format_table(res: dict, title: str) -> str:
     lines.append(f"  people evaluated   {res['instances']}")
     if "detection_score" in res:
         lines.append(f"  detection score    {res['detection_score']}")
+    if "person_recall" in res:
+        r = res["person_recall_people"]
+        lines.append(f"  person recall      {_pct(res['person_recall'])} ({r['found']} of "
+                     f"{r['annotated']} people taller than {r['taller_than_px']:g} px, "
+                     f"detector {res.get('detector', '?')}, {res['detections']} detections)")
+    if "gt_boxes" in res:
+        lines.append(f"  AP on GT boxes     {_pct(res['gt_boxes'].get('AP'))} (same model)")
     if res.get("not_evaluated"):
         lines.append(f"  not evaluated      {res['not_evaluated']} (no torso / head size)")
     if res.get("skipped"):
@@ -416,6 +527,9 @@ def run(args) -> int:
         raise UniskelError("--batch-size must be at least 1")
     if args.mediapipe_complexity != 1 and args.backend != "mediapipe":
         raise UniskelError("--mediapipe-complexity applies to --backend mediapipe only")
+    if args.boxes == "detector" and FORMATS[args.format] != "ap":
+        raise UniskelError(f"--boxes detector scores AP formats (coco, halpe, aic, crowdpose), "
+                           f"not {args.format}")
     if args.model is not None and not args.model.is_file():
         raise UniskelError(f"model file not found: {args.model}")
     problems_read: list = []
@@ -433,6 +547,19 @@ def run(args) -> int:
                    provided=_provided(backend, backend_name),
                    quality=tuple(getattr(backend, "quality", ()) or ()), batch_size=args.batch_size,
                    on_error=args.on_error, progress=None)
+    if args.boxes == "detector":
+        from engine import detector as detectors
+
+        det = detectors.create(args.detector, people=20)
+        gt_res = res
+        res = evaluate_detected(backend, instances, args.format, det,
+                                provided=_provided(backend, backend_name),
+                                quality=tuple(getattr(backend, "quality", ()) or ()),
+                                on_error=args.on_error)
+        det.close()
+        res["detector"] = det.name
+        res["gt_boxes"] = {k: gt_res[k] for k in ("AP", "AP50", "AP75", "AR", "instances")
+                           if k in gt_res}
     seconds = time.perf_counter() - t0
     res["problems"] = problems_read + res["problems"]
     res["skipped"] += len(problems_read)
@@ -440,7 +567,7 @@ def run(args) -> int:
     res["meta"] = {
         "format": args.format, "annotations": str(ann), "images": str(images),
         "range": list(args.index_range) if args.index_range else None, "limit": args.limit,
-        "split": args.split,
+        "split": args.split, "boxes": args.boxes,
         "backend": backend_name, "backend_description": getattr(backend, "description", ""),
         "mediapipe_complexity": args.mediapipe_complexity if args.backend == "mediapipe" else None,
         "model": str(model) if model else None,
