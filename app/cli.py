@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from engine.errors import reporting
@@ -28,7 +29,9 @@ SUBCOMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uniskel",
-        description="Live 2D pose on the 21-keypoint unified skeleton, and its training pipeline.")
+        description="Live 2D pose on the 21-keypoint unified skeleton, and its training pipeline.",
+        epilog="--verbose (anywhere): also show native libraries' own log lines (MediaPipe, "
+               "TFLite, Qt Multimedia, OpenCV), which are kept off the terminal otherwise.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -45,6 +48,82 @@ def quiet_native_logs() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET, read lazily
 
 
+#: lines native libraries print on their own at start-up and first use: absl/glog
+#: ("W0000 00:00:... file.cc:123] ..."), TFLite's delegate notes, Qt Multimedia's
+#: FFmpeg banner. Our own messages never look like these.
+NATIVE_CHATTER = re.compile(
+    r"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\]"
+    r"|WARNING: All log messages before absl::InitializeLog"
+    r"|INFO: Created TensorFlow Lite"
+    r"|qt\.multimedia[\w.]*:"
+    r"|\[h264 @ |\[mov,mp4)")
+
+
+class NativeLogFilter:
+    """Keeps native libraries' chatter off the terminal: file descriptor 2 goes through a
+    pipe; a thread passes every line on except those matching ``NATIVE_CHATTER``.
+    ``stop()`` puts the real stderr back and waits until everything is passed on."""
+
+    def __init__(self):
+        import threading
+
+        self.real = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self._thread = threading.Thread(target=self._pump, args=(read,), daemon=True,
+                                        name="native-log-filter")
+        self._thread.start()
+
+    def _pump(self, read: int) -> None:
+        with os.fdopen(read, "rb") as pipe:
+            for raw in pipe:
+                if not NATIVE_CHATTER.match(raw.decode("utf-8", "replace")):
+                    os.write(self.real, raw)
+
+    def stop(self) -> None:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(self.real, 2)  # the pipe's last writer is gone: the pump reads to the end
+        self._thread.join(timeout=2.0)
+
+
+_filter: NativeLogFilter | None = None
+
+
+def stop_filtering() -> None:
+    """Flush and undo the native log filter (before ``os._exit``); harmless without one."""
+    global _filter
+    if _filter is not None:
+        _filter.stop()
+        _filter = None
+
+
+def console_main() -> int:
+    """The installed ``uniskel`` command: ``main`` with native chatter filtered out of the
+    terminal unless ``--verbose`` is given."""
+    global _filter
+    argv = sys.argv[1:]
+    verbose = "--verbose" in argv
+    if verbose:
+        argv = [a for a in argv if a != "--verbose"]
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "INFO")
+    else:
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
+        try:
+            _filter = NativeLogFilter()
+        except OSError:  # no file descriptors to spare: keep the chatter
+            _filter = None
+    try:
+        return main(argv)
+    finally:
+        stop_filtering()
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_native_logs()
     parser = build_parser()
@@ -57,4 +136,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -30,7 +30,9 @@ class Dashboard(QWidget):
         self.latency = deque(maxlen=HISTORY)
         self.stages: dict[str, deque] = {}
         self.conf = deque(maxlen=HISTORY)
-        self.quality: float | None = None  # person 1's expected OKS, latest frame
+        self.quality: float | None = None  # the followed person's expected OKS, latest frame
+        self.person: int | None = None  # the followed person's id
+        self.people: int | None = None  # people in view
         self._paint_times = deque(maxlen=30)
         self._t0 = time.monotonic()
         self._dirty = False
@@ -50,7 +52,7 @@ class Dashboard(QWidget):
         self.latency_curve = self.ms_plot.plot(pen=pg.mkPen("#ffffff", width=2),
                                                name="capture to paint")
         self.stage_curves: dict[str, pg.PlotDataItem] = {}
-        self.conf_plot = plots.addPlot(row=2, col=0, title="keypoint confidence (person 1)")
+        self.conf_plot = plots.addPlot(row=2, col=0, title="keypoint confidence (followed person)")
         self.conf_image = pg.ImageItem(axisOrder="row-major")
         self.conf_image.setColorMap(pg.colormap.get("viridis"))
         self.conf_plot.addItem(self.conf_image)
@@ -85,8 +87,11 @@ class Dashboard(QWidget):
         self._dirty = True
 
     def add(self, latency_ms: float, stages_ms: dict, keypoints: np.ndarray | None,
-            quality: float | None = None) -> None:
-        """Record one painted result (``quality``: person 1's expected OKS, if known)."""
+            quality: float | None = None, person: int | None = None,
+            people: int | None = None) -> None:
+        """Record one painted result: ``keypoints`` and ``quality`` (expected OKS, if
+        known) of the followed ``person`` (their id), and how many ``people`` there are."""
+        self.person, self.people = person, people
         now = time.monotonic()
         self._paint_times.append(now)
         n = len(self._paint_times)
@@ -145,8 +150,13 @@ class Dashboard(QWidget):
         cur = self.current()
         stages = "  ".join(f"{k} {v:.1f}" for k, v in cur.items()
                            if k not in ("fps", "latency_ms", "quality") and np.isfinite(v))
-        quality = (f"<br>person 1: expected OKS {cur['quality']:.2f} (the model's own "
+        who = f"person #{self.person}" if self.person is not None else "the person"
+        quality = (f"<br>{who}: expected OKS {cur['quality']:.2f} (the model's own "
                    "estimate of its accuracy)" if "quality" in cur else "")
+        if self.people is not None:
+            quality += (f"<br>{self.people} {'person' if self.people == 1 else 'people'} in view"
+                        + (f"; the dashboard follows #{self.person} (click a person to "
+                           "follow them)" if self.person is not None else ""))
         self.summary.setText(f"<b>{cur['fps']:.1f} fps</b>, capture to paint "
                              f"{cur['latency_ms']:.0f} ms<br>stages (ms): {stages or '-'}"
                              + quality)

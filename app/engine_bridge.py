@@ -142,6 +142,8 @@ class _LanePipeline:
         packet = self.bridge._claim(frame)
         if packet is None or packet.restart or self.bridge._take_reset():
             self.pipeline.reset()
+        if self.pipeline.max_people != self.bridge.max_people:
+            self.pipeline.set_max_people(self.bridge.max_people)
         return _Processed(packet, self.pipeline.process(frame, timestamp))
 
 
@@ -157,6 +159,7 @@ class EngineBridge(QObject):
         self.recorder = None          # app.recorder.Recorder, fed on the worker thread
         self.record_options = None    # app.overlay.OverlayOptions for the recording
         self.requested = ""
+        self.max_people = 1           # people tracked; the worker picks a change up per frame
         self.backend_name = ""
         self.description = ""
         self._lock = threading.Lock()
@@ -189,7 +192,7 @@ class EngineBridge(QObject):
         try:
             backend = factory() if factory is not None else backends.create(name, model_path)
             backend.warmup()
-            pipeline = Pipeline(backend, smoothing=True)
+            pipeline = Pipeline(backend, smoothing=True, max_people=self.max_people)
         except UniskelError as exc:
             if generation == self._generation:
                 self.failed.emit(str(exc))

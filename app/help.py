@@ -20,6 +20,8 @@ SHORTCUTS = (
     ("S", "snapshot (PNG)"),
     ("Ctrl+O", "open a video or image (or drop it on the window)"),
     ("Ctrl+Shift+O", "open a model, .pt or .onnx (or drop it on the window)"),
+    ("P", "follow one person (the most prominent) / everyone in the frame"),
+    ("click", "the dashboard follows the person clicked on"),
     ("F11", "presenter mode (full screen)"),
     ("F1 or ?", "this help"),
     ("Esc", "close help / leave presenter mode"),

@@ -100,4 +100,6 @@ def end_process(code: int) -> int:
             stream.flush()
         except (OSError, ValueError):
             pass
+    from app.cli import stop_filtering
+    stop_filtering()  # pass on every line still in the native log filter
     os._exit(code)

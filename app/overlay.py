@@ -25,7 +25,9 @@ class OverlayOptions:
     show_names: bool = False
     line_width: int = 3
     mirror: bool = False
-    side_colours: bool = True    # left warm / right cool; off: one colour
+    side_colours: bool = True    # left warm / right cool; off: one colour per person
+    show_ids: bool = True        # each person's id beside their head, in their colour
+    followed: int | None = None  # the person the dashboard follows (drawn a little bolder)
 
 
 def visible_points(kpts: np.ndarray, subset: str, threshold: float) -> list[int]:
@@ -70,10 +72,15 @@ def paint_people(painter: QPainter, people, opts: OverlayOptions, scale: float =
     font.setPixelSize(max(10, 4 * lw + 3))
     painter.setFont(font)
 
-    def colour(rgb):
-        return QColor(*(rgb if opts.side_colours else SINGLE_COLOUR))
+    from engine.draw import person_colour
 
     for person in people:
+        tid = getattr(person, "track_id", None)
+        own = person_colour(tid) if tid is not None else SINGLE_COLOUR
+
+        def colour(rgb):
+            return QColor(*(rgb if opts.side_colours else own))
+
         k = np.asarray(person.keypoints, dtype=np.float64)
         xs = frame_width - k[:, 0] if opts.mirror else k[:, 0]
         pts = [QPointF(ox + scale * x, oy + scale * y) for x, y in zip(xs, k[:, 1])]
@@ -81,10 +88,17 @@ def paint_people(painter: QPainter, people, opts: OverlayOptions, scale: float =
         for a, b, rgb in visible_edges(points, opts.subset):
             painter.setPen(QPen(colour(rgb), lw, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             painter.drawLine(pts[a], pts[b])
-        painter.setPen(QPen(QColor(20, 20, 20), 1))
+        # the dot outlines carry the person's own colour, so ids stay apparent with
+        # left/right colours on
+        painter.setPen(QPen(QColor(*own) if tid is not None else QColor(20, 20, 20),
+                            2 if tid is not None and tid == opts.followed else 1))
         for i in points:
             painter.setBrush(colour(skeleton.KEYPOINT_COLORS[i]))
             painter.drawEllipse(pts[i], radius, radius)
+        if opts.show_ids and tid is not None and points:
+            top = min(points, key=lambda i: pts[i].y())
+            _outlined_text(painter, pts[top] + QPointF(-radius, -2 * radius - 2), f"#{tid}",
+                           QColor(*own))
         if opts.show_names:
             for i in points:
                 _outlined_text(painter, pts[i] + QPointF(radius + 2, -radius),
@@ -135,6 +149,7 @@ class OverlayView(QWidget):
         self.last_drawn: list[list[int]] = []
         self.painted = 0             # paint events that drew a frame
         self.on_painted = None       # callback(view) after a frame is painted
+        self.on_clicked = None       # callback(x, y) in frame pixels, on a left click
         self.pending = (None, None)  # what the window wants timed when it is painted
 
     # --- content -------------------------------------------------------------------
@@ -166,6 +181,24 @@ class OverlayView(QWidget):
 
     def has_frame(self) -> bool:
         return self._image is not None
+
+    def to_frame(self, wx: float, wy: float):
+        """Widget point -> frame pixel (mirror-aware), or None outside the frame."""
+        r = self.image_rect()
+        if r.isEmpty() or not r.contains(QPointF(wx, wy)):
+            return None
+        s = r.width() / self._frame_size[0]
+        x, y = (wx - r.x()) / s, (wy - r.y()) / s
+        if self.options.mirror:
+            x = self._frame_size[0] - x
+        return x, y
+
+    def mousePressEvent(self, event):  # noqa: N802 (Qt name)
+        at = self.to_frame(event.position().x(), event.position().y())
+        if at is not None and self.on_clicked is not None \
+                and event.button() == Qt.MouseButton.LeftButton:
+            self.on_clicked(*at)
+        super().mousePressEvent(event)
 
     # --- painting ------------------------------------------------------------------
     def image_rect(self) -> QRectF:

@@ -30,6 +30,8 @@ class Settings:
     record_format: str = "jsonl"   # keypoint file format: "jsonl" or "csv"
     loop: bool = True
     last_source: str = ""
+    max_people: int = 6            # people shown at once (all of them, up to this cap)
+    one_person: bool = False       # follow only the most prominent person (presenters)
 
 
 def _convert(value, default):
@@ -62,6 +64,7 @@ def load(store=None) -> Settings:
         s.subset = "all"
     s.threshold = min(max(s.threshold, 0.0), 1.0)
     s.line_width = min(max(s.line_width, 1), 12)
+    s.max_people = min(max(s.max_people, 1), 20)
     if s.record_format not in ("jsonl", "csv"):
         s.record_format = "jsonl"
     return s

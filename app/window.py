@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QStandardItemModel
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
                                QLabel, QMainWindow, QPushButton, QSlider, QSpinBox, QToolBar,
                                QWidget)
 
@@ -103,6 +103,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.resizeDocks([self.dock], [380], Qt.Orientation.Horizontal)
         self.view.on_painted = self._on_painted
+        self.view.on_clicked = self.follow_at
+        self.followed_id: int | None = None  # the person the dashboard follows
 
         self._build_actions()
         self._build_toolbars()
@@ -154,11 +156,15 @@ class MainWindow(QMainWindow):
                                              "show the dashboard (D)")
         self.compare_action = self._action("Compare with MediaPipe", self.set_compare, ["V"],
                                            True, "student and MediaPipe side by side (V)")
+        self.one_person_action = self._action(
+            "Follow one person", self._set_one_person, ["P"], True,
+            "only the most prominent person (P); off: everyone in the frame, up to the cap")
         self.present_action = self._action("Presenter mode", self.set_presenter, ["F11"],
                                            True, "full screen, large status line (F11)")
         self.help_action = self._action("Shortcuts", self.toggle_help, ["F1", "?"],
                                         tip="list the keyboard shortcuts (F1 or ?)")
         for a, short in ((self.compare_action, "Compare"), (self.colours_action, "L/R colours"),
+                         (self.one_person_action, "One person"),
                          (self.present_action, "Present"), (self.help_action, "Help")):
             a.setIconText(short)
         self.escape_action = self._action("Leave", self._escape, ["Esc"])
@@ -253,9 +259,17 @@ class MainWindow(QMainWindow):
         self.width_spin.setToolTip("line width (- and +)")
         self.width_spin.valueChanged.connect(self._width_changed)
         tb2.addWidget(self.width_spin)
+        tb2.addWidget(QLabel(" People "))
+        self.people_spin = QSpinBox()
+        self.people_spin.setRange(1, 20)
+        self.people_spin.setToolTip("the most people shown at once (all of them up to this); "
+                                    "P follows only one")
+        self.people_spin.valueChanged.connect(self._people_cap_changed)
+        tb2.addWidget(self.people_spin)
         tb2.addAction(self.names_action)
         tb2.addAction(self.colours_action)
         tb2.addAction(self.mirror_action)
+        tb2.addAction(self.one_person_action)
         tb2.addSeparator()
         tb2.addAction(self.dashboard_action)
         tb2.addAction(self.present_action)
@@ -272,7 +286,8 @@ class MainWindow(QMainWindow):
             f.addSeparator() if a is None else f.addAction(a)
         v = m.addMenu("&View")
         for a in (*self.subset_actions.values(), None, self.names_action, self.colours_action,
-                  self.mirror_action, self.thinner_action, self.thicker_action,
+                  self.mirror_action, self.one_person_action, self.thinner_action,
+                  self.thicker_action,
                   self.lower_action, self.raise_action, None, self.compare_action,
                   self.dashboard_action, self.present_action):
             v.addSeparator() if a is None else v.addAction(a)
@@ -290,6 +305,9 @@ class MainWindow(QMainWindow):
         self.names_action.setChecked(s.show_names)
         self.mirror_action.setChecked(s.mirror)
         self.colours_action.setChecked(True)
+        self.one_person_action.setChecked(s.one_person)
+        self.people_spin.setValue(s.max_people)
+        self.engine.max_people = 1 if s.one_person else s.max_people
         self.dashboard_action.setChecked(s.dashboard)
         self.dock.setVisible(s.dashboard)
         self.loop_box.setChecked(s.loop)
@@ -302,9 +320,23 @@ class MainWindow(QMainWindow):
         geometry = store.value("geometry")
         if geometry is not None:
             try:
-                self.restoreGeometry(geometry)
+                if self.restoreGeometry(geometry):
+                    return
             except TypeError:
-                pass  # a damaged entry: keep the default size
+                pass  # a damaged entry: fit the screen as on a first launch
+        self.fit_screen()
+
+    def fit_screen(self) -> None:
+        """First launch: 1280x780, or 90% of the screen's free area where that is smaller,
+        centred on it (a laptop's 1366x768 shows the whole window)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        w, h = min(1280, int(free.width() * 0.9)), min(780, int(free.height() * 0.9))
+        self.resize(max(w, 640), max(h, 420))
+        self.move(free.x() + (free.width() - self.width()) // 2,
+                  free.y() + (free.height() - self.height()) // 2)
 
     # --- overlay options -------------------------------------------------------------
     def options(self) -> OverlayOptions:
@@ -314,7 +346,8 @@ class MainWindow(QMainWindow):
         s = self.settings
         opts = OverlayOptions(subset=s.subset, threshold=s.threshold, show_names=s.show_names,
                               line_width=s.line_width, mirror=s.mirror,
-                              side_colours=self.colours_action.isChecked())
+                              side_colours=self.colours_action.isChecked(),
+                              followed=self.followed_id)
         self.view.set_options(opts)
         self.compare_view.set_options(replace(opts))
         self.engine.record_options = replace(opts)
@@ -335,6 +368,45 @@ class MainWindow(QMainWindow):
 
     def _set_colours(self, on):
         self._push_options()
+
+    def _set_one_person(self, on):
+        """One person (the most prominent, for a presenter) or everyone up to the cap."""
+        self.settings.one_person = bool(on)
+        self.engine.max_people = 1 if on else self.settings.max_people
+        self.statusBar().showMessage(
+            "following the most prominent person" if on else
+            f"showing everyone in the frame (up to {self.settings.max_people})", 3000)
+
+    def _people_cap_changed(self, v):
+        self.settings.max_people = int(v)
+        if not self.settings.one_person:
+            self.engine.max_people = int(v)
+
+    def follow_at(self, x: float, y: float) -> None:
+        """A click on the view (frame pixels): the dashboard follows the person nearest to
+        it (their keypoints' box, or the closest of their confident points)."""
+        people = list(getattr(self.view, "_people", []))
+        if not people:
+            return
+
+        def distance(p):
+            x0, y0, x1, y1 = p.box
+            dx, dy = max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1)
+            return dx * dx + dy * dy
+
+        self.followed_id = min(people, key=distance).track_id
+        self._push_options()
+        self.statusBar().showMessage(f"dashboard follows person #{self.followed_id}", 3000)
+
+    def followed_person(self, people):
+        """The person the dashboard shows: the one clicked on while visible, else the most
+        prominent (largest box)."""
+        for p in people:
+            if p.track_id == self.followed_id:
+                return p
+        if not people:
+            return None
+        return max(people, key=lambda p: (p.box[2] - p.box[0]) * (p.box[3] - p.box[1]))
 
     def _threshold_changed(self, v):
         self.settings.threshold = v / 100.0
@@ -687,10 +759,12 @@ class MainWindow(QMainWindow):
         latency = (time.monotonic() - packet.captured) * 1000.0
         if result is None:
             return
-        first = result.people[0] if result.people else None
+        first = self.followed_person(result.people)
         self.dashboard.add(latency, dict(result.stages_ms),
                            first.keypoints if first else None,
-                           first.quality if first else None)
+                           first.quality if first else None,
+                           person=first.track_id if first else None,
+                           people=len(result.people))
 
     # --- output ----------------------------------------------------------------------
     def record_folder(self) -> Path:

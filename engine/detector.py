@@ -123,7 +123,10 @@ class NanoDetDetector(Detector):
             raise UniskelError(f"{self.path}: not a NanoDet person detector (expected one "
                                f"(1, 3, H, W) input and 6 outputs)")
         self.size, self.min_score, self.nms_iou = int(size), float(min_score), float(nms_iou)
-        self.session = ort.InferenceSession(str(self.path), session_options(threads),
+        opts = session_options(threads)
+        # runs now and then: its idle threads must not spin and steal the pose model's cores
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(self.path), opts,
                                             providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
         self.outputs = [o.name for o in self.session.get_outputs()]

@@ -18,6 +18,16 @@ COCO_TORSO = {
 }
 
 
+#: one colour per tracked person (RGB), by ``track_id % len(PERSON_COLOURS)``
+PERSON_COLOURS = ((66, 135, 245), (245, 130, 48), (60, 180, 75), (230, 25, 75),
+                  (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60),
+                  (250, 190, 212), (255, 225, 25))
+
+
+def person_colour(track_id) -> tuple[int, int, int]:
+    return PERSON_COLOURS[int(track_id or 0) % len(PERSON_COLOURS)]
+
+
 def edges_for(subset: str = "all") -> list[tuple[int, int, tuple[int, int, int]]]:
     """(a, b, rgb colour) for the edges drawn in a subset."""
     if subset not in skeleton.SUBSETS:
@@ -56,7 +66,7 @@ def draw_skeleton(img_rgb: np.ndarray, people, subset: str = "all", threshold: f
             tid = getattr(person, "track_id", None)
             if tid is not None:
                 cv2.putText(img_rgb, f"#{tid}", (x0, max(y0 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX,
-                            font_scale, (230, 230, 230), 1, cv2.LINE_AA)
+                            font_scale, person_colour(tid), 1, cv2.LINE_AA)
         for a, b, colour in edges:
             if ok[a] and ok[b]:
                 cv2.line(img_rgb, tuple(map(int, xy[a])), tuple(map(int, xy[b])), colour,

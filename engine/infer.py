@@ -27,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model file (.pt, or .onnx for --backend onnx); "
                                         "default: the bundled student")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
-    parser.add_argument("--max-people", type=int, default=1,
-                        help="people to track at once (default 1: the most prominent)")
+    parser.add_argument("--max-people", type=int, default=6,
+                        help="people tracked and written, each with its id (default 6; "
+                             "1: only the most prominent person)")
     parser.add_argument("--no-smooth", action="store_true", help="turn off One Euro smoothing")
     parser.add_argument("--subset", default="all", choices=sorted(skeleton.SUBSETS),
                         help="keypoints to draw (default all 21)")

@@ -105,6 +105,14 @@ class Pipeline:
         self.frame_index = 0
         self._buffer = np.zeros((0, 0, 0, 3), np.uint8)
 
+    def set_max_people(self, n: int) -> None:
+        """Change the cap between frames (the app's one-person toggle); tracks over the
+        new cap are dropped at the next frame, the most prominent kept."""
+        self.max_people = max(1, int(n))
+        self.tracker.max_people = self.max_people
+        if isinstance(self.detector, detectors.NanoDetDetector):
+            self.detector.size = 416 if self.max_people > 1 else 256
+
     @property
     def input_size(self) -> tuple[int, int]:
         return tuple(self.backend.input_size)

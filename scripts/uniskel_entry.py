@@ -39,7 +39,7 @@ def main() -> int:
     launched = os.environ.get("UNISKEL_STARTUP_REPORT")
     if launched:
         _startup_report(float(launched))
-    from app.cli import main as cli_main
+    from app.cli import console_main as cli_main
 
     try:
         return cli_main()

@@ -112,3 +112,66 @@ def test_shortcuts_switch_subsets(qtbot, tmp_path):
     w.close()
     assert QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat).value(
         "subset") == "all"
+
+
+def test_everyone_gets_their_own_colour_and_id_and_a_click_follows_one(qtbot, window):
+    """Several people: each is drawn with an id tag in their own colour; a click on the
+    view makes the dashboard follow the person clicked on; P follows one person only."""
+    from PySide6.QtCore import QPoint, Qt
+
+    from app.overlay import qimage_to_numpy, render_annotated
+    from engine.draw import person_colour
+
+    frame = np.zeros((240, 320, 3), np.uint8)
+    a, b = spread_person(150, 240), spread_person(150, 240)
+    b.keypoints = b.keypoints.copy()
+    b.keypoints[:, 0] += 160
+    a.track_id, b.track_id = 3, 4
+    a.box, b.box = (30, 30, 150, 210), (190, 30, 310, 210)
+    assert person_colour(3) != person_colour(4)
+    opts = window.options()
+    opts.side_colours = False  # whole skeleton in the person's colour
+    img = render_annotated(frame, [a, b], opts)
+    px = qimage_to_numpy(img).reshape(-1, 3)
+    for tid in (3, 4):  # both people's colours are on screen
+        assert (np.abs(px.astype(int) - person_colour(tid)).sum(1) < 30).sum() > 20, tid
+
+    window.view.set_frame(frame, [a, b])
+    r = window.view.image_rect()
+    s = r.width() / 320
+    qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(r.x() + 250 * s), int(r.y() + 120 * s)))
+    assert window.followed_id == 4
+    assert window.followed_person([a, b]) is b
+    assert window.followed_person([a]) is a  # the followed one left: the most prominent
+    assert window.options().followed == 4
+
+    assert window.engine.max_people == window.settings.max_people == 6
+    window.one_person_action.setChecked(True)
+    assert window.engine.max_people == 1 and window.settings.one_person
+    window.one_person_action.setChecked(False)
+    assert window.engine.max_people == 6
+
+
+def test_native_chatter_is_kept_off_the_terminal_and_errors_are_not(tmp_path):
+    """The installed command's filter on file descriptor 2: absl/TFLite lines vanish,
+    everything else passes, in order, before the process ends."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import os, sys\n"
+        "from app.cli import NativeLogFilter\n"
+        "f = NativeLogFilter()\n"
+        "os.write(2, b'W0000 00:00:1796026413.464397   10899 landmark_projection_calculator"
+        ".cc:186] Using NORM_RECT\\n')\n"
+        "os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n')\n"
+        "print('uniskel demo: error: camera 3 not found', file=sys.stderr)\n"
+        "f.stop()\n"
+        "os._exit(2)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=str(Path(__file__).resolve().parents[1]),
+                          timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["uniskel demo: error: camera 3 not found"]

@@ -220,6 +220,8 @@ def test_the_bundled_model_is_checked_against_its_sha256(tmp_path, monkeypatch):
     assert assets.listed_checksums(src.parent)[src.name] == assets.sha256(src)
     card = (src.parent / "README.md").read_text()
     assert assets.sha256(src) in card and assets.sha256(assets.default_onnx()) in card
+    assert assets.sha256(assets.default_detector()) in card
+    assert assets.bundled_problem(assets.default_detector()) is None
     shutil.copy(src.parent / "SHA256SUMS", tmp_path / "SHA256SUMS")
     copy = tmp_path / src.name
     data = bytearray(src.read_bytes())
