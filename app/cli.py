@@ -61,33 +61,49 @@ NATIVE_CHATTER = re.compile(
 
 class NativeLogFilter:
     """Keeps native libraries' chatter off the terminal: file descriptor 2 goes through a
-    pipe; a thread passes every line on except those matching ``NATIVE_CHATTER``.
-    ``stop()`` puts the real stderr back and waits until everything is passed on."""
+    pipe to a small forked process that passes every line on except those matching
+    ``NATIVE_CHATTER``. Being a separate process, it still passes on the last words of a
+    crash (Qt's "could not load the platform plugin" before an abort). ``stop()`` puts
+    the real stderr back and waits until everything is passed on. POSIX only."""
 
     def __init__(self):
-        import threading
-
-        self.real = os.dup(2)
+        if not hasattr(os, "fork"):
+            raise OSError("no fork here")
         read, write = os.pipe()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the filter: read until every writer is gone, then leave quietly
+            os.close(write)
+            try:
+                with os.fdopen(read, "rb") as pipe:
+                    for raw in pipe:
+                        if not NATIVE_CHATTER.match(raw.decode("utf-8", "replace")):
+                            os.write(2, raw)
+            finally:
+                os._exit(0)
+        os.close(read)
+        self.pid = pid
+        self.real = os.dup(2)
         os.dup2(write, 2)
         os.close(write)
-        self._thread = threading.Thread(target=self._pump, args=(read,), daemon=True,
-                                        name="native-log-filter")
-        self._thread.start()
-
-    def _pump(self, read: int) -> None:
-        with os.fdopen(read, "rb") as pipe:
-            for raw in pipe:
-                if not NATIVE_CHATTER.match(raw.decode("utf-8", "replace")):
-                    os.write(self.real, raw)
 
     def stop(self) -> None:
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
-        os.dup2(self.real, 2)  # the pipe's last writer is gone: the pump reads to the end
-        self._thread.join(timeout=2.0)
+        os.dup2(self.real, 2)  # our last copy of the pipe is gone: the filter reads to EOF
+        os.close(self.real)
+        import time
+
+        deadline = time.monotonic() + 2.0  # a process we started may still hold the pipe
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(self.pid, os.WNOHANG)[0]:
+                    return
+            except ChildProcessError:
+                return
+            time.sleep(0.01)
 
 
 _filter: NativeLogFilter | None = None

@@ -93,3 +93,22 @@ def test_bench_reports_fps_latency_stages_and_a_comparison(tmp_path, demo_video,
     assert r["model_ms_per_crop"] > 0
     assert r["compare"]["backend"] == "mediapipe" and r["compare"]["frames"] == 10
     assert r["speedup"] == pytest.approx(r["fps"] / r["compare"]["fps"], rel=1e-2)
+
+
+def test_bench_counts_people_and_id_switches(tmp_path, demo_video):
+    """--max-people: people per frame and id switches per 100 frames in the JSON, from
+    the shipped student and detector on the real street frames."""
+    from app import cli
+    from engine.bench import id_switches
+
+    a, b = (0, 0, 10, 20), (50, 0, 60, 20)
+    assert id_switches([[(1, a), (2, b)], [(1, a), (2, b)]]) == 0
+    assert id_switches([[(1, a), (2, b)], [(1, a), (3, b)]]) == 1  # #2 became #3
+    assert id_switches([[(1, a)], []]) == 0  # lost is not a switch
+    out = tmp_path / "b.json"
+    assert cli.main(["bench", "--source", str(demo_video), "--backend", "onnx", "--repeat", "1",
+                     "--warmup", "1", "--max-people", "6", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["max_people"] == 6 and r["detector"] == "nanodet"
+    assert r["people_per_frame"] >= 2  # several people on the street, not just one
+    assert 0 <= r["id_switches_per_100"] <= 100
