@@ -19,14 +19,12 @@ from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
 
-BACKEND_LABELS = {
-    "auto": "Auto (fastest available)",
-    "tensorrt": "TensorRT (GPU)",
-    "cuda": "CUDA (PyTorch GPU)",
-    "onnx": "ONNX Runtime",
-    "cpu": "CPU (PyTorch)",
-    "mediapipe": "MediaPipe BlazePose",
-}
+def _labels() -> dict[str, str]:
+    from engine import backends
+    return backends.LABELS
+
+
+BACKEND_LABELS = _labels()  # the window's backend menu: derived from engine.backends
 KEEP_PACKETS = 8   # frames waiting in or for the worker that we can still match up
 
 

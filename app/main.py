@@ -9,14 +9,15 @@ import argparse
 import os
 import sys
 
-BACKEND_CHOICES = ("auto", "tensorrt", "cuda", "onnx", "cpu", "mediapipe")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.backends import CHOICES
+
     parser.add_argument("--source", metavar="camera:N|PATH",
                         help="camera number or a video/image file (default: the first camera, "
                              "else the bundled sample video)")
-    parser.add_argument("--backend", choices=BACKEND_CHOICES, default=None,
+    parser.add_argument("--backend", choices=CHOICES, default=None,
                         help="inference backend (default: the one used last, else auto)")
     parser.add_argument("--model", metavar="PATH",
                         help="student model (.pt or .onnx; default: the bundled one)")

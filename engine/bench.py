@@ -21,12 +21,14 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.backends import CHOICES
+
     parser.add_argument("--source", required=True, help="video file (or image) to run on")
-    parser.add_argument("--backend", default="auto",
-                        help="auto, tensorrt, cuda, onnx, cpu or mediapipe (default: auto)")
+    parser.add_argument("--backend", default="auto", choices=CHOICES,
+                        help="inference backend (default: auto, the fastest that runs here)")
     parser.add_argument("--model", help="model file for --backend (.pt, or .onnx for onnx)")
-    parser.add_argument("--compare", help="a second backend to measure the same way, "
-                                          "e.g. mediapipe")
+    parser.add_argument("--compare", choices=CHOICES,
+                        help="a second backend to measure the same way, e.g. mediapipe")
     parser.add_argument("--compare-model", help="model file for --compare")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the clip (default 3)")
     parser.add_argument("--max-frames", type=int, default=300,

@@ -19,11 +19,13 @@ MIN_FREE_BYTES = 16 * 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.backends import CHOICES
+
     parser.add_argument("--source", required=True, help="video file, image, or camera:N")
     parser.add_argument("--out", help="annotated video to write (.mp4)")
     parser.add_argument("--keypoints", help="keypoint records to write (.jsonl or .csv)")
-    parser.add_argument("--backend", default="auto",
-                        help="auto, tensorrt, cuda, onnx, cpu or mediapipe (default: auto)")
+    parser.add_argument("--backend", default="auto", choices=CHOICES,
+                        help="inference backend (default: auto, the fastest that runs here)")
     parser.add_argument("--model", help="model file (.pt, or .onnx for --backend onnx); "
                                         "default: the bundled student")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")

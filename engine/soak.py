@@ -191,10 +191,12 @@ def _r(v):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.backends import CHOICES
+
     parser.add_argument("--source", required=True, help="video (or image) to loop")
     parser.add_argument("--minutes", type=float, default=10.0, help="how long (default 10)")
-    parser.add_argument("--backend", default="auto",
-                        help="auto, tensorrt, cuda, onnx, cpu or mediapipe (default: auto)")
+    parser.add_argument("--backend", default="auto", choices=CHOICES,
+                        help="inference backend (default: auto, the fastest that runs here)")
     parser.add_argument("--model", help="model file for --backend (.pt, or .onnx for onnx)")
     parser.add_argument("--rate", type=float, default=None,
                         help="frames offered per second (default: the video's own rate; "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -281,3 +282,45 @@ def test_shipped_student_agrees_across_backends_and_finds_real_joints(lspet_crop
     assert np.median(err) < 0.05 * crops.shape[1], np.round(err)
     # people score above the tracker's bar
     assert (a[:, :, 2].mean(1) > cpu.person_score).all()
+
+
+def test_adding_a_backend_is_one_file(tmp_path, monkeypatch):
+    """A module with NAME, LABEL, MODEL_SUFFIX, AUTO_RANK, unavailable() and load() in the
+    backends folder shows up in every list: names, --backend choices, the window's
+    labels, auto's order and the model-file rules."""
+    import importlib
+    import sys
+
+    import engine.backends as B
+
+    (tmp_path / "echo.py").write_text(
+        'NAME = "echo"\nLABEL = "Echo (tests)"\nMODEL_SUFFIX = ".echo"\nAUTO_RANK = 9\n'
+        'def unavailable():\n    return None\n'
+        'def load(model_path=None, **options):\n    return ("echo backend", model_path)\n')
+    monkeypatch.setattr(B, "__path__", [*B.__path__, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "engine.backends.echo", raising=False)
+    found = B.discover()
+    assert list(found)[:5] == ["tensorrt", "cuda", "onnx", "cpu", "echo"]  # by AUTO_RANK
+    monkeypatch.setattr(B, "MODULES", found)
+    monkeypatch.setattr(B, "AUTO_ORDER", tuple(n for n, m in found.items()
+                                               if m.AUTO_RANK is not None))
+    assert B.create("auto", tmp_path / "model.echo") == ("echo backend", tmp_path / "model.echo")
+    with pytest.raises(UniskelError) as e:
+        B.create("echo", tmp_path / "model.onnx")
+    assert "echo runs a .echo checkpoint" in str(e.value) and "--backend onnx" in str(e.value)
+    importlib.reload(B)  # back to the real folder
+    assert "echo" not in B.NAMES and B.CHOICES[0] == "auto"
+
+
+def test_listing_backends_never_imports_torch():
+    """An ONNX-only session (the demo on a laptop) must not load torch just to look."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom engine import backends\nbackends.available()\n"
+            "import app.main, training.evaluate, engine.infer\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(Path(__file__).resolve().parents[1]), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 # format -> metric family
 FORMATS = {"coco": "ap", "halpe": "ap", "aic": "ap", "crowdpose": "ap", "lsp": "pck", "mpii": "pckh"}
-BACKENDS = ("auto", "cpu", "onnx", "cuda", "tensorrt", "mediapipe")
 PADDING = 1.25
 PCK_THR = 0.2
 PCKH_THR = 0.5
@@ -393,7 +392,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the system as users run it; also reports person_recall)")
     p.add_argument("--detector", default="auto", metavar="NAME",
                    help="--boxes detector: auto, nanodet, blazepose (default auto)")
-    p.add_argument("--backend", default="auto", choices=BACKENDS,
+    from engine.backends import CHOICES
+
+    p.add_argument("--backend", default="auto", choices=CHOICES,
                    help="inference backend (default: auto)")
     p.add_argument("--model", type=Path, metavar="PATH",
                    help="model file (default: the shipped student, assets/models/)")

@@ -119,13 +119,13 @@ def main(argv=None) -> int:
     from engine import quality
     from engine.assets import shared_data
     from training.datasets import read
-    from training.evaluate import BACKENDS
+    from engine.backends import CHOICES
 
     data = shared_data()
     p = argparse.ArgumentParser(prog="python -m training.quality",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--model", type=Path, help="checkpoint (.pt) or ONNX (default: shipped)")
-    p.add_argument("--backend", default="auto", choices=BACKENDS,
+    p.add_argument("--backend", default="auto", choices=CHOICES,
                    help="inference backend (mediapipe: fit BlazePose's own confidences, "
                         "for comparison)")
     p.add_argument("--out", type=Path, required=True, help="JSON to write")

@@ -26,6 +26,9 @@ from engine.backends.base import Backend, check_crops, empty_result
 from engine.errors import UniskelError
 
 NAME = "mediapipe"
+LABEL = "MediaPipe BlazePose"  # in the window's backend menu
+MODEL_SUFFIX = None  # the model file it runs (None: its own, bundled)
+AUTO_RANK = None  # place in --backend auto's order (None: never chosen by auto)
 LANDMARK_DIR = Path("modules", "pose_landmark")
 #: model_complexity -> BlazePose variant; its landmark model is pose_landmark_{kind}.tflite
 KINDS = {0: "lite", 1: "full", 2: "heavy"}

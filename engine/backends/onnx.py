@@ -20,6 +20,9 @@ from engine.backends.base import Backend, check_crops, empty_result
 from engine.errors import UniskelError
 
 NAME = "onnx"
+LABEL = "ONNX Runtime"  # in the window's backend menu
+MODEL_SUFFIX = ".onnx"  # the model file it runs (None: its own, bundled)
+AUTO_RANK = 2  # place in --backend auto's order (None: never chosen by auto)
 INPUT = "image"
 OUTPUTS = ("simcc_x", "simcc_y")
 

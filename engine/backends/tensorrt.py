@@ -35,19 +35,20 @@ from engine.backends.base import Backend, check_crops, empty_result
 from engine.errors import UniskelError
 
 NAME = "tensorrt"
+LABEL = "TensorRT (GPU)"  # in the window's backend menu
+MODEL_SUFFIX = ".pt"  # the model file it runs (None: its own, bundled)
+AUTO_RANK = 0  # place in --backend auto's order (None: never chosen by auto)
 log = logging.getLogger(__name__)
 
 
 def unavailable() -> str | None:
+    from engine.backends.cuda import cuda_problem
+
     if importlib.util.find_spec("torch") is None:
         return "tensorrt: PyTorch not installed"
     if importlib.util.find_spec("torch_tensorrt") is None:
         return "tensorrt: torch_tensorrt not installed (pip install uniskel[tensorrt])"
-    import torch
-
-    if not torch.cuda.is_available():
-        return "tensorrt: no CUDA device"
-    return None
+    return cuda_problem(NAME)
 
 
 def cache_dir() -> Path:

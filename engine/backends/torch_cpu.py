@@ -10,6 +10,9 @@ from engine.backends import loading
 from engine.backends.base import Backend, check_crops, empty_result
 
 NAME = "cpu"
+LABEL = "CPU (PyTorch)"  # in the window's backend menu
+MODEL_SUFFIX = ".pt"  # the model file it runs (None: its own, bundled)
+AUTO_RANK = 3  # place in --backend auto's order (None: never chosen by auto)
 
 
 def unavailable() -> str | None:
