@@ -30,6 +30,9 @@ SAMPLE_VIDEO = "media/sample_astronaut.mp4"
 SAMPLE_IMAGE = "media/astronaut.png"
 MODEL_FILTER = "uniskel models (*.pt *.onnx)"
 MODEL_SUFFIXES = (".pt", ".onnx")
+#: what the compare view can run: settings key -> menu label ("backend:model")
+COMPARE_WITH = {"movenet:lightning": "MoveNet Lightning", "movenet:thunder": "MoveNet Thunder",
+                "mediapipe": "MediaPipe BlazePose"}
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.png *.jpg *.jpeg *.bmp);;All files (*)"
 ERROR_SECONDS = 8.0
 
@@ -154,8 +157,15 @@ class MainWindow(QMainWindow):
                                            True, "left warm, right cool (C)")
         self.dashboard_action = self._action("Dashboard", self._set_dashboard, ["D"], True,
                                              "show the dashboard (D)")
-        self.compare_action = self._action("Compare with MediaPipe", self.set_compare, ["V"],
-                                           True, "student and MediaPipe side by side (V)")
+        self.compare_action = self._action("Compare", self.set_compare, ["V"], True,
+                                           "the student and another model side by side (V)")
+        self.compare_group = QActionGroup(self)
+        self.compare_choices = {}
+        for key, label in COMPARE_WITH.items():
+            a = self._action(f"Compare with {label}", lambda on, k=key: on and
+                             self.set_compare_with(k), checkable=True)
+            self.compare_group.addAction(a)
+            self.compare_choices[key] = a
         self.one_person_action = self._action(
             "Follow one person", self._set_one_person, ["P"], True,
             "only the most prominent person (P); off: everyone in the frame, up to the cap")
@@ -289,6 +299,7 @@ class MainWindow(QMainWindow):
                   self.mirror_action, self.one_person_action, self.thinner_action,
                   self.thicker_action,
                   self.lower_action, self.raise_action, None, self.compare_action,
+                  *self.compare_choices.values(),
                   self.dashboard_action, self.present_action):
             v.addSeparator() if a is None else v.addAction(a)
         p = m.addMenu("&Playback")
@@ -306,6 +317,7 @@ class MainWindow(QMainWindow):
         self.mirror_action.setChecked(s.mirror)
         self.colours_action.setChecked(True)
         self.one_person_action.setChecked(s.one_person)
+        self.compare_choices.get(s.compare_with, self.compare_choices["mediapipe"]).setChecked(True)
         self.people_spin.setValue(s.max_people)
         self.engine.max_people = 1 if s.one_person else s.max_people
         self.dashboard_action.setChecked(s.dashboard)
@@ -719,13 +731,24 @@ class MainWindow(QMainWindow):
             self._select_backend_item("mediapipe")
             self.engine.load("mediapipe", None)
 
+    def set_compare_with(self, key: str) -> None:
+        """Which model the compare view runs (MoveNet Lightning or Thunder, MediaPipe)."""
+        self.settings.compare_with = key
+        if not self.compare_choices[key].isChecked():
+            self.compare_choices[key].setChecked(True)
+        if self._comparing:
+            name, _, variant = key.partition(":")
+            self.compare_engine.load(name, variant or None)
+
     def set_compare(self, on):
         on = bool(on)
         self._comparing = on
         self.compare_view.setVisible(on)
         if on:
-            self.compare_view.set_text(title="loading MediaPipe...")
-            self.compare_engine.load("mediapipe", None)
+            self.compare_view.set_text(
+                title=f"loading {COMPARE_WITH.get(self.settings.compare_with, 'model')}...")
+            name, _, variant = self.settings.compare_with.partition(":")
+            self.compare_engine.load(name, variant or None)
         else:
             self.compare_engine.unload()
             self.compare_view.set_frame(None)

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine import simcc
+
 # (stem width, stem output, pyramid width, stages); a stage is
 # (expand, dw kernel, out) for its stride-2 block, then its stride-1 blocks.
 SPECS = {
@@ -103,7 +105,7 @@ class BlazeNet(nn.Module):
     def forward(self, img):
         f = self.features(img)
         heat = self.heatmap(f + self.refine(f))  # (B, K, H/4, W/4) logits
-        beta = 10.0  # the SimCC convention: distributions are softmax(beta * logits)
+        beta = simcc.BETA  # the SimCC convention: distributions are softmax(beta * logits)
         bx, by = self.cfg.bins
         heat_x = heat_y = heat
         if self.cfg.peak_band > 0 and not self.training:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from engine import skeleton
+from engine import simcc, skeleton
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class ModelConfig:
     depths: tuple[int, ...] = (1, 1, 1, 1)
     input_size: tuple[int, int] = (128, 96)  # (height, width)
     num_keypoints: int = skeleton.NUM_KEYPOINTS
-    split_ratio: float = 2.0
-    decode_window: int = 3  # bins each side of the peak that decoding weighs (simcc.decode)
+    split_ratio: float = simcc.SPLIT_RATIO
+    decode_window: int = simcc.WINDOW  # bins each side of the peak that decoding weighs
     person_score: float = 0.3  # mean keypoint confidence below which a crop holds nobody
     # blaze_*: at inference, marginalise only the heatmap rows/columns within this many
     # cells of each keypoint's 2-D maximum (0: all of them; engine/blazenet.py)

@@ -1,15 +1,61 @@
-"""SimCC coordinate classification: targets (training) and decoding (engine).
+"""SimCC coordinate classification, the one codec: targets (training) and decoding (engine).
 
 A coordinate ``c`` in input pixels lives in bin ``c * split_ratio``; a keypoint's x and y
-are two 1-D distributions over those bins.
+are two 1-D distributions over those bins, ``softmax(BETA * logits)`` (RTMPose's
+convention). ``SimCC`` holds the settings (as MMPose's ``SimCCLabel``): the training loss
+builds its targets with ``SimCC.targets``, every backend decodes with ``SimCC.decode``,
+and the tests use both; the defaults live here and nowhere else.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+BETA = 10.0             # distributions are softmax(BETA * logits)
+SIGMA = (2.45, 2.83)    # Gaussian target width in bins (x, y): RTMPose-t's, halved with the input
+SPLIT_RATIO = 2.0       # bins per input pixel
+WINDOW = 3              # bins each side of the peak that decoding weighs
 
-def encode(coords: np.ndarray, bins: tuple[int, int], split_ratio: float,
-           sigma: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+
+@dataclass(frozen=True)
+class SimCC:
+    """The codec of one model: its split ratio, target width, beta and decode window."""
+
+    split_ratio: float = SPLIT_RATIO
+    sigma: tuple[float, float] = SIGMA
+    beta: float = BETA
+    window: int = WINDOW
+
+    @classmethod
+    def of(cls, cfg) -> "SimCC":
+        """From a ModelConfig or its dict (as an ONNX file's ``uniskel_config`` carries)."""
+        get = cfg.get if isinstance(cfg, dict) else (lambda k, d=None: getattr(cfg, k, d))
+        return cls(split_ratio=float(get("split_ratio") or SPLIT_RATIO),
+                   window=int(get("decode_window") or WINDOW))
+
+    def encode(self, coords: np.ndarray, bins: tuple[int, int]):
+        """(K, 2) input-pixel coords -> unnormalised Gaussian targets (K, bx), (K, by)."""
+        return encode(coords, bins, self.split_ratio, self.sigma)
+
+    def targets(self, coords, bins: tuple[int, int]):
+        """Torch: (B, K, 2) input-pixel coords -> normalised targets (B, K, bx), (B, K, by)."""
+        import torch
+
+        out = []
+        for axis, n in enumerate(bins):
+            grid = torch.arange(n, device=coords.device, dtype=coords.dtype)
+            mu = coords[..., axis:axis + 1] * self.split_ratio
+            g = torch.exp(-((grid - mu) ** 2) / (2 * self.sigma[axis] ** 2))
+            out.append(g / g.sum(-1, keepdim=True).clamp_min(1e-12))
+        return out
+
+    def decode(self, simcc_x: np.ndarray, simcc_y: np.ndarray) -> np.ndarray:
+        return decode(simcc_x, simcc_y, self.split_ratio, self.beta, self.window)
+
+
+def encode(coords: np.ndarray, bins: tuple[int, int], split_ratio: float = SPLIT_RATIO,
+           sigma: tuple[float, float] = SIGMA) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian SimCC targets for (K, 2) input-pixel coords -> (K, bx), (K, by), unnormalised."""
     bx, by = bins
     mx = coords[:, 0:1] * split_ratio
@@ -24,8 +70,8 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def decode(simcc_x: np.ndarray, simcc_y: np.ndarray, split_ratio: float,
-           beta: float = 10.0, window: int = 3) -> np.ndarray:
+def decode(simcc_x: np.ndarray, simcc_y: np.ndarray, split_ratio: float = SPLIT_RATIO,
+           beta: float = BETA, window: int = WINDOW) -> np.ndarray:
     """Logits (B, K, bx), (B, K, by) -> (B, K, 3) of x, y (input pixels) and confidence.
 
     Position: the argmax refined by the probability-weighted mean of ``window`` bins each

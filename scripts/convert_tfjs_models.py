@@ -18,11 +18,11 @@ Steps (each skipped when its result is already there):
      cannot install offline because it downloads libtensorflow) and onnxruntime on the
      same real images and print the max abs difference per output.
 
-  6. ``--ship nanodet``: write the person detector uniskel ships,
-     ``assets/models/nanodet_person.onnx``: weights stored as float16 (as published;
-     a Cast to float32 after each, which ONNX Runtime folds at load), the input's height
-     and width left free (any multiple of 32; uniskel letterboxes the frame's longer
-     side to 416), and its checksum recorded in ``assets/models/SHA256SUMS``.
+  6. ``--ship``: write the files uniskel ships in ``assets/models/``: the person detector
+     ``nanodet_person.onnx`` (input height and width left free: any multiple of 32) and
+     ``movenet_lightning.onnx`` / ``movenet_thunder.onnx`` (the comparison backend):
+     weights stored as float16, as published (a Cast to float32 after each, which ONNX
+     Runtime folds at load), checksums recorded in ``assets/models/SHA256SUMS``.
 
 Stages 4-5 run inside the venv: the script re-invokes itself there with ``--stage``.
 Input convention of the check: an NCHW input (nanodet) gets RGB / 255; an NHWC input
@@ -187,8 +187,15 @@ def stage_fix(onnx_path: str) -> None:
           f"inputs {io(sess.get_inputs())} outputs {io(sess.get_outputs())}")
 
 
-def ship_nanodet(src: Path, dst: Path) -> None:
-    """The compact, any-size detector file (runs with the project's own onnx package)."""
+SHIPPED = {  # converted model -> the file uniskel ships, and whether its size is free
+    "nanodet": ("nanodet_person.onnx", True),
+    "movenet-lightning": ("movenet_lightning.onnx", False),
+    "movenet-thunder": ("movenet_thunder.onnx", False),
+}
+
+
+def ship(name: str, src: Path, dst: Path, free_size: bool) -> None:
+    """The compact file uniskel ships (runs with the project's own onnx package)."""
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
@@ -210,14 +217,15 @@ def ship_nanodet(src: Path, dst: Path) -> None:
     nodes = list(g.node)
     del g.node[:]
     g.node.extend(casts + nodes)
-    dims = g.input[0].type.tensor_type.shape.dim
-    dims[2].dim_param, dims[3].dim_param = "height", "width"
-    for o in g.output:
-        o.type.tensor_type.shape.dim[1].dim_param = "cells"
-    del g.value_info[:]
+    if free_size:  # NanoDet is fully convolutional: any multiple of 32
+        dims = g.input[0].type.tensor_type.shape.dim
+        dims[2].dim_param, dims[3].dim_param = "height", "width"
+        for o in g.output:
+            o.type.tensor_type.shape.dim[1].dim_param = "cells"
+        del g.value_info[:]
     entry = m.metadata_props.add()
-    entry.key, entry.value = "source", (f"{PACKAGE} models/nanodet (NanoDet, COCO 80 classes; "
-                                        "converted by scripts/convert_tfjs_models.py)")
+    entry.key, entry.value = "source", (f"{PACKAGE} models/{name} (converted by "
+                                        "scripts/convert_tfjs_models.py)")
     onnx.checker.check_model(m)
     dst.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(m, str(dst))
@@ -277,12 +285,15 @@ def main() -> None:
     ap.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     ap.add_argument("--n-images", type=int, default=4)
     ap.add_argument("--ship", action="store_true",
-                    help="write assets/models/nanodet_person.onnx from OUT/nanodet.onnx "
-                         "(runs in the project's own environment; no TensorFlow needed)")
+                    help="write the shipped files (assets/models/nanodet_person.onnx, "
+                         "movenet_lightning.onnx, movenet_thunder.onnx) from OUT/ for the "
+                         "--models given (runs in the project's own environment)")
     ap.add_argument("--stage", nargs="+", help=argparse.SUPPRESS)  # internal: run inside the venv
     a = ap.parse_args()
     if a.ship:
-        ship_nanodet(a.out / "nanodet.onnx", ROOT / "assets" / "models" / "nanodet_person.onnx")
+        for name in a.models:
+            file, free = SHIPPED[name]
+            ship(name, a.out / f"{name}.onnx", ROOT / "assets" / "models" / file, free)
         return
     if a.stage:
         if a.stage[0] == "fix":

@@ -124,3 +124,13 @@ def lspet_crops(shared_data):
         gt = np.concatenate([crop.apply(m, j[:, :2]), j[:, 2:3]], 1)
         gts.append(gt)
     return np.stack(crops), np.stack(gts)
+
+
+def error_line(capsys, command: str) -> str:
+    """The one line the CLI printed to stderr; fails on a traceback or extra lines."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"uniskel {command}: error: "), lines[0]
+    return lines[0]

@@ -279,6 +279,7 @@ def test_compare_view_runs_mediapipe_beside_the_student(qtbot, window, random_on
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
     assert window.open_path(str(sample_image()))
+    window.set_compare_with("mediapipe")
     window.compare_action.setChecked(True)
     assert window.compare_view.isVisible()
     qtbot.waitUntil(lambda: window.compare_engine.running, timeout=30000)
@@ -302,3 +303,20 @@ def test_background_threads_are_joined_before_the_demo_exits():
     assert not engine_bridge.wait_for_background(0.2)  # still running: bounded, says so
     release.set()
     assert engine_bridge.wait_for_background(5.0)
+
+
+def test_compare_view_runs_movenet_and_switches_between_variants(qtbot, window, random_onnx):
+    """MoveNet (the default comparison) beside the student; Thunder instead of Lightning
+    from the menu, remembered in the settings."""
+    from app.window import sample_image
+    window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
+    qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
+    assert window.open_path(str(sample_image()))
+    assert window.settings.compare_with == "movenet:lightning"
+    window.compare_action.setChecked(True)
+    qtbot.waitUntil(lambda: "lightning" in window.compare_engine.description, timeout=30000)
+    window.compare_choices["movenet:thunder"].setChecked(True)
+    qtbot.waitUntil(lambda: "thunder" in window.compare_engine.description, timeout=30000)
+    qtbot.waitUntil(lambda: window.compare_view.painted > 0, timeout=20000)
+    assert window.settings.compare_with == "movenet:thunder"
+    window.compare_action.setChecked(False)

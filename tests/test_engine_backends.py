@@ -324,3 +324,19 @@ def test_listing_backends_never_imports_torch():
                          cwd=str(Path(__file__).resolve().parents[1]), timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("variant", ["lightning", "thunder"])
+def test_movenet_finds_real_joints_on_the_students_crops(variant, lspet_crops):
+    """The bundled MoveNet on real LSPET crops of the student's shape: its 17 COCO points
+    (and derived thorax and pelvis) land near the annotated joints."""
+    mv = backends.create("movenet", variant)
+    assert variant in mv.description and mv.provided.sum() == 19
+    crops, gts = lspet_crops
+    out = mv.infer(crops)
+    assert out.shape == (3, 21, 3) and not out[:, [skeleton.INDEX["head_top"],
+                                                     skeleton.INDEX["upper_neck"]], 2].any()
+    lsp = skeleton.LSP.to_unified
+    err = [np.linalg.norm(out[n, lsp[j], :2] - gts[n, j, :2]) for n in range(3)
+           for j in range(12) if gts[n, j, 2] > 0]
+    assert len(err) >= 20 and np.median(err) < 0.05 * crops.shape[1], np.round(err)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app import cli
+from conftest import error_line
 from engine.errors import UniskelError
 
 pytestmark = pytest.mark.timeout(300)
@@ -58,15 +59,6 @@ def crafted(tmp_path_factory, random_model):
 
 
 PT = ["whole", "in_meta", "legacy"]
-
-
-def error_line(capsys, command: str) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"uniskel {command}: error: "), lines[0]
-    return lines[0]
 
 
 def test_the_payload_would_run_if_unpickled_fully(crafted, tmp_path):

@@ -19,6 +19,7 @@ import pytest
 
 from app import cli
 from engine import records
+from conftest import error_line
 from engine.errors import UniskelError
 from engine.sources import SourceError
 from engine_fakes import BlobBackend
@@ -28,16 +29,6 @@ from reliability_fakes import (BreakingSource, bad_videos, camera_unplugged, rea
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def error_line(capsys, command: str) -> str:
-    """The one line the CLI printed to stderr; fails on a traceback or extra lines."""
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"uniskel {command}: error: "), lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

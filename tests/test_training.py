@@ -10,24 +10,30 @@ from training.augment import AugmentConfig, make_sample
 
 def test_simcc_encode_decode_round_trip_within_a_pixel():
     rng = np.random.default_rng(0)
-    h, w, split = 128, 96, 2.0
+    h, w = 128, 96
+    codec = simcc.SimCC()  # the defaults every model and loss use
     coords = rng.uniform([2, 2], [w - 3, h - 3], (21, 2))
-    tx, ty = simcc.encode(coords, (int(w * split), int(h * split)), split, (2.45, 2.83))
+    tx, ty = codec.encode(coords, (int(w * codec.split_ratio), int(h * codec.split_ratio)))
     # targets as logits: log of the Gaussian, scaled so softmax(beta * logit) is that Gaussian
-    lx, ly = np.log(tx + 1e-9)[None] / 10, np.log(ty + 1e-9)[None] / 10
-    out = simcc.decode(lx, ly, split)[0]
+    lx, ly = np.log(tx + 1e-9)[None] / codec.beta, np.log(ty + 1e-9)[None] / codec.beta
+    out = codec.decode(lx, ly)[0]
     assert np.abs(out[:, :2] - coords).max() < 1.0
     # a target-shaped peak holds ~3/4 of its mass within the +-3-bin window
     assert (out[:, 2] > 0.6).all()
 
 
 def test_loss_targets_match_the_engine_encoding():
+    """Training's targets and the engine's come from the one codec, with one beta."""
     coords = torch.tensor([[[10.3, 40.7]]])
-    tx, ty = losses.gaussian_targets(coords, (192, 256), 2.0, (2.45, 2.83))
-    ex, ey = simcc.encode(coords[0].numpy(), (192, 256), 2.0, (2.45, 2.83))
+    codec = simcc.SimCC()
+    tx, ty = losses.gaussian_targets(coords, (192, 256), codec.split_ratio, codec.sigma)
+    ex, ey = codec.encode(coords[0].numpy(), (192, 256))
     assert int(tx.argmax()) == int(np.argmax(ex)) == 21
     assert int(ty.argmax()) == int(np.argmax(ey)) == 81
     assert torch.allclose(tx.sum(-1), torch.ones(1))
+    assert torch.allclose(tx[0], torch.from_numpy(ex / ex.sum(-1, keepdims=True)), atol=1e-6)
+    assert losses.LossConfig().beta == codec.beta == simcc.BETA
+    assert losses.LossConfig().sigma == codec.sigma
 
 
 def test_flip_keeps_left_and_right_straight():

@@ -75,8 +75,8 @@ def model_predict_fn(model):
                 sx, sy = model(x)
         finally:
             model.train(was_training)
-        return simcc.decode(sx.float().cpu().numpy(), sy.float().cpu().numpy(),
-                            model.cfg.split_ratio, window=model.cfg.decode_window)
+        return simcc.SimCC.of(model.cfg).decode(sx.float().cpu().numpy(),
+                                                sy.float().cpu().numpy())
 
     return predict_fn
 
@@ -531,7 +531,11 @@ def run(args) -> int:
     if args.boxes == "detector" and FORMATS[args.format] != "ap":
         raise UniskelError(f"--boxes detector scores AP formats (coco, halpe, aic, crowdpose), "
                            f"not {args.format}")
-    if args.model is not None and not args.model.is_file():
+    from engine import backends
+
+    bundled_only = args.backend in backends.MODULES and \
+        backends.MODULES[args.backend].MODEL_SUFFIX is None  # --model names a variant
+    if args.model is not None and not bundled_only and not args.model.is_file():
         raise UniskelError(f"model file not found: {args.model}")
     problems_read: list = []
     instances, ann, images = load_instances(args, problems_read)

@@ -1,7 +1,7 @@
 """Losses of the method: SimCC KL against ground truth, and distillation from each teacher.
 
-All SimCC distributions are ``softmax(beta * logits)`` (beta = 10, as in RTMPose's head),
-the same convention ``engine.simcc.decode`` uses.
+All SimCC distributions are ``softmax(beta * logits)``; beta, the target width and the
+targets themselves come from the one codec, ``engine.simcc``.
 """
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from engine import simcc
+
 
 @dataclass
 class LossConfig:
-    beta: float = 10.0
-    sigma: tuple[float, float] = (2.45, 2.83)  # target width in bins (x, y): RTMPose-t's, halved with the input
+    beta: float = simcc.BETA
+    sigma: tuple[float, float] = simcc.SIGMA  # target width in bins (x, y)
     w_gt: float = 0.3           # paper: 0.3 x student loss
     w_coco_teacher: float = 0.25  # paper: 0.25 x COCO-teacher loss (BlazePose here)
     w_mpii_teacher: float = 0.45  # paper: 0.45 x MPII-teacher loss (the LSP teacher here)
@@ -27,13 +29,7 @@ class LossConfig:
 def gaussian_targets(coords: torch.Tensor, bins: tuple[int, int], split_ratio: float,
                      sigma: tuple[float, float]):
     """(B, K, 2) input-px coords -> normalised target distributions (B, K, bx), (B, K, by)."""
-    out = []
-    for axis, n in enumerate(bins):
-        grid = torch.arange(n, device=coords.device, dtype=coords.dtype)
-        mu = coords[..., axis:axis + 1] * split_ratio
-        g = torch.exp(-((grid - mu) ** 2) / (2 * sigma[axis] ** 2))
-        out.append(g / g.sum(-1, keepdim=True).clamp_min(1e-12))
-    return out
+    return simcc.SimCC(split_ratio=split_ratio, sigma=tuple(sigma)).targets(coords, bins)
 
 
 def kl_to_target(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,

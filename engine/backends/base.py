@@ -52,3 +52,27 @@ def check_crops(crops: np.ndarray, input_size: tuple[int, int] | None) -> np.nda
 
 def empty_result(n: int = 0) -> np.ndarray:
     return np.zeros((n, skeleton.NUM_KEYPOINTS, 3), dtype=np.float32)
+
+
+class PerCropBackend(Backend):
+    """A comparison model that brings its own preprocessing and runs one crop at a time,
+    on crops of any size (evaluation passes the student's crops unchanged): subclasses
+    implement ``infer_one(crop) -> (21, 3)`` in that crop's pixels."""
+
+    def infer_one(self, crop: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def infer(self, crops: np.ndarray) -> np.ndarray:
+        crops = check_crops(crops, None)
+        if len(crops) == 0:
+            return empty_result()
+        return np.stack([self.infer_one(c) for c in crops])
+
+
+def to_unified(mapping, native: np.ndarray) -> np.ndarray:
+    """A model's native keypoints (K, 3) -> unified (21, 3) float32: mapped, thorax and
+    pelvis derived where missing, confidences clipped to [0, 1]."""
+    uni = mapping.convert(native)
+    skeleton.derive(uni)
+    uni[:, 2] = np.clip(uni[:, 2], 0.0, 1.0)
+    return uni.astype(np.float32)

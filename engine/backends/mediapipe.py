@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import skeleton
-from engine.backends.base import Backend, check_crops, empty_result
+from engine.backends.base import PerCropBackend, to_unified
 from engine.errors import UniskelError
 
 NAME = "mediapipe"
@@ -94,7 +94,7 @@ def install_landmark_model(path, model_complexity: int) -> Path:
     return dst
 
 
-class MediaPipeBackend(Backend):
+class MediaPipeBackend(PerCropBackend):
     name = NAME
     provided = skeleton.provided_mask(skeleton.BLAZEPOSE)
 
@@ -126,17 +126,7 @@ class MediaPipeBackend(Backend):
             return out
         native = np.array([(p.x * w, p.y * h, p.visibility) for p in res.pose_landmarks.landmark],
                           dtype=np.float64)
-        uni = skeleton.BLAZEPOSE.convert(native)
-        skeleton.derive(uni)
-        uni[:, 2] = np.clip(uni[:, 2], 0.0, 1.0)
-        return uni.astype(np.float32)
-
-    def infer(self, crops: np.ndarray) -> np.ndarray:
-        """Any crop size is accepted (evaluation passes the student's crops unchanged)."""
-        crops = check_crops(crops, None)
-        if len(crops) == 0:
-            return empty_result()
-        return np.stack([self.infer_one(c) for c in crops])
+        return to_unified(skeleton.BLAZEPOSE, native)
 
     def close(self):
         if self._pose is not None:

@@ -220,7 +220,7 @@ class OnnxBackend(Backend):
             return empty_result()
         x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
         sx, sy = self._run(x)
-        return simcc.decode(sx, sy, self.split_ratio, window=self.window)
+        return simcc.SimCC(self.split_ratio, window=self.window).decode(sx, sy)
 
     def close(self):
         self.session = None

@@ -251,7 +251,7 @@ class TensorRTBackend(Backend):
             return empty_result()
         batch = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).half().contiguous()
         sx, sy = self._run_module(self.module, batch)
-        return simcc.decode(sx, sy, self.split_ratio, window=self.window)
+        return simcc.SimCC(self.split_ratio, window=self.window).decode(sx, sy)
 
     def close(self):
         self.module = None

@@ -60,7 +60,7 @@ class TorchBackend(Backend):
         if len(crops) == 0:
             return empty_result()
         sx, sy = self.forward(crops)
-        return simcc.decode(sx, sy, self.split_ratio, window=self.window)
+        return simcc.SimCC(self.split_ratio, window=self.window).decode(sx, sy)
 
 
 def load(model_path=None, threads: int | None = None, **_) -> TorchBackend:
