@@ -54,6 +54,42 @@ def empty_result(n: int = 0) -> np.ndarray:
     return np.zeros((n, skeleton.NUM_KEYPOINTS, 3), dtype=np.float32)
 
 
+class SimCCBackend(Backend):
+    """A uniskel student on some runtime (ONNX Runtime, PyTorch, TensorRT): each is "make
+    a session, run a batch". This base reads the model's settings once (``configure``),
+    checks and batches the crops and decodes the SimCC logits with the one codec
+    (``engine.simcc``); a subclass sets up its session and implements ``forward``:
+    uint8 crops (N, H, W, 3) -> logits (N, 21, bx), (N, 21, by) as float32 numpy."""
+
+    split_ratio: float = 2.0
+    window: int = 3
+    person_score: float = 0.3
+
+    def configure(self, cfg) -> None:
+        """Take the inference settings from a ModelConfig or its dict (an ONNX file's
+        ``uniskel_config``); missing ones keep the codec's defaults."""
+        from engine import simcc
+
+        get = cfg.get if isinstance(cfg, dict) else (lambda k, d=None: getattr(cfg, k, d))
+        if get("input_size"):
+            self.input_size = tuple(int(v) for v in get("input_size"))
+        self.codec = simcc.SimCC.of(cfg)
+        self.split_ratio, self.window = self.codec.split_ratio, self.codec.window
+        score = get("person_score")
+        self.person_score = float(score) if score is not None else 0.3
+        self.quality = tuple(get("quality") or ())
+
+    def forward(self, crops: np.ndarray):
+        raise NotImplementedError
+
+    def infer(self, crops: np.ndarray) -> np.ndarray:
+        crops = check_crops(crops, self.input_size)
+        if len(crops) == 0:
+            return empty_result()
+        sx, sy = self.forward(crops)
+        return self.codec.decode(sx, sy)
+
+
 class PerCropBackend(Backend):
     """A comparison model that brings its own preprocessing and runs one crop at a time,
     on crops of any size (evaluation passes the student's crops unchanged): subclasses

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import assets, quality, simcc
+from engine import assets, quality
 from engine.backends import loading
-from engine.backends.base import Backend, check_crops, empty_result
+from engine.backends.base import SimCCBackend
 from engine.errors import UniskelError
 
 NAME = "onnx"
@@ -128,7 +128,7 @@ def inspect_file(path: Path) -> dict:
     return cfg
 
 
-class OnnxBackend(Backend):
+class OnnxBackend(SimCCBackend):
     name = NAME
 
     def __init__(self, model_path=None, threads: int | None = None, providers=None):
@@ -149,10 +149,8 @@ class OnnxBackend(Backend):
         self._check_io()
         self.cfg = self._config()
         self.input_size = tuple(self.cfg.get("input_size") or self._input_hw())
-        self.split_ratio = float(self.cfg.get("split_ratio") or self._split_from_outputs())
-        self.window = int(self.cfg.get("decode_window") or 3)
-        self.person_score = float(self.cfg.get("person_score") or 0.3)
-        self.quality = tuple(self.cfg.get("quality") or ())
+        self.configure({**self.cfg, "split_ratio": self.cfg.get("split_ratio")
+                        or self._split_from_outputs()})
         if self.quality:
             try:
                 quality.check_coefficients(self.quality, f"{self.path}: uniskel_config")
@@ -214,13 +212,8 @@ class OnnxBackend(Backend):
         sx, sy = self.session.run(list(OUTPUTS), {INPUT: x})
         return sx, sy
 
-    def infer(self, crops: np.ndarray) -> np.ndarray:
-        crops = check_crops(crops, self.input_size)
-        if len(crops) == 0:
-            return empty_result()
-        x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
-        sx, sy = self._run(x)
-        return simcc.SimCC(self.split_ratio, window=self.window).decode(sx, sy)
+    def forward(self, crops: np.ndarray):
+        return self._run(np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32))
 
     def close(self):
         self.session = None

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import assets, simcc
+from engine import assets
 from engine.backends import loading
-from engine.backends.base import Backend, check_crops, empty_result
+from engine.backends.base import SimCCBackend
 from engine.errors import UniskelError
 
 NAME = "tensorrt"
@@ -114,7 +114,7 @@ def key_digest(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 
-class TensorRTBackend(Backend):
+class TensorRTBackend(SimCCBackend):
     name = NAME
 
     def __init__(self, model_path=None, device: str = "cuda", cache: Path | None = None,
@@ -129,11 +129,7 @@ class TensorRTBackend(Backend):
         self.path = loading.resolve(model_path, assets.default_model())
         model, cfg, self.meta = loading.load_checkpoint(self.path)  # validates the file
         self.cfg = cfg
-        self.input_size = tuple(cfg.input_size)
-        self.split_ratio = cfg.split_ratio
-        self.window = cfg.decode_window
-        self.person_score = cfg.person_score
-        self.quality = tuple(cfg.quality)
+        self.configure(cfg)
         self.device = torch.device(device)
         self.shape = (1, 3, *self.input_size)
         key = engine_key(self.path, self.shape, self.device)
@@ -243,15 +239,11 @@ class TensorRTBackend(Backend):
             sy = torch.cat([o[1] for o in outs]).float().cpu().numpy()
         return sx, sy
 
-    def infer(self, crops: np.ndarray) -> np.ndarray:
+    def forward(self, crops: np.ndarray):
         import torch
 
-        crops = check_crops(crops, self.input_size)
-        if len(crops) == 0:
-            return empty_result()
         batch = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).half().contiguous()
-        sx, sy = self._run_module(self.module, batch)
-        return simcc.SimCC(self.split_ratio, window=self.window).decode(sx, sy)
+        return self._run_module(self.module, batch)
 
     def close(self):
         self.module = None

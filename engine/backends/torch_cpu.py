@@ -5,9 +5,9 @@ import importlib.util
 
 import numpy as np
 
-from engine import assets, simcc
+from engine import assets
 from engine.backends import loading
-from engine.backends.base import Backend, check_crops, empty_result
+from engine.backends.base import SimCCBackend
 
 NAME = "cpu"
 LABEL = "CPU (PyTorch)"  # in the window's backend menu
@@ -21,7 +21,7 @@ def unavailable() -> str | None:
     return None
 
 
-class TorchBackend(Backend):
+class TorchBackend(SimCCBackend):
     """A PoseNet in PyTorch; ``cuda`` reuses this with a device and FP16."""
 
     def __init__(self, model_path=None, device: str = "cpu", half: bool = False,
@@ -33,11 +33,7 @@ class TorchBackend(Backend):
         self.path = loading.resolve(model_path, assets.default_model())
         model, cfg, self.meta = loading.load_checkpoint(self.path)
         self.cfg = cfg
-        self.input_size = tuple(cfg.input_size)
-        self.split_ratio = cfg.split_ratio
-        self.window = cfg.decode_window
-        self.person_score = cfg.person_score
-        self.quality = tuple(cfg.quality)
+        self.configure(cfg)
         self.device = torch.device(device)
         self.dtype = torch.float16 if half else torch.float32
         self.model = model.to(self.device, self.dtype).eval()
@@ -54,13 +50,6 @@ class TorchBackend(Backend):
             x = x.permute(0, 3, 1, 2).to(self.dtype)
             sx, sy = self.model(x)
             return sx.float().cpu().numpy(), sy.float().cpu().numpy()
-
-    def infer(self, crops: np.ndarray) -> np.ndarray:
-        crops = check_crops(crops, self.input_size)
-        if len(crops) == 0:
-            return empty_result()
-        sx, sy = self.forward(crops)
-        return simcc.SimCC(self.split_ratio, window=self.window).decode(sx, sy)
 
 
 def load(model_path=None, threads: int | None = None, **_) -> TorchBackend:
