@@ -17,14 +17,11 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.backends import LABELS
+
 log = logging.getLogger(__name__)
 
-def _labels() -> dict[str, str]:
-    from engine import backends
-    return backends.LABELS
-
-
-BACKEND_LABELS = _labels()  # the window's backend menu: derived from engine.backends
+BACKEND_LABELS = LABELS  # the window's backend menu: derived from engine.backends
 KEEP_PACKETS = 8   # frames waiting in or for the worker that we can still match up
 
 

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from engine import skeleton
+from engine.draw import edges_for, person_colour
 
 SINGLE_COLOUR = (80, 230, 120)
 
@@ -39,7 +40,6 @@ def visible_points(kpts: np.ndarray, subset: str, threshold: float) -> list[int]
 def visible_edges(points: list[int], subset: str) -> list[tuple[int, int, tuple]]:
     """(a, b, rgb) of the subset's edges (the same rule as ``uniskel infer``'s drawing:
     engine.draw.edges_for) whose two ends are both visible."""
-    from engine.draw import edges_for
     shown = set(points)
     return [(a, b, c) for a, b, c in edges_for(subset) if a in shown and b in shown]
 
@@ -71,8 +71,6 @@ def paint_people(painter: QPainter, people, opts: OverlayOptions, scale: float =
     font = QFont(painter.font())
     font.setPixelSize(max(10, 4 * lw + 3))
     painter.setFont(font)
-
-    from engine.draw import person_colour
 
     for person in people:
         tid = getattr(person, "track_id", None)
@@ -161,6 +159,11 @@ class OverlayView(QWidget):
             self._frame_size = (frame.shape[1], frame.shape[0])
         self._people = list(people)
         self.update()
+
+    @property
+    def people(self) -> list:
+        """The people drawn now."""
+        return list(self._people)
 
     def set_people(self, people) -> None:
         self._people = list(people)

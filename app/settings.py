@@ -10,6 +10,10 @@ from dataclasses import asdict, dataclass, field, fields
 
 ORG, APP = "uniskel", "demo"
 
+#: what the compare view can run: setting ("backend" or "backend:model") -> menu label
+COMPARE_WITH = {"movenet:lightning": "MoveNet Lightning", "movenet:thunder": "MoveNet Thunder",
+                "mediapipe": "MediaPipe BlazePose"}
+
 
 def default_backend() -> str:
     """The backend a first launch uses: "auto", the bundled student on the fastest path
@@ -32,7 +36,7 @@ class Settings:
     last_source: str = ""
     max_people: int = 6            # people shown at once (all of them, up to this cap)
     one_person: bool = False       # follow only the most prominent person (presenters)
-    compare_with: str = "movenet:lightning"  # the compare view's model (app.window.COMPARE_WITH)
+    compare_with: str = "movenet:lightning"  # the compare view's model (COMPARE_WITH)
 
 
 def _convert(value, default):
@@ -66,7 +70,7 @@ def load(store=None) -> Settings:
     s.threshold = min(max(s.threshold, 0.0), 1.0)
     s.line_width = min(max(s.line_width, 1), 12)
     s.max_people = min(max(s.max_people, 1), 20)
-    if s.compare_with not in ("movenet:lightning", "movenet:thunder", "mediapipe"):
+    if s.compare_with not in COMPARE_WITH:
         s.compare_with = "movenet:lightning"
     if s.record_format not in ("jsonl", "csv"):
         s.record_format = "jsonl"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QStandardItemModel
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
-                               QLabel, QMainWindow, QPushButton, QSlider, QSpinBox, QToolBar,
-                               QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QFileDialog,
+                               QHBoxLayout, QLabel, QMainWindow, QPushButton, QSlider, QSpinBox,
+                               QToolBar, QWidget)
 
 from app import capture, settings as settings_mod
 from app.dashboard import Dashboard
@@ -23,16 +23,15 @@ from app.engine_bridge import BACKEND_LABELS, EngineBridge, backend_availability
 from app.help import HelpOverlay
 from app.overlay import OverlayOptions, OverlayView
 from app.recorder import Recorder, default_folder, save_snapshot
-from engine import assets
+from engine import assets, backends
 from engine.errors import UniskelError
 
 SAMPLE_VIDEO = "media/sample_astronaut.mp4"
 SAMPLE_IMAGE = "media/astronaut.png"
-MODEL_FILTER = "uniskel models (*.pt *.onnx)"
-MODEL_SUFFIXES = (".pt", ".onnx")
-#: what the compare view can run: settings key -> menu label ("backend:model")
-COMPARE_WITH = {"movenet:lightning": "MoveNet Lightning", "movenet:thunder": "MoveNet Thunder",
-                "mediapipe": "MediaPipe BlazePose"}
+#: the model files the student backends run (from engine.backends: .pt, .onnx)
+MODEL_SUFFIXES = tuple(sorted({m.MODEL_SUFFIX for m in backends.MODULES.values()
+                               if m.MODEL_SUFFIX}))
+MODEL_FILTER = f"uniskel models ({' '.join('*' + x for x in MODEL_SUFFIXES)})"
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.png *.jpg *.jpeg *.bmp);;All files (*)"
 ERROR_SECONDS = 8.0
 
@@ -55,6 +54,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1280, 780)
         self.model_path = model_path
+        self._model_before = None  # (model path,) while an opened model is loading
         self._store = store
         self.settings = settings_mod.load(store)
         self.source = None
@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
                                            "the student and another model side by side (V)")
         self.compare_group = QActionGroup(self)
         self.compare_choices = {}
-        for key, label in COMPARE_WITH.items():
+        for key, label in settings_mod.COMPARE_WITH.items():
             a = self._action(f"Compare with {label}", lambda on, k=key: on and
                              self.set_compare_with(k), checkable=True)
             self.compare_group.addAction(a)
@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
         self.mirror_action.setChecked(s.mirror)
         self.colours_action.setChecked(True)
         self.one_person_action.setChecked(s.one_person)
-        self.compare_choices.get(s.compare_with, self.compare_choices["mediapipe"]).setChecked(True)
+        self.compare_choices[s.compare_with].setChecked(True)
         self.people_spin.setValue(s.max_people)
         self.engine.max_people = 1 if s.one_person else s.max_people
         self.dashboard_action.setChecked(s.dashboard)
@@ -395,9 +395,9 @@ class MainWindow(QMainWindow):
             self.engine.max_people = int(v)
 
     def follow_at(self, x: float, y: float) -> None:
-        """A click on the view (frame pixels): the dashboard follows the person nearest to
-        it (their keypoints' box, or the closest of their confident points)."""
-        people = list(getattr(self.view, "_people", []))
+        """A click on the view (frame pixels): the dashboard follows the person whose box
+        is nearest to it (0 inside a box)."""
+        people = self.view.people
         if not people:
             return
 
@@ -490,16 +490,15 @@ class MainWindow(QMainWindow):
             self.open_model(path)
 
     def open_model(self, path: str) -> None:
-        """Run the student from another model file: a .onnx on ONNX Runtime, a .pt on the
-        best PyTorch path. The engine reads it as data (weights only); a refused or broken
+        """Run the student from another model file, on the chosen backend if it runs that
+        kind of file, else on the fastest that does. The engine reads it as data (weights only); a refused or broken
         file is shown as one line and the running model stays."""
         self._model_before = (self.model_path,)  # restored if this one is refused
         self.model_path = path
-        name = "onnx" if Path(path).suffix.lower() == ".onnx" else "auto"
-        if Path(path).suffix.lower() == ".pt" and self.settings.backend in ("tensorrt", "cuda",
-                                                                           "cpu"):
-            name = self.settings.backend
-        self.load_backend(name)
+        chosen = backends.MODULES.get(self.settings.backend)
+        runs_it = chosen is not None and chosen.MODEL_SUFFIX == Path(path).suffix.lower()
+        # the chosen backend if it runs this kind of file, else auto picks one that does
+        self.load_backend(self.settings.backend if runs_it else "auto")
 
     def open_path(self, spec: str) -> bool:
         """Switch to a camera ("camera:N") or a file; on failure say why and keep going."""
@@ -715,7 +714,7 @@ class MainWindow(QMainWindow):
     def _on_backend_failed(self, message):
         if self._closing:
             return
-        before = getattr(self, "_model_before", None)
+        before = self._model_before
         if before is not None:  # an opened model was refused: the running one stays
             self._model_before = None
             self.model_path = before[0]
@@ -737,8 +736,11 @@ class MainWindow(QMainWindow):
         if not self.compare_choices[key].isChecked():
             self.compare_choices[key].setChecked(True)
         if self._comparing:
-            name, _, variant = key.partition(":")
-            self.compare_engine.load(name, variant or None)
+            self._load_compare()
+
+    def _load_compare(self) -> None:
+        name, _, variant = self.settings.compare_with.partition(":")
+        self.compare_engine.load(name, variant or None)
 
     def set_compare(self, on):
         on = bool(on)
@@ -746,9 +748,8 @@ class MainWindow(QMainWindow):
         self.compare_view.setVisible(on)
         if on:
             self.compare_view.set_text(
-                title=f"loading {COMPARE_WITH.get(self.settings.compare_with, 'model')}...")
-            name, _, variant = self.settings.compare_with.partition(":")
-            self.compare_engine.load(name, variant or None)
+                title=f"loading {settings_mod.COMPARE_WITH[self.settings.compare_with]}...")
+            self._load_compare()
         else:
             self.compare_engine.unload()
             self.compare_view.set_frame(None)

@@ -142,18 +142,15 @@ class Pipeline:
 
         # detect: tracked boxes, plus detections when someone must be (re)acquired
         t = clock()
-        proposals = self.tracker.proposals()
-        confirmed: list[bool] = []
+        proposals = self.tracker.proposals()  # (box, track_id, confirmed)
         max_new = None
         if self.detector is not None and self.tracker.wants_detection(
                 index, self.detector.proposes_only):
             boxes = self.detector.detect(frame)
-            chosen = self.tracker.select_detections(boxes, index, self.detector.proposes_only)
-            refined = getattr(self.tracker, "refined", {})
-            proposals = [(refined.get(tid, box), tid) for box, tid in proposals]
-            proposals += [(tuple(b[:4]), None) for b in chosen]
-            confirmed = [not self.detector.proposes_only
-                         and b[4] >= self.tracker.confirm_score for b in chosen]
+            new, refined = self.tracker.select_detections(boxes, index,
+                                                          self.detector.proposes_only)
+            proposals = [(refined.get(tid, box), tid, False) for box, tid, _ in proposals]
+            proposals += [(box, None, confirmed) for box, confirmed in new]
             if self.detector.proposes_only:
                 max_new = 1
         now = clock()
@@ -163,7 +160,7 @@ class Pipeline:
         h_in, w_in = self.input_size
         crops = self._crops(len(proposals))
         warps = []
-        for i, (box, _) in enumerate(proposals):
+        for i, (box, _, _) in enumerate(proposals):
             c, s = cropmod.box_to_center_scale(box, (h_in, w_in), self.padding)
             m = cropmod.warp_matrix(c, s, (h_in, w_in))
             cv2.warpAffine(frame, m, (w_in, h_in), dst=crops[i], flags=cv2.INTER_LINEAR,
@@ -182,14 +179,12 @@ class Pipeline:
         expected = None
         if self.quality and kps is not None:
             expected = qualitymod.estimate(kps[..., 2], self.quality)
-        n_tracked = len(proposals) - len(confirmed)
-        for i, (_, track_id) in enumerate(proposals):
+        for i, (_, track_id, confirmed) in enumerate(proposals):
             k = kps[i].astype(np.float32, copy=True)
             k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])
             score = float(k[self.provided, 2].mean())
             poses.append(Pose(k, score, track_id,
-                              None if expected is None else float(expected[i]),
-                              confirmed=i >= n_tracked and confirmed[i - n_tracked]))
+                              None if expected is None else float(expected[i]), confirmed))
         tracks = self.tracker.update(poses, max_new=max_new)
         now = clock()
         ms["decode"], t = (now - t) * 1e3, now

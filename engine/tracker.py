@@ -99,9 +99,9 @@ class Tracker:
         self._gone: list[tuple[Track, int]] = []  # (lost track, frame it was lost)
 
     # ---- before inference ----
-    def proposals(self) -> list[tuple[tuple, int]]:
-        """(box, track_id) to crop for every tracked person."""
-        return [(t.next_box(), t.track_id) for t in self.tracks]
+    def proposals(self) -> list[tuple[tuple, int, bool]]:
+        """(box, track_id, confirmed) to crop for every tracked person."""
+        return [(t.next_box(), t.track_id, False) for t in self.tracks]
 
     def wants_detection(self, frame_index: int, proposes_only: bool = False) -> bool:
         if not self.tracks:
@@ -114,25 +114,28 @@ class Tracker:
         just_lost = any(f == self._frame for _, f in self._gone)
         return since >= self.redetect_every or (just_lost and since >= self.lost_gap)
 
-    def select_detections(self, boxes, frame_index: int, proposes_only: bool = False) -> list:
-        """Detector boxes worth a crop: not already tracked, most prominent first. Tracked
-        people the detector sees too (box IoU >= 0.5 with their next crop, one box each,
-        best overlaps first) are marked confirmed; ``refined`` then holds their detector
-        box, a better crop than the one propagated from keypoints."""
+    def select_detections(self, boxes, frame_index: int, proposes_only: bool = False):
+        """Match this frame's detector boxes with the tracked people -> (new, refined).
+
+        ``refined``: {track_id: box} for tracked people the detector sees too (box IoU >=
+        0.5 with their next crop, one box each, best overlaps first), a better crop than
+        the one propagated from keypoints; a confident box (score >= ``confirm_score``)
+        also vouches for them. ``new``: (box, confirmed) of the boxes worth a crop as new
+        people, most prominent first."""
         self._last_detection = frame_index
-        self.refined: dict[int, tuple] = {}
-        if proposes_only:
-            return list(boxes)  # every window is tried; the model's confidence decides
+        if proposes_only:  # every window is tried; the model's confidence decides
+            return [(tuple(b[:4]), False) for b in boxes], {}
         pairs = sorted(((iou(b, t.next_box()), i, t) for i, b in enumerate(boxes)
                         for t in self.tracks), key=lambda x: -x[0])
+        refined: dict[int, tuple] = {}
         used: set[int] = set()
         for overlap, i, t in pairs:
             if overlap < 0.5:
                 break
-            if i in used or t.track_id in self.refined:
+            if i in used or t.track_id in refined:
                 continue
             used.add(i)
-            self.refined[t.track_id] = tuple(boxes[i][:4])
+            refined[t.track_id] = tuple(boxes[i][:4])
             if boxes[i][4] >= self.confirm_score:
                 t.confirmed_at = self._frame
         tracked = [t.box for t in self.tracks]
@@ -140,7 +143,8 @@ class Tracker:
                  and all(iou(b, t) < self.same_person_iou for t in tracked)]
         fresh.sort(key=lambda b: -(b[4] * np.sqrt(_area(b))))
         room = self.max_people - len(self.tracks)
-        return fresh[:room + 1]  # one spare, in case the best one is a false alarm
+        # one spare, in case the best one is a false alarm
+        return [(tuple(b[:4]), b[4] >= self.confirm_score) for b in fresh[:room + 1]], refined
 
     # ---- after inference ----
     def pose_box(self, keypoints: np.ndarray):
@@ -211,9 +215,7 @@ class Tracker:
             if t.track_id in taken:
                 continue
             frames = max(self._frame + 1 - lost_at, 1)
-            x0, y0, x1, y1 = t.box
-            dx, dy = t.velocity * 0.5 * frames
-            overlap = iou(box, (x0 + dx, y0 + dy, x1 + dx, y1 + dy))
+            overlap = iou(box, t.next_box(damping=0.5 * frames))  # where they would be now
             if overlap >= best_iou:
                 best, best_iou = t, overlap
         if best is not None:

@@ -65,9 +65,8 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     npy = state["numpy"]
     if isinstance(npy, dict):
-        keys = np.asarray(npy["keys"].numpy() if hasattr(npy["keys"], "numpy") else npy["keys"],
-                          dtype=np.uint32)
-        npy = (npy["kind"], keys, npy["pos"], npy["has_gauss"], npy["cached_gaussian"])
+        npy = (npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"],
+               npy["has_gauss"], npy["cached_gaussian"])
     np.random.set_state(npy)
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))

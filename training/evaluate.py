@@ -81,10 +81,11 @@ def model_predict_fn(model):
     return predict_fn
 
 
-def _crop_instance(inst, image, input_size, padding):
+def _crop_box(box, image, input_size, padding):
+    """The crop the live pipeline would take of ``box``, and the inverse warp."""
     from engine import crop as C
 
-    center, scale = C.box_to_center_scale(inst.box, input_size, padding)
+    center, scale = C.box_to_center_scale(box, input_size, padding)
     m = C.warp_matrix(center, scale, input_size)
     return C.crop(image, m, input_size), C.invert(m)
 
@@ -143,7 +144,7 @@ def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding:
                     if problems is not None:
                         problems.append(str(img))
                     continue
-                c, inv = _crop_instance(inst, img, input_size, padding)
+                c, inv = _crop_box(inst.box, img, input_size, padding)
                 crops.append(c)
                 inverses.append(inv)
                 ok.append(inst)
@@ -175,24 +176,33 @@ def _finite(x):
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
 
 
+def _coco_truth(instances, subset):
+    """The annotated people as COCOeval takes them: keypoints (N, K, 3) over ``subset``
+    (v >= 1 where labelled), object areas and boxes."""
+    import numpy as np
+
+    from training.datasets import stack_keypoints
+    from training.metrics import AREA_FROM_BOX
+
+    gt, mask = stack_keypoints(instances)
+    gt = gt[:, subset].copy()
+    gt[..., 2] = np.where(mask[:, subset], np.maximum(gt[..., 2], 1), 0)
+    areas = np.array([i.area if i.area else
+                      AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
+                      for i in instances])
+    return gt, areas, np.array([i.box for i in instances], dtype=np.float64)
+
+
 def _score_ap(instances, preds, mapping, quality=()):
     import numpy as np
 
     from engine.quality import person_scores
-    from training.datasets import stack_keypoints
-    from training.metrics import AREA_FROM_BOX, coco_ap
+    from training.metrics import coco_ap
 
     subset = np.flatnonzero(mapping.mask)
-    gt, mask = stack_keypoints(instances)
-    gt = gt[:, subset].copy()
-    gt[..., 2] = np.where(mask[:, subset], np.maximum(gt[..., 2], 1), 0)
-    p = preds[:, subset]
+    gt, areas, boxes = _coco_truth(instances, subset)
     scores = person_scores(preds, quality, subset)
-    boxes = np.array([i.box for i in instances], dtype=np.float64)
-    areas = np.array([i.area if i.area else
-                      AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
-                      for i in instances])
-    res = coco_ap(gt, p, [i.image_id for i in instances], skeleton.SIGMAS[subset],
+    res = coco_ap(gt, preds[:, subset], [i.image_id for i in instances], skeleton.SIGMAS[subset],
                   areas=areas, boxes=boxes, scores=scores)
     res["keypoints"] = [skeleton.KEYPOINTS[u] for u in subset]
     res["detection_score"] = ("quality estimate (expected OKS)" if len(quality)
@@ -201,8 +211,6 @@ def _score_ap(instances, preds, mapping, quality=()):
 
 
 def _score_pck(instances, preds, mapping, provided, key, thr, normaliser, exclude=()):
-    import numpy as np
-
     from training.datasets import stack_keypoints
     from training.metrics import pck
 
@@ -270,7 +278,7 @@ def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, qual
 
 
 def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float = PADDING,
-                      provided=None, quality=(), on_error: str = "skip",
+                      quality=(), on_error: str = "skip",
                       progress=None, tall: float = 96.0) -> dict:
     """AP with the detector's boxes, and person recall; see the module docstring."""
     import numpy as np
@@ -279,8 +287,8 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
     from engine import crop as C
     from engine.detector import iou
     from engine.quality import person_scores
-    from training.datasets import load_image, stack_keypoints
-    from training.metrics import AREA_FROM_BOX, coco_ap
+    from training.datasets import load_image
+    from training.metrics import coco_ap
 
     if FORMATS.get(fmt) != "ap":
         raise UniskelError(f"--boxes detector scores AP formats (coco, halpe, aic, crowdpose), "
@@ -314,12 +322,7 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
                 tall_found += any(iou(b, inst.box) >= 0.5 for b in boxes)
         if not boxes:
             continue
-        crops, inverses = [], []
-        for b in boxes:
-            center, scale = C.box_to_center_scale(b[:4], input_size, padding)
-            m = C.warp_matrix(center, scale, input_size)
-            crops.append(C.crop(image, m, input_size))
-            inverses.append(C.invert(m))
+        crops, inverses = zip(*(_crop_box(b[:4], image, input_size, padding) for b in boxes))
         out = np.asarray(backend.infer(np.stack(crops)), dtype=np.float64)
         pose = person_scores(out, quality, subset)
         for k, inv, b, ps in zip(out, inverses, boxes, pose):
@@ -331,12 +334,7 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
     bar.close()
     if not kept:
         raise UniskelError("no readable images with annotated people")
-    gt, mask = stack_keypoints(kept)
-    gt = gt[:, subset].copy()
-    gt[..., 2] = np.where(mask[:, subset], np.maximum(gt[..., 2], 1), 0)
-    areas = np.array([i.area if i.area else
-                      AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1]) for i in kept])
-    boxes_gt = np.array([i.box for i in kept], dtype=np.float64)
+    gt, areas, boxes_gt = _coco_truth(kept, subset)
     if preds:
         res = coco_ap(gt, np.stack(preds)[:, subset], [i.image_id for i in kept],
                       skeleton.SIGMAS[subset], areas=areas, boxes=boxes_gt,
@@ -558,7 +556,6 @@ def run(args) -> int:
         det = detectors.create(args.detector, people=20)
         gt_res = res
         res = evaluate_detected(backend, instances, args.format, det,
-                                provided=_provided(backend, backend_name),
                                 quality=tuple(getattr(backend, "quality", ()) or ()),
                                 on_error=args.on_error)
         det.close()

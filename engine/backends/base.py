@@ -61,10 +61,6 @@ class SimCCBackend(Backend):
     (``engine.simcc``); a subclass sets up its session and implements ``forward``:
     uint8 crops (N, H, W, 3) -> logits (N, 21, bx), (N, 21, by) as float32 numpy."""
 
-    split_ratio: float = 2.0
-    window: int = 3
-    person_score: float = 0.3
-
     def configure(self, cfg) -> None:
         """Take the inference settings from a ModelConfig or its dict (an ONNX file's
         ``uniskel_config``); missing ones keep the codec's defaults."""

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from engine import assets, skeleton
-from engine.errors import UniskelError
+from engine.errors import UniskelError, first_line
 
 
 def _relative(path: Path) -> str:
@@ -102,8 +102,8 @@ def safe_torch_load(path: Path):
 
 
 def _unreadable(path, exc) -> str:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"{path}: not a readable PyTorch checkpoint (truncated or corrupt? {reason[:120]})"
+    return (f"{path}: not a readable PyTorch checkpoint (truncated or corrupt? "
+            f"{first_line(exc, 120)})")
 
 
 def read_checkpoint(path: Path) -> dict:

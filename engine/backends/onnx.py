@@ -17,7 +17,7 @@ import numpy as np
 from engine import assets, quality
 from engine.backends import loading
 from engine.backends.base import SimCCBackend
-from engine.errors import UniskelError
+from engine.errors import UniskelError, first_line
 
 NAME = "onnx"
 LABEL = "ONNX Runtime"  # in the window's backend menu
@@ -69,8 +69,7 @@ def read_graph(path: Path):
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UniskelError(f"{path}: not a loadable ONNX model ({first[:150]})") from None
+        raise UniskelError(f"{path}: not a loadable ONNX model ({first_line(exc)})") from None
     external = [t.name for t in proto.graph.initializer
                 if t.data_location == onnx.TensorProto.EXTERNAL]
     if external:
@@ -79,15 +78,16 @@ def read_graph(path: Path):
     try:
         onnx.checker.check_model(proto)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UniskelError(f"{path}: not a valid ONNX graph ({first[:150]})") from None
+        raise UniskelError(f"{path}: not a valid ONNX graph ({first_line(exc)})") from None
     return proto
 
 
 def inspect_file(path: Path) -> dict:
     """Read an ONNX file as data and check it before any session is built (``read_graph``),
     then its interface: input ``image`` (N, 3, H, W), outputs ``simcc_x`` / ``simcc_y``
-    (N, 21, bins), and a readable ``uniskel_config``. Returns that config ({} if none)."""
+    (N, 21, bins), and a readable ``uniskel_config``. Returns that config, with
+    ``input_size`` and ``split_ratio`` taken from the graph's fixed shapes where it has
+    none."""
     proto = read_graph(path)
     graph = proto.graph
     init = {t.name for t in graph.initializer}
@@ -118,13 +118,17 @@ def inspect_file(path: Path) -> dict:
                            f"uniskel_config says {want[0]}x{want[1]}")
     if want is None and not all(isinstance(d, int) for d in have):
         raise UniskelError(f"{path}: input size is not fixed and no uniskel_config says it")
-    for o in outs[:2]:
-        d = _dims(o)
+    out_dims = [_dims(o) for o in outs[:2]]
+    for o, d in zip(outs, out_dims):
         if len(d) != 3:
             raise UniskelError(f"{path}: output '{o.name}' has shape {d}; expected "
                                f"(N, keypoints, bins)")
         if isinstance(d[1], int):
             loading.check_keypoints(path, d[1])
+    cfg.setdefault("input_size", list(have))
+    bx = out_dims[0][2]
+    if not cfg.get("split_ratio") and isinstance(bx, int):
+        cfg["split_ratio"] = bx / cfg["input_size"][1]
     return cfg
 
 
@@ -139,18 +143,14 @@ class OnnxBackend(SimCCBackend):
             have = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in have]
         self.threads = int(threads or default_threads())
-        inspect_file(self.path)  # as data, before onnxruntime sees it
+        self.cfg = inspect_file(self.path)  # as data, before onnxruntime sees it
         try:
             self.session = ort.InferenceSession(str(self.path), session_options(self.threads),
                                                 providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UniskelError(f"{self.path}: not a loadable ONNX model ({first[:150]})") from None
-        self._check_io()
-        self.cfg = self._config()
-        self.input_size = tuple(self.cfg.get("input_size") or self._input_hw())
-        self.configure({**self.cfg, "split_ratio": self.cfg.get("split_ratio")
-                        or self._split_from_outputs()})
+            raise UniskelError(f"{self.path}: not a loadable ONNX model "
+                               f"({first_line(exc)})") from None
+        self.configure(self.cfg)
         if self.quality:
             try:
                 quality.check_coefficients(self.quality, f"{self.path}: uniskel_config")
@@ -162,35 +162,6 @@ class OnnxBackend(SimCCBackend):
                             f"{self.threads} threads, {self.path.name})")
 
     # ---- checks: a wrong file says which way it is wrong ----
-    def _check_io(self):
-        ins = [i.name for i in self.session.get_inputs()]
-        outs = [o.name for o in self.session.get_outputs()]
-        if ins != [INPUT] or tuple(outs[:2]) != OUTPUTS:
-            raise UniskelError(
-                f"{self.path}: not a uniskel pose model (expected input 'image' and outputs "
-                f"'simcc_x', 'simcc_y'; found inputs {ins}, outputs {outs})")
-
-    def _config(self) -> dict:
-        meta = self.session.get_modelmeta().custom_metadata_map or {}
-        raw = meta.get("uniskel_config")
-        if not raw:
-            return {}
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise UniskelError(f"{self.path}: metadata 'uniskel_config' is not valid JSON") from None
-
-    def _input_hw(self):
-        shape = self.session.get_inputs()[0].shape
-        h, w = shape[2], shape[3]
-        if not (isinstance(h, int) and isinstance(w, int)):
-            raise UniskelError(f"{self.path}: input size is not fixed and no uniskel_config says it")
-        return h, w
-
-    def _split_from_outputs(self) -> float:
-        bx = self.session.get_outputs()[0].shape[-1]
-        return float(bx) / self.input_size[1] if isinstance(bx, int) else 2.0
-
     def _check_keypoints(self):
         if "num_keypoints" in self.cfg:
             loading.check_keypoints(self.path, int(self.cfg["num_keypoints"]),
@@ -198,9 +169,8 @@ class OnnxBackend(SimCCBackend):
         try:
             sx, sy = self._run(np.zeros((1, 3, *self.input_size), np.float32))
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0]
             raise UniskelError(f"{self.path}: model fails on a {self.input_size} input "
-                               f"({first[:150]})") from None
+                               f"({first_line(exc)})") from None
         loading.check_keypoints(self.path, sx.shape[1])
         bx, by = sx.shape[-1], sy.shape[-1]
         h, w = self.input_size

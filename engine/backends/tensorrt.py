@@ -67,16 +67,7 @@ def _version(*dists: str) -> str:
 
 
 def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def loading_sha256(path: Path) -> str:
-    from engine.assets import sha256
-    return sha256(path)
+    return assets.sha256(path)[:16]
 
 
 def _untrusted(path: Path) -> str | None:
@@ -162,7 +153,7 @@ class TensorRTBackend(SimCCBackend):
                 log.info("tensorrt: cached engine %s was built elsewhere; rebuilding",
                          self.engine_path)
                 return None
-            if recorded is None or loading_sha256(self.engine_path) != recorded:
+            if recorded is None or assets.sha256(self.engine_path) != recorded:
                 log.warning("tensorrt: cached engine %s does not match the checksum uniskel "
                             "recorded; rebuilding", self.engine_path)
                 return None
@@ -220,7 +211,7 @@ class TensorRTBackend(SimCCBackend):
             except TypeError:  # releases before arg_inputs
                 self._trt.save(module, str(tmp), inputs=[example])
             os.replace(tmp, self.engine_path)
-            record = {**key, "engine_sha256": loading_sha256(self.engine_path)}
+            record = {**key, "engine_sha256": assets.sha256(self.engine_path)}
             self.key_path.write_text(json.dumps(record, indent=1, sort_keys=True))
             log.info("tensorrt: engine cached at %s", self.engine_path)
         except Exception as exc:  # caching is an optimisation; running still works
