@@ -63,9 +63,9 @@ def main(argv: list[str]) -> int:
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
         cmd = [str(py), "-m", "pytest", *rest]
     elif job == "demo":
-        cmd = [str(py), "-m", "app.cli", "demo", *rest]
+        cmd = [str(py), "-m", "uniskel", "demo", *rest]
     else:
-        cmd = [str(py), "-m", "app.cli", *rest]
+        cmd = [str(py), "-m", "uniskel", *rest]
     return subprocess.call(cmd, cwd=ROOT, env=env)
 
 

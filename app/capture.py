@@ -51,13 +51,13 @@ def list_cameras() -> list[tuple[str, bytes]]:
 
 def parse_camera(spec: str) -> int | None:
     """"camera:N" -> N, a path -> None; a malformed "camera:..." raises UniskelError."""
-    from engine.sources import parse_camera as engine_parse
+    from uniskel.engine.sources import parse_camera as engine_parse
     return engine_parse(spec)
 
 
 def open_source(spec: str, parent=None):
     """"camera:N" or a path -> an unstarted source; raises UniskelError if it cannot be."""
-    from engine.errors import UniskelError
+    from uniskel.engine.errors import UniskelError
     index = parse_camera(spec)
     if index is not None:
         cams = list_cameras()
@@ -67,14 +67,14 @@ def open_source(spec: str, parent=None):
                                    f"({', '.join(n for n, _ in cams)})")
             return QtCameraSource(cams[index][0], cams[index][1], parent)
         if multimedia_error():  # no Qt Multimedia: let OpenCV try the device directly
-            from engine import sources
+            from uniskel.engine import sources
             sources.open_source(spec).close()  # a missing camera fails here, not later
             return Cv2Source(index, parent)
         raise UniskelError(f"no camera {index}: no camera found")
     path = Path(spec).expanduser()
     if path.exists() and not path.is_dir() and not os.access(path, os.R_OK):
         raise UniskelError(f"{path}: not readable (permission denied)")
-    from engine import sources
+    from uniskel.engine import sources
     sources.open_source(path).close()  # the same checks, and messages, as `uniskel infer`
     return Cv2Source(str(path), parent)
 
@@ -400,7 +400,7 @@ class QtCameraSource(QObject):
 
     def _convert_loop(self):
         from PySide6.QtGui import QImage
-        from app.overlay import qimage_to_numpy
+        from uniskel.app.overlay import qimage_to_numpy
         while True:
             with self._cond:
                 while self._latest is None and not self._stop:

@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine import skeleton
+from uniskel.engine import skeleton
 
 HISTORY = 300       # samples kept per series
 STAGE_COLOURS = ("#ffb000", "#5ab4ff", "#7ee07e", "#ff6e6e", "#c48bff", "#e0e0e0")

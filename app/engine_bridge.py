@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.backends import LABELS
+from uniskel.engine.backends import LABELS
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def backend_availability(callback) -> None:
 
     def look():
         try:
-            from engine import backends
+            from uniskel.engine import backends
             out = dict(backends.available())
             student = [n for n in backends.AUTO_ORDER if out.get(n) is None]
             out["auto"] = None if student else "no student backend can run here"
@@ -179,10 +179,10 @@ class EngineBridge(QObject):
                name=f"load-{self.label}-{name}")
 
     def _load(self, name, model_path, generation, factory=None):
-        from engine import backends
-        from engine.errors import UniskelError
-        from engine.pipeline import Pipeline
-        from engine.worker import EngineWorker
+        from uniskel.engine import backends
+        from uniskel.engine.errors import UniskelError
+        from uniskel.engine.pipeline import Pipeline
+        from uniskel.engine.worker import EngineWorker
         _preimport_mediapipe()
         try:
             backend = factory() if factory is not None else backends.create(name, model_path)

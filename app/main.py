@@ -12,7 +12,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.backends import CHOICES
+    from uniskel.engine.backends import CHOICES
 
     parser.add_argument("--source", metavar="camera:N|PATH",
                         help="camera number or a video/image file (default: the first camera, "
@@ -37,7 +37,7 @@ def prepare_qt_environment() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import UniskelError
+    from uniskel.engine.errors import UniskelError
     if args.screenshot and args.quit_after is None:
         raise UniskelError("--screenshot needs --quit-after SECONDS (when to take it)")
     if args.quit_after is not None and args.quit_after < 0:
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("uniskel")
     app.setApplicationName("demo")
-    from app import engine_bridge, qtfix
+    from uniskel.app import engine_bridge, qtfix
     app._uniskel_guard = qtfix.install(app)  # lives as long as the application
-    from app.window import MainWindow
+    from uniskel.app.window import MainWindow
 
     window = MainWindow(model_path=args.model)
     if args.backend:
@@ -101,6 +101,6 @@ def end_process(code: int) -> int:
             stream.flush()
         except (OSError, ValueError):
             pass
-    from app.cli import stop_filtering
+    from uniskel.commands import stop_filtering
     stop_filtering()  # pass on every line still in the native log filter
     os._exit(code)

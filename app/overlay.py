@@ -13,8 +13,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from engine import skeleton
-from engine.draw import edges_for, person_colour
+from uniskel.engine import skeleton
+from uniskel.engine.draw import edges_for, person_colour
 
 SINGLE_COLOUR = (80, 230, 120)
 

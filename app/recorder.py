@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 MIN_FREE_BYTES = 50 * 1024 * 1024   # stop before the disk is full, so the file stays valid
 QUEUE_FRAMES = 64
@@ -47,7 +47,7 @@ def output_paths(folder: Path, fmt: str, stem: str | None = None) -> tuple[Path,
 
 
 def _open_keypoint_writer(path: Path, meta: dict):
-    from engine import records
+    from uniskel.engine import records
     try:
         return records.KeypointWriter(path, **meta)
     except TypeError:  # a writer without metadata arguments
@@ -142,7 +142,7 @@ class Recorder(QObject):
             thread.join(timeout)
 
     def _write_loop(self, writer, keypoints, size, folder):
-        from app.overlay import qimage_to_numpy, render_annotated
+        from uniskel.app.overlay import qimage_to_numpy, render_annotated
         import cv2
         s = self._summary
         try:
@@ -189,7 +189,7 @@ class Recorder(QObject):
 
 def save_snapshot(folder, frame: np.ndarray, people, options, stem: str | None = None) -> Path:
     """The annotated frame at full resolution as PNG; raises UniskelError on failure."""
-    from app.overlay import render_annotated
+    from uniskel.app.overlay import render_annotated
     folder = Path(folder).expanduser()
     path = folder / f"{stem or time.strftime('uniskel_%Y%m%d_%H%M%S')}.png"
     try:

@@ -17,14 +17,14 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, 
                                QHBoxLayout, QLabel, QMainWindow, QPushButton, QSlider, QSpinBox,
                                QToolBar, QWidget)
 
-from app import capture, settings as settings_mod
-from app.dashboard import Dashboard
-from app.engine_bridge import BACKEND_LABELS, EngineBridge, backend_availability
-from app.help import HelpOverlay
-from app.overlay import OverlayOptions, OverlayView
-from app.recorder import Recorder, default_folder, save_snapshot
-from engine import assets, backends
-from engine.errors import UniskelError
+from uniskel.app import capture, settings as settings_mod
+from uniskel.app.dashboard import Dashboard
+from uniskel.app.engine_bridge import BACKEND_LABELS, EngineBridge, backend_availability
+from uniskel.app.help import HelpOverlay
+from uniskel.app.overlay import OverlayOptions, OverlayView
+from uniskel.app.recorder import Recorder, default_folder, save_snapshot
+from uniskel.engine import assets, backends
+from uniskel.engine.errors import UniskelError
 
 SAMPLE_VIDEO = "media/sample_astronaut.mp4"
 SAMPLE_IMAGE = "media/astronaut.png"

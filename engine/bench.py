@@ -21,7 +21,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.backends import CHOICES
+    from uniskel.engine.backends import CHOICES
 
     parser.add_argument("--source", required=True, help="video file (or image) to run on")
     parser.add_argument("--backend", default="auto", choices=CHOICES,
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def decode_all(source_spec, max_frames: int):
-    from engine.sources import open_source
+    from uniskel.engine.sources import open_source
 
     frames = []
     with open_source(source_spec) as src:
@@ -69,7 +69,7 @@ def model_time(backend, frames, iterations: int = 50) -> float:
 
     import numpy as np
 
-    from engine import crop as cropmod
+    from uniskel.engine import crop as cropmod
 
     h, w = frames[0].shape[:2]
     size = tuple(backend.input_size)
@@ -88,7 +88,7 @@ def model_time(backend, frames, iterations: int = 50) -> float:
 def id_switches(frames_people) -> int:
     """Across consecutive frames, people whose box overlaps (IoU >= 0.5) a person of the
     next frame that carries another id, and no person there with their own id."""
-    from engine.detector import iou
+    from uniskel.engine.detector import iou
 
     switches = 0
     for now, nxt in zip(frames_people, frames_people[1:]):
@@ -108,7 +108,7 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
 
     import numpy as np
 
-    from engine.pipeline import STAGES, Pipeline
+    from uniskel.engine.pipeline import STAGES, Pipeline
 
     pipeline = Pipeline(backend, smoothing=smoothing, max_people=max_people, keep_frame=False,
                         detector=detector)
@@ -165,8 +165,8 @@ def run(args) -> int:
     import os
     import platform
 
-    from engine import backends
-    from engine.errors import UniskelError
+    from uniskel.engine import backends
+    from uniskel.engine.errors import UniskelError
 
     if args.repeat < 1:
         raise UniskelError("--repeat must be at least 1")
@@ -195,7 +195,7 @@ def run(args) -> int:
         print(_line(other))
         print(f"speedup: {result['speedup']}x ({result['backend']} vs {other['backend']})")
     if args.json_out:
-        from engine.records import write_json
+        from uniskel.engine.records import write_json
 
         write_json(args.json_out, result, "results")
         print(f"wrote {args.json_out}", file=sys.stderr)
@@ -204,7 +204,7 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m engine.bench``: the same as ``uniskel bench``."""
-    from engine.errors import run_cli
+    from uniskel.engine.errors import run_cli
 
     return run_cli("uniskel bench", add_arguments, run, argv)
 

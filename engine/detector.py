@@ -35,7 +35,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 Box = tuple  # (x0, y0, x1, y1, score)
 
@@ -110,9 +110,9 @@ class NanoDetDetector(Detector):
 
     def __init__(self, model_path=None, size: int = 416, min_score: float = 0.3,
                  nms_iou: float = 0.6, threads: int | None = None):
-        from engine import assets
-        from engine.backends import loading
-        from engine.backends.onnx import read_graph, session_options
+        from uniskel.engine import assets
+        from uniskel.engine.backends import loading
+        from uniskel.engine.backends.onnx import read_graph, session_options
 
         import onnxruntime as ort
 
@@ -182,7 +182,7 @@ class NanoDetDetector(Detector):
 
 
 def nanodet_unavailable() -> str | None:
-    from engine import assets
+    from uniskel.engine import assets
 
     if importlib.util.find_spec("onnxruntime") is None:
         return "onnxruntime not installed"

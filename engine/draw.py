@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine import skeleton
+from uniskel.engine import skeleton
 
 _I = skeleton.INDEX
 COCO_TORSO = {

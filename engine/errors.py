@@ -30,7 +30,7 @@ def reporting(prog: str, fn) -> int:
 
 
 def run_cli(prog: str, add_arguments, run, argv=None) -> int:
-    """``python -m engine.X``: parse, then run under ``reporting``."""
+    """``python -m uniskel.engine.X``: parse, then run under ``reporting``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog=prog)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 OPSET = 17
 
@@ -75,7 +75,7 @@ def check_export(model, onnx_path, atol: float = 1e-3, batch: int = 2) -> float:
 
 def export_checkpoint(checkpoint, out_path, **kwargs) -> Path:
     """Load a uniskel checkpoint (.pt) and export it."""
-    from engine.backends import loading
+    from uniskel.engine.backends import loading
 
     model, _, meta = loading.load_checkpoint(loading.resolve(checkpoint, Path(checkpoint)))
     return export_onnx(model, out_path, meta=meta, **kwargs)

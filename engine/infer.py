@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine import skeleton
+from uniskel.engine import skeleton
 
 VIDEO_EXTS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
 #: stop writing while this much is still free: OpenCV's writer fails silently on a full
@@ -19,7 +19,7 @@ MIN_FREE_BYTES = 16 * 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.backends import CHOICES
+    from uniskel.engine.backends import CHOICES
 
     parser.add_argument("--source", required=True, help="video file, image, or camera:N")
     parser.add_argument("--out", help="annotated video to write (.mp4)")
@@ -46,7 +46,7 @@ def open_writer(path, fps: float, size_hw):
 
     import cv2
 
-    from engine.errors import UniskelError
+    from uniskel.engine.errors import UniskelError
 
     path = Path(path)
     fourcc = VIDEO_EXTS.get(path.suffix.lower())
@@ -71,12 +71,12 @@ def run(args) -> int:
     import cv2
     from tqdm import tqdm
 
-    from engine import backends
-    from engine.draw import draw_skeleton
-    from engine.errors import UniskelError
-    from engine.pipeline import Pipeline
-    from engine.records import KeypointWriter
-    from engine.sources import open_source
+    from uniskel.engine import backends
+    from uniskel.engine.draw import draw_skeleton
+    from uniskel.engine.errors import UniskelError
+    from uniskel.engine.pipeline import Pipeline
+    from uniskel.engine.records import KeypointWriter
+    from uniskel.engine.sources import open_source
 
     if not args.out and not args.keypoints:
         raise UniskelError("nothing to write: pass --out annotated.mp4 and/or "
@@ -153,7 +153,7 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m engine.infer``: the same as ``uniskel infer``."""
-    from engine.errors import run_cli
+    from uniskel.engine.errors import run_cli
 
     return run_cli("uniskel infer", add_arguments, run, argv)
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from engine import simcc, skeleton
+from uniskel.engine import simcc, skeleton
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class PoseNet(nn.Module):
 def from_config(cfg: ModelConfig) -> nn.Module:
     """The model a config describes: a ``PoseNet`` or, for ``blaze_*``, a ``BlazeNet``."""
     if cfg.arch.startswith("blaze"):
-        from engine.blazenet import BlazeNet
+        from uniskel.engine.blazenet import BlazeNet
         return BlazeNet(cfg)
     return PoseNet(cfg)
 

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from engine import crop as cropmod
-from engine import quality as qualitymod
-from engine import detector as detectors
-from engine.detector import Detector
-from engine.smoothing import KeypointSmoother
-from engine.tracker import Pose, Tracker
+from uniskel.engine import crop as cropmod
+from uniskel.engine import quality as qualitymod
+from uniskel.engine import detector as detectors
+from uniskel.engine.detector import Detector
+from uniskel.engine.smoothing import KeypointSmoother
+from uniskel.engine.tracker import Pose, Tracker
 
 STAGES = ("detect", "crop", "infer", "decode", "smooth")
 

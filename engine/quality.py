@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import skeleton
+from uniskel.engine import skeleton
 
 SCORE_THR = 0.2  # keypoint confidence counted by mmpose's rule
 

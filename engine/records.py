@@ -17,8 +17,8 @@ import csv
 import json
 from pathlib import Path
 
-from engine import skeleton
-from engine.errors import UniskelError
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
 
 FORMATS = (".jsonl", ".csv")
 
@@ -100,7 +100,7 @@ def write_json(path, data: dict, what: str = "results") -> None:
     import json
     from pathlib import Path
 
-    from engine.errors import UniskelError
+    from uniskel.engine.errors import UniskelError
 
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

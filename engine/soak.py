@@ -79,9 +79,9 @@ def soak(source_spec, backend, seconds: float, rate: float | None = None,
 
     import numpy as np
 
-    from engine.pipeline import Pipeline
-    from engine.sources import open_source
-    from engine.worker import EngineWorker
+    from uniskel.engine.pipeline import Pipeline
+    from uniskel.engine.sources import open_source
+    from uniskel.engine.worker import EngineWorker
 
     rss_launch = rss_mb()
     source = open_source(source_spec, loop=True)
@@ -191,7 +191,7 @@ def _r(v):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.backends import CHOICES
+    from uniskel.engine.backends import CHOICES
 
     parser.add_argument("--source", required=True, help="video (or image) to loop")
     parser.add_argument("--minutes", type=float, default=10.0, help="how long (default 10)")
@@ -228,8 +228,8 @@ def _line(r: dict) -> str:
 
 
 def run(args) -> int:
-    from engine import backends
-    from engine.errors import UniskelError
+    from uniskel.engine import backends
+    from uniskel.engine.errors import UniskelError
 
     if args.minutes <= 0:
         raise UniskelError("--minutes must be more than 0")
@@ -240,7 +240,7 @@ def run(args) -> int:
               f"{stats.errors} errors, {stats.fps:.1f} fps, RSS {_r(rss_mb())} MB",
               file=sys.stderr, flush=True)
 
-    from engine.sources import open_source
+    from uniskel.engine.sources import open_source
 
     open_source(args.source).close()  # a bad source is said before a model loads
     backend = backends.create(args.backend, args.model)
@@ -254,7 +254,7 @@ def run(args) -> int:
     report["passed"], report["problems"] = not problems, problems
     print(_line(report))
     if args.json_out:
-        from engine.records import write_json
+        from uniskel.engine.records import write_json
 
         write_json(args.json_out, report, "report")
         print(f"  report: {args.json_out}", file=sys.stderr)
@@ -269,7 +269,7 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m engine.soak``: the same as ``uniskel soak``."""
-    from engine.errors import run_cli
+    from uniskel.engine.errors import run_cli
 
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")

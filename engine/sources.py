@@ -23,7 +23,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 CAMERA_PREFIX = "camera:"

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import crop as cropmod
-from engine.detector import iou
+from uniskel.engine import crop as cropmod
+from uniskel.engine.detector import iou
 
 
 @dataclass

@@ -230,7 +230,7 @@ def ship(name: str, src: Path, dst: Path, free_size: bool) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(m, str(dst))
     sys.path.insert(0, str(ROOT))
-    from engine import assets
+    from uniskel.engine import assets
     assets.record_checksum(dst)
     print(f"shipped {dst} ({dst.stat().st_size / 1e6:.1f} MB), checksum recorded")
 

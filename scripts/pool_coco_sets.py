@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def pool(sets, out: Path) -> dict:
-    from training.datasets import read
+    from uniskel.training.datasets import read
 
     (out / "images").mkdir(parents=True, exist_ok=True)
     merged = {"images": [], "annotations": [], "categories": []}

@@ -14,7 +14,7 @@ import time
 
 
 def _startup_report(launched: float) -> None:
-    from app import overlay
+    from uniskel.app import overlay
 
     paint = overlay.OverlayView.paintEvent
     seen = set()
@@ -39,7 +39,7 @@ def main() -> int:
     launched = os.environ.get("UNISKEL_STARTUP_REPORT")
     if launched:
         _startup_report(float(launched))
-    from app.cli import console_main as cli_main
+    from uniskel.commands import console_main as cli_main
 
     try:
         return cli_main()

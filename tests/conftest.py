@@ -26,7 +26,7 @@ os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    from engine import assets
+    from uniskel.engine import assets
 
     path = assets.shared_data()
     if not path.is_dir():
@@ -51,7 +51,7 @@ def model_dir(tmp_path_factory) -> Path:
 def random_model():
     import torch
 
-    from engine.model import build
+    from uniskel.engine.model import build
 
     torch.manual_seed(0)
     model = build("tiny").eval()
@@ -73,7 +73,7 @@ def random_checkpoint(random_model, model_dir) -> Path:
 def random_onnx(random_model, model_dir) -> Path:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from engine.export_onnx import export_onnx
+    from uniskel.engine.export_onnx import export_onnx
 
     model, _ = random_model
     return export_onnx(model, model_dir / "random_tiny.onnx", check=True)
@@ -81,7 +81,7 @@ def random_onnx(random_model, model_dir) -> Path:
 
 def onnx_backend(path):
     """An ONNX backend on one thread (tests run beside other work)."""
-    from engine.backends import onnx
+    from uniskel.engine.backends import onnx
     return onnx.load(path, threads=1)
 
 
@@ -90,7 +90,7 @@ def window(qtbot, tmp_path):
     """The real main window, settings in tmp, nothing loaded until the test says so."""
     from PySide6.QtCore import QSettings
 
-    from app.window import MainWindow
+    from uniskel.app.window import MainWindow
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(store=store, autoload=False)
     w.settings.record_folder = str(tmp_path / "out")
@@ -107,7 +107,7 @@ def lspet_crops(shared_data):
     import numpy as np
     import scipy.io
 
-    from engine import crop
+    from uniskel.engine import crop
 
     joints = scipy.io.loadmat(shared_data / "lspet" / "joints.mat")["joints"]
     crops, gts = [], []

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from engine.backends.base import Backend
+from uniskel.engine.backends.base import Backend
 
 
 def frame_with_person(box=None, size=(240, 320)) -> np.ndarray:

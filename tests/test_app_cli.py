@@ -23,7 +23,7 @@ def _env(tmp_path) -> dict:
 def test_demo_quits_after_seconds_and_saves_a_screenshot(tmp_path):
     shot = tmp_path / "x.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo", "--quit-after", "3", "--screenshot", str(shot)],
+        [sys.executable, "-m", "uniskel", "demo", "--quit-after", "3", "--screenshot", str(shot)],
         cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
@@ -41,7 +41,7 @@ def test_demo_with_an_unreadable_source_reports_it_and_still_runs(tmp_path):
     bad.write_bytes(b"garbage" * 500)
     shot = tmp_path / "y.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo", "--source", str(bad), "--backend", "cpu",
+        [sys.executable, "-m", "uniskel", "demo", "--source", str(bad), "--backend", "cpu",
          "--quit-after", "1.5", "--screenshot", str(shot)],
         cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -10,7 +10,7 @@ import cv2  # noqa: F401 - sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must 
 
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
-from engine import skeleton  # noqa: E402
+from uniskel.engine import skeleton  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
@@ -33,7 +33,7 @@ def spread_person(w=320, h=240, conf=0.9) -> FakePerson:
 
 @pytest.fixture
 def view(qtbot):
-    from app.overlay import OverlayView
+    from uniskel.app.overlay import OverlayView
     v = OverlayView()
     qtbot.addWidget(v)
     v.resize(640, 480)
@@ -44,14 +44,14 @@ def view(qtbot):
 
 @pytest.mark.parametrize("subset", ["coco", "mpii", "all"])
 def test_subset_decides_drawn_points(view, subset):
-    from app.overlay import OverlayOptions
+    from uniskel.app.overlay import OverlayOptions
     view.set_options(OverlayOptions(subset=subset, threshold=0.0))
     view.repaint()
     assert sorted(view.last_drawn[0]) == sorted(skeleton.SUBSETS[subset])
 
 
 def test_threshold_hides_low_confidence(view):
-    from app.overlay import OverlayOptions
+    from uniskel.app.overlay import OverlayOptions
     p = spread_person()
     p.keypoints[:, 2] = np.linspace(0.0, 1.0, skeleton.NUM_KEYPOINTS)
     view.set_people([p])
@@ -63,13 +63,13 @@ def test_threshold_hides_low_confidence(view):
 
 
 def _coloured_pixels(image) -> np.ndarray:
-    from app.overlay import qimage_to_numpy
+    from uniskel.app.overlay import qimage_to_numpy
     return qimage_to_numpy(image).max(axis=2) > 40
 
 
 def test_pixels_follow_subset_mirror_and_names():
     """Paint onto a black frame and look at the pixels themselves."""
-    from app.overlay import OverlayOptions, qimage_to_numpy, render_annotated
+    from uniskel.app.overlay import OverlayOptions, qimage_to_numpy, render_annotated
     frame = np.zeros((240, 320, 3), np.uint8)
     k = np.zeros((skeleton.NUM_KEYPOINTS, 3), np.float32)
     head_top = skeleton.INDEX["head_top"]
@@ -92,7 +92,7 @@ def test_pixels_follow_subset_mirror_and_names():
 def test_shortcuts_switch_subsets(qtbot, tmp_path):
     """Keys 1/2/3 in the main window change what is drawn."""
     from PySide6.QtCore import QSettings, Qt
-    from app.window import MainWindow
+    from uniskel.app.window import MainWindow
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(store=store, autoload=False)
     qtbot.addWidget(w)
@@ -119,8 +119,8 @@ def test_everyone_gets_their_own_colour_and_id_and_a_click_follows_one(qtbot, wi
     view makes the dashboard follow the person clicked on; P follows one person only."""
     from PySide6.QtCore import QPoint, Qt
 
-    from app.overlay import qimage_to_numpy, render_annotated
-    from engine.draw import person_colour
+    from uniskel.app.overlay import qimage_to_numpy, render_annotated
+    from uniskel.engine.draw import person_colour
 
     frame = np.zeros((240, 320, 3), np.uint8)
     a, b = spread_person(150, 240), spread_person(150, 240)
@@ -162,7 +162,7 @@ def test_native_chatter_is_kept_off_the_terminal_and_errors_are_not(tmp_path):
 
     code = (
         "import os, sys\n"
-        "from app.cli import NativeLogFilter\n"
+        "from uniskel.commands import NativeLogFilter\n"
         "f = NativeLogFilter()\n"
         "os.write(2, b'W0000 00:00:1796026413.464397   10899 landmark_projection_calculator"
         ".cc:186] Using NORM_RECT\\n')\n"

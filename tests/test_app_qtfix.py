@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal on Python >= 3.12")
 def test_guard_gives_back_lost_none_references(qapp):
-    from app.qtfix import NoneGuard
+    from uniskel.app.qtfix import NoneGuard
     guard = NoneGuard(interval_ms=60_000, cushion=0)
     floor = guard.floor
     decref, none = ctypes.pythonapi.Py_DecRef, ctypes.py_object(None)
@@ -25,6 +25,6 @@ def test_guard_gives_back_lost_none_references(qapp):
 
 def test_installed_pyside_is_detected_correctly(qapp):
     import PySide6
-    from app.qtfix import leaks_none
+    from uniskel.app.qtfix import leaks_none
     buggy = PySide6.__version__ == "6.12.0" and sys.version_info < (3, 12)
     assert leaks_none() == buggy

@@ -13,7 +13,7 @@ import cv2  # sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must undo
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 pytest.importorskip("pytestqt")
 
-from engine.backends.base import Backend  # noqa: E402
+from uniskel.engine.backends.base import Backend  # noqa: E402
 from conftest import onnx_backend  # noqa: E402
 
 
@@ -36,7 +36,7 @@ class SlowBackend(Backend):
 
 def test_slow_backend_keeps_the_window_responsive(qtbot, window, random_onnx):
     from PySide6.QtCore import QTimer
-    from app.window import sample_video
+    from uniskel.app.window import sample_video
     seconds = 1.5
     slow = {}
 
@@ -65,7 +65,7 @@ def test_slow_backend_keeps_the_window_responsive(qtbot, window, random_onnx):
 
 def test_unreadable_file_shows_an_error_and_the_app_stays_usable(qtbot, window, tmp_path,
                                                                  random_onnx):
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"this is not a video" * 100)
     shown = []
@@ -86,8 +86,8 @@ def test_unreadable_file_shows_an_error_and_the_app_stays_usable(qtbot, window, 
 
 def test_recording_the_sample_gives_a_playable_video_and_matching_keypoints(
         qtbot, window, tmp_path, random_onnx):
-    from engine.records import read_jsonl
-    from app.window import sample_video
+    from uniskel.engine.records import read_jsonl
+    from uniskel.app.window import sample_video
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
     window.loop_box.setChecked(False)
@@ -121,7 +121,7 @@ def test_recording_the_sample_gives_a_playable_video_and_matching_keypoints(
 
 
 def test_recording_to_an_unwritable_folder_says_why(qtbot, window, tmp_path):
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     window.settings.record_folder = str(blocker / "videos")
@@ -135,10 +135,10 @@ def test_recording_to_an_unwritable_folder_says_why(qtbot, window, tmp_path):
 
 def test_write_error_mid_recording_keeps_a_playable_file(qtbot, tmp_path, monkeypatch):
     """Disk full after 5 frames: recording stops with a message, the MP4 still plays."""
-    from engine import records
-    from engine.pipeline import FrameResult, Person
-    from app.overlay import OverlayOptions
-    from app.recorder import Recorder
+    from uniskel.engine import records
+    from uniskel.engine.pipeline import FrameResult, Person
+    from uniskel.app.overlay import OverlayOptions
+    from uniskel.app.recorder import Recorder
 
     real_write = records.KeypointWriter.write
 
@@ -171,12 +171,12 @@ def test_write_error_mid_recording_keeps_a_playable_file(qtbot, tmp_path, monkey
 
 
 def test_missing_model_falls_back_to_mediapipe(qtbot, tmp_path, monkeypatch):
-    from engine.backends import mediapipe as mp_backend
+    from uniskel.engine.backends import mediapipe as mp_backend
     if mp_backend.unavailable():
         pytest.skip(mp_backend.unavailable())
     from PySide6.QtCore import QSettings
-    from engine import assets
-    from app.window import MainWindow
+    from uniskel.engine import assets
+    from uniskel.app.window import MainWindow
     monkeypatch.setattr(assets, "default_model", lambda: tmp_path / "none.pt")
     monkeypatch.setattr(assets, "default_onnx", lambda: tmp_path / "none.onnx")
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
@@ -208,7 +208,7 @@ def test_presenter_mode_hides_chrome_and_shows_a_large_status(qtbot, window):
 
 
 def test_backend_picker_greys_out_unavailable_backends_with_the_reason(qtbot, window):
-    from engine import backends
+    from uniskel.engine import backends
     available = backends.available()
     qtbot.waitUntil(lambda: bool(window._availability), timeout=30000)
     model = window.backend_combo.model()
@@ -223,7 +223,7 @@ def test_backend_picker_greys_out_unavailable_backends_with_the_reason(qtbot, wi
 
 
 def test_snapshot_saves_the_annotated_frame(qtbot, window, tmp_path):
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
     assert window.snapshot() is None and "nothing to save" in window.last_error
     assert window.open_path(str(sample_image()))
     qtbot.waitUntil(lambda: window._last_result is not None, timeout=10000)
@@ -235,7 +235,7 @@ def test_snapshot_saves_the_annotated_frame(qtbot, window, tmp_path):
 def test_dropping_a_file_opens_it(qtbot, window):
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(sample_image()))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
@@ -255,7 +255,7 @@ def test_source_picker_shows_a_file_opened_from_outside_the_list(qtbot, window, 
 
 def test_lost_camera_is_reported_on_screen(qtbot, window):
     """A camera that is not (or no longer) there: the window says so and keeps running."""
-    from app.capture import Cv2Source, QtCameraSource, multimedia_error
+    from uniskel.app.capture import Cv2Source, QtCameraSource, multimedia_error
     sources = [Cv2Source(97)]
     if multimedia_error() is None:
         sources.append(QtCameraSource("Test camera", b"/dev/no-such-camera"))
@@ -272,10 +272,10 @@ def test_lost_camera_is_reported_on_screen(qtbot, window):
 
 
 def test_compare_view_runs_mediapipe_beside_the_student(qtbot, window, random_onnx):
-    from engine.backends import mediapipe as mp_backend
+    from uniskel.engine.backends import mediapipe as mp_backend
     if mp_backend.unavailable():
         pytest.skip(mp_backend.unavailable())
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
     assert window.open_path(str(sample_image()))
@@ -296,7 +296,7 @@ def test_background_threads_are_joined_before_the_demo_exits():
     """The demo waits (bounded) for backend loaders still in native code before it ends."""
     import threading
 
-    from app import engine_bridge
+    from uniskel.app import engine_bridge
 
     release = threading.Event()
     engine_bridge._spawn(release.wait, 30.0, name="test-slow-loader")
@@ -308,7 +308,7 @@ def test_background_threads_are_joined_before_the_demo_exits():
 def test_compare_view_runs_movenet_and_switches_between_variants(qtbot, window, random_onnx):
     """MoveNet (the default comparison) beside the student; Thunder instead of Lightning
     from the menu, remembered in the settings."""
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
     assert window.open_path(str(sample_image()))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from engine.blazenet import near_peak
-from engine.model import build
+from uniskel.engine.blazenet import near_peak
+from uniskel.engine.model import build
 
 
 def _decode(heat_x, heat_y):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import skeleton
-from engine.model import build
+from uniskel.engine import skeleton
+from uniskel.engine.model import build
 
 # LSP joint index -> unified name, for joints whose definitions agree across datasets
 PAIRS = [(8, "right_shoulder"), (9, "left_shoulder"), (2, "right_hip"), (3, "left_hip"),
@@ -14,7 +14,7 @@ PAIRS = [(8, "right_shoulder"), (9, "left_shoulder"), (2, "right_hip"), (3, "lef
 
 
 def _keypoints(model, crops):
-    from training.evaluate import model_predict_fn
+    from uniskel.training.evaluate import model_predict_fn
     return model_predict_fn(model)(crops)
 
 
@@ -26,7 +26,7 @@ def _median_errors(kpts, gts):
 def test_imported_blazepose_weights_find_real_joints(lspet_crops):
     pytest.importorskip("tflite")
     pytest.importorskip("mediapipe")
-    from training.blazepose_init import bundled_full_model, load_blazepose
+    from uniskel.training.blazepose_init import bundled_full_model, load_blazepose
 
     crops, gts = lspet_crops
     torch.manual_seed(0)
@@ -43,8 +43,8 @@ def test_imported_blazepose_weights_find_real_joints(lspet_crops):
 def test_a_tflite_of_another_shape_is_refused(tmp_path):
     pytest.importorskip("tflite")
     pytest.importorskip("mediapipe")
-    from engine.errors import UniskelError
-    from training.blazepose_init import bundled_full_model, load_blazepose
+    from uniskel.engine.errors import UniskelError
+    from uniskel.training.blazepose_init import bundled_full_model, load_blazepose
 
     with pytest.raises(UniskelError, match="does not match blaze_lite"):
         load_blazepose(build("blaze_lite"), bundled_full_model())

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from engine import skeleton as sk
-from engine.assets import shared_data
-from engine.errors import UniskelError
-from training import datasets as D
+from uniskel.engine import skeleton as sk
+from uniskel.engine.assets import shared_data
+from uniskel.engine.errors import UniskelError
+from uniskel.training import datasets as D
 
 DATA = shared_data()
 SAMPLES = DATA / "format_samples"
@@ -196,7 +196,7 @@ def test_wrong_keypoint_count_raise_and_skip(coco_copy, caplog):
     assert f"annotation id {bad['id']}" in msg and "expected 51" in msg and "got 48" in msg
     assert "ann.json" in msg
     problems = []
-    with caplog.at_level(logging.WARNING, logger="training.datasets"):
+    with caplog.at_level(logging.WARNING, logger="uniskel.training.datasets"):
         insts = D.read_coco(p, SAMPLES / "coco", on_error="skip", problems=problems)
     assert len(insts) == 11 and len(problems) == 1
     assert any(str(bad["id"]) in r.message for r in caplog.records)

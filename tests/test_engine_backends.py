@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine import backends, skeleton
-from engine.backends import loading
-from engine.errors import UniskelError
-from engine.model import build
+from uniskel.engine import backends, skeleton
+from uniskel.engine.backends import loading
+from uniskel.engine.errors import UniskelError
+from uniskel.engine.model import build
 
 
 def resize(img, size_hw):
@@ -84,7 +84,7 @@ def test_mismatched_file_kind_is_explained(random_checkpoint, random_onnx):
 
 
 def test_missing_bundled_model_says_how_to_get_one(monkeypatch, tmp_path):
-    from engine import assets
+    from uniskel.engine import assets
 
     monkeypatch.setattr(assets, "default_model", lambda: tmp_path / "uniskel_student.pt")
     monkeypatch.setattr(assets, "default_onnx", lambda: tmp_path / "uniskel_student.onnx")
@@ -148,7 +148,7 @@ def test_wrong_checkpoints_are_named(tmp_path):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_wrong_onnx_models_are_named(tmp_path):
     pytest.importorskip("onnx")
-    from engine.export_onnx import export_onnx
+    from uniskel.engine.export_onnx import export_onnx
 
     m17 = build("tiny", num_keypoints=17, keypoints=skeleton.KEYPOINTS[:17]).eval()
     path = export_onnx(m17, tmp_path / "k17.onnx", check=False)
@@ -210,7 +210,7 @@ def test_blazepose_heavy_is_refused_with_a_reason_until_installed(tmp_path, monk
     """model_complexity 2 never downloads: without pose_landmark_heavy.tflite it says where
     the file comes from; install_landmark_model puts a real TFLite file in place and
     refuses anything else."""
-    from engine.backends import mediapipe as mpb
+    from uniskel.engine.backends import mediapipe as mpb
 
     root = tmp_path / "mediapipe"
     (root / mpb.LANDMARK_DIR).mkdir(parents=True)
@@ -266,7 +266,7 @@ def test_checkpoint_meta_with_numpy_values_still_loads(tmp_path):
 
 
 def test_shipped_student_agrees_across_backends_and_finds_real_joints(lspet_crops):
-    from engine import assets
+    from uniskel.engine import assets
 
     cpu = backends.create("cpu", assets.default_model())
     onx = backends.create("onnx", assets.default_onnx())
@@ -291,14 +291,14 @@ def test_adding_a_backend_is_one_file(tmp_path, monkeypatch):
     import importlib
     import sys
 
-    import engine.backends as B
+    import uniskel.engine.backends as B
 
     (tmp_path / "echo.py").write_text(
         'NAME = "echo"\nLABEL = "Echo (tests)"\nMODEL_SUFFIX = ".echo"\nAUTO_RANK = 9\n'
         'def unavailable():\n    return None\n'
         'def load(model_path=None, **options):\n    return ("echo backend", model_path)\n')
     monkeypatch.setattr(B, "__path__", [*B.__path__, str(tmp_path)])
-    monkeypatch.delitem(sys.modules, "engine.backends.echo", raising=False)
+    monkeypatch.delitem(sys.modules, "uniskel.engine.backends.echo", raising=False)
     found = B.discover()
     assert list(found)[:5] == ["tensorrt", "cuda", "onnx", "cpu", "echo"]  # by AUTO_RANK
     monkeypatch.setattr(B, "MODULES", found)
@@ -317,8 +317,8 @@ def test_listing_backends_never_imports_torch():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom engine import backends\nbackends.available()\n"
-            "import app.main, training.evaluate, engine.infer\n"
+    code = ("import sys\nfrom uniskel.engine import backends\nbackends.available()\n"
+            "import uniskel.app.main, uniskel.training.evaluate, uniskel.engine.infer\n"
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(Path(__file__).resolve().parents[1]), timeout=120)

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from engine import skeleton
-from engine.draw import draw_skeleton, edges_for
-from engine.errors import UniskelError
-from engine.pipeline import FrameResult, Person
-from engine.records import KeypointWriter, csv_header, read_jsonl
+from uniskel.engine import skeleton
+from uniskel.engine.draw import draw_skeleton, edges_for
+from uniskel.engine.errors import UniskelError
+from uniskel.engine.pipeline import FrameResult, Person
+from uniskel.engine.records import KeypointWriter, csv_header, read_jsonl
 
 I = skeleton.INDEX
 

@@ -7,8 +7,8 @@ import json
 import cv2
 import pytest
 
-from engine import bench, infer, skeleton
-from engine.records import csv_header, read_jsonl
+from uniskel.engine import bench, infer, skeleton
+from uniskel.engine.records import csv_header, read_jsonl
 
 
 def video_frames(path):
@@ -80,7 +80,7 @@ def test_infer_errors_are_one_line(tmp_path, demo_video, capsys):
 
 
 def test_bench_reports_fps_latency_stages_and_a_comparison(tmp_path, demo_video, random_onnx):
-    from engine import backends
+    from uniskel.engine import backends
 
     if backends.available()["mediapipe"]:
         pytest.skip(backends.available()["mediapipe"])
@@ -101,8 +101,8 @@ def test_bench_reports_fps_latency_stages_and_a_comparison(tmp_path, demo_video,
 def test_bench_counts_people_and_id_switches(tmp_path, demo_video):
     """--max-people: people per frame and id switches per 100 frames in the JSON, from
     the shipped student and detector on the real street frames."""
-    from app import cli
-    from engine.bench import id_switches
+    from uniskel import commands as cli
+    from uniskel.engine.bench import id_switches
 
     a, b = (0, 0, 10, 20), (50, 0, 60, 20)
     assert id_switches([[(1, a), (2, b)], [(1, a), (2, b)]]) == 0

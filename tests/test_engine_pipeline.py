@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.detector import BlazePoseDetector, Detector, SearchDetector, blazepose_unavailable, iou
-from engine.pipeline import STAGES, FrameResult, Person, Pipeline
-from engine.smoothing import KeypointSmoother, OneEuroFilter
+from uniskel.engine.detector import BlazePoseDetector, Detector, SearchDetector, blazepose_unavailable, iou
+from uniskel.engine.pipeline import STAGES, FrameResult, Person, Pipeline
+from uniskel.engine.smoothing import KeypointSmoother, OneEuroFilter
 from engine_fakes import BlobBackend, frame_with_person
 
 
@@ -143,8 +143,8 @@ def test_blazepose_detector_finds_real_people(shared_data):
 
 
 def test_real_backend_on_the_demo_video(random_onnx, demo_video):
-    from engine import backends
-    from engine.sources import open_source
+    from uniskel.engine import backends
+    from uniskel.engine.sources import open_source
 
     pipe = Pipeline(backends.create("onnx"), max_people=2)  # the shipped student
     with open_source(demo_video) as src:
@@ -166,7 +166,7 @@ def test_nanodet_finds_every_clearly_visible_person_and_nothing_in_an_empty_fram
 
     import cv2
 
-    from engine.detector import NanoDetDetector
+    from uniskel.engine.detector import NanoDetDetector
 
     coco = shared_data / "coco128"
     ann = json.loads((coco / "person_keypoints_train2017.json").read_text())
@@ -192,7 +192,7 @@ def test_nanodet_finds_every_clearly_visible_person_and_nothing_in_an_empty_fram
 def test_a_person_found_again_soon_keeps_their_id():
     """Lost for a few frames (occluded), then found where their track was heading: the
     old id comes back, not a new one."""
-    from engine.tracker import Pose, Tracker
+    from uniskel.engine.tracker import Pose, Tracker
 
     def pose_at(x, score=0.9):
         k = np.zeros((21, 3), np.float32)

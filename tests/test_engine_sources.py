@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.errors import UniskelError
-from engine.sources import SourceError, open_source, parse_camera
+from uniskel.engine.errors import UniskelError
+from uniskel.engine.sources import SourceError, open_source, parse_camera
 
 
 def write_video(path, n=30, fourcc="MJPG", size=(64, 48), fps=10):

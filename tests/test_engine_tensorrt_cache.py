@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backends import tensorrt as trt_backend
+from uniskel.engine.backends import tensorrt as trt_backend
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import sys
 import numpy as np
 import pytest
 
-from engine import crop as C
-from engine import skeleton as sk
-from engine.assets import shared_data
-from engine.errors import UniskelError
-from training import datasets as D
-from training import evaluate as E
-from training import metrics as M
+from uniskel.engine import crop as C
+from uniskel.engine import skeleton as sk
+from uniskel.engine.assets import shared_data
+from uniskel.engine.errors import UniskelError
+from uniskel.training import datasets as D
+from uniskel.training import evaluate as E
+from uniskel.training import metrics as M
 
 DATA = shared_data()
 SAMPLES = DATA / "format_samples"
@@ -57,7 +57,7 @@ class Oracle:
 
 
 def uniskel_eval(argv):
-    """``uniskel eval ARGV`` as app.cli runs it (parser, run, UniskelError -> exit 2),
+    """``uniskel eval ARGV`` as uniskel.commands runs it (parser, run, UniskelError -> exit 2),
     without importing the other subcommands' modules."""
     parser = argparse.ArgumentParser(prog="uniskel eval")
     E.add_arguments(parser)
@@ -130,7 +130,7 @@ def test_unreadable_image_is_skipped_with_a_warning_or_raises(tmp_path):
 def test_random_posenet_end_to_end():
     import torch
 
-    from engine.model import build
+    from uniskel.engine.model import build
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -151,7 +151,7 @@ def test_random_posenet_end_to_end():
 def random_checkpoint(tmp_path):
     import torch
 
-    from engine.model import build
+    from uniskel.engine.model import build
 
     torch.manual_seed(0)
     net = build("tiny")
@@ -183,7 +183,7 @@ def test_cli_oracle_through_create(monkeypatch, tmp_path, capsys):
         seen["args"] = (name, model_path)
         return Oracle(D.read_coco(ann, images)[:7])
 
-    monkeypatch.setattr("engine.backends.create", fake_create)
+    monkeypatch.setattr("uniskel.engine.backends.create", fake_create)
     out = tmp_path / "coco.json"
     rc = uniskel_eval(["--format", "coco", "--images", str(images), "--annotations", str(ann),
                    "--limit", "7", "--json", str(out)])
@@ -227,7 +227,7 @@ def test_cli_split_val_is_the_held_out_coco_mini_images(monkeypatch, tmp_path):
     mini = DATA / "coco_mini"
     val = D.split_part(D.read_coco(mini / "annotations" / "person_keypoints_train2017.json",
                               mini / "train2017"), "val")
-    monkeypatch.setattr("engine.backends.create", lambda name, model_path=None, **kw: Oracle(val))
+    monkeypatch.setattr("uniskel.engine.backends.create", lambda name, model_path=None, **kw: Oracle(val))
     out = tmp_path / "val.json"
     assert uniskel_eval(["--format", "coco", "--split", "val", "--json", str(out)]) == 0
     res = json.loads(out.read_text())

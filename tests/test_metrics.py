@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from engine import skeleton as sk
-from training import metrics as M
+from uniskel.engine import skeleton as sk
+from uniskel.training import metrics as M
 
 I = sk.INDEX
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from app import cli
+from uniskel import commands as cli
 from conftest import error_line
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,7 +35,7 @@ def crafted(tmp_path_factory, random_model):
     import onnx
     import torch
 
-    from engine.export_onnx import export_onnx
+    from uniskel.engine.export_onnx import export_onnx
 
     d = tmp_path_factory.mktemp("crafted")
     marker = d / "MARKER"
@@ -74,8 +74,8 @@ def test_the_payload_would_run_if_unpickled_fully(crafted, tmp_path):
 
 @pytest.mark.parametrize("label", PT)
 def test_the_loader_refuses_each_crafted_file(label, crafted):
-    from engine import backends
-    from training.checkpoint import load_checkpoint
+    from uniskel.engine import backends
+    from uniskel.training.checkpoint import load_checkpoint
 
     files, marker = crafted
     for load in (lambda p: backends.create("cpu", p), lambda p: backends.create("auto", p),
@@ -131,7 +131,7 @@ def test_training_refuses_a_crafted_teacher_and_resume_checkpoint(crafted, tmp_p
 
 
 def test_quality_fit_refuses_a_crafted_checkpoint(crafted, tmp_path, capsys, shared_data):
-    from training import quality
+    from uniskel.training import quality
 
     files, marker = crafted
     rc = quality.main(["--model", str(files["in_meta"]), "--backend", "cpu",
@@ -153,7 +153,7 @@ def test_an_onnx_file_with_a_wrong_input_shape_is_refused_before_a_session(craft
     built = []
     real = ort.InferenceSession
     monkeypatch.setattr(ort, "InferenceSession", lambda *a, **k: built.append(a) or real(*a, **k))
-    from engine import backends
+    from uniskel.engine import backends
 
     with pytest.raises(UniskelError) as e:
         backends.create("onnx", path)
@@ -168,8 +168,8 @@ def test_an_onnx_file_with_external_data_is_refused(random_model, tmp_path):
     """External data can name any file on disk: uniskel loads self-contained models only."""
     import onnx
 
-    from engine import backends
-    from engine.export_onnx import export_onnx
+    from uniskel.engine import backends
+    from uniskel.engine.export_onnx import export_onnx
 
     model, _ = random_model
     path = export_onnx(model, tmp_path / "m.onnx", check=False)
@@ -205,7 +205,7 @@ def test_the_app_open_model_dialog_refuses_a_crafted_file(qtbot, window, crafted
 
 
 def test_the_bundled_model_is_checked_against_its_sha256(tmp_path, monkeypatch):
-    from engine import assets, backends
+    from uniskel.engine import assets, backends
 
     src = assets.default_model()
     assert assets.bundled_problem(src) is None  # the shipped file matches the model card
@@ -227,8 +227,8 @@ def test_the_bundled_model_is_checked_against_its_sha256(tmp_path, monkeypatch):
 
 
 def test_export_into_the_bundle_records_the_checksum(tmp_path, monkeypatch, random_checkpoint):
-    from engine import assets
-    from training import export
+    from uniskel.engine import assets
+    from uniskel.training import export
 
     monkeypatch.setattr(assets, "asset", lambda *parts: tmp_path.joinpath(*parts))
     (tmp_path / "models").mkdir()
@@ -243,7 +243,7 @@ def test_export_into_the_bundle_records_the_checksum(tmp_path, monkeypatch, rand
 def test_cached_teacher_outputs_never_unpickle(tmp_path):
     import numpy as np
 
-    from training.teachers import BlazePoseCache
+    from uniskel.training.teachers import BlazePoseCache
 
     marker = tmp_path / "MARKER"
     path = tmp_path / "cache.npz"
@@ -261,7 +261,7 @@ def test_training_checkpoints_are_plain_and_older_ones_still_resume(tmp_path):
     import numpy as np
     import torch
 
-    from training.checkpoint import (load_checkpoint, rng_state, save_checkpoint,
+    from uniskel.training.checkpoint import (load_checkpoint, rng_state, save_checkpoint,
                                      set_rng_state)
 
     np.random.seed(3)

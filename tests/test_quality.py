@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from engine import quality as Q
-from engine import skeleton as sk
-from engine.errors import UniskelError
+from uniskel.engine import quality as Q
+from uniskel.engine import skeleton as sk
+from uniskel.engine.errors import UniskelError
 
 
 def test_mean_confidence_rule_and_estimate():
@@ -28,7 +28,7 @@ def test_mean_confidence_rule_and_estimate():
 
 
 def test_fit_recovers_which_confidences_predict_accuracy():
-    from training.quality import fit
+    from uniskel.training.quality import fit
 
     rng = np.random.default_rng(0)
     conf = rng.uniform(0, 1, (2000, 21))
@@ -46,7 +46,7 @@ def test_fit_recovers_which_confidences_predict_accuracy():
 
 @pytest.fixture(scope="module")
 def coco_people(shared_data):
-    from training.datasets import read
+    from uniskel.training.datasets import read
 
     d = shared_data / "format_samples" / "coco"
     people = read("coco", d / "test_coco.json", d)
@@ -57,7 +57,7 @@ def coco_people(shared_data):
 def test_ap_ranks_people_by_the_models_quality_estimate(coco_people):
     """Half the people are predicted 40 px off but with the higher mean confidence: the
     rule ranks them first; a quality estimate that reads the right keypoint does not."""
-    from training.evaluate import score
+    from uniskel.training.evaluate import score
 
     preds = np.stack([p.keypoints.astype(np.float64) for p in coco_people])
     bad = np.arange(len(preds)) % 2 == 1
@@ -74,7 +74,7 @@ def test_ap_ranks_people_by_the_models_quality_estimate(coco_people):
 
 
 def _export(argv):
-    from training import export
+    from uniskel.training import export
 
     p = argparse.ArgumentParser()
     export.add_arguments(p)
@@ -83,7 +83,7 @@ def _export(argv):
 
 def test_export_writes_quality_into_weights_and_onnx(tmp_path, random_checkpoint):
     pytest.importorskip("onnxruntime")
-    from engine.backends import onnx, torch_cpu
+    from uniskel.engine.backends import onnx, torch_cpu
 
     coef = [round(0.1 * i, 3) for i in range(21)] + [-1.0]
     (tmp_path / "q.json").write_text(json.dumps({"quality": coef}))
@@ -110,9 +110,9 @@ def test_export_writes_quality_into_weights_and_onnx(tmp_path, random_checkpoint
 
 
 def test_pipeline_records_the_estimate_only_for_models_that_have_one(tmp_path):
-    from engine.detector import SearchDetector
-    from engine.pipeline import Pipeline
-    from engine.records import KeypointWriter
+    from uniskel.engine.detector import SearchDetector
+    from uniskel.engine.pipeline import Pipeline
+    from uniskel.engine.records import KeypointWriter
     from tests.engine_fakes import BlobBackend, frame_with_person
 
     frame = frame_with_person((120, 40, 170, 200))
@@ -135,8 +135,8 @@ def test_pipeline_records_the_estimate_only_for_models_that_have_one(tmp_path):
 
 
 def test_shipped_student_carries_a_fitted_estimate():
-    from engine import assets
-    from engine.backends import onnx
+    from uniskel.engine import assets
+    from uniskel.engine.backends import onnx
 
     backend = onnx.load(assets.default_onnx(), threads=1)
     coef = Q.check_coefficients(backend.quality)
@@ -146,7 +146,7 @@ def test_shipped_student_carries_a_fitted_estimate():
 
 
 def test_dashboard_shows_the_expected_accuracy_when_the_model_has_one(qtbot):
-    from app.dashboard import Dashboard
+    from uniskel.app.dashboard import Dashboard
 
     d = Dashboard(refresh_ms=10_000)
     qtbot.addWidget(d)
@@ -165,7 +165,7 @@ def test_a_model_file_with_a_malformed_estimate_is_refused_in_one_line(tmp_path,
     import onnx as onnxlib
     import torch
 
-    from engine.backends import onnx, torch_cpu
+    from uniskel.engine.backends import onnx, torch_cpu
 
     ck = torch.load(random_checkpoint, weights_only=True)
     ck["config"] = {**ck["config"], "quality": [1.0, 2.0]}
@@ -183,21 +183,21 @@ def test_a_model_file_with_a_malformed_estimate_is_refused_in_one_line(tmp_path,
 
 
 def test_fitting_cli_says_what_is_wrong_and_exits_2(tmp_path, capsys):
-    from training.quality import main
+    from uniskel.training.quality import main
 
     assert main(["--model", str(tmp_path / "none.onnx"), "--backend", "onnx",
                  "--out", str(tmp_path / "q.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("training.quality: ") and "none.onnx" in err[0]
+    assert len(err) == 1 and err[0].startswith("uniskel.training.quality: ") and "none.onnx" in err[0]
     assert not (tmp_path / "q.json").exists()
 
 
 def test_collect_targets_are_oks_in_the_jittered_crop(shared_data, monkeypatch):
     """A perfect prediction scores OKS 1 however the crop was jittered, and a prediction
     off by a fixed share of the person's size scores the same in each of its crops."""
-    import training.quality as TQ
-    from engine import crop as C
-    from training.datasets import read
+    import uniskel.training.quality as TQ
+    from uniskel.engine import crop as C
+    from uniskel.training.datasets import read
 
     people = read("lsp", shared_data / "lspet" / "joints.mat", shared_data / "lspet" / "images",
                   index_range=(0, 6))

@@ -15,7 +15,7 @@ import cv2  # sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must undo
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 pytest.importorskip("pytestqt")
 
-from engine.backends.base import Backend  # noqa: E402
+from uniskel.engine.backends.base import Backend  # noqa: E402
 from conftest import onnx_backend  # noqa: E402
 from reliability_fakes import read_video, tmpfs  # noqa: E402
 
@@ -25,9 +25,9 @@ pytestmark = pytest.mark.timeout(300)
 def test_recording_onto_a_disk_that_fills_up(qtbot, tmp_path, monkeypatch):
     """A real 3 MB filesystem: the recorder stops before it is full, says so, and the MP4
     and the keypoint file hold the same frames."""
-    from app import recorder as recmod
-    from app.overlay import OverlayOptions
-    from engine.pipeline import FrameResult, Person
+    from uniskel.app import recorder as recmod
+    from uniskel.app.overlay import OverlayOptions
+    from uniskel.engine.pipeline import FrameResult, Person
 
     disk = tmp_path / "small_disk"
     with tmpfs(disk, "3m") as mounted:
@@ -58,7 +58,7 @@ def test_recording_onto_a_disk_that_fills_up(qtbot, tmp_path, monkeypatch):
 
 
 def test_recording_refused_when_the_disk_is_already_full(qtbot, window, tmp_path):
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
 
     disk = tmp_path / "tiny_disk"
     with tmpfs(disk, "300k") as mounted:
@@ -100,7 +100,7 @@ class BreaksAfterWarmup(Backend):
 
 def test_a_backend_that_keeps_failing_is_shown_and_the_app_recovers(qtbot, window,
                                                                     random_onnx):
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
 
     broken = {}
 
@@ -131,7 +131,7 @@ def test_a_backend_that_keeps_failing_is_shown_and_the_app_recovers(qtbot, windo
 
 @pytest.mark.parametrize("kind", ["empty", "truncated", "not_a_video", "camera"])
 def test_unusable_source_is_shown_and_the_app_stays_usable(qtbot, window, tmp_path, kind):
-    from app.window import sample_image
+    from uniskel.app.window import sample_image
     from reliability_fakes import bad_videos
 
     if kind == "camera":
@@ -151,7 +151,7 @@ def test_unusable_source_is_shown_and_the_app_stays_usable(qtbot, window, tmp_pa
 
 def test_recording_a_video_that_breaks_off_keeps_what_was_recorded(qtbot, window, tmp_path,
                                                                    random_onnx):
-    from engine.records import read_jsonl
+    from uniskel.engine.records import read_jsonl
     from reliability_fakes import write_video
 
     whole = write_video(tmp_path / "whole.avi", n=60, size=(160, 120), fourcc="MJPG")

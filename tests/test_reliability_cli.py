@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from app import cli
-from engine import records
+from uniskel import commands as cli
+from uniskel.engine import records
 from conftest import error_line
-from engine.errors import UniskelError
-from engine.sources import SourceError
+from uniskel.engine.errors import UniskelError
+from uniskel.engine.sources import SourceError
 from engine_fakes import BlobBackend
 from reliability_fakes import (BreakingSource, bad_videos, camera_unplugged, read_video, tmpfs,
                                write_video)
@@ -40,7 +40,7 @@ def videos(tmp_path_factory):
 def stub_backend(monkeypatch):
     """backends.create -> a fast fake model, and no person detector: these tests are
     about the outputs, not the model."""
-    from engine.detector import SearchDetector
+    from uniskel.engine.detector import SearchDetector
 
     made = []
 
@@ -48,13 +48,13 @@ def stub_backend(monkeypatch):
         made.append(BlobBackend())
         return made[-1]
 
-    monkeypatch.setattr("engine.backends.create", create)
-    monkeypatch.setattr("engine.detector.create", lambda name="auto", people=1: SearchDetector())
+    monkeypatch.setattr("uniskel.engine.backends.create", create)
+    monkeypatch.setattr("uniskel.engine.detector.create", lambda name="auto", people=1: SearchDetector())
     return made
 
 
 def use_source(monkeypatch, source):
-    monkeypatch.setattr("engine.sources.open_source", lambda spec, **kw: source)
+    monkeypatch.setattr("uniskel.engine.sources.open_source", lambda spec, **kw: source)
     return source
 
 
@@ -91,7 +91,7 @@ def test_native_libraries_add_no_noise_to_the_error(videos, tmp_path):
             (["infer", "--source", str(videos["truncated"][0]), "--out",
               str(tmp_path / "o.mp4")], "cut_in_half.mp4"),
             (["bench", "--source", "camera:99"], "camera 99")):
-        proc = subprocess.run([sys.executable, "-m", "app.cli", *argv], cwd=ROOT, env=env,
+        proc = subprocess.run([sys.executable, "-m", "uniskel", *argv], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr
@@ -131,7 +131,7 @@ def test_a_backend_crash_mid_run_loses_nothing_already_written(monkeypatch, tmp_
                                                               stub_backend):
     """An unexpected error (a driver fault, not a user mistake) may propagate, but the
     frames before it stay in a finalised video and record file."""
-    from engine import infer
+    from uniskel.engine import infer
 
     class Crashes(BlobBackend):
         def infer(self, crops):
@@ -140,7 +140,7 @@ def test_a_backend_crash_mid_run_loses_nothing_already_written(monkeypatch, tmp_
                 raise RuntimeError("CUDA error: device-side assert triggered")
             return super().infer(crops)
 
-    monkeypatch.setattr("engine.backends.create", lambda *a, **k: Crashes())
+    monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: Crashes())
     use_source(monkeypatch, BreakingSource(20))
     out, kp = tmp_path / "crash.mp4", tmp_path / "crash.jsonl"
     parser = cli.build_parser()
@@ -203,7 +203,7 @@ def test_real_disk_filling_up_stops_with_a_playable_video(monkeypatch, tmp_path,
                                                          stub_backend):
     """A 3 MB filesystem: noise frames fill it; the run must stop while the MP4 index
     still fits, say why, and leave a video and records that agree."""
-    from engine import infer
+    from uniskel.engine import infer
 
     disk = tmp_path / "small_disk"
     with tmpfs(disk, "3m") as mounted:
@@ -230,9 +230,9 @@ def bad_models(tmp_path_factory, random_checkpoint):
     """{label: (path, words the error line must contain)}."""
     import torch
 
-    from engine import skeleton
-    from engine.export_onnx import export_onnx
-    from engine.model import PoseNet, build, config_for
+    from uniskel.engine import skeleton
+    from uniskel.engine.export_onnx import export_onnx
+    from uniskel.engine.model import PoseNet, build, config_for
 
     d = tmp_path_factory.mktemp("bad_models")
     data = random_checkpoint.read_bytes()
@@ -264,7 +264,7 @@ MODEL_CASES = ["missing", "truncated", "other_arch", "random_dict", "k17_pt", "k
 
 @pytest.mark.parametrize("label", MODEL_CASES)
 def test_bad_model_file_through_create(label, bad_models):
-    from engine import backends
+    from uniskel.engine import backends
 
     path, words = bad_models[label]
     with pytest.raises(UniskelError) as e:
@@ -296,8 +296,8 @@ def test_bad_model_file_through_infer_writes_nothing(label, bad_models, demo_vid
 def test_checkpoints_with_a_broken_config_or_weights(tmp_path):
     import torch
 
-    from engine import backends
-    from engine.model import build
+    from uniskel.engine import backends
+    from uniskel.engine.model import build
 
     ours = build("tiny").state_dict()
     cases = {

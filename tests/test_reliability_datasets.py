@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from engine.assets import shared_data
-from engine.errors import UniskelError
-from training import datasets as D
+from uniskel.engine.assets import shared_data
+from uniskel.engine.errors import UniskelError
+from uniskel.training import datasets as D
 
 SAMPLES = shared_data() / "format_samples"
 
@@ -127,7 +127,7 @@ def test_several_faults_in_one_file_are_all_reported(fmt, ann, images, n, tmp_pa
     raw["annotations"].append({"image_id": keep[2]["image_id"]})   # no 'id'
     path = write(tmp_path, raw, f"many_{fmt}.json")
     problems = []
-    with caplog.at_level("WARNING", logger="training.datasets"):
+    with caplog.at_level("WARNING", logger="uniskel.training.datasets"):
         insts = D.read(fmt, path, images, on_error="skip", problems=problems)
     assert len(insts) == n - 2 and len(problems) == 3
     assert any("not numbers" in p for p in problems)

@@ -1,4 +1,4 @@
-"""engine.soak: the long-run check (memory, fps decay, an engine that gives up).
+"""uniskel.engine.soak: the long-run check (memory, fps decay, an engine that gives up).
 
 The fast tests run it for a few seconds and check the report; the ``slow`` one is the
 real 10-minute soak (``pytest -m slow tests/test_reliability_soak.py``).
@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from engine import assets, soak
+from uniskel.engine import assets, soak
 from engine_fakes import BlobBackend
 
 SAMPLE = assets.asset("media", "sample_astronaut.mp4")
@@ -83,10 +83,10 @@ class Dies(BlobBackend):
 
 
 def test_soak_fails_when_the_engine_gives_up(tmp_path, monkeypatch, capsys):
-    from engine.detector import SearchDetector
+    from uniskel.engine.detector import SearchDetector
 
-    monkeypatch.setattr("engine.backends.create", lambda *a, **k: Dies())
-    monkeypatch.setattr("engine.detector.create", lambda name="auto", people=1: SearchDetector())
+    monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: Dies())
+    monkeypatch.setattr("uniskel.engine.detector.create", lambda name="auto", people=1: SearchDetector())
     out = tmp_path / "soak.json"
     rc = soak.main(["--source", str(SAMPLE), "--minutes", "0.5", "--json", str(out)])
     assert rc == 1
@@ -108,7 +108,7 @@ def test_soak_bad_source_is_one_line(tmp_path, capsys):
 def test_ten_minute_soak(tmp_path, random_onnx):
     """The real soak: 10 minutes on the looping sample (MediaPipe where installed, else
     the ONNX student; random weights cost the same as trained ones)."""
-    from engine import backends
+    from uniskel.engine import backends
 
     name, model = ("mediapipe", None) if backends.available()["mediapipe"] is None \
         else ("onnx", random_onnx)

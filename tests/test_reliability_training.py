@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.assets import shared_data
-from engine.errors import UniskelError
+from uniskel.engine.assets import shared_data
+from uniskel.engine.errors import UniskelError
 
 ROOT = Path(__file__).resolve().parent.parent
 LSPET = shared_data() / "lspet"
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.skipif(not (LSPET / "joints.mat").is_file(),
 
 
 def small_config(out: Path):
-    from training.train import DatasetSpec, TrainConfig
+    from uniskel.training.train import DatasetSpec, TrainConfig
 
     return TrainConfig(
         mode="teacher", arch="tiny", input_size=(128, 96),
@@ -47,8 +47,8 @@ def assert_same_weights(a: dict, b: dict) -> None:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     """Run A: 2 epochs x 4 steps, never stopped."""
-    from training.checkpoint import load_checkpoint
-    from training.train import train
+    from uniskel.training.checkpoint import load_checkpoint
+    from uniskel.training.train import train
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("run_a")
@@ -59,8 +59,8 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_stop_and_resume_reaches_the_same_weights(uninterrupted, tmp_path):
-    from training.checkpoint import load_checkpoint
-    from training.train import train
+    from uniskel.training.checkpoint import load_checkpoint
+    from uniskel.training.train import train
 
     cfg = small_config(tmp_path)
     last = train(cfg, max_steps=3)  # stops mid-epoch 0
@@ -81,7 +81,7 @@ KILLED_RUN = textwrap.dedent("""
     import torch
     sys.path.insert(0, {tests!r})
     from test_reliability_training import small_config
-    from training import losses, train as T
+    from uniskel.training import losses, train as T
 
     torch.set_num_threads(1)
     real, calls = losses.simcc_loss, [0]
@@ -99,8 +99,8 @@ KILLED_RUN = textwrap.dedent("""
 
 
 def test_sigkill_mid_epoch_then_resume_reaches_the_same_weights(uninterrupted, tmp_path):
-    from training.checkpoint import load_checkpoint
-    from training.train import train
+    from uniskel.training.checkpoint import load_checkpoint
+    from uniskel.training.train import train
 
     # checkpoints come after steps 2, 4 (end of epoch 0) and 6; dying inside step 4
     # leaves the one after step 2 on disk, and step 3's work is lost and redone
@@ -122,7 +122,7 @@ def test_sigkill_mid_epoch_then_resume_reaches_the_same_weights(uninterrupted, t
 KILLED_SAVE = textwrap.dedent("""
     import os, signal
     import torch
-    from training import checkpoint
+    from uniskel.training import checkpoint
 
     checkpoint.save_checkpoint({{"config": {{}}, "state_dict": {{"w": torch.ones(3)}},
                                 "generation": 1}}, {path!r})
@@ -140,7 +140,7 @@ KILLED_SAVE = textwrap.dedent("""
 
 
 def test_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
-    from training.checkpoint import load_checkpoint
+    from uniskel.training.checkpoint import load_checkpoint
 
     path = tmp_path / "last.pt"
     proc = subprocess.run([sys.executable, "-c", KILLED_SAVE.format(path=str(path))], cwd=ROOT,
@@ -153,7 +153,7 @@ def test_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
 
 
 def test_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
-    from training.checkpoint import load_checkpoint, save_checkpoint
+    from uniskel.training.checkpoint import load_checkpoint, save_checkpoint
 
     path = tmp_path / "last.pt"
     save_checkpoint({"config": {}, "state_dict": {"w": torch.ones(2)}, "generation": 1}, path)
@@ -171,7 +171,7 @@ def test_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
 
 
 def test_resume_from_a_corrupt_checkpoint_is_one_line(tmp_path):
-    from training.train import train
+    from uniskel.training.train import train
 
     (tmp_path / "last.pt").write_bytes(b"PK\x03\x04" + b"\0" * 100)
     with pytest.raises(UniskelError) as e:

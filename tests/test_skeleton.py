@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import skeleton as sk
-from engine.assets import shared_data
+from uniskel.engine import skeleton as sk
+from uniskel.engine.assets import shared_data
 
 SAMPLES = shared_data() / "format_samples"
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(),

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine import crop, simcc, skeleton
-from training import losses
-from training.augment import AugmentConfig, make_sample
+from uniskel.engine import crop, simcc, skeleton
+from uniskel.training import losses
+from uniskel.training.augment import AugmentConfig, make_sample
 
 
 def test_simcc_encode_decode_round_trip_within_a_pixel():
@@ -72,11 +72,11 @@ def test_crop_round_trip_maps_points_back():
 def test_end_to_end_training_on_real_images_learns_resumes_and_evaluates(tmp_path, shared_data):
     """A few iterations on real LSPET images on the CPU: the loss goes down, the
     checkpoint resumes to the same state, and evaluation runs on it."""
-    from training.evaluate import evaluate, model_predict_fn
-    from training import datasets
-    from training.checkpoint import load_checkpoint
-    from training.train import DatasetSpec, TrainConfig, train
-    from engine.backends.loading import load_checkpoint as load_model
+    from uniskel.training.evaluate import evaluate, model_predict_fn
+    from uniskel.training import datasets
+    from uniskel.training.checkpoint import load_checkpoint
+    from uniskel.training.train import DatasetSpec, TrainConfig, train
+    from uniskel.engine.backends.loading import load_checkpoint as load_model
 
     torch.set_num_threads(1)
     lsp = shared_data / "lspet"
@@ -111,7 +111,7 @@ def test_every_shipped_training_config_loads_and_where_gt_is_per_teacher():
     teacher's own ``where_gt`` overrides the loss-wide ``teacher_where_gt``."""
     from pathlib import Path
 
-    from training.train import _where_gt, load_config
+    from uniskel.training.train import _where_gt, load_config
 
     configs = sorted((Path(__file__).parents[1] / "training" / "configs").glob("*.toml"))
     assert {p.name for p in configs} >= {"student.toml", "teacher_lsp.toml"}
@@ -133,8 +133,8 @@ def test_every_shipped_training_config_loads_and_where_gt_is_per_teacher():
 def test_a_teacher_limited_to_some_datasets_is_silent_on_the_others_labelled_points():
     """where_gt = ["lspet"]: on a COCO sample the teacher keeps the points without ground
     truth and drops the labelled ones; on an LSPET sample it keeps both."""
-    from training.losses import LossConfig
-    from training.train import TeacherSpec, _taught, _where_gt
+    from uniskel.training.losses import LossConfig
+    from uniskel.training.train import TeacherSpec, _taught, _where_gt
 
     teacher = TeacherSpec("blazepose", where_gt=("lspet",))
     lc = LossConfig(teacher_where_gt=False)

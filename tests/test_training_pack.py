@@ -1,4 +1,4 @@
-"""training.pack: the packed copy of a config's data trains on the same samples."""
+"""uniskel.training.pack: the packed copy of a config's data trains on the same samples."""
 import numpy as np
 import pytest
 
@@ -12,10 +12,10 @@ def test_a_packed_config_yields_the_same_training_samples_without_mediapipe(tmp_
     nearly the same pixels."""
     import torch
 
-    from engine.model import config_for, from_config
-    from training.checkpoint import save_checkpoint
-    from training.pack import pack
-    from training.train import (DatasetSpec, MixedSamples, TeacherSpec, TrainConfig,
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training.checkpoint import save_checkpoint
+    from uniskel.training.pack import pack
+    from uniskel.training.train import (DatasetSpec, MixedSamples, TeacherSpec, TrainConfig,
                                 _blazepose_for, load_config, load_instances)
 
     teacher = tmp_path / "teacher.pt"
@@ -43,7 +43,7 @@ def test_a_packed_config_yields_the_same_training_samples_without_mediapipe(tmp_
         np.savez(tmp_path / "cache" / f"blazepose_c2_{spec.name}_{rng_name}_{len(insts)}.npz",
                  keypoints=k)
     config = tmp_path / "config.toml"
-    from training.pack import to_toml
+    from uniskel.training.pack import to_toml
     config.write_text(to_toml(cfg))
 
     out = pack(str(config), str(tmp_path / "pack"))

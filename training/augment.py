@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine import crop, skeleton
+from uniskel.engine import crop, skeleton
 
 UPPER_BODY = np.array([skeleton.INDEX[n] for n in skeleton.KEYPOINTS
                        if skeleton.PART[n] in ("face", "left_arm", "right_arm")]

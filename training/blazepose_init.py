@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import skeleton
-from engine.errors import UniskelError
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
 
 CONV, DEPTHWISE, DEQUANTIZE = "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE"
 

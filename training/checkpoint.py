@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 
 def save_checkpoint(state: dict, path: str | Path) -> Path:
@@ -32,7 +32,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
     The same reader the engine uses (``engine.backends.loading``), so training and the
     app accept and refuse exactly the same files."""
-    from engine.backends.loading import read_checkpoint
+    from uniskel.engine.backends.loading import read_checkpoint
 
     path = Path(path)
     if not path.is_file():

@@ -42,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import skeleton
-from engine.errors import UniskelError
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
 
 log = logging.getLogger(__name__)
 

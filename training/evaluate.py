@@ -41,8 +41,8 @@ import sys
 import time
 from pathlib import Path
 
-from engine import skeleton
-from engine.errors import UniskelError
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def model_predict_fn(model):
     import numpy as np
     import torch
 
-    from engine import simcc
+    from uniskel.engine import simcc
 
     device = next(model.parameters()).device
 
@@ -83,7 +83,7 @@ def model_predict_fn(model):
 
 def _crop_box(box, image, input_size, padding):
     """The crop the live pipeline would take of ``box``, and the inverse warp."""
-    from engine import crop as C
+    from uniskel.engine import crop as C
 
     center, scale = C.box_to_center_scale(box, input_size, padding)
     m = C.warp_matrix(center, scale, input_size)
@@ -105,8 +105,8 @@ def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding:
     import numpy as np
     from tqdm import tqdm
 
-    from engine import crop as C
-    from training.datasets import load_image
+    from uniskel.engine import crop as C
+    from uniskel.training.datasets import load_image
 
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
@@ -181,8 +181,8 @@ def _coco_truth(instances, subset):
     (v >= 1 where labelled), object areas and boxes."""
     import numpy as np
 
-    from training.datasets import stack_keypoints
-    from training.metrics import AREA_FROM_BOX
+    from uniskel.training.datasets import stack_keypoints
+    from uniskel.training.metrics import AREA_FROM_BOX
 
     gt, mask = stack_keypoints(instances)
     gt = gt[:, subset].copy()
@@ -196,8 +196,8 @@ def _coco_truth(instances, subset):
 def _score_ap(instances, preds, mapping, quality=()):
     import numpy as np
 
-    from engine.quality import person_scores
-    from training.metrics import coco_ap
+    from uniskel.engine.quality import person_scores
+    from uniskel.training.metrics import coco_ap
 
     subset = np.flatnonzero(mapping.mask)
     gt, areas, boxes = _coco_truth(instances, subset)
@@ -211,8 +211,8 @@ def _score_ap(instances, preds, mapping, quality=()):
 
 
 def _score_pck(instances, preds, mapping, provided, key, thr, normaliser, exclude=()):
-    from training.datasets import stack_keypoints
-    from training.metrics import pck
+    from uniskel.training.datasets import stack_keypoints
+    from uniskel.training.metrics import pck
 
     names, joints = _names(mapping)
     gt, mask = stack_keypoints(instances)
@@ -237,7 +237,7 @@ def score(fmt: str, instances, preds, provided=None, quality=()) -> dict:
     ``quality``: the model's quality coefficients, for AP's detection score."""
     import numpy as np
 
-    from training.metrics import head_size, torso_size
+    from uniskel.training.metrics import head_size, torso_size
 
     if fmt not in FORMATS:
         raise UniskelError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -284,11 +284,11 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
     import numpy as np
     from tqdm import tqdm
 
-    from engine import crop as C
-    from engine.detector import iou
-    from engine.quality import person_scores
-    from training.datasets import load_image
-    from training.metrics import coco_ap
+    from uniskel.engine import crop as C
+    from uniskel.engine.detector import iou
+    from uniskel.engine.quality import person_scores
+    from uniskel.training.datasets import load_image
+    from uniskel.training.metrics import coco_ap
 
     if FORMATS.get(fmt) != "ap":
         raise UniskelError(f"--boxes detector scores AP formats (coco, halpe, aic, crowdpose), "
@@ -340,7 +340,7 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
                       skeleton.SIGMAS[subset], areas=areas, boxes=boxes_gt,
                       scores=np.asarray(scores), pred_image_ids=pred_images)
     else:  # the detector found nobody anywhere
-        from training.metrics import AP_KEYS
+        from uniskel.training.metrics import AP_KEYS
         res = {k: 0.0 for k in AP_KEYS}
         res["instances"] = len(kept)
     res["keypoints"] = [skeleton.KEYPOINTS[u] for u in subset]
@@ -390,7 +390,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the system as users run it; also reports person_recall)")
     p.add_argument("--detector", default="auto", metavar="NAME",
                    help="--boxes detector: auto, nanodet, blazepose (default auto)")
-    from engine.backends import CHOICES
+    from uniskel.engine.backends import CHOICES
 
     p.add_argument("--backend", default="auto", choices=CHOICES,
                    help="inference backend (default: auto)")
@@ -409,7 +409,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _defaults(args):
-    from engine.assets import shared_data
+    from uniskel.engine.assets import shared_data
 
     data = shared_data()
     fmt = args.format
@@ -435,7 +435,7 @@ def _defaults(args):
 
 def load_instances(args, problems: list | None = None):
     """The instances the command line names (defaults, --range, --limit applied)."""
-    from training import datasets
+    from uniskel.training import datasets
 
     ann, images = _defaults(args)
     if not Path(images).is_dir():
@@ -529,7 +529,7 @@ def run(args) -> int:
     if args.boxes == "detector" and FORMATS[args.format] != "ap":
         raise UniskelError(f"--boxes detector scores AP formats (coco, halpe, aic, crowdpose), "
                            f"not {args.format}")
-    from engine import backends
+    from uniskel.engine import backends
 
     bundled_only = args.backend in backends.MODULES and \
         backends.MODULES[args.backend].MODEL_SUFFIX is None  # --model names a variant
@@ -540,7 +540,7 @@ def run(args) -> int:
     if not instances:
         raise UniskelError(f"no annotated people to evaluate in {ann}")
 
-    from engine.backends import create
+    from uniskel.engine.backends import create
 
     options = {"model_complexity": args.mediapipe_complexity} if args.backend == "mediapipe" else {}
     backend = create(args.backend, args.model, **options)
@@ -551,7 +551,7 @@ def run(args) -> int:
                    quality=tuple(getattr(backend, "quality", ()) or ()), batch_size=args.batch_size,
                    on_error=args.on_error, progress=None)
     if args.boxes == "detector":
-        from engine import detector as detectors
+        from uniskel.engine import detector as detectors
 
         det = detectors.create(args.detector, people=20)
         gt_res = res

@@ -22,13 +22,13 @@ import json
 import logging
 from pathlib import Path
 
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 log = logging.getLogger("uniskel.experiment")
 
 
 def eval_sets():
-    from engine.assets import shared_data
+    from uniskel.engine.assets import shared_data
     d = shared_data()
     fs = d / "format_samples"
     mini = d / "coco_mini"
@@ -47,9 +47,9 @@ def eval_sets():
 
 def evaluate_model(path_or_backend: str, sets=None) -> dict:
     """{set name: result dict} for a checkpoint path, or 'mediapipe' for BlazePose."""
-    from engine import backends
-    from training import datasets
-    from training.evaluate import _provided, evaluate
+    from uniskel.engine import backends
+    from uniskel.training import datasets
+    from uniskel.training.evaluate import _provided, evaluate
 
     name = "mediapipe" if path_or_backend == "mediapipe" else "cpu"
     backend = backends.create(name, None if name == "mediapipe" else Path(path_or_backend))
@@ -67,7 +67,7 @@ def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
     (a TrainConfig, e.g. the shipped student's); datasets and teachers are the variant's."""
     import copy
 
-    from training.train import PRESETS, TeacherSpec, TrainConfig, train
+    from uniskel.training.train import PRESETS, TeacherSpec, TrainConfig, train
     cfg = copy.deepcopy(base) if base is not None else TrainConfig()
     cfg.out, cfg.epochs, cfg.checkpoint_every = str(out / name), epochs, 0
     cfg.mode, cfg.teachers, cfg.samples_per_epoch = "student", [], 0
@@ -97,7 +97,7 @@ def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
 
 def run_experiment(out: Path, epochs: int, use: dict[str, str], to_train: list[str],
                    baseline: bool = True, base=None) -> tuple[str, dict]:
-    from training.metrics import paper_table
+    from uniskel.training.metrics import paper_table
 
     models = dict(use)
     for name in ("lsp_only", "coco_only", "joint"):
@@ -115,7 +115,7 @@ def run_experiment(out: Path, epochs: int, use: dict[str, str], to_train: list[s
     md, table = paper_table(results, list(eval_sets()))
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(md + "\n")
-    from training.evaluate import _jsonable
+    from uniskel.training.evaluate import _jsonable
     (out / "results.json").write_text(json.dumps(
         _jsonable({"models": models, "table": table, "results": results}), indent=2))
     return md, table

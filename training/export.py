@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 
 def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
     """Keep only what inference needs (config, weights, provenance); ``config`` overrides
     inference settings in the model config (``person_score``, ``decode_window``,
     ``peak_band``, ``quality``)."""
-    from training.checkpoint import load_checkpoint, save_checkpoint
+    from uniskel.training.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(checkpoint)
     ck["config"] = {**ck["config"], **{k: v for k, v in config.items() if v is not None}}
@@ -60,7 +60,7 @@ def _read_quality(path):
         return None, None
     import json
 
-    from engine.quality import check_coefficients
+    from uniskel.engine.quality import check_coefficients
 
     try:
         fit = json.loads(Path(path).read_text())
@@ -76,7 +76,7 @@ def _read_quality(path):
 def _record_if_bundled(path: Path) -> None:
     """Writing the bundled model: record its SHA-256 (assets/models/SHA256SUMS), which
     every default load checks."""
-    from engine import assets
+    from uniskel.engine import assets
 
     if assets.is_bundled_folder(Path(path).parent):
         assets.record_checksum(path)
@@ -96,8 +96,8 @@ def run(args) -> int:
         raise UniskelError("export: --peak-band must be 0 or more")
     src = args.checkpoint
     if fitted_window is not None:
-        from engine.model import ModelConfig
-        from training.checkpoint import load_checkpoint
+        from uniskel.engine.model import ModelConfig
+        from uniskel.training.checkpoint import load_checkpoint
 
         window = args.decode_window
         if window is None:
@@ -112,13 +112,13 @@ def run(args) -> int:
         print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")
         src = args.weights
     if args.onnx:
-        from engine.export_onnx import export_checkpoint
+        from uniskel.engine.export_onnx import export_checkpoint
         export_checkpoint(src, args.onnx)
         _record_if_bundled(args.onnx)
         print(f"onnx: {args.onnx} ({args.onnx.stat().st_size / 1e6:.1f} MB), "
               "matches PyTorch on a random batch")
     if args.tensorrt:
-        from engine import backends
+        from uniskel.engine import backends
         reason = backends.available().get("tensorrt")
         if reason:
             raise UniskelError(reason)

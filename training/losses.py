@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from engine import simcc
+from uniskel.engine import simcc
 
 
 @dataclass

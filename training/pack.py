@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import UniskelError
+from uniskel.engine.errors import UniskelError
 
 
 def _cut(img, kpts, mask, margin):
@@ -86,7 +86,7 @@ def pack_coco(spec, insts, out: Path):
 
 
 def _slim(src: str, dst: Path) -> str:
-    from training.export import slim
+    from uniskel.training.export import slim
     dst.parent.mkdir(parents=True, exist_ok=True)
     return str(slim(src, dst))
 
@@ -122,7 +122,7 @@ def to_toml(cfg) -> str:
 
 
 def pack(config: str, out: str, margin: float = 1.8, quality: int = 80) -> Path:
-    from training.train import (_blazepose_for, blazepose_cache_path, load_config,
+    from uniskel.training.train import (_blazepose_for, blazepose_cache_path, load_config,
                                 load_instances, needs_blazepose)
 
     cfg = load_config(config)

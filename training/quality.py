@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import skeleton
-from engine.errors import UniskelError
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
 
 JITTER_SCALE = (0.8, 1.3)
 JITTER_SHIFT = 0.12
@@ -40,7 +40,7 @@ ROTATE_SHARE, ROTATE_MAX = 1 / 3, 30.0
 
 def jittered_warp(box, input_size, rng, padding: float = 1.25):
     """A crop warp for ``box`` moved, resized and sometimes rotated at random."""
-    from engine import crop as C
+    from uniskel.engine import crop as C
 
     box = np.asarray(box, np.float64)
     c, s = (box[:2] + box[2:]) / 2, box[2:] - box[:2]
@@ -56,9 +56,9 @@ def collect(infer, instances, input_size, rng, repeats: int = 1, batch: int = 32
 
     OKS is over the COCO points each person has truth for, in crop pixels (the area is
     warped too); people with none are dropped."""
-    from engine import crop as C
-    from training.datasets import load_image
-    from training.metrics import AREA_FROM_BOX, oks
+    from uniskel.engine import crop as C
+    from uniskel.training.datasets import load_image
+    from uniskel.training.metrics import AREA_FROM_BOX, oks
 
     input_size = tuple(int(v) for v in input_size)
     coco = np.arange(17)
@@ -116,10 +116,10 @@ def fit(conf: np.ndarray, target: np.ndarray, *, weight_decay: float = 1e-2,
 def main(argv=None) -> int:
     from scipy.stats import spearmanr
 
-    from engine import quality
-    from engine.assets import shared_data
-    from training.datasets import read
-    from engine.backends import CHOICES
+    from uniskel.engine import quality
+    from uniskel.engine.assets import shared_data
+    from uniskel.training.datasets import read
+    from uniskel.engine.backends import CHOICES
 
     data = shared_data()
     p = argparse.ArgumentParser(prog="python -m training.quality",
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     try:
-        from engine.backends import create
+        from uniskel.engine.backends import create
 
         a0, a1 = (int(v) for v in a.lsp_range.split(":"))
         rng = np.random.default_rng(a.seed)
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
         est = quality.estimate(conf, coef)
         rule = quality.mean_confidence(conf[:, :17])
     except (UniskelError, ValueError) as e:
-        print(f"training.quality: {e}", file=sys.stderr)
+        print(f"uniskel.training.quality: {e}", file=sys.stderr)
         return 2
     stats = {"people": {"lsp": len(parts[0][1]), "coco": len(parts[1][1])},
              "mean_oks": float(target.mean()),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import skeleton
-from engine.errors import UniskelError
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ class ModelTeacher:
     def __init__(self, path: str | Path, covers: np.ndarray, device="cpu"):
         import torch
 
-        from engine.model import ModelConfig, from_config
-        from training.checkpoint import load_checkpoint
+        from uniskel.engine.model import ModelConfig, from_config
+        from uniskel.training.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(path)
         cfg = ModelConfig.from_dict(ckpt["config"])
@@ -99,7 +99,7 @@ class BlazePoseCache:
 
         from tqdm import tqdm
 
-        from engine.backends.mediapipe import unavailable
+        from uniskel.engine.backends.mediapipe import unavailable
 
         todo = np.flatnonzero(~self.done)
         if len(todo) == 0:
@@ -137,14 +137,14 @@ class _Runner:
     """BlazePose on one instance's crop at a time, keypoints back in image pixels."""
 
     def __init__(self, input_size, model_complexity):
-        from engine.backends.mediapipe import MediaPipeBackend
+        from uniskel.engine.backends.mediapipe import MediaPipeBackend
         self.input_size = tuple(input_size)
         self.backend = MediaPipeBackend(model_complexity=model_complexity)
 
     def run(self, instances, tick=None) -> np.ndarray:
         import cv2
 
-        from engine import crop
+        from uniskel.engine import crop
 
         out = np.zeros((len(instances), skeleton.NUM_KEYPOINTS, 3), np.float32)
         for j, inst in enumerate(instances):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import skeleton
-from engine.errors import UniskelError
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
 
 log = logging.getLogger("uniskel.train")
 
@@ -85,8 +85,8 @@ class TrainConfig:
     augment: "AugmentConfig" = None
 
     def __post_init__(self):
-        from training.augment import AugmentConfig
-        from training.losses import LossConfig
+        from uniskel.training.augment import AugmentConfig
+        from uniskel.training.losses import LossConfig
         if self.loss is None:
             self.loss = LossConfig()
         if self.augment is None:
@@ -94,7 +94,7 @@ class TrainConfig:
 
 
 def _shared(*parts) -> str:
-    from engine.assets import shared_data
+    from uniskel.engine.assets import shared_data
     return str(shared_data().joinpath(*parts))
 
 
@@ -113,8 +113,8 @@ PRESETS = {
 
 def _from_dict(cls, d):
     """Build a (nested) config dataclass from a TOML table, rejecting unknown keys."""
-    from training.augment import AugmentConfig
-    from training.losses import LossConfig
+    from uniskel.training.augment import AugmentConfig
+    from uniskel.training.losses import LossConfig
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(d) - set(names)
     if unknown:
@@ -151,7 +151,7 @@ def load_config(path: str | Path) -> TrainConfig:
 # ---------------------------------------------------------------- data
 
 def load_instances(spec: DatasetSpec, on_error: str):
-    from training import datasets
+    from uniskel.training import datasets
     if spec.format not in datasets.READERS:
         raise UniskelError(f"dataset {spec.name}: unknown format {spec.format!r} "
                            f"(use one of {', '.join(datasets.READERS)})")
@@ -230,7 +230,7 @@ class MixedSamples:
         import cv2
         import torch
 
-        from training.augment import make_sample
+        from uniskel.training.augment import make_sample
         cv2.setNumThreads(1)
         k, i = self.plan[pos]
         spec, insts, bp = self.sources[k]
@@ -302,13 +302,13 @@ def _blazepose_for(spec, insts, cfg: TrainConfig):
     """The BlazePose teacher's keypoints for a dataset's instances (cached in cache_dir)."""
     import os
 
-    from training.teachers import BlazePoseCache
+    from uniskel.training.teachers import BlazePoseCache
     bp = _blazepose_spec(cfg)
     cache = BlazePoseCache(blazepose_cache_path(spec, len(insts), cfg), len(insts))
     if cache.done.all():  # a complete cache needs no mediapipe (e.g. on a remote GPU)
         return cache.keypoints
     if bp.tflite:
-        from engine.backends.mediapipe import install_landmark_model
+        from uniskel.engine.backends.mediapipe import install_landmark_model
         install_landmark_model(bp.tflite, bp.complexity)
     processes = max(1, min(os.cpu_count() or 1, 4))
     return cache.fill(insts, model_complexity=bp.complexity, processes=processes).keypoints
@@ -338,10 +338,10 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
     from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
 
-    from engine.model import config_for, from_config
-    from training import losses
-    from training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-    from training.teachers import ModelTeacher, teacher_covers, BLAZEPOSE_COVERS
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training import losses
+    from uniskel.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+    from uniskel.training.teachers import ModelTeacher, teacher_covers, BLAZEPOSE_COVERS
 
     if not cfg.datasets:
         raise UniskelError("train: no datasets given (--datasets or [[datasets]] in the config)")
@@ -380,7 +380,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None) 
         model = model.to(memory_format=torch.channels_last)
     if cfg.init_from.endswith(".tflite") or cfg.init_from == "blazepose":
         if not resume:  # MediaPipe's published BlazePose weights (training/blazepose_init.py)
-            from training.blazepose_init import bundled_full_model, load_blazepose
+            from uniskel.training.blazepose_init import bundled_full_model, load_blazepose
             path = bundled_full_model() if cfg.init_from == "blazepose" else cfg.init_from
             n = load_blazepose(model, path)
             log.info("warm start from %s: %d tensors", path, n)
@@ -607,7 +607,7 @@ def config_from_args(args) -> TrainConfig:
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.what == "experiment":
-        from training.experiment import run_experiment
+        from uniskel.training.experiment import run_experiment
         use = {}
         for item in args.use:
             name, sep, path = item.partition("=")

@@ -7,8 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen
 
-from engine import skeleton
-from engine.draw import edges_for
+from uniskel.engine import skeleton
+from uniskel.engine.draw import edges_for
 
 HERE = Path(__file__).resolve().parent
 # a standing figure, arms raised, in a 100 x 100 box (x, y)

@@ -30,8 +30,8 @@ import logging
 import pkgutil
 from pathlib import Path
 
-from engine.backends.base import Backend
-from engine.errors import UniskelError
+from uniskel.engine.backends.base import Backend
+from uniskel.engine.errors import UniskelError
 
 __all__ = ["Backend", "NAMES", "CHOICES", "LABELS", "AUTO_ORDER", "available", "create"]
 
@@ -109,7 +109,7 @@ def create(name: str = "auto", model_path=None, **options) -> Backend:
 
 
 def _create_auto(model_path, **options) -> Backend:
-    from engine import assets
+    from uniskel.engine import assets
 
     if model_path is not None:
         suffix = Path(model_path).suffix.lower()
@@ -139,7 +139,7 @@ def _create_auto(model_path, **options) -> Backend:
             log.warning("backend %s failed to start (%s); trying the next", name, exc)
             reasons.append(str(exc))
     if model_path is None and first_error is not None:
-        from engine.backends import loading
+        from uniskel.engine.backends import loading
 
         loading.resolve(None, assets.default_model())  # raises the "no model bundled" line
     raise UniskelError("no backend can run here: " + "; ".join(reasons))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import skeleton
+from uniskel.engine import skeleton
 
 
 class Backend:
@@ -64,7 +64,7 @@ class SimCCBackend(Backend):
     def configure(self, cfg) -> None:
         """Take the inference settings from a ModelConfig or its dict (an ONNX file's
         ``uniskel_config``); missing ones keep the codec's defaults."""
-        from engine import simcc
+        from uniskel.engine import simcc
 
         get = cfg.get if isinstance(cfg, dict) else (lambda k, d=None: getattr(cfg, k, d))
         if get("input_size"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from engine.backends.torch_cpu import TorchBackend
+from uniskel.engine.backends.torch_cpu import TorchBackend
 
 NAME = "cuda"
 LABEL = "CUDA (PyTorch GPU)"  # in the window's backend menu

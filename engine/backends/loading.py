@@ -13,8 +13,8 @@ import re
 import zipfile
 from pathlib import Path
 
-from engine import assets, skeleton
-from engine.errors import UniskelError, first_line
+from uniskel.engine import assets, skeleton
+from uniskel.engine.errors import UniskelError, first_line
 
 
 def _relative(path: Path) -> str:
@@ -120,7 +120,7 @@ def read_checkpoint(path: Path) -> dict:
 
 def load_checkpoint(path: Path):
     """-> (PoseNet in eval mode on the CPU, ModelConfig, meta dict)."""
-    from engine.model import ModelConfig, from_config
+    from uniskel.engine.model import ModelConfig, from_config
 
     ckpt = read_checkpoint(path)
     try:
@@ -129,7 +129,7 @@ def load_checkpoint(path: Path):
         raise UniskelError(f"{path}: unreadable model config ({exc})") from None
     check_keypoints(path, cfg.num_keypoints, cfg.keypoints)
     if cfg.quality:
-        from engine.quality import check_coefficients
+        from uniskel.engine.quality import check_coefficients
         try:
             check_coefficients(cfg.quality, f"{path}: model config")
         except ValueError as e:

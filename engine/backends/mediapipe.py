@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import skeleton
-from engine.backends.base import PerCropBackend, to_unified
-from engine.errors import UniskelError
+from uniskel.engine import skeleton
+from uniskel.engine.backends.base import PerCropBackend, to_unified
+from uniskel.engine.errors import UniskelError
 
 NAME = "mediapipe"
 LABEL = "MediaPipe BlazePose"  # in the window's backend menu

@@ -19,10 +19,10 @@ import importlib.util
 import cv2
 import numpy as np
 
-from engine import assets, skeleton
-from engine.backends import loading
-from engine.backends.base import PerCropBackend, to_unified
-from engine.errors import UniskelError
+from uniskel.engine import assets, skeleton
+from uniskel.engine.backends import loading
+from uniskel.engine.backends.base import PerCropBackend, to_unified
+from uniskel.engine.errors import UniskelError
 
 NAME = "movenet"
 LABEL = "MoveNet (Google)"  # in the window's backend menu
@@ -49,7 +49,7 @@ class MoveNetBackend(PerCropBackend):
                  threads: int | None = None):
         import onnxruntime as ort
 
-        from engine.backends.onnx import read_graph, session_options
+        from uniskel.engine.backends.onnx import read_graph, session_options
 
         key = str(model_path).lower() if model_path is not None else "lightning"
         if key in VARIANTS:

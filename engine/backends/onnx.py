@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import assets, quality
-from engine.backends import loading
-from engine.backends.base import SimCCBackend
-from engine.errors import UniskelError, first_line
+from uniskel.engine import assets, quality
+from uniskel.engine.backends import loading
+from uniskel.engine.backends.base import SimCCBackend
+from uniskel.engine.errors import UniskelError, first_line
 
 NAME = "onnx"
 LABEL = "ONNX Runtime"  # in the window's backend menu

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import assets
-from engine.backends import loading
-from engine.backends.base import SimCCBackend
-from engine.errors import UniskelError
+from uniskel.engine import assets
+from uniskel.engine.backends import loading
+from uniskel.engine.backends.base import SimCCBackend
+from uniskel.engine.errors import UniskelError
 
 NAME = "tensorrt"
 LABEL = "TensorRT (GPU)"  # in the window's backend menu
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def unavailable() -> str | None:
-    from engine.backends.cuda import cuda_problem
+    from uniskel.engine.backends.cuda import cuda_problem
 
     if importlib.util.find_spec("torch") is None:
         return "tensorrt: PyTorch not installed"

@@ -5,9 +5,9 @@ import importlib.util
 
 import numpy as np
 
-from engine import assets
-from engine.backends import loading
-from engine.backends.base import SimCCBackend
+from uniskel.engine import assets
+from uniskel.engine.backends import loading
+from uniskel.engine.backends.base import SimCCBackend
 
 NAME = "cpu"
 LABEL = "CPU (PyTorch)"  # in the window's backend menu

@@ -12,16 +12,16 @@ import os
 import re
 import sys
 
-from engine.errors import reporting
+from uniskel.engine.errors import reporting
 
 SUBCOMMANDS = {
-    "demo": ("app.main", "open the live window on a camera, a video or an image"),
-    "infer": ("engine.infer", "annotate a video or camera to MP4 and keypoint records"),
-    "bench": ("engine.bench", "measure the full frame pipeline on a video, per stage"),
-    "eval": ("training.evaluate", "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
-    "train": ("training.train", "train a teacher or distil the 21-keypoint student"),
-    "export": ("training.export", "export a checkpoint to ONNX (and TensorRT where installed)"),
-    "soak": ("engine.soak", "run the live pipeline on a looping video for N minutes; "
+    "demo": ("uniskel.app.main", "open the live window on a camera, a video or an image"),
+    "infer": ("uniskel.engine.infer", "annotate a video or camera to MP4 and keypoint records"),
+    "bench": ("uniskel.engine.bench", "measure the full frame pipeline on a video, per stage"),
+    "eval": ("uniskel.training.evaluate", "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
+    "train": ("uniskel.training.train", "train a teacher or distil the 21-keypoint student"),
+    "export": ("uniskel.training.export", "export a checkpoint to ONNX (and TensorRT where installed)"),
+    "soak": ("uniskel.engine.soak", "run the live pipeline on a looping video for N minutes; "
                             "check memory and frame rate"),
 }
 
