@@ -1,8 +1,11 @@
 """The ``uniskel`` command: one entry point, a subcommand per job.
 
-Each subcommand lives in the module that does the work and exposes
-``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them up, and
-imports a module only when its subcommand runs (``demo`` pulls in Qt, ``train`` torch).
+Each subcommand is a module of this package with ``add_arguments(parser)`` and
+``run(args) -> int``; the options several commands share are defined once in
+``options.py``. The work itself is done by the library (uniskel.engine, uniskel.app,
+uniskel.training), which the subcommand imports only when it runs (``demo`` pulls in
+Qt, ``train`` torch). This file wires them up and keeps native libraries' log lines off
+the terminal.
 """
 from __future__ import annotations
 
@@ -15,14 +18,14 @@ import sys
 from uniskel.engine.errors import reporting
 
 SUBCOMMANDS = {
-    "demo": ("uniskel.app.main", "open the live window on a camera, a video or an image"),
-    "infer": ("uniskel.engine.infer", "annotate a video or camera to MP4 and keypoint records"),
-    "bench": ("uniskel.engine.bench", "measure the full frame pipeline on a video, per stage"),
+    "demo": ("uniskel.commands.demo", "open the live window on a camera, a video or an image"),
+    "infer": ("uniskel.commands.infer", "annotate a video or camera to MP4 and keypoint records"),
+    "bench": ("uniskel.commands.bench", "measure the full frame pipeline on a video, per stage"),
     "eval": ("uniskel.training.evaluate", "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
     "train": ("uniskel.training.train", "train a teacher or distil the 21-keypoint student"),
     "export": ("uniskel.training.export", "export a checkpoint to ONNX (and TensorRT where installed)"),
-    "soak": ("uniskel.engine.soak", "run the live pipeline on a looping video for N minutes; "
-                            "check memory and frame rate"),
+    "soak": ("uniskel.commands.soak", "run the live pipeline on a looping video for N minutes; "
+                                      "check memory and frame rate"),
 }
 
 

@@ -16,32 +16,6 @@ needed, so it measures identity stability, not correctness).
 """
 from __future__ import annotations
 
-import argparse
-import sys
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from uniskel.engine.backends import CHOICES
-
-    parser.add_argument("--source", required=True, help="video file (or image) to run on")
-    parser.add_argument("--backend", default="auto", choices=CHOICES,
-                        help="inference backend (default: auto, the fastest that runs here)")
-    parser.add_argument("--model", help="model file for --backend (.pt, or .onnx for onnx)")
-    parser.add_argument("--compare", choices=CHOICES,
-                        help="a second backend to measure the same way, e.g. mediapipe")
-    parser.add_argument("--compare-model", help="model file for --compare")
-    parser.add_argument("--repeat", type=int, default=3, help="passes over the clip (default 3)")
-    parser.add_argument("--max-frames", type=int, default=300,
-                        help="frames decoded from the source (default 300)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed frames first (default 5)")
-    parser.add_argument("--max-people", type=int, default=1,
-                        help="people tracked (default 1: the one-person mode)")
-    parser.add_argument("--detector", default="auto",
-                        help="person detector: auto, nanodet, blazepose or search (default auto)")
-    parser.add_argument("--no-smooth", action="store_true", help="skip the smoothing stage")
-    parser.add_argument("--model-time", action="store_true",
-                        help="also time the model alone on one crop (model_ms_per_crop)")
-    parser.add_argument("--json", dest="json_out", help="write the results here as JSON")
 
 
 def decode_all(source_spec, max_frames: int):
@@ -149,65 +123,3 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
     if with_model_time:
         out["model_ms_per_crop"] = round(model_time(backend, frames), 3)
     return out
-
-
-def _line(r: dict) -> str:
-    st = "  ".join(f"{k} {v:.2f}" for k, v in r["stages_ms"].items())
-    extra = f"  model/crop {r['model_ms_per_crop']:.2f} ms" if "model_ms_per_crop" in r else ""
-    return (f"{r['description']}\n  {r['frames']} frames  {r['fps']:.1f} fps  "
-            f"p50 {r['latency_ms']['p50']:.2f} ms  p95 {r['latency_ms']['p95']:.2f} ms{extra}\n"
-            f"  people/frame {r['people_per_frame']:.2f} (max {r['max_people']}, detector "
-            f"{r['detector']})  id switches/100 frames {r['id_switches_per_100']:.2f}\n"
-            f"  stages (median ms): {st}")
-
-
-def run(args) -> int:
-    import os
-    import platform
-
-    from uniskel.engine import backends
-    from uniskel.engine.errors import UniskelError
-
-    if args.repeat < 1:
-        raise UniskelError("--repeat must be at least 1")
-    frames, fps = decode_all(args.source, max(1, args.max_frames))
-    h, w = frames[0].shape[:2]
-    opts = dict(repeat=args.repeat, warmup=args.warmup, max_people=args.max_people,
-                smoothing=not args.no_smooth, with_model_time=args.model_time,
-                detector=args.detector)
-
-    def one(name, model):
-        backend = backends.create(name, model)
-        try:
-            return measure(backend, frames, fps, **opts)
-        finally:
-            backend.close()
-
-    result = one(args.backend, args.model)
-    result.update(source=str(args.source), size=[h, w], repeat=args.repeat,
-                  machine={"platform": platform.platform(), "cpus": os.cpu_count(),
-                           "python": platform.python_version()})
-    print(_line(result))
-    if args.compare:
-        other = one(args.compare, args.compare_model)
-        result["compare"] = other
-        result["speedup"] = round(result["fps"] / other["fps"], 3) if other["fps"] else None
-        print(_line(other))
-        print(f"speedup: {result['speedup']}x ({result['backend']} vs {other['backend']})")
-    if args.json_out:
-        from uniskel.engine.records import write_json
-
-        write_json(args.json_out, result, "results")
-        print(f"wrote {args.json_out}", file=sys.stderr)
-    return 0
-
-
-def main(argv=None) -> int:
-    """``python -m engine.bench``: the same as ``uniskel bench``."""
-    from uniskel.engine.errors import run_cli
-
-    return run_cli("uniskel bench", add_arguments, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

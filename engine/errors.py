@@ -27,13 +27,3 @@ def reporting(prog: str, fn) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-
-
-def run_cli(prog: str, add_arguments, run, argv=None) -> int:
-    """``python -m uniskel.engine.X``: parse, then run under ``reporting``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog=prog)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return reporting(prog, lambda: run(args))

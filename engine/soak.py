@@ -1,7 +1,7 @@
 """Soak test: the live pipeline on a looping video for many minutes, checking that it neither
 leaks memory nor slows down.
 
-    python -m engine.soak --source assets/media/sample_astronaut.mp4 --minutes 10
+    uniskel soak --source assets/media/sample_astronaut.mp4 --minutes 10
 
 Frames go through ``engine.worker.EngineWorker`` exactly as in the app: the video is
 read in a loop at its own frame rate (like a camera; ``--rate``), submitted without
@@ -19,7 +19,6 @@ below the first, and the worker never gave up; 1 otherwise; 2 for a bad source o
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import threading
@@ -188,93 +187,3 @@ def soak(source_spec, backend, seconds: float, rate: float | None = None,
 
 def _r(v):
     return None if v is None else round(float(v), 1)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from uniskel.engine.backends import CHOICES
-
-    parser.add_argument("--source", required=True, help="video (or image) to loop")
-    parser.add_argument("--minutes", type=float, default=10.0, help="how long (default 10)")
-    parser.add_argument("--backend", default="auto", choices=CHOICES,
-                        help="inference backend (default: auto, the fastest that runs here)")
-    parser.add_argument("--model", help="model file for --backend (.pt, or .onnx for onnx)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="frames offered per second (default: the video's own rate; "
-                             "0: as fast as it decodes)")
-    parser.add_argument("--warmup", type=float, default=15.0,
-                        help="seconds left out of the baseline (default 15, at most 10%% "
-                             "of the run)")
-    parser.add_argument("--max-people", type=int, default=1, help="people tracked (default 1)")
-    parser.add_argument("--max-growth-mb", type=float, default=50.0,
-                        help="fail if memory grows more than this (default 50)")
-    parser.add_argument("--max-fps-drop", type=float, default=0.25,
-                        help="fail if last-window fps is this fraction below the first "
-                             "(default 0.25)")
-    parser.add_argument("--json", dest="json_out", default="runs/soak.json",
-                        help="write the report here (default runs/soak.json)")
-
-
-def _line(r: dict) -> str:
-    m, f = r["rss_mb"], r["fps"]
-    return (f"{r['description']}, {r['seconds']:.0f} s on {r['source']}\n"
-            f"  frames: {r['frames_submitted']} offered, {r['frames_processed']} processed, "
-            f"{r['frames_dropped']} dropped (newest frame wins), {r['errors']} errors\n"
-            f"  memory (RSS MB): launch {m['launch']}, after warm-up {m['start']}, "
-            f"end {m['end']}, peak {m['peak']}, growth {m['growth']}\n"
-            f"  fps: first {f['window_s']:.0f} s {f['first']:.1f}, last {f['window_s']:.0f} s "
-            f"{f['last']:.1f}, overall {f['overall']:.1f}; latency p50 "
-            f"{r['latency_ms']['p50']} ms, p95 {r['latency_ms']['p95']} ms\n"
-            f"  threads: {r['threads']['start']} -> {r['threads']['end']}")
-
-
-def run(args) -> int:
-    from uniskel.engine import backends
-    from uniskel.engine.errors import UniskelError
-
-    if args.minutes <= 0:
-        raise UniskelError("--minutes must be more than 0")
-    seconds = args.minutes * 60.0
-
-    def progress(now, stats):
-        print(f"  {now:6.0f} s  {stats.processed} processed, {stats.dropped} dropped, "
-              f"{stats.errors} errors, {stats.fps:.1f} fps, RSS {_r(rss_mb())} MB",
-              file=sys.stderr, flush=True)
-
-    from uniskel.engine.sources import open_source
-
-    open_source(args.source).close()  # a bad source is said before a model loads
-    backend = backends.create(args.backend, args.model)
-    try:
-        report = soak(args.source, backend, seconds, rate=args.rate, warmup_s=args.warmup,
-                      max_people=args.max_people, progress=progress)
-    finally:
-        backend.close()
-    problems = verdict(report, args.max_growth_mb, args.max_fps_drop)
-    report["limits"] = {"max_growth_mb": args.max_growth_mb, "max_fps_drop": args.max_fps_drop}
-    report["passed"], report["problems"] = not problems, problems
-    print(_line(report))
-    if args.json_out:
-        from uniskel.engine.records import write_json
-
-        write_json(args.json_out, report, "report")
-        print(f"  report: {args.json_out}", file=sys.stderr)
-    if report["source_error"]:
-        print(f"uniskel soak: source failed: {report['source_error']}", file=sys.stderr)
-    for p in problems:
-        print(f"uniskel soak: FAIL: {p}", file=sys.stderr)
-    if not problems:
-        print("uniskel soak: passed")
-    return 1 if problems or report["source_error"] else 0
-
-
-def main(argv=None) -> int:
-    """``python -m engine.soak``: the same as ``uniskel soak``."""
-    from uniskel.engine.errors import run_cli
-
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    return run_cli("uniskel soak", add_arguments, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,7 +7,8 @@ import json
 import cv2
 import pytest
 
-from uniskel.engine import bench, infer, skeleton
+from uniskel import commands
+from uniskel.engine import bench, skeleton
 from uniskel.engine.records import csv_header, read_jsonl
 
 
@@ -28,7 +29,7 @@ def test_infer_writes_a_playable_mp4_and_records(tmp_path, demo_video, capsys):
     """The shipped student on the street clip: every person written with an id (there
     are people to check: the loop below is not over nothing)."""
     out, rec = tmp_path / "annotated.mp4", tmp_path / "kp.jsonl"
-    rc = infer.main(["--source", str(demo_video), "--out", str(out), "--keypoints", str(rec),
+    rc = commands.main(["infer", "--source", str(demo_video), "--out", str(out), "--keypoints", str(rec),
                      "--backend", "onnx", "--boxes"])
     assert rc == 0
     assert video_frames(out) == (5, (540, 960, 3))
@@ -45,7 +46,7 @@ def test_infer_writes_a_playable_mp4_and_records(tmp_path, demo_video, capsys):
 
 def test_infer_csv_and_max_frames(tmp_path, demo_video, random_checkpoint):
     rec = tmp_path / "kp.csv"
-    assert infer.main(["--source", str(demo_video), "--keypoints", str(rec), "--backend", "cpu",
+    assert commands.main(["infer", "--source", str(demo_video), "--keypoints", str(rec), "--backend", "cpu",
                        "--model", str(random_checkpoint), "--max-frames", "2"]) == 0
     rows = list(csv.reader(rec.open()))
     assert rows[0] == csv_header() and len(rows[0]) == 3 + 3 * 21
@@ -60,7 +61,7 @@ def test_infer_finalises_the_mp4_when_the_source_breaks(tmp_path, random_onnx, c
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: int(len(data) * 0.8)])
     out = tmp_path / "partial.mp4"
-    rc = infer.main(["--source", str(cut), "--out", str(out), "--backend", "onnx",
+    rc = commands.main(["infer", "--source", str(cut), "--out", str(out), "--backend", "onnx",
                      "--model", str(random_onnx)])
     err = capsys.readouterr().err
     assert rc == 2 and "breaks off after frame" in err and "written to" in err
@@ -69,9 +70,9 @@ def test_infer_finalises_the_mp4_when_the_source_breaks(tmp_path, random_onnx, c
 
 
 def test_infer_errors_are_one_line(tmp_path, demo_video, capsys):
-    assert infer.main(["--source", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "a.mp4")]) == 2
-    assert infer.main(["--source", str(demo_video)]) == 2
-    assert infer.main(["--source", str(demo_video), "--keypoints", str(tmp_path / "k.txt"),
+    assert commands.main(["infer", "--source", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "a.mp4")]) == 2
+    assert commands.main(["infer", "--source", str(demo_video)]) == 2
+    assert commands.main(["infer", "--source", str(demo_video), "--keypoints", str(tmp_path / "k.txt"),
                        "--backend", "mediapipe"]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("uniskel")]
     assert len(lines) == 3
@@ -85,7 +86,7 @@ def test_bench_reports_fps_latency_stages_and_a_comparison(tmp_path, demo_video,
     if backends.available()["mediapipe"]:
         pytest.skip(backends.available()["mediapipe"])
     out = tmp_path / "bench.json"
-    rc = bench.main(["--source", str(demo_video), "--backend", "onnx", "--model", str(random_onnx),
+    rc = commands.main(["bench", "--source", str(demo_video), "--backend", "onnx", "--model", str(random_onnx),
                      "--compare", "mediapipe", "--repeat", "2", "--warmup", "1",
                      "--model-time", "--json", str(out)])
     assert rc == 0

@@ -131,7 +131,7 @@ def test_a_backend_crash_mid_run_loses_nothing_already_written(monkeypatch, tmp_
                                                               stub_backend):
     """An unexpected error (a driver fault, not a user mistake) may propagate, but the
     frames before it stay in a finalised video and record file."""
-    from uniskel.engine import infer
+    from uniskel.commands import infer
 
     class Crashes(BlobBackend):
         def infer(self, crops):

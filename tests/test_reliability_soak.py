@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from uniskel import commands
 from uniskel.engine import assets, soak
 from engine_fakes import BlobBackend
 
@@ -52,7 +53,7 @@ def test_windows_for_long_and_short_runs():
 
 def test_short_soak_writes_a_full_report(tmp_path, random_onnx, capsys):
     out = tmp_path / "soak.json"
-    rc = soak.main(["--source", str(SAMPLE), "--minutes", str(5 / 60), "--backend", "onnx",
+    rc = commands.main(["soak", "--source", str(SAMPLE), "--minutes", str(5 / 60), "--backend", "onnx",
                     "--model", str(random_onnx), "--json", str(out),
                     "--max-growth-mb", "1000", "--max-fps-drop", "1"])
     assert rc == 0, capsys.readouterr().err
@@ -88,7 +89,7 @@ def test_soak_fails_when_the_engine_gives_up(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: Dies())
     monkeypatch.setattr("uniskel.engine.detector.create", lambda name="auto", people=1: SearchDetector())
     out = tmp_path / "soak.json"
-    rc = soak.main(["--source", str(SAMPLE), "--minutes", "0.5", "--json", str(out)])
+    rc = commands.main(["soak", "--source", str(SAMPLE), "--minutes", "0.5", "--json", str(out)])
     assert rc == 1
     r = json.loads(out.read_text())
     assert r["worker"]["state"] == "failed" and r["errors"] == 5
@@ -98,7 +99,7 @@ def test_soak_fails_when_the_engine_gives_up(tmp_path, monkeypatch, capsys):
 
 
 def test_soak_bad_source_is_one_line(tmp_path, capsys):
-    rc = soak.main(["--source", str(tmp_path / "none.mp4"), "--minutes", "1"])
+    rc = commands.main(["soak", "--source", str(tmp_path / "none.mp4"), "--minutes", "1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "source not found" in err[0]
 
@@ -116,7 +117,7 @@ def test_ten_minute_soak(tmp_path, random_onnx):
     argv = ["--source", str(SAMPLE), "--minutes", "10", "--backend", name, "--json", str(out)]
     if model is not None:
         argv += ["--model", str(model)]
-    rc = soak.main(argv)
+    rc = commands.main(["soak", *argv])
     r = json.loads(out.read_text())
     assert rc == 0, r["problems"]
     assert r["seconds"] >= 595 and r["errors"] == 0 and r["rss_mb"]["growth"] <= 50

@@ -1,0 +1,39 @@
+"""Argument helpers shared by the subcommands: one definition of each option that several
+commands take (a source, a backend and its model file, people, a detector, a JSON out)."""
+from __future__ import annotations
+
+import argparse
+
+
+def source(p: argparse.ArgumentParser, help: str, required: bool = True) -> None:
+    p.add_argument("--source", required=required, help=help)
+
+
+def backend(p: argparse.ArgumentParser, default: str | None = "auto",
+            backend_help: str = "auto, the fastest that runs here",
+            model_help: str = "model file for --backend (.pt, or .onnx for onnx); "
+                              "default: the bundled student") -> None:
+    """``--backend`` (choices from the backend registry) and ``--model``."""
+    from uniskel.engine.backends import CHOICES
+
+    p.add_argument("--backend", default=default, choices=CHOICES,
+                   help=f"inference backend (default: {backend_help})")
+    p.add_argument("--model", help=model_help)
+
+
+def people(p: argparse.ArgumentParser, default: int, detector: bool = False) -> None:
+    """``--max-people`` (and ``--detector``)."""
+    p.add_argument("--max-people", type=int, default=default,
+                   help=f"people tracked, each with its id (default {default}; "
+                        f"1: only the most prominent person)")
+    if detector:
+        from uniskel.engine.detector import DETECTORS
+
+        p.add_argument("--detector", default="auto", choices=["auto", *DETECTORS],
+                       help="person detector (default auto)")
+
+
+def json_out(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    p.add_argument("--json", dest="json_out", default=default,
+                   help="write the results here as JSON" +
+                        (f" (default {default})" if default else ""))
