@@ -111,13 +111,13 @@ class NanoDetDetector(Detector):
     def __init__(self, model_path=None, size: int = 416, min_score: float = 0.3,
                  nms_iou: float = 0.6, threads: int | None = None):
         from uniskel.engine import assets
-        from uniskel.engine.backends import loading
-        from uniskel.engine.backends.onnx import read_graph, session_options
+        from uniskel.engine import modelfile
+        from uniskel.engine.backends.onnx import session_options
 
         import onnxruntime as ort
 
-        self.path = loading.resolve(model_path, assets.default_detector())
-        proto = read_graph(self.path)
+        self.path = modelfile.resolve(model_path, assets.default_detector())
+        proto = modelfile.read_graph(self.path)
         dims = proto.graph.input[0].type.tensor_type.shape.dim
         if len(dims) != 4 or dims[1].dim_value != 3 or len(proto.graph.output) != 6:
             raise UniskelError(f"{self.path}: not a NanoDet person detector (expected one "

@@ -75,7 +75,7 @@ def check_export(model, onnx_path, atol: float = 1e-3, batch: int = 2) -> float:
 
 def export_checkpoint(checkpoint, out_path, **kwargs) -> Path:
     """Load a uniskel checkpoint (.pt) and export it."""
-    from uniskel.engine.backends import loading
+    from uniskel.engine import modelfile
 
-    model, _, meta = loading.load_checkpoint(loading.resolve(checkpoint, Path(checkpoint)))
+    model, _, meta = modelfile.load_checkpoint(modelfile.resolve(checkpoint, Path(checkpoint)))
     return export_onnx(model, out_path, meta=meta, **kwargs)

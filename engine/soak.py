@@ -20,7 +20,6 @@ below the first, and the worker never gave up; 1 otherwise; 2 for a bad source o
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from uniskel.engine import backends, skeleton
-from uniskel.engine.backends import loading
+from uniskel.engine import modelfile
 from uniskel.engine.errors import UniskelError
 from uniskel.engine.model import build
 
@@ -261,7 +261,7 @@ def test_checkpoint_meta_with_numpy_values_still_loads(tmp_path):
     path = tmp_path / "meta.pt"
     torch.save({"config": m.cfg.to_dict(), "state_dict": m.state_dict(),
                 "meta": {"best_ap": np.float64(0.5)}}, path)
-    model, cfg, meta = loading.load_checkpoint(path)
+    model, cfg, meta = modelfile.load_checkpoint(path)
     assert cfg.arch == "tiny" and float(meta["best_ap"]) == 0.5
 
 

@@ -76,7 +76,7 @@ def test_end_to_end_training_on_real_images_learns_resumes_and_evaluates(tmp_pat
     from uniskel.training import datasets
     from uniskel.training.checkpoint import load_checkpoint
     from uniskel.training.train import DatasetSpec, TrainConfig, train
-    from uniskel.engine.backends.loading import load_checkpoint as load_model
+    from uniskel.engine.modelfile import load_checkpoint as load_model
 
     torch.set_num_threads(1)
     lsp = shared_data / "lspet"

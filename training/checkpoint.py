@@ -1,4 +1,5 @@
-"""Checkpoints: written atomically (temp file, fsync, rename), read with specific errors.
+"""Training checkpoints: the engine's model-file reader and writer (engine.modelfile:
+written atomically, read with specific errors), plus the training state they carry.
 
 A checkpoint holds tensors and plain Python values only (dicts, lists, tuples, str, int,
 float, bool, None), so that it always loads with ``torch.load(weights_only=True)``, the
@@ -6,33 +7,18 @@ only way uniskel reads one: the RNG states are stored as tensors and ints, never
 numpy objects."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from uniskel.engine.errors import UniskelError
-
-
-def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Write ``state`` to ``path`` so that a kill at any moment leaves the old file intact."""
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+from uniskel.engine.modelfile import write_checkpoint as save_checkpoint  # noqa: F401
 
 
 def load_checkpoint(path: str | Path) -> dict:
     """Load a uniskel checkpoint; one readable line if it is missing, truncated or foreign.
 
-    The same reader the engine uses (``engine.backends.loading``), so training and the
+    The same reader the engine uses (``engine.modelfile``), so training and the
     app accept and refuse exactly the same files."""
-    from uniskel.engine.backends.loading import read_checkpoint
+    from uniskel.engine.modelfile import read_checkpoint
 
     path = Path(path)
     if not path.is_file():

@@ -139,7 +139,7 @@ def _create_auto(model_path, **options) -> Backend:
             log.warning("backend %s failed to start (%s); trying the next", name, exc)
             reasons.append(str(exc))
     if model_path is None and first_error is not None:
-        from uniskel.engine.backends import loading
+        from uniskel.engine import modelfile
 
-        loading.resolve(None, assets.default_model())  # raises the "no model bundled" line
+        modelfile.resolve(None, assets.default_model())  # raises the "no model bundled" line
     raise UniskelError("no backend can run here: " + "; ".join(reasons))

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from uniskel.engine import assets, skeleton
-from uniskel.engine.backends import loading
+from uniskel.engine import modelfile
 from uniskel.engine.backends.base import PerCropBackend, to_unified
 from uniskel.engine.errors import UniskelError
 
@@ -49,14 +49,14 @@ class MoveNetBackend(PerCropBackend):
                  threads: int | None = None):
         import onnxruntime as ort
 
-        from uniskel.engine.backends.onnx import read_graph, session_options
+        from uniskel.engine.backends.onnx import session_options
 
         key = str(model_path).lower() if model_path is not None else "lightning"
         if key in VARIANTS:
-            self.path = loading.resolve(None, assets.asset(VARIANTS[key]))
+            self.path = modelfile.resolve(None, assets.asset(VARIANTS[key]))
         else:
-            self.path = loading.resolve(model_path, assets.asset(VARIANTS["lightning"]))
-        proto = read_graph(self.path)  # as data, before a session
+            self.path = modelfile.resolve(model_path, assets.asset(VARIANTS["lightning"]))
+        proto = modelfile.read_graph(self.path)  # as data, before a session
         dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
         if len(dims) != 4 or dims[3] != 3 or dims[1] != dims[2] or dims[1] < 32:
             raise UniskelError(f"{self.path}: not a MoveNet model (expected a square "

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from uniskel.engine import assets
-from uniskel.engine.backends import loading
+from uniskel.engine import modelfile
 from uniskel.engine.backends.base import SimCCBackend
 from uniskel.engine.errors import UniskelError
 
@@ -117,8 +117,8 @@ class TensorRTBackend(SimCCBackend):
         except Exception as exc:  # installed but broken (CUDA/TensorRT library mismatch)
             raise UniskelError(f"tensorrt: torch_tensorrt fails to import ({exc})") from None
         self._trt = torch_tensorrt
-        self.path = loading.resolve(model_path, assets.default_model())
-        model, cfg, self.meta = loading.load_checkpoint(self.path)  # validates the file
+        self.path = modelfile.resolve(model_path, assets.default_model())
+        model, cfg, self.meta = modelfile.load_checkpoint(self.path)  # validates the file
         self.cfg = cfg
         self.configure(cfg)
         self.device = torch.device(device)

@@ -6,7 +6,7 @@ import importlib.util
 import numpy as np
 
 from uniskel.engine import assets
-from uniskel.engine.backends import loading
+from uniskel.engine import modelfile
 from uniskel.engine.backends.base import SimCCBackend
 
 NAME = "cpu"
@@ -30,8 +30,8 @@ class TorchBackend(SimCCBackend):
 
         if threads:
             torch.set_num_threads(int(threads))
-        self.path = loading.resolve(model_path, assets.default_model())
-        model, cfg, self.meta = loading.load_checkpoint(self.path)
+        self.path = modelfile.resolve(model_path, assets.default_model())
+        model, cfg, self.meta = modelfile.load_checkpoint(self.path)
         self.cfg = cfg
         self.configure(cfg)
         self.device = torch.device(device)

@@ -1,13 +1,21 @@
-"""Finding and opening model files, with one specific line for every way they go wrong.
+"""Model files, read and written in one place, with one specific line for every way they
+go wrong. Model files are data: nothing in one can make uniskel run code.
 
-``checkpoint`` (.pt, written by training)::
+* ``.pt`` (a checkpoint, written by training and ``uniskel export``)::
 
-    {"config": ModelConfig.to_dict(), "state_dict": ..., "meta": {...}}
+      {"config": ModelConfig.to_dict(), "state_dict": ..., "meta": {...}}
 
-The ONNX side lives in ``engine.backends.onnx``; both share ``resolve``.
+  read only with ``torch.load(weights_only=True)`` (``safe_torch_load``), written
+  atomically (``write_checkpoint``: temp file, fsync, rename).
+* ``.onnx``: read as data with the ``onnx`` package and checked before ONNX Runtime
+  sees it (``read_graph``, ``inspect_onnx``); written by ``engine.export_onnx``.
+* both: ``resolve`` finds the file (the bundled default is checked against
+  ``assets/models/SHA256SUMS``).
 """
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import re
 import zipfile
@@ -15,6 +23,10 @@ from pathlib import Path
 
 from uniskel.engine import assets, skeleton
 from uniskel.engine.errors import UniskelError, first_line
+
+#: the interface of a uniskel ONNX model
+ONNX_INPUT = "image"
+ONNX_OUTPUTS = ("simcc_x", "simcc_y")
 
 
 def _relative(path: Path) -> str:
@@ -164,3 +176,100 @@ def load_checkpoint(path: Path):
     model.load_state_dict(state)
     model.eval()
     return model, cfg, ckpt.get("meta", {}) or {}
+
+
+def write_checkpoint(state: dict, path) -> Path:
+    """Write ``state`` (tensors and plain values only) to ``path`` so that a kill at any
+    moment leaves the old file intact: a temporary file, fsync, then rename."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def _dims(value_info) -> list:
+    """A graph input's or output's shape: ints where fixed, names (or None) where not."""
+    dims = value_info.type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
+
+
+def read_graph(path: Path):
+    """An ONNX file read as data (protobuf), checked: a valid graph (``onnx.checker``)
+    and self-contained (no external data files, which could point anywhere on disk).
+    Returns the ModelProto; UniskelError naming the file otherwise."""
+    try:
+        import onnx
+    except ImportError:
+        raise UniskelError("onnx: checking a model file needs the onnx package "
+                           "(pip install onnx)") from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise UniskelError(f"{path}: not a loadable ONNX model ({first_line(exc)})") from None
+    external = [t.name for t in proto.graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:
+        raise UniskelError(f"{path}: refused: its weights live in external files ({external[0]}, "
+                           f"...); uniskel loads self-contained models only")
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        raise UniskelError(f"{path}: not a valid ONNX graph ({first_line(exc)})") from None
+    return proto
+
+
+def inspect_onnx(path: Path) -> dict:
+    """Read an ONNX file as data and check it before any session is built (``read_graph``),
+    then its interface: input ``image`` (N, 3, H, W), outputs ``simcc_x`` / ``simcc_y``
+    (N, 21, bins), and a readable ``uniskel_config``. Returns that config, with
+    ``input_size`` and ``split_ratio`` taken from the graph's fixed shapes where it has
+    none."""
+    proto = read_graph(path)
+    graph = proto.graph
+    init = {t.name for t in graph.initializer}
+    ins = [i for i in graph.input if i.name not in init]
+    outs = list(graph.output)
+    if [i.name for i in ins] != [ONNX_INPUT] or tuple(o.name for o in outs[:2]) != ONNX_OUTPUTS:
+        raise UniskelError(
+            f"{path}: not a uniskel pose model (expected input 'image' and outputs "
+            f"'simcc_x', 'simcc_y'; found inputs {[i.name for i in ins]}, "
+            f"outputs {[o.name for o in outs]})")
+    meta = {p.key: p.value for p in proto.metadata_props}
+    cfg = {}
+    if meta.get("uniskel_config"):
+        try:
+            cfg = json.loads(meta["uniskel_config"])
+        except ValueError:
+            raise UniskelError(f"{path}: metadata 'uniskel_config' is not valid JSON") from None
+        if not isinstance(cfg, dict):
+            raise UniskelError(f"{path}: metadata 'uniskel_config' is not a JSON object")
+    shape = _dims(ins[0])
+    if len(shape) != 4 or shape[1] != 3:
+        raise UniskelError(f"{path}: input 'image' has shape {shape}; uniskel feeds "
+                           f"(N, 3, H, W) RGB crops")
+    want = cfg.get("input_size")
+    have = shape[2:]
+    if want is not None and all(isinstance(d, int) for d in have) and list(have) != list(want):
+        raise UniskelError(f"{path}: input 'image' is {have[0]}x{have[1]} but its "
+                           f"uniskel_config says {want[0]}x{want[1]}")
+    if want is None and not all(isinstance(d, int) for d in have):
+        raise UniskelError(f"{path}: input size is not fixed and no uniskel_config says it")
+    out_dims = [_dims(o) for o in outs[:2]]
+    for o, d in zip(outs, out_dims):
+        if len(d) != 3:
+            raise UniskelError(f"{path}: output '{o.name}' has shape {d}; expected "
+                               f"(N, keypoints, bins)")
+        if isinstance(d[1], int):
+            check_keypoints(path, d[1])
+    cfg.setdefault("input_size", list(have))
+    bx = out_dims[0][2]
+    if not cfg.get("split_ratio") and isinstance(bx, int):
+        cfg["split_ratio"] = bx / cfg["input_size"][1]
+    return cfg
