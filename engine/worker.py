@@ -1,9 +1,16 @@
 """Run a Pipeline on its own thread, always on the newest frame (MMPose webcam-executor style).
 
-``submit(frame, ts)`` never blocks: it puts the frame in a one-frame slot; a frame still
-waiting there is replaced ("newest frame wins") and counted as dropped, so a slow
-backend shows fewer updates, never a growing delay. Results reach the caller through
-``on_result(result)`` (called on the worker thread) and/or ``latest()``.
+``submit(frame, ts, meta)`` never blocks: it puts the frame in a one-frame slot; a frame
+still waiting there is replaced ("newest frame wins") and counted as dropped, so a slow
+backend shows fewer updates, never a growing delay. ``meta`` is anything the caller wants
+back with this frame's result (the app passes its source packet: capture time, frame
+number); it travels through the slot with the frame, so no one has to match results to
+frames afterwards. Results reach the caller through ``on_done(Done(result, meta))``
+and/or ``on_result(result)`` (both called on the worker thread), and ``latest()``.
+
+``submit(..., restart=True)`` (a seek, a loop, a reconnect) and ``reset()`` make the
+worker call ``pipeline.reset()`` before the next frame it runs; the request survives the
+frame being replaced in the slot, so tracking never carries over a jump.
 
 An exception in one frame is logged, counted and the frame skipped. After
 ``max_consecutive_errors`` failures in a row the worker stops with ``state == "failed"``
@@ -18,13 +25,20 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 IDLE, RUNNING, FAILED, STOPPED = "idle", "running", "failed", "stopped"
+
+
+class Done(NamedTuple):
+    """One processed frame: the pipeline's FrameResult and the ``meta`` submitted with it."""
+
+    result: Any
+    meta: Any
 
 
 @dataclass(frozen=True)
@@ -40,14 +54,17 @@ class WorkerStats:
 class EngineWorker:
     def __init__(self, pipeline, on_result: Callable | None = None,
                  on_state: Callable[[str, str | None], None] | None = None,
-                 max_consecutive_errors: int = 5, name: str = "uniskel-engine"):
+                 max_consecutive_errors: int = 5, name: str = "uniskel-engine",
+                 on_done: Callable[[Done], None] | None = None):
         self.pipeline = pipeline
-        self.on_result = on_result
+        self.on_result = on_result    # on_result(FrameResult)
+        self.on_done = on_done        # on_done(Done(FrameResult, meta))
         self.on_state = on_state
         self.max_consecutive_errors = max(1, int(max_consecutive_errors))
         self.name = name
         self._cond = threading.Condition()
-        self._slot: tuple[np.ndarray, float | None] | None = None
+        self._slot: tuple[np.ndarray, float | None, Any] | None = None
+        self._reset_pending = False   # pipeline.reset() before the next frame
         self._latest = None
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -101,17 +118,26 @@ class EngineWorker:
         self.stop()
 
     # ---- data in / out ----
-    def submit(self, frame: np.ndarray, timestamp: float | None = None) -> bool:
-        """Offer a frame; never blocks. False when the worker is not running."""
+    def submit(self, frame: np.ndarray, timestamp: float | None = None, meta: Any = None,
+               restart: bool = False) -> bool:
+        """Offer a frame; never blocks. ``meta`` comes back with its result (``on_done``);
+        ``restart``: the frame follows a jump (reset tracking first). False when the
+        worker is not running."""
         with self._cond:
             if self.state != RUNNING or self._stopping:
                 return False
             if self._slot is not None:
                 self._dropped += 1
-            self._slot = (frame, timestamp)
+            self._slot = (frame, timestamp, meta)
+            self._reset_pending = self._reset_pending or bool(restart)
             self._submitted += 1
             self._cond.notify()
         return True
+
+    def reset(self) -> None:
+        """Reset the pipeline (forget tracked people) before the next frame it runs."""
+        with self._cond:
+            self._reset_pending = True
 
     def latest(self):
         """The newest FrameResult, or None."""
@@ -144,10 +170,13 @@ class EngineWorker:
                     self._cond.wait()
                 if self._stopping:
                     return
-                frame, ts = self._slot
+                frame, ts, meta = self._slot
                 self._slot = None
+                reset, self._reset_pending = self._reset_pending, False
                 pipeline = self.pipeline
             try:
+                if reset:
+                    pipeline.reset()
                 result = pipeline.process(frame, ts)
             except Exception as exc:
                 if self._failed(exc):
@@ -158,11 +187,12 @@ class EngineWorker:
                 self._consecutive = 0
                 self._done_times.append(time.monotonic())
             self._latest = result
-            if self.on_result is not None:
-                try:
-                    self.on_result(result)
-                except Exception:
-                    log.exception("on_result callback failed")
+            for callback, value in ((self.on_result, result), (self.on_done, Done(result, meta))):
+                if callback is not None:
+                    try:
+                        callback(value)
+                    except Exception:
+                        log.exception("result callback failed")
 
     def _failed(self, exc: Exception) -> bool:
         """Count a failed frame; True when the worker must give up."""

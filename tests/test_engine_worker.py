@@ -105,3 +105,64 @@ def test_stop_is_clean_while_idle_and_a_callback_error_does_not_kill_the_thread(
         wait_until(lambda: w.stats().processed == 2)
         thread = w._thread
     assert not thread.is_alive() and w.state == "stopped"
+
+
+def test_each_result_carries_its_own_frames_metadata_through_the_slot():
+    """Frames replaced in the slot take their metadata with them: every result comes back
+    with the meta submitted beside its own frame, never a neighbour's."""
+    backend = BlobBackend()
+    backend.gate = threading.Event()
+    done = []
+    worker = EngineWorker(Pipeline(backend, detector="search"), on_done=done.append).start()
+    frames = [frame_with_person((100, 40, 150, 200)) for _ in range(10)]
+    assert worker.submit(frames[0], 0.0, meta={"index": 0})
+    wait_until(lambda: backend.calls == 1)
+    for i in range(1, 10):
+        assert worker.submit(frames[i], i / 30, meta={"index": i})
+    backend.gate.set()
+    wait_until(lambda: len(done) == 2)
+    worker.stop()
+    assert [d.meta["index"] for d in done] == [0, 9]  # the dropped frames' meta is gone too
+    for d in done:
+        assert d.result.frame is frames[d.meta["index"]]
+        assert d.result.timestamp == pytest.approx(d.meta["index"] / 30)
+
+
+class CountingPipeline:
+    """A real pipeline that counts its resets (a seek, a loop, a new source)."""
+
+    def __init__(self):
+        self.inner = Pipeline(BlobBackend(), detector="search")
+        self.backend = self.inner.backend
+        self.resets = 0
+
+    def reset(self):
+        self.resets += 1
+        self.inner.reset()
+
+    def process(self, frame, ts):
+        return self.inner.process(frame, ts)
+
+
+def test_a_restart_survives_its_frame_being_replaced_in_the_slot():
+    pipeline = CountingPipeline()
+    pipeline.inner.backend.gate = gate = threading.Event()
+    done = []
+    worker = EngineWorker(pipeline, on_done=done.append).start()
+    frame = frame_with_person((100, 40, 150, 200))
+    worker.submit(frame, 0.0, meta=0)
+    wait_until(lambda: pipeline.inner.backend.calls == 1)   # frame 0 is running
+    worker.submit(frame, 1.0, meta=1, restart=True)           # the seek's first frame ...
+    worker.submit(frame, 2.0, meta=2)                         # ... replaced by the next one
+    gate.set()
+    wait_until(lambda: len(done) == 2)
+    assert [d.meta for d in done] == [0, 2]
+    assert pipeline.resets == 1                          # reset before frame 2 all the same
+    worker.reset()                                            # a new source: forget people
+    worker.submit(frame, 3.0, meta=3)
+    wait_until(lambda: len(done) == 3)
+    assert pipeline.resets == 2
+    worker.submit(frame, 4.0, meta=4)
+    wait_until(lambda: len(done) == 4)
+    assert pipeline.resets == 2                          # once per request, not per frame
+    worker.stop()
