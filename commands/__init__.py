@@ -21,9 +21,12 @@ SUBCOMMANDS = {
     "demo": ("uniskel.commands.demo", "open the live window on a camera, a video or an image"),
     "infer": ("uniskel.commands.infer", "annotate a video or camera to MP4 and keypoint records"),
     "bench": ("uniskel.commands.bench", "measure the full frame pipeline on a video, per stage"),
-    "eval": ("uniskel.training.evaluate", "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
-    "train": ("uniskel.training.train", "train a teacher or distil the 21-keypoint student"),
-    "export": ("uniskel.training.export", "export a checkpoint to ONNX (and TensorRT where installed)"),
+    "eval": ("uniskel.commands.eval", "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
+    "train": ("uniskel.commands.train", "train a teacher or distil the 21-keypoint student"),
+    "export": ("uniskel.commands.export", "export a checkpoint to ONNX (and TensorRT where installed)"),
+    "quality": ("uniskel.commands.quality", "fit a model's quality estimate (expected OKS from "
+                                            "its confidences)"),
+    "pack": ("uniskel.commands.pack", "pack a training config's data into one small folder"),
     "soak": ("uniskel.commands.soak", "run the live pipeline on a looping video for N minutes; "
                                       "check memory and frame rate"),
 }

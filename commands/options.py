@@ -3,6 +3,7 @@ commands take (a source, a backend and its model file, people, a detector, a JSO
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def source(p: argparse.ArgumentParser, help: str, required: bool = True) -> None:
@@ -18,7 +19,7 @@ def backend(p: argparse.ArgumentParser, default: str | None = "auto",
 
     p.add_argument("--backend", default=default, choices=CHOICES,
                    help=f"inference backend (default: {backend_help})")
-    p.add_argument("--model", help=model_help)
+    p.add_argument("--model", type=Path, metavar="PATH", help=model_help)
 
 
 def people(p: argparse.ArgumentParser, default: int, detector: bool = False) -> None:

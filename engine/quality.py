@@ -7,7 +7,7 @@ Two scores, both from a pose's own keypoint confidences (``(N, 21, 3)`` arrays):
 - ``estimate``: a model's *quality* estimate, its expected OKS (object keypoint
   similarity with the truth, in [0, 1]) as ``sigmoid(conf . w + b)`` over all 21
   confidences. ``w`` and ``b`` travel in the model config (``quality``: 21 weights then
-  the bias) and are fitted by ``python -m training.quality`` on the model's own
+  the bias) and are fitted by ``uniskel quality`` on the model's own
   predictions for jittered training crops, where the truth is known.
 
 ``person_scores`` picks the estimate where a model carries one, else the rule.

@@ -18,6 +18,7 @@ from uniskel.engine.assets import shared_data
 from uniskel.engine.errors import UniskelError
 from uniskel.training import datasets as D
 from uniskel.training import evaluate as E
+from uniskel.commands import eval as eval_command
 from uniskel.training import metrics as M
 
 DATA = shared_data()
@@ -60,10 +61,10 @@ def uniskel_eval(argv):
     """``uniskel eval ARGV`` as uniskel.commands runs it (parser, run, UniskelError -> exit 2),
     without importing the other subcommands' modules."""
     parser = argparse.ArgumentParser(prog="uniskel eval")
-    E.add_arguments(parser)
+    eval_command.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        return E.run(args)
+        return eval_command.run(args)
     except UniskelError as exc:
         print(f"uniskel eval: error: {exc}", file=sys.stderr)
         return 2

@@ -131,10 +131,8 @@ def test_training_refuses_a_crafted_teacher_and_resume_checkpoint(crafted, tmp_p
 
 
 def test_quality_fit_refuses_a_crafted_checkpoint(crafted, tmp_path, capsys, shared_data):
-    from uniskel.training import quality
-
     files, marker = crafted
-    rc = quality.main(["--model", str(files["in_meta"]), "--backend", "cpu",
+    rc = cli.main(["quality", "--model", str(files["in_meta"]), "--backend", "cpu",
                        "--out", str(tmp_path / "q.json"), "--lsp-people", "2",
                        "--coco-repeats", "1"])
     assert rc == 2

@@ -74,7 +74,7 @@ def test_ap_ranks_people_by_the_models_quality_estimate(coco_people):
 
 
 def _export(argv):
-    from uniskel.training import export
+    from uniskel.commands import export
 
     p = argparse.ArgumentParser()
     export.add_arguments(p)
@@ -94,7 +94,7 @@ def test_export_writes_quality_into_weights_and_onnx(tmp_path, random_checkpoint
     assert onnx.load(ox, threads=1).quality == pytest.approx(coef)
 
     (tmp_path / "bad.json").write_text(json.dumps({"quality": [1, 2, 3]}))
-    with pytest.raises(UniskelError, match="bad.json is not a training.quality result"):
+    with pytest.raises(UniskelError, match="bad.json is not a uniskel quality result"):
         _export(["--checkpoint", str(random_checkpoint), "--quality",
                  str(tmp_path / "bad.json"), "--weights", str(tmp_path / "x.pt")])
     (tmp_path / "w6.json").write_text(json.dumps({"quality": coef, "decode_window": 6}))
@@ -183,12 +183,12 @@ def test_a_model_file_with_a_malformed_estimate_is_refused_in_one_line(tmp_path,
 
 
 def test_fitting_cli_says_what_is_wrong_and_exits_2(tmp_path, capsys):
-    from uniskel.training.quality import main
+    from uniskel.commands import main
 
-    assert main(["--model", str(tmp_path / "none.onnx"), "--backend", "onnx",
+    assert main(["quality", "--model", str(tmp_path / "none.onnx"), "--backend", "onnx",
                  "--out", str(tmp_path / "q.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("uniskel.training.quality: ") and "none.onnx" in err[0]
+    assert len(err) == 1 and err[0].startswith("uniskel quality: error: ") and "none.onnx" in err[0]
     assert not (tmp_path / "q.json").exists()
 
 

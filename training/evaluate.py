@@ -1,5 +1,6 @@
-"""``uniskel eval``: a model's accuracy on a dataset, on ground-truth boxes (default) or
-on the engine's own person-detector boxes (``--boxes detector``).
+"""A model's accuracy on a dataset (``uniskel eval``, whose command line is commands/eval.py),
+on ground-truth boxes (default) or on the engine's own person-detector boxes
+(``--boxes detector``).
 
 Each annotated person is cropped the way the live pipeline crops a tracked box
 (``engine.crop``: the box, padded 1.25x to the model's aspect, warped to its input),
@@ -29,17 +30,12 @@ Python use (e.g. validation during training)::
 
     results = evaluate(model_predict_fn(model), instances, "lsp", model.cfg.input_size)
 
-Only light modules are imported at the top (``uniskel --help`` imports this file).
+Only light modules are imported at the top.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
-import sys
-import time
-from pathlib import Path
 
 from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
@@ -356,102 +352,9 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
     return res
 
 
-# --------------------------------------------------------------------------- CLI
-
-def _parse_range(text: str):
-    try:
-        a, b = text.split(":")
-        return (int(a) if a.strip() else None, int(b) if b.strip() else None)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:STOP (e.g. 7500:8000), got {text!r}")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", required=True, choices=list(FORMATS),
-                   help="dataset format and metric: coco/halpe/aic/crowdpose -> OKS AP, "
-                        "lsp -> PCK@0.2 (torso), mpii -> PCKh@0.5")
-    p.add_argument("--images", type=Path, metavar="DIR",
-                   help="image folder (default for coco: shared data coco_mini/train2017; "
-                        "for lsp: shared data lspet/images)")
-    p.add_argument("--annotations", type=Path, metavar="FILE",
-                   help="annotation JSON (coco/halpe/aic/crowdpose/mpii; default for coco: "
-                        "the coco_mini keypoint file)")
-    p.add_argument("--joints", type=Path, metavar="FILE.mat",
-                   help="LSP / LSP-extended joints.mat (default: shared data lspet/joints.mat)")
-    p.add_argument("--range", type=_parse_range, metavar="A:B", dest="index_range",
-                   help="lsp only: entries A..B-1 of joints.mat (LSPET validation: 7500:8000)")
-    p.add_argument("--split", choices=("train", "val"),
-                   help="keep one part of the image-id split (id %% 4 == 1 is val): "
-                        "coco_mini's val part is the COCO data the shipped student never "
-                        "trained on")
-    p.add_argument("--boxes", choices=("gt", "detector"), default="gt",
-                   help="where the people are: the annotated boxes (gt, the default, for "
-                        "comparing pose models) or the engine's person detector (detector: "
-                        "the system as users run it; also reports person_recall)")
-    p.add_argument("--detector", default="auto", metavar="NAME",
-                   help="--boxes detector: auto, nanodet, blazepose (default auto)")
-    from uniskel.engine.backends import CHOICES
-
-    p.add_argument("--backend", default="auto", choices=CHOICES,
-                   help="inference backend (default: auto)")
-    p.add_argument("--model", type=Path, metavar="PATH",
-                   help="model file (default: the shipped student, assets/models/)")
-    p.add_argument("--mediapipe-complexity", type=int, choices=(0, 1, 2), default=1,
-                   metavar="C", help="--backend mediapipe only: BlazePose lite (0), full (1, "
-                   "the default and the baseline) or heavy (2; its model comes with the npm "
-                   "package @mediapipe/pose and must be installed first)")
-    p.add_argument("--json", type=Path, metavar="OUT", help="write every result to this JSON file")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N people")
-    p.add_argument("--batch-size", type=int, default=32, metavar="B", help="crops per batch (32)")
-    p.add_argument("--on-error", choices=("skip", "raise"), default="skip",
-                   help="a malformed entry or unreadable image: skip it with a warning "
-                        "(default) or stop")
-
-
-def _defaults(args):
-    from uniskel.engine.assets import shared_data
-
-    data = shared_data()
-    fmt = args.format
-    if args.index_range is not None and fmt != "lsp":
-        raise UniskelError("--range applies to --format lsp only (use --limit for a quick run)")
-    if args.split and fmt == "lsp":
-        raise UniskelError("--split is for image-id formats; --format lsp splits with --range")
-    if fmt == "lsp":
-        if args.annotations is not None:
-            raise UniskelError("--format lsp reads --joints FILE.mat, not --annotations")
-        joints = args.joints or data / "lspet" / "joints.mat"
-        images = args.images or data / "lspet" / "images"
-        return joints, images
-    if args.joints is not None:
-        raise UniskelError(f"--joints is for --format lsp; --format {fmt} reads --annotations")
-    if fmt == "coco" and args.annotations is None and args.images is None:
-        mini = data / "coco_mini"
-        return mini / "annotations" / "person_keypoints_train2017.json", mini / "train2017"
-    if args.annotations is None or args.images is None:
-        raise UniskelError(f"--format {fmt} needs --annotations FILE and --images DIR")
-    return args.annotations, args.images
-
-
-def load_instances(args, problems: list | None = None):
-    """The instances the command line names (defaults, --range, --limit applied)."""
-    from uniskel.training import datasets
-
-    ann, images = _defaults(args)
-    if not Path(images).is_dir():
-        raise UniskelError(f"image folder not found: {images}")
-    kw = {"on_error": args.on_error, "problems": problems}
-    if args.format == "lsp":
-        kw["index_range"] = args.index_range
-    instances = datasets.read(args.format, ann, images, split=args.split, **kw)
-    if args.limit is not None:
-        if args.limit < 1:
-            raise UniskelError("--limit must be at least 1")
-        instances = instances[: args.limit]
-    return instances, ann, images
-
-
-def _provided(backend, name: str):
+def provided_points(backend, name: str):
     """The unified points a backend gives: its ``provided`` attribute where it has one,
     BlazePose's for mediapipe, else all 21."""
     import numpy as np
@@ -467,121 +370,3 @@ def _provided(backend, name: str):
     if name == "mediapipe":
         return skeleton.provided_mask(skeleton.BLAZEPOSE)
     return np.ones(skeleton.NUM_KEYPOINTS, bool)
-
-
-def _pct(v) -> str:
-    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{100 * v:5.1f}"
-
-
-def format_table(res: dict, title: str) -> str:
-    lines = [title]
-    for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "PCK@0.2", "PCK@0.2_provided",
-                "PCKh@0.5", "PCKh@0.5_provided"):
-        if key in res:
-            lines.append(f"  {key:<18} {_pct(res[key])}")
-    if "per_keypoint" in res:
-        lines.append("  per keypoint:")
-        for name, v in res["per_keypoint"].items():
-            lines.append(f"    {name:<16} {_pct(v)}")
-    lines.append(f"  people evaluated   {res['instances']}")
-    if "detection_score" in res:
-        lines.append(f"  detection score    {res['detection_score']}")
-    if "person_recall" in res:
-        r = res["person_recall_people"]
-        lines.append(f"  person recall      {_pct(res['person_recall'])} ({r['found']} of "
-                     f"{r['annotated']} people taller than {r['taller_than_px']:g} px, "
-                     f"detector {res.get('detector', '?')}, {res['detections']} detections)")
-    if "gt_boxes" in res:
-        lines.append(f"  AP on GT boxes     {_pct(res['gt_boxes'].get('AP'))} (same model)")
-    if res.get("not_evaluated"):
-        lines.append(f"  not evaluated      {res['not_evaluated']} (no torso / head size)")
-    if res.get("skipped"):
-        lines.append(f"  skipped            {res['skipped']} (malformed entries or unreadable "
-                     "images; see the warnings)")
-    return "\n".join(lines)
-
-
-def _jsonable(x):
-    import numpy as np
-
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
-def run(args) -> int:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="uniskel eval: %(message)s")
-    if args.batch_size < 1:
-        raise UniskelError("--batch-size must be at least 1")
-    if args.mediapipe_complexity != 1 and args.backend != "mediapipe":
-        raise UniskelError("--mediapipe-complexity applies to --backend mediapipe only")
-    if args.boxes == "detector" and FORMATS[args.format] != "ap":
-        raise UniskelError(f"--boxes detector scores AP formats (coco, halpe, aic, crowdpose), "
-                           f"not {args.format}")
-    from uniskel.engine import backends
-
-    bundled_only = args.backend in backends.MODULES and \
-        backends.MODULES[args.backend].MODEL_SUFFIX is None  # --model names a variant
-    if args.model is not None and not bundled_only and not args.model.is_file():
-        raise UniskelError(f"model file not found: {args.model}")
-    problems_read: list = []
-    instances, ann, images = load_instances(args, problems_read)
-    if not instances:
-        raise UniskelError(f"no annotated people to evaluate in {ann}")
-
-    from uniskel.engine.backends import create
-
-    options = {"model_complexity": args.mediapipe_complexity} if args.backend == "mediapipe" else {}
-    backend = create(args.backend, args.model, **options)
-    backend_name = getattr(backend, "name", args.backend)
-    t0 = time.perf_counter()
-    res = evaluate(backend.infer, instances, args.format, backend.input_size,
-                   provided=_provided(backend, backend_name),
-                   quality=tuple(getattr(backend, "quality", ()) or ()), batch_size=args.batch_size,
-                   on_error=args.on_error, progress=None)
-    if args.boxes == "detector":
-        from uniskel.engine import detector as detectors
-
-        det = detectors.create(args.detector, people=20)
-        gt_res = res
-        res = evaluate_detected(backend, instances, args.format, det,
-                                quality=tuple(getattr(backend, "quality", ()) or ()),
-                                on_error=args.on_error)
-        det.close()
-        res["detector"] = det.name
-        res["gt_boxes"] = {k: gt_res[k] for k in ("AP", "AP50", "AP75", "AR", "instances")
-                           if k in gt_res}
-    seconds = time.perf_counter() - t0
-    res["problems"] = problems_read + res["problems"]
-    res["skipped"] += len(problems_read)
-    model = getattr(backend, "path", None) or getattr(backend, "model_path", None) or args.model
-    res["meta"] = {
-        "format": args.format, "annotations": str(ann), "images": str(images),
-        "range": list(args.index_range) if args.index_range else None, "limit": args.limit,
-        "split": args.split, "boxes": args.boxes,
-        "backend": backend_name, "backend_description": getattr(backend, "description", ""),
-        "mediapipe_complexity": args.mediapipe_complexity if args.backend == "mediapipe" else None,
-        "model": str(model) if model else None,
-        "input_size": list(backend.input_size), "padding": PADDING,
-        "seconds": round(seconds, 3), "people_per_s": round(len(instances) / max(seconds, 1e-9), 2),
-    }
-    title = (f"uniskel eval: {args.format} ({ann}), backend {backend_name}"
-             + (f", model {model}" if model else ""))
-    print(format_table(res, title))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(_jsonable(res), f, indent=2)
-        print(f"  results written to {args.json}", file=sys.stderr)
-    return 0

@@ -14,12 +14,11 @@ machine takes 64 MiB per call) and has no mediapipe: LSPET's 7,500 training imag
 - the model teachers and ``init_from`` checkpoints, slimmed to their weights;
 - ``config.toml``: the config with every path pointing into the pack.
 
-    python -m training.pack --config training/configs/student.toml --out runs/gpu_pack
+    uniskel pack --config training/configs/student.toml --out runs/gpu_pack
     uniskel train student --config runs/gpu_pack/config.toml --device cuda --workers 14
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import shutil
@@ -158,21 +157,3 @@ def pack(config: str, out: str, margin: float = 1.8, quality: int = 80) -> Path:
     cfg.cache_dir = packed.cache_dir
     (out / "config.toml").write_text(to_toml(cfg))
     return out
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.pack", description=__doc__.split("\n")[0])
-    p.add_argument("--config", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--margin", type=float, default=1.8,
-                   help="window side / the labelled joints' extent (LSP images)")
-    p.add_argument("--quality", type=int, default=80, help="WebP quality (LSP images)")
-    a = p.parse_args(argv)
-    out = pack(a.config, a.out, a.margin, a.quality)
-    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-    print(f"packed {a.config} into {out}: {size / 2**20:.1f} MiB")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

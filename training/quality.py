@@ -1,7 +1,8 @@
-"""Fit a model's quality estimate: its expected OKS from its own keypoint confidences.
+"""Fit a model's quality estimate: its expected OKS from its own keypoint confidences
+(``uniskel quality``, whose command line is commands/quality.py).
 
     uniskel export --checkpoint runs/student/last.pt --decode-window 6 --weights slim.pt
-    python -m training.quality --model slim.pt --backend cpu --out runs/quality.json
+    uniskel quality --model slim.pt --backend cpu --out runs/quality.json
     uniskel export --checkpoint slim.pt --quality runs/quality.json \\
         --weights assets/models/uniskel_student.pt --onnx assets/models/uniskel_student.onnx
 
@@ -23,15 +24,9 @@ measurements.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from pathlib import Path
-
 import numpy as np
 
 from uniskel.engine import skeleton
-from uniskel.engine.errors import UniskelError
 
 JITTER_SCALE = (0.8, 1.3)
 JITTER_SHIFT = 0.12
@@ -113,67 +108,25 @@ def fit(conf: np.ndarray, target: np.ndarray, *, weight_decay: float = 1e-2,
     return np.concatenate([w, [b]])
 
 
-def main(argv=None) -> int:
+def fit_quality(backend, lsp: list, coco: list, rng, coco_repeats: int = 10,
+                seed: int = 0) -> dict:
+    """Fit ``backend``'s quality estimate on the people ``lsp`` and ``coco`` (jittered
+    crops, ``coco_repeats`` per COCO person): the JSON ``export --quality`` reads."""
     from scipy.stats import spearmanr
 
     from uniskel.engine import quality
-    from uniskel.engine.assets import shared_data
-    from uniskel.training.datasets import read
-    from uniskel.engine.backends import CHOICES
 
-    data = shared_data()
-    p = argparse.ArgumentParser(prog="python -m training.quality",
-                                description=__doc__.split("\n")[0])
-    p.add_argument("--model", type=Path, help="checkpoint (.pt) or ONNX (default: shipped)")
-    p.add_argument("--backend", default="auto", choices=CHOICES,
-                   help="inference backend (mediapipe: fit BlazePose's own confidences, "
-                        "for comparison)")
-    p.add_argument("--out", type=Path, required=True, help="JSON to write")
-    p.add_argument("--lsp-joints", type=Path, default=data / "lspet" / "joints.mat")
-    p.add_argument("--lsp-images", type=Path, default=data / "lspet" / "images")
-    p.add_argument("--lsp-range", default="0:7500", help="LSPET entries to draw from (0:7500)")
-    p.add_argument("--lsp-people", type=int, default=3000, help="LSPET people drawn (3000)")
-    p.add_argument("--coco-annotations", type=Path,
-                   default=data / "coco_mini" / "annotations" / "person_keypoints_train2017.json")
-    p.add_argument("--coco-images", type=Path, default=data / "coco_mini" / "train2017")
-    p.add_argument("--coco-repeats", type=int, default=10,
-                   help="jittered crops per coco_mini train person (10)")
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
-    try:
-        from uniskel.engine.backends import create
-
-        a0, a1 = (int(v) for v in a.lsp_range.split(":"))
-        rng = np.random.default_rng(a.seed)
-        backend = create(a.backend, a.model)
-        lsp = read("lsp", a.lsp_joints, a.lsp_images, index_range=(a0, a1))
-        lsp = [lsp[i] for i in sorted(rng.choice(len(lsp), min(a.lsp_people, len(lsp)),
-                                                 replace=False))]
-        coco = read("coco", a.coco_annotations, a.coco_images, split="train")
-        parts = [collect(backend.infer, lsp, backend.input_size, rng),
-                 collect(backend.infer, coco, backend.input_size, rng, a.coco_repeats)]
-        conf = np.concatenate([c for c, _ in parts])
-        target = np.concatenate([t for _, t in parts])
-        coef = fit(conf, target, seed=a.seed)
-        est = quality.estimate(conf, coef)
-        rule = quality.mean_confidence(conf[:, :17])
-    except (UniskelError, ValueError) as e:
-        print(f"uniskel.training.quality: {e}", file=sys.stderr)
-        return 2
+    parts = [collect(backend.infer, lsp, backend.input_size, rng),
+             collect(backend.infer, coco, backend.input_size, rng, coco_repeats)]
+    conf = np.concatenate([c for c, _ in parts])
+    target = np.concatenate([t for _, t in parts])
+    coef = fit(conf, target, seed=seed)
+    est = quality.estimate(conf, coef)
+    rule = quality.mean_confidence(conf[:, :17])
     stats = {"people": {"lsp": len(parts[0][1]), "coco": len(parts[1][1])},
-             "mean_oks": float(target.mean()),
+             "crops": int(len(target)), "mean_oks": float(target.mean()),
              "spearman_estimate": float(spearmanr(est, target)[0]),
              "spearman_mean_confidence": float(spearmanr(rule, target)[0])}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"quality": [round(float(v), 6) for v in coef],
-                                 "model": str(getattr(backend, "path", a.model)),
-                                 "decode_window": getattr(backend, "window", None),
-                                 "seed": a.seed, "fit": stats}, indent=2))
-    print(f"fitted on {len(target)} crops (mean OKS {stats['mean_oks']:.3f}); rank correlation "
-          f"with OKS: estimate {stats['spearman_estimate']:.3f}, mean-confidence rule "
-          f"{stats['spearman_mean_confidence']:.3f}; written to {a.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return {"quality": [round(float(v), 6) for v in coef],
+            "model": str(getattr(backend, "path", None) or ""),
+            "decode_window": getattr(backend, "window", None), "seed": seed, "fit": stats}
