@@ -1,0 +1,136 @@
+"""The few-line Python API (``uniskel.Body``), in the spirit of rtmlib's ``Body()(image)``
+and Ultralytics' ``YOLO(...)(image)``::
+
+    import cv2, uniskel
+
+    body = uniskel.Body()                       # bundled student, fastest backend here
+    for person in body(cv2.imread("photo.jpg")):  # BGR, as OpenCV reads it
+        print(person.id, person.score, person["left_wrist"])  # (x, y, confidence)
+
+    for frame in frames_of_a_video:             # ids kept from frame to frame
+        people = body.track(frame)
+
+``body(image)`` looks at each image on its own (the person detector runs every time);
+``body.track(frame)`` treats calls as consecutive frames of one video, like the live
+window: people keep their ids, are followed by their keypoints between detector runs,
+and their keypoints are smoothed. Both go through the same ``engine.pipeline.Pipeline``
+as the app and ``uniskel infer``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person in an image, on the 21-keypoint unified skeleton
+    (``uniskel.engine.skeleton.KEYPOINTS`` gives the order)."""
+
+    id: int                    # track id: the same person keeps it in ``Body.track``
+    keypoints: np.ndarray      # (21, 2) x, y in image pixels
+    scores: np.ndarray         # (21,) confidence in [0, 1]
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+    score: float               # the person's mean keypoint confidence
+
+    names = skeleton.KEYPOINTS
+
+    def __getitem__(self, name: str) -> tuple[float, float, float]:
+        """``person["left_wrist"]`` -> (x, y, confidence)."""
+        i = skeleton.INDEX[name]
+        return float(self.keypoints[i, 0]), float(self.keypoints[i, 1]), float(self.scores[i])
+
+
+class Body:
+    """A pose estimator for all people in an image.
+
+    backend     "auto" (the fastest that runs here) or a name of ``engine.backends``
+                (onnx, cpu, cuda, tensorrt, movenet, mediapipe)
+    model       a model file for the backend (default: the bundled student)
+    max_people  people found per image, the most prominent first (default 6)
+    """
+
+    def __init__(self, backend: str = "auto", model: str | Path | None = None,
+                 max_people: int = 6):
+        from uniskel.engine import backends
+        from uniskel.engine.pipeline import Pipeline
+
+        self.backend = backends.create(backend, model)
+        try:
+            self.pipeline = Pipeline(self.backend, smoothing=False, max_people=max_people,
+                                     keep_frame=False)
+        except BaseException:
+            self.backend.close()
+            raise
+        self._tracking = False
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    def __call__(self, image) -> list[Person]:
+        """The people in one image (BGR uint8 array as OpenCV reads it, or a file path),
+        looked at on its own."""
+        self.pipeline.reset()
+        self.pipeline.smoothing = False
+        self._tracking = False
+        return self._people(self.pipeline.process(_rgb(image)))
+
+    def track(self, frame, timestamp: float | None = None) -> list[Person]:
+        """The people in the next frame of a video (BGR uint8, or a path): ids are kept
+        from call to call and keypoints smoothed; ``timestamp`` in seconds (default: 30
+        frames per second). ``reset()`` starts a new video."""
+        if not self._tracking:
+            self.pipeline.reset()
+            self.pipeline.smoothing = True
+            self._tracking = True
+        return self._people(self.pipeline.process(_rgb(frame), timestamp))
+
+    def reset(self) -> None:
+        """Forget everyone (``track`` starts a new video)."""
+        self.pipeline.reset()
+
+    @staticmethod
+    def _people(result) -> list[Person]:
+        return [Person(id=int(p.track_id), keypoints=p.keypoints[:, :2].astype(np.float32),
+                       scores=p.keypoints[:, 2].astype(np.float32),
+                       box=tuple(float(v) for v in p.box), score=float(p.score))
+                for p in result.people]
+
+    def close(self) -> None:
+        self.pipeline.close()
+        self.backend.close()
+
+    def __enter__(self) -> "Body":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _rgb(image) -> np.ndarray:
+    import cv2
+
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        data = np.fromfile(path, np.uint8) if path.is_file() else None
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
+        if image is None:
+            raise UniskelError(f"{path}: not a readable image")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise UniskelError(f"expected a BGR uint8 image (H, W, 3), got {image.dtype} "
+                           f"{image.shape}")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    if image.shape[2] != 3:
+        raise UniskelError(f"expected a BGR uint8 image (H, W, 3), got shape {image.shape}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
