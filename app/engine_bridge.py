@@ -1,19 +1,23 @@
 """Qt signals around engine.worker.EngineWorker: one bridge per model shown on screen.
 
 Sources call ``submit(packet)`` from their own threads; it never blocks (the worker
-keeps only the newest frame). Results arrive on the worker thread, where the recorder
-is fed every processed frame; the GUI gets ``result_ready`` and pulls only the newest
-result with ``take_latest()``, so a slow GUI never queues up old frames. Backends load
-in a background thread, so a slow start (TensorRT builds an engine) never freezes the
-window.
+keeps only the newest frame, and carries the packet with it, so each result comes back
+with its own frame's capture time and number). Results arrive on the worker thread:
+
+* ``processed(packet, result)`` is emitted there for every processed frame, for
+  subscribers that want them all (the recorder, connected with a direct connection so
+  it is fed on the worker thread and never waits for the GUI);
+* the GUI gets ``result_ready`` and pulls only the newest with ``take_latest()``, so a
+  slow GUI never queues up old frames.
+
+Backends load in a background thread, so a slow start (TensorRT builds an engine) never
+freezes the window.
 """
 from __future__ import annotations
 
 import importlib.util
 import logging
 import threading
-from collections import OrderedDict
-from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
@@ -22,7 +26,6 @@ from uniskel.engine.backends import LABELS
 log = logging.getLogger(__name__)
 
 BACKEND_LABELS = LABELS  # the window's backend menu: derived from engine.backends
-KEEP_PACKETS = 8   # frames waiting in or for the worker that we can still match up
 
 
 _IMPORT_LOCK = threading.Lock()
@@ -118,32 +121,26 @@ def backend_availability(callback) -> None:
     _spawn(look, name="backend-availability")
 
 
-class _Processed:
-    __slots__ = ("packet", "result")
-
-    def __init__(self, packet, result):
-        self.packet, self.result = packet, result
-
-
-class _LanePipeline:
-    """What the worker runs: resets tracking at a seek/loop/reconnect, then the pipeline,
-    and pairs the result with the packet it came from."""
+class _Lane:
+    """What the worker runs: the pipeline, taking up the bridge's people cap between frames
+    (on the worker thread, so it never changes under a frame in progress)."""
 
     def __init__(self, bridge: "EngineBridge", pipeline):
         self.bridge, self.pipeline = bridge, pipeline
         self.backend = pipeline.backend
 
+    def reset(self):
+        self.pipeline.reset()
+
     def process(self, frame, timestamp):
-        packet = self.bridge._claim(frame)
-        if packet is None or packet.restart or self.bridge._take_reset():
-            self.pipeline.reset()
         if self.pipeline.max_people != self.bridge.max_people:
             self.pipeline.set_max_people(self.bridge.max_people)
-        return _Processed(packet, self.pipeline.process(frame, timestamp))
+        return self.pipeline.process(frame, timestamp)
 
 
 class EngineBridge(QObject):
     result_ready = Signal()   # take_latest() has something new
+    processed = Signal(object, object)  # (packet, FrameResult), every frame, worker thread
     ready = Signal(str)       # a backend is running: its description
     failed = Signal(str)      # loading or running a backend failed: one line
     problem = Signal(str)     # something worth telling the user, the engine keeps going
@@ -151,8 +148,6 @@ class EngineBridge(QObject):
     def __init__(self, label: str = "student", parent=None):
         super().__init__(parent)
         self.label = label
-        self.recorder = None          # app.recorder.Recorder, fed on the worker thread
-        self.record_options = None    # app.overlay.OverlayOptions for the recording
         self.requested = ""
         self.max_people = 1           # people tracked; the worker picks a change up per frame
         self.backend_name = ""
@@ -161,10 +156,8 @@ class EngineBridge(QObject):
         self._worker = None
         self._pipeline = None
         self._generation = 0
-        self._packets: OrderedDict[int, object] = OrderedDict()
         self._latest = None
         self._notified = False
-        self._reset = False
         self.last_total_ms = 0.0
 
     # --- backends ----------------------------------------------------------------------
@@ -202,7 +195,7 @@ class EngineBridge(QObject):
         if stale:  # another load was asked for meanwhile
             _close_pipeline(pipeline)
             return
-        worker = EngineWorker(_LanePipeline(self, pipeline), on_result=self._on_result,
+        worker = EngineWorker(_Lane(self, pipeline), on_done=self._on_done,
                               on_state=self._on_state, name=f"uniskel-engine-{self.label}")
         worker.start()
         with self._lock:
@@ -210,7 +203,6 @@ class EngineBridge(QObject):
             self._worker, self._pipeline = worker, pipeline
             self.backend_name = backend.name
             self.description = getattr(backend, "description", "") or backend.name
-            self._reset = True
         self.ready.emit(self.description)
         if old_worker is not None:
             old_worker.stop()
@@ -265,42 +257,25 @@ class EngineBridge(QObject):
     def reset(self) -> None:
         """Forget tracked people before the next frame (a new source)."""
         with self._lock:
-            self._reset = True
-            self._packets.clear()
+            worker = self._worker
             self._latest = None
-
-    def _take_reset(self) -> bool:
-        with self._lock:
-            r, self._reset = self._reset, False
-        return r
+        if worker is not None:
+            worker.reset()
 
     # --- frames --------------------------------------------------------------------------
     def submit(self, packet) -> None:
-        """Any thread; never blocks."""
+        """Any thread; never blocks. The packet travels with its frame through the worker
+        and comes back with the result (``processed``, ``take_latest``)."""
         worker = self._worker
-        if worker is not None and worker.state == "running":
-            with self._lock:
-                self._packets[id(packet.frame)] = packet
-                while len(self._packets) > KEEP_PACKETS:
-                    self._packets.popitem(last=False)
-            if worker.submit(packet.frame, packet.timestamp):
-                return
+        if worker is not None and worker.submit(packet.frame, packet.timestamp, meta=packet,
+                                                restart=packet.restart):
+            return
         self._deliver(packet, None)  # no engine yet: show the frame as it is
 
-    def _claim(self, frame):
-        with self._lock:
-            return self._packets.pop(id(frame), None)
-
-    def _on_result(self, processed) -> None:  # the worker thread
-        packet, result = processed.packet, processed.result
-        if packet is None:
-            return
+    def _on_done(self, done) -> None:  # the worker thread
+        packet, result = done.meta, done.result
         self.last_total_ms = result.total_ms
-        rec = self.recorder
-        if rec is not None and rec.active and self.record_options is not None:
-            # records name the source's frame number (the pipeline counts only the frames
-            # it processed, and the newest-frame-wins worker skips some)
-            rec.add(packet.frame, replace(result, frame_index=packet.index), self.record_options)
+        self.processed.emit(packet, result)
         self._deliver(packet, result)
 
     def _deliver(self, packet, result) -> None:

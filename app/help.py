@@ -1,37 +1,15 @@
-"""The shortcut sheet drawn over the view (F1 or ?)."""
+"""The shortcut sheet drawn over the view (F1 or ?); its rows come from the window's
+action table (app/actions.py: help_rows)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
-SHORTCUTS = (
-    ("1 / 2 / 3", "COCO 17 / MPII 16 / all 21 keypoints"),
-    ("N", "keypoint names on/off"),
-    ("C", "left/right colours on/off"),
-    ("M", "mirror the view"),
-    ("- / +", "thinner / thicker lines"),
-    ("[ / ]", "lower / raise the confidence threshold"),
-    ("Space", "play / pause the video"),
-    ("Left / Right", "back / forward 1 s"),
-    ("V", "compare the student with MediaPipe"),
-    ("D", "dashboard on/off"),
-    ("R", "start / stop recording (MP4 + keypoints)"),
-    ("S", "snapshot (PNG)"),
-    ("Ctrl+O", "open a video or image (or drop it on the window)"),
-    ("Ctrl+Shift+O", "open a model, .pt or .onnx (or drop it on the window)"),
-    ("P", "follow one person (the most prominent) / everyone in the frame"),
-    ("click", "the dashboard follows the person clicked on"),
-    ("F11", "presenter mode (full screen)"),
-    ("F1 or ?", "this help"),
-    ("Esc", "close help / leave presenter mode"),
-    ("Ctrl+Q", "quit"),
-)
-
-
 class HelpOverlay(QWidget):
-    def __init__(self, parent=None):
+    def __init__(self, rows, parent=None):
         super().__init__(parent)
+        self.rows: list[tuple[str, str]] = list(rows)   # (keys, what)
         self.large = False
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, False)
 
@@ -48,14 +26,14 @@ class HelpOverlay(QWidget):
         while px > 9:
             f.setPixelSize(px)
             p.setFont(f)
-            what_w = max(p.fontMetrics().horizontalAdvance(w) for _, w in SHORTCUTS)
+            what_w = max(p.fontMetrics().horizontalAdvance(w) for _, w in self.rows)
             f.setBold(True)
             p.setFont(f)
             fm = p.fontMetrics()
-            keys_w = max(fm.horizontalAdvance(k) for k, _ in SHORTCUTS) + px * 2
+            keys_w = max(fm.horizontalAdvance(k) for k, _ in self.rows) + px * 2
             f.setBold(False)
             width, row = keys_w + what_w, fm.height() * 1.35
-            height = row * (len(SHORTCUTS) + 2)
+            height = row * (len(self.rows) + 2)
             if width <= self.width() - 20 and height <= self.height() - 10:
                 break
             px -= 1
@@ -66,7 +44,7 @@ class HelpOverlay(QWidget):
         p.setPen(QColor(255, 255, 255))
         p.drawText(QRectF(x0, y0, width, row), Qt.AlignmentFlag.AlignLeft,
                    "Keyboard shortcuts (click or Esc to close)")
-        for i, (keys, what) in enumerate(SHORTCUTS):
+        for i, (keys, what) in enumerate(self.rows):
             y = y0 + row * (i + 1.5)
             f.setBold(True)
             p.setFont(f)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
@@ -129,7 +129,14 @@ def render_annotated(frame: np.ndarray, people, opts: OverlayOptions) -> QImage:
 
 
 class OverlayView(QWidget):
-    """Shows the latest processed frame with its skeletons, plus status text."""
+    """Shows the latest processed frame with its skeletons, plus status text.
+
+    ``set_frame(frame, people, tag)`` shows a frame; when it has first been painted the
+    view emits ``painted(tag)`` (once per frame: the window times capture-to-paint from
+    it). A left click on the frame emits ``clicked(x, y)`` in frame pixels."""
+
+    painted = Signal(object)         # the tag of a newly set frame, once it is on screen
+    clicked = Signal(float, float)   # a left click, in frame pixels (mirror-aware)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -145,19 +152,21 @@ class OverlayView(QWidget):
         self.placeholder = "No source. Open a camera or a file, or drop a video here."
         self.large_text = False      # presenter mode
         self.last_drawn: list[list[int]] = []
-        self.painted = 0             # paint events that drew a frame
-        self.on_painted = None       # callback(view) after a frame is painted
-        self.on_clicked = None       # callback(x, y) in frame pixels, on a left click
-        self.pending = (None, None)  # what the window wants timed when it is painted
+        self.frames_painted = 0      # frames set with set_frame that reached the screen
+        self._unpainted = False      # a frame was set and has not been painted yet
+        self._tag = None             # what painted() carries for the frame shown
 
     # --- content -------------------------------------------------------------------
-    def set_frame(self, frame: np.ndarray | None, people=()) -> None:
+    def set_frame(self, frame: np.ndarray | None, people=(), tag=None) -> None:
+        """Show ``frame`` with ``people``; ``tag`` comes back with ``painted``. A frame
+        replaced before it was painted is never painted (nor reported)."""
         if frame is None:
             self._image, self._frame_size = None, (0, 0)
         else:
             self._image = numpy_to_qimage(frame)
             self._frame_size = (frame.shape[1], frame.shape[0])
         self._people = list(people)
+        self._unpainted, self._tag = frame is not None, tag
         self.update()
 
     @property
@@ -198,9 +207,8 @@ class OverlayView(QWidget):
 
     def mousePressEvent(self, event):  # noqa: N802 (Qt name)
         at = self.to_frame(event.position().x(), event.position().y())
-        if at is not None and self.on_clicked is not None \
-                and event.button() == Qt.MouseButton.LeftButton:
-            self.on_clicked(*at)
+        if at is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(*at)
         super().mousePressEvent(event)
 
     # --- painting ------------------------------------------------------------------
@@ -226,15 +234,16 @@ class OverlayView(QWidget):
             self.last_drawn = paint_people(p, self._people, self.options, s,
                                            (r.x(), r.y()), self._frame_size[0])
             p.setClipping(False)
-            self.painted += 1
-            if self.on_painted is not None:
-                self.on_painted(self)
         else:
             self.last_drawn = []
             if not self.banner:
                 self._centred_text(p, self.placeholder, QColor(170, 170, 180), 0.5)
         self._captions(p)
         p.end()
+        if self._unpainted and self._image is not None:
+            self._unpainted = False
+            self.frames_painted += 1
+            self.painted.emit(self._tag)
 
     def _font(self, p: QPainter, px: int, bold=False) -> None:
         f = QFont(p.font())

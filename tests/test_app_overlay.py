@@ -101,7 +101,7 @@ def test_shortcuts_switch_subsets(qtbot, tmp_path):
     qtbot.waitExposed(w)
     qtbot.waitUntil(w.isActiveWindow)  # shortcuts go to the active window
     w.view.set_frame(np.zeros((240, 320, 3), np.uint8), [spread_person()])
-    w.threshold.setValue(0)
+    w.display.threshold.setValue(0)
     for key, subset in ((Qt.Key.Key_1, "coco"), (Qt.Key.Key_2, "mpii"), (Qt.Key.Key_3, "all")):
         qtbot.keyClick(w.view, key)
         assert w.settings.subset == subset
@@ -129,7 +129,7 @@ def test_everyone_gets_their_own_colour_and_id_and_a_click_follows_one(qtbot, wi
     a.track_id, b.track_id = 3, 4
     a.box, b.box = (30, 30, 150, 210), (190, 30, 310, 210)
     assert person_colour(3) != person_colour(4)
-    opts = window.options()
+    opts = window.display.options()
     opts.side_colours = False  # whole skeleton in the person's colour
     img = render_annotated(frame, [a, b], opts)
     px = qimage_to_numpy(img).reshape(-1, 3)
@@ -141,15 +141,15 @@ def test_everyone_gets_their_own_colour_and_id_and_a_click_follows_one(qtbot, wi
     s = r.width() / 320
     qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton,
                      pos=QPoint(int(r.x() + 250 * s), int(r.y() + 120 * s)))
-    assert window.followed_id == 4
-    assert window.followed_person([a, b]) is b
-    assert window.followed_person([a]) is a  # the followed one left: the most prominent
-    assert window.options().followed == 4
+    assert window.display.followed_id == 4
+    assert window.display.followed_person([a, b]) is b
+    assert window.display.followed_person([a]) is a  # the followed one left: the most prominent
+    assert window.display.options().followed == 4
 
     assert window.engine.max_people == window.settings.max_people == 6
-    window.one_person_action.setChecked(True)
+    window.action["one_person"].setChecked(True)
     assert window.engine.max_people == 1 and window.settings.one_person
-    window.one_person_action.setChecked(False)
+    window.action["one_person"].setChecked(False)
     assert window.engine.max_people == 6
 
 

@@ -36,7 +36,7 @@ class SlowBackend(Backend):
 
 def test_slow_backend_keeps_the_window_responsive(qtbot, window, random_onnx):
     from PySide6.QtCore import QTimer
-    from uniskel.app.window import sample_video
+    from uniskel.app.controllers.sources import sample_video
     seconds = 1.5
     slow = {}
 
@@ -60,12 +60,12 @@ def test_slow_backend_keeps_the_window_responsive(qtbot, window, random_onnx):
     stats = window.engine.stats()
     assert stats.processed >= 1 and stats.dropped >= 1  # newest frame wins
     assert slow["b"].calls >= 2
-    assert window.view.painted >= 1
+    assert window.view.frames_painted >= 1
 
 
 def test_unreadable_file_shows_an_error_and_the_app_stays_usable(qtbot, window, tmp_path,
                                                                  random_onnx):
-    from uniskel.app.window import sample_image
+    from uniskel.app.controllers.sources import sample_image
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"this is not a video" * 100)
     shown = []
@@ -79,27 +79,27 @@ def test_unreadable_file_shows_an_error_and_the_app_stays_usable(qtbot, window, 
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
     assert window.open_path(str(sample_image()))
-    qtbot.waitUntil(lambda: window._last_result is not None
-                    and window._last_result[1] is not None, timeout=20000)
+    qtbot.waitUntil(lambda: window.display.last_result is not None
+                    and window.display.last_result[1] is not None, timeout=20000)
     assert window.view.has_frame()
 
 
 def test_recording_the_sample_gives_a_playable_video_and_matching_keypoints(
         qtbot, window, tmp_path, random_onnx):
     from uniskel.engine.records import read_jsonl
-    from uniskel.app.window import sample_video
+    from uniskel.app.controllers.sources import sample_video
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
-    window.loop_box.setChecked(False)
+    window.sources.loop_box.setChecked(False)
     assert window.open_path(str(sample_video()))
-    qtbot.waitUntil(lambda: window._last_result is not None
-                    and window._last_result[1] is not None, timeout=20000)
+    qtbot.waitUntil(lambda: window.display.last_result is not None
+                    and window.display.last_result[1] is not None, timeout=20000)
     with qtbot.waitSignal(window.recorder.stopped, timeout=30000) as stopped:
-        window.record_action.setChecked(True)
+        window.action["record"].setChecked(True)
         assert window.recorder.active
     summary = stopped.args[0]
     assert summary.reason == "source ended" and not summary.error
-    assert not window.record_action.isChecked()
+    assert not window.action["record"].isChecked()
     assert summary.frames > 10
 
     cap = cv2.VideoCapture(summary.video)
@@ -121,15 +121,15 @@ def test_recording_the_sample_gives_a_playable_video_and_matching_keypoints(
 
 
 def test_recording_to_an_unwritable_folder_says_why(qtbot, window, tmp_path):
-    from uniskel.app.window import sample_image
+    from uniskel.app.controllers.sources import sample_image
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     window.settings.record_folder = str(blocker / "videos")
     assert window.open_path(str(sample_image()))
-    qtbot.waitUntil(lambda: window._last_result is not None, timeout=10000)
-    window.record_action.setChecked(True)
+    qtbot.waitUntil(lambda: window.display.last_result is not None, timeout=10000)
+    window.action["record"].setChecked(True)
     assert not window.recorder.active
-    assert not window.record_action.isChecked()
+    assert not window.action["record"].isChecked()
     assert "a_file" in window.last_error
 
 
@@ -188,7 +188,7 @@ def test_missing_model_falls_back_to_mediapipe(qtbot, tmp_path, monkeypatch):
         pass
     assert "no model bundled" in w.last_error and "MediaPipe" in w.last_error
     assert w.engine.backend_name == "mediapipe"
-    assert w.backend_combo.currentData() == "mediapipe"
+    assert w.engines.combo.currentData() == "mediapipe"
     w.close()
 
 
@@ -210,10 +210,10 @@ def test_presenter_mode_hides_chrome_and_shows_a_large_status(qtbot, window):
 def test_backend_picker_greys_out_unavailable_backends_with_the_reason(qtbot, window):
     from uniskel.engine import backends
     available = backends.available()
-    qtbot.waitUntil(lambda: bool(window._availability), timeout=30000)
-    model = window.backend_combo.model()
-    for row in range(window.backend_combo.count()):
-        name = window.backend_combo.itemData(row)
+    qtbot.waitUntil(lambda: bool(window.engines.availability), timeout=30000)
+    model = window.engines.combo.model()
+    for row in range(window.engines.combo.count()):
+        name = window.engines.combo.itemData(row)
         if name == "auto":
             continue
         item = model.item(row)
@@ -223,11 +223,11 @@ def test_backend_picker_greys_out_unavailable_backends_with_the_reason(qtbot, wi
 
 
 def test_snapshot_saves_the_annotated_frame(qtbot, window, tmp_path):
-    from uniskel.app.window import sample_image
-    assert window.snapshot() is None and "nothing to save" in window.last_error
+    from uniskel.app.controllers.sources import sample_image
+    assert window.recording.snapshot() is None and "nothing to save" in window.last_error
     assert window.open_path(str(sample_image()))
-    qtbot.waitUntil(lambda: window._last_result is not None, timeout=10000)
-    path = window.snapshot()
+    qtbot.waitUntil(lambda: window.display.last_result is not None, timeout=10000)
+    path = window.recording.snapshot()
     image = cv2.imread(str(path))
     assert image is not None and image.shape[:2] == (512, 512)  # the frame, full size
 
@@ -235,22 +235,22 @@ def test_snapshot_saves_the_annotated_frame(qtbot, window, tmp_path):
 def test_dropping_a_file_opens_it(qtbot, window):
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent
-    from uniskel.app.window import sample_image
+    from uniskel.app.controllers.sources import sample_image
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(sample_image()))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
-    assert window.source_label == str(sample_image())
+    assert window.sources.label == str(sample_image())
     qtbot.waitUntil(lambda: window.view.has_frame(), timeout=10000)
     # the source picker names what is playing, not what played before
-    assert window.source_combo.currentData() == str(sample_image())
+    assert window.sources.combo.currentData() == str(sample_image())
 
 
 def test_source_picker_shows_a_file_opened_from_outside_the_list(qtbot, window, demo_video):
     assert window.open_path(str(demo_video))
-    assert window.source_combo.currentData() == str(demo_video)
-    assert window.source_combo.currentText() == demo_video.name
+    assert window.sources.combo.currentData() == str(demo_video)
+    assert window.sources.combo.currentText() == demo_video.name
 
 
 def test_lost_camera_is_reported_on_screen(qtbot, window):
@@ -260,14 +260,14 @@ def test_lost_camera_is_reported_on_screen(qtbot, window):
     if multimedia_error() is None:
         sources.append(QtCameraSource("Test camera", b"/dev/no-such-camera"))
     for src in sources:
-        src.lost.connect(window._on_lost)
+        src.lost.connect(window.sources.on_lost)
         with qtbot.waitSignal(src.lost, timeout=10000) as lost:
             src.start()
         assert "waiting" in lost.args[0]
         assert window.view.banner == lost.args[0]
         qtbot.wait(50)  # the event loop still runs
         src.stop()
-        window._on_restored()
+        window.sources.on_restored()
         assert window.view.banner == ""
 
 
@@ -275,20 +275,20 @@ def test_compare_view_runs_mediapipe_beside_the_student(qtbot, window, random_on
     from uniskel.engine.backends import mediapipe as mp_backend
     if mp_backend.unavailable():
         pytest.skip(mp_backend.unavailable())
-    from uniskel.app.window import sample_image
+    from uniskel.app.controllers.sources import sample_image
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
     assert window.open_path(str(sample_image()))
-    window.set_compare_with("mediapipe")
-    window.compare_action.setChecked(True)
+    window.engines.set_compare_with("mediapipe")
+    window.action["compare"].setChecked(True)
     assert window.compare_view.isVisible()
     qtbot.waitUntil(lambda: window.compare_engine.running, timeout=30000)
     qtbot.waitUntil(lambda: window.compare_engine.stats().processed > 0, timeout=30000)
-    qtbot.waitUntil(lambda: window.compare_view.painted > 0, timeout=20000)
-    window._update_status()
+    qtbot.waitUntil(lambda: window.compare_view.frames_painted > 0, timeout=20000)
+    window.update_status()
     assert "MediaPipe" in window.compare_view.title and "ms per frame" in window.compare_view.title
     assert "ONNX" in window.view.title
-    window.compare_action.setChecked(False)
+    window.action["compare"].setChecked(False)
     assert not window.compare_view.isVisible()
 
 
@@ -308,15 +308,15 @@ def test_background_threads_are_joined_before_the_demo_exits():
 def test_compare_view_runs_movenet_and_switches_between_variants(qtbot, window, random_onnx):
     """MoveNet (the default comparison) beside the student; Thunder instead of Lightning
     from the menu, remembered in the settings."""
-    from uniskel.app.window import sample_image
+    from uniskel.app.controllers.sources import sample_image
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
     assert window.open_path(str(sample_image()))
     assert window.settings.compare_with == "movenet:lightning"
-    window.compare_action.setChecked(True)
+    window.action["compare"].setChecked(True)
     qtbot.waitUntil(lambda: "lightning" in window.compare_engine.description, timeout=30000)
-    window.compare_choices["movenet:thunder"].setChecked(True)
+    window.action["compare_movenet:thunder"].setChecked(True)
     qtbot.waitUntil(lambda: "thunder" in window.compare_engine.description, timeout=30000)
-    qtbot.waitUntil(lambda: window.compare_view.painted > 0, timeout=20000)
+    qtbot.waitUntil(lambda: window.compare_view.frames_painted > 0, timeout=20000)
     assert window.settings.compare_with == "movenet:thunder"
-    window.compare_action.setChecked(False)
+    window.action["compare"].setChecked(False)

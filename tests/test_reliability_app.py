@@ -58,7 +58,7 @@ def test_recording_onto_a_disk_that_fills_up(qtbot, tmp_path, monkeypatch):
 
 
 def test_recording_refused_when_the_disk_is_already_full(qtbot, window, tmp_path):
-    from uniskel.app.window import sample_image
+    from uniskel.app.controllers.sources import sample_image
 
     disk = tmp_path / "tiny_disk"
     with tmpfs(disk, "300k") as mounted:
@@ -66,17 +66,17 @@ def test_recording_refused_when_the_disk_is_already_full(qtbot, window, tmp_path
             pytest.skip("cannot mount a tmpfs here (needs root)")
         window.settings.record_folder = str(disk)
         assert window.open_path(str(sample_image()))
-        qtbot.waitUntil(lambda: window._last_result is not None, timeout=10000)
-        window.record_action.setChecked(True)
-        assert not window.recorder.active and not window.record_action.isChecked()
+        qtbot.waitUntil(lambda: window.display.last_result is not None, timeout=10000)
+        window.action["record"].setChecked(True)
+        assert not window.recorder.active and not window.action["record"].isChecked()
         assert "free space" in window.last_error and "tiny_disk" in window.last_error
         assert "free space" in window.view.banner
         assert not list(disk.iterdir())  # no empty files left behind
         # and recording to a good folder still works afterwards
         window.settings.record_folder = str(tmp_path / "good")
-        window.record_action.setChecked(True)
+        window.action["record"].setChecked(True)
         assert window.recorder.active
-        window.record_action.setChecked(False)
+        window.action["record"].setChecked(False)
         qtbot.waitUntil(lambda: not window.recorder.active, timeout=30000)
 
 
@@ -100,7 +100,7 @@ class BreaksAfterWarmup(Backend):
 
 def test_a_backend_that_keeps_failing_is_shown_and_the_app_recovers(qtbot, window,
                                                                     random_onnx):
-    from uniskel.app.window import sample_image
+    from uniskel.app.controllers.sources import sample_image
 
     broken = {}
 
@@ -123,15 +123,15 @@ def test_a_backend_that_keeps_failing_is_shown_and_the_app_recovers(qtbot, windo
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running and window.engine.backend_name == "onnx",
                     timeout=20000)
-    window._last_result = None
-    qtbot.waitUntil(lambda: window._last_result is not None
-                    and window._last_result[1] is not None, timeout=20000)
+    window.display.last_result = None
+    qtbot.waitUntil(lambda: window.display.last_result is not None
+                    and window.display.last_result[1] is not None, timeout=20000)
     assert window.view.has_frame()
 
 
 @pytest.mark.parametrize("kind", ["empty", "truncated", "not_a_video", "camera"])
 def test_unusable_source_is_shown_and_the_app_stays_usable(qtbot, window, tmp_path, kind):
-    from uniskel.app.window import sample_image
+    from uniskel.app.controllers.sources import sample_image
     from reliability_fakes import bad_videos
 
     if kind == "camera":
@@ -145,7 +145,7 @@ def test_unusable_source_is_shown_and_the_app_stays_usable(qtbot, window, tmp_pa
     assert shown and name in shown[-1] and "\n" not in shown[-1]
     assert name in window.view.banner
     assert window.open_path(str(sample_image()))  # still usable
-    qtbot.waitUntil(lambda: window._last_result is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.display.last_result is not None, timeout=10000)
     assert window.view.has_frame()
 
 
@@ -160,15 +160,15 @@ def test_recording_a_video_that_breaks_off_keeps_what_was_recorded(qtbot, window
     cut.write_bytes(data[: int(len(data) * 0.6)])
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
-    window.loop_box.setChecked(False)
+    window.sources.loop_box.setChecked(False)
     assert window.open_path(str(cut))
-    qtbot.waitUntil(lambda: window._last_result is not None
-                    and window._last_result[1] is not None, timeout=20000)
+    qtbot.waitUntil(lambda: window.display.last_result is not None
+                    and window.display.last_result[1] is not None, timeout=20000)
     with qtbot.waitSignal(window.recorder.stopped, timeout=30000) as stopped:
-        window.record_action.setChecked(True)
+        window.action["record"].setChecked(True)
         assert window.recorder.active
     summary = stopped.args[0]
-    assert summary.frames > 0 and not window.record_action.isChecked()
+    assert summary.frames > 0 and not window.action["record"].isChecked()
     n, shape = read_video(summary.video)
     assert n == summary.frames and shape == (120, 160, 3)
     assert len(read_jsonl(summary.keypoints)[1]) == summary.frames
