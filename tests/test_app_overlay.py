@@ -175,3 +175,36 @@ def test_native_chatter_is_kept_off_the_terminal_and_errors_are_not(tmp_path):
                           timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["uniskel demo: error: camera 3 not found"]
+
+
+def test_the_view_reports_each_new_frame_once_it_is_painted(view, qtbot):
+    """painted(tag) once per frame that reaches the screen: not again on a repaint, and
+    not for a frame replaced before it was painted (newest frame wins)."""
+    frame = np.zeros((120, 160, 3), np.uint8)
+    view.repaint()  # the fixture's frame
+    got, before = [], view.frames_painted
+    view.painted.connect(got.append)
+    view.set_frame(frame, [], tag="a")
+    view.repaint()
+    view.repaint()
+    assert got == ["a"] and view.frames_painted == before + 1
+    view.set_frame(frame, [], tag="b")
+    view.set_frame(frame, [], tag="c")
+    view.repaint()
+    assert got == ["a", "c"] and view.frames_painted == before + 2
+    view.set_frame(None)
+    view.repaint()
+    assert got == ["a", "c"]
+
+
+def test_a_click_on_the_frame_is_reported_in_frame_pixels(view, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    view.set_frame(np.zeros((100, 200, 3), np.uint8), [])
+    clicks = []
+    view.clicked.connect(lambda x, y: clicks.append((x, y)))
+    r = view.image_rect()
+    s = r.width() / 200
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(r.x() + 50 * s), int(r.y() + 20 * s)))
+    assert len(clicks) == 1
+    assert clicks[0][0] == pytest.approx(50, abs=2) and clicks[0][1] == pytest.approx(20, abs=2)

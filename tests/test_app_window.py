@@ -94,6 +94,10 @@ def test_recording_the_sample_gives_a_playable_video_and_matching_keypoints(
     assert window.open_path(str(sample_video()))
     qtbot.waitUntil(lambda: window.display.last_result is not None
                     and window.display.last_result[1] is not None, timeout=20000)
+    from PySide6.QtCore import Qt
+    processed = []  # what the engine handed its subscribers, by source frame number
+    window.engine.processed.connect(lambda p, r: processed.append(p.index),
+                                    Qt.ConnectionType.DirectConnection)
     with qtbot.waitSignal(window.recorder.stopped, timeout=30000) as stopped:
         window.action["record"].setChecked(True)
         assert window.recorder.active
@@ -118,6 +122,7 @@ def test_recording_the_sample_gives_a_playable_video_and_matching_keypoints(
     assert all(len(p["keypoints"]) == 21 for r in records for p in r["people"])
     frames = [r["frame"] for r in records]
     assert frames == sorted(frames)
+    assert set(frames) <= set(processed)  # each record is a result the engine handed over
 
 
 def test_recording_to_an_unwritable_folder_says_why(qtbot, window, tmp_path):
