@@ -1,33 +1,31 @@
-"""Frame sources for the window: cameras (Qt Multimedia), video files and still images.
+"""Frame sources for the window: files, images and OpenCV cameras (engine.playback in a
+QThread), and cameras through Qt Multimedia.
 
-Every source emits ``frame(Packet)`` from its own thread; a Packet holds a fresh RGB
-array that no one else writes to, so it can cross threads as is. Sources also emit
-``opened(dict)``, ``ended()``, ``failed(str)`` (a one-line reason), and cameras
+Reading, decoding, seeking, pacing and looping are the engine's (engine.sources,
+engine.playback), the same code as ``uniskel infer``; this module only moves frames and
+state changes onto Qt signals. Every source emits ``frame(Packet)`` from its own thread;
+a Packet holds a fresh RGB array that no one else writes to, so it can cross threads as
+is. Sources also emit ``opened(dict)``, ``ended()``, ``failed(str)`` (a one-line reason,
+the same line ``uniskel infer`` would print), ``position(int)`` for videos, and cameras
 ``lost(str)``/``restored()`` when a device disappears and comes back.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+from uniskel.engine import sources
+from uniskel.engine.errors import UniskelError
+from uniskel.engine.playback import Event, Packet, Player
+
+__all__ = ["Packet", "Cv2Source", "QtCameraSource", "open_source", "list_cameras",
+           "multimedia_error", "parse_camera"]
+
 STILL_FPS = 10.0      # a still image is re-sent at this rate so the engine keeps measuring
-
-
-@dataclass
-class Packet:
-    frame: np.ndarray          # RGB uint8 (H, W, 3), owned by this packet
-    timestamp: float           # seconds in the source (video position, or since start)
-    captured: float            # time.monotonic() when it was read
-    index: int                 # frame number in the source
-    restart: bool = False      # first frame after a seek, a loop or a reconnect
-    extra: dict = field(default_factory=dict)
+STOP_WAIT_MS = 5000   # a read blocks at most a camera's stall timeout (engine.sources)
 
 
 # --- camera discovery -------------------------------------------------------------------
@@ -51,13 +49,12 @@ def list_cameras() -> list[tuple[str, bytes]]:
 
 def parse_camera(spec: str) -> int | None:
     """"camera:N" -> N, a path -> None; a malformed "camera:..." raises UniskelError."""
-    from uniskel.engine.sources import parse_camera as engine_parse
-    return engine_parse(spec)
+    return sources.parse_camera(spec)
 
 
 def open_source(spec: str, parent=None):
-    """"camera:N" or a path -> an unstarted source; raises UniskelError if it cannot be."""
-    from uniskel.engine.errors import UniskelError
+    """"camera:N" or a path -> an unstarted source; raises UniskelError (the same line as
+    the command line's) if it cannot be."""
     index = parse_camera(spec)
     if index is not None:
         cams = list_cameras()
@@ -66,25 +63,19 @@ def open_source(spec: str, parent=None):
                 raise UniskelError(f"no camera {index}: found {len(cams)} "
                                    f"({', '.join(n for n, _ in cams)})")
             return QtCameraSource(cams[index][0], cams[index][1], parent)
-        if multimedia_error():  # no Qt Multimedia: let OpenCV try the device directly
-            from uniskel.engine import sources
-            sources.open_source(spec).close()  # a missing camera fails here, not later
-            return Cv2Source(index, parent)
+        if multimedia_error():  # no Qt Multimedia: OpenCV opens the device directly
+            return Cv2Source(index, parent, source=sources.open_source(spec))
         raise UniskelError(f"no camera {index}: no camera found")
-    path = Path(spec).expanduser()
-    if path.exists() and not path.is_dir() and not os.access(path, os.R_OK):
-        raise UniskelError(f"{path}: not readable (permission denied)")
-    from uniskel.engine import sources
-    sources.open_source(path).close()  # the same checks, and messages, as `uniskel infer`
-    return Cv2Source(str(path), parent)
+    source = sources.open_source(spec, still_fps=STILL_FPS)
+    return Cv2Source(str(Path(spec).expanduser()), parent, source=source)
 
 
 # --- files, images and OpenCV cameras ---------------------------------------------------
 
 class Cv2Source(QThread):
-    """Reads a video file, a still image, or (fallback) an OpenCV camera index.
-
-    Files play in real time at their own frame rate, and can pause, seek and loop."""
+    """Plays a video file or a still image (in real time, with pause, seek and loop), or
+    an OpenCV camera index (waiting for it while it is missing): an engine Player run in
+    this thread. ``source``: the engine source already opened (else it is opened here)."""
 
     frame = Signal(object)
     opened = Signal(dict)
@@ -94,182 +85,75 @@ class Cv2Source(QThread):
     restored = Signal()
     position = Signal(int)
 
-    def __init__(self, target: str | int, parent=None):
+    def __init__(self, target: str | int, parent=None, source: sources.Source | None = None):
         super().__init__(parent)
         self.target = target
         self.is_camera = isinstance(target, int)
         self.name = f"camera {target}" if self.is_camera else Path(target).name
-        self.fps = 25.0
-        self.frame_count = 0
-        self.loop = True
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._playing = True
-        self._seek_to: int | None = None
-        self._at_end = False
-        self._stop = False
+        if self.is_camera:
+            opener = lambda: sources.CameraSource(int(target))  # noqa: E731
+        else:
+            opener = lambda: sources.open_source(target, still_fps=STILL_FPS)  # noqa: E731
+        self.player = Player(source, opener=opener, name=self.name, loop=True, pace=True,
+                             interactive=True, reconnect=self.is_camera)
+        self.fps = source.fps if source is not None else 25.0
+        self.frame_count = (source.frame_count or 0) if source is not None else 0
+
+    @property
+    def loop(self) -> bool:
+        return self.player.loop
 
     # controls, callable from the GUI thread
     def play(self):
-        with self._lock:
-            self._playing = True
-            if self._at_end:  # play after the end starts again
-                self._seek_to, self._at_end = 0, False
-        self._wake.set()
+        self.player.play()
 
     def pause(self):
-        with self._lock:
-            self._playing = False
-        self._wake.set()
+        self.player.pause()
 
     def is_playing(self) -> bool:
-        return self._playing
+        return self.player.is_playing()
 
     def seek(self, index: int):
-        with self._lock:
-            self._seek_to = max(0, int(index))
-            self._at_end = False
-        self._wake.set()
+        self.player.seek(index)
 
     def set_loop(self, loop: bool):
-        self.loop = bool(loop)
+        self.player.set_loop(loop)
 
     def stop(self):
-        self._stop = True
-        self._wake.set()
-        self.wait(3000)
+        self.player.stop()
+        self.wait(STOP_WAIT_MS)
+        if not self.isRunning():
+            self.player.close()  # never started, or finished: release the file or device
 
     # the thread
     def run(self):
         try:
-            if self.is_camera:
-                self._run_camera()
-            else:
-                self._run_file()
+            for item in self.player.events():
+                if isinstance(item, Packet):
+                    self.frame.emit(item)
+                    if self.player.source is not None and self.player.source.seekable:
+                        self.position.emit(item.index)
+                else:
+                    self._on_event(item)
+        except UniskelError as exc:  # a file that breaks off: the engine's one line
+            self.failed.emit(str(exc))
         except Exception as exc:  # never let a decoder problem escape the thread
             self.failed.emit(f"{self.name}: {exc}")
-
-    def _run_file(self):
-        import cv2
-        path = str(self.target)
-        if Path(path).suffix.lower() in IMAGE_SUFFIXES:
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
-            if image is None:
-                self.failed.emit(f"{self.name}: not an image OpenCV can read")
-                return
-            return self._run_still(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        cap = cv2.VideoCapture(path)
-        ok, bgr = cap.read() if cap.isOpened() else (False, None)
-        if not ok:
-            cap.release()
-            image = cv2.imread(path, cv2.IMREAD_COLOR)  # maybe an image with an odd name
-            if image is not None:
-                return self._run_still(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-            self.failed.emit(f"{self.name}: not a video or image OpenCV can read")
-            return
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if 1.0 <= fps <= 240.0 else 25.0
-        self.frame_count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
-        self.opened.emit({"kind": "video", "name": self.name, "fps": self.fps,
-                          "frames": self.frame_count, "size": (bgr.shape[1], bgr.shape[0])})
-        index, restart = 0, True
-        t0, i0 = time.monotonic(), 0
-        try:
-            while not self._stop:
-                with self._lock:
-                    seek, self._seek_to = self._seek_to, None
-                    playing = self._playing
-                if seek is not None:
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, seek)
-                    ok, bgr = cap.read()
-                    index, restart = seek, True
-                    t0, i0 = time.monotonic(), index
-                    if not ok:
-                        self.ended.emit()
-                        bgr = None
-                if bgr is not None:
-                    self._emit(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index / self.fps, index,
-                               restart)
-                    self.position.emit(index)
-                    restart, bgr = False, None
-                if not playing:
-                    self._wake.wait(0.1)
-                    self._wake.clear()
-                    t0, i0 = time.monotonic(), index + 1
-                    continue
-                # pace to the file's frame rate; if far behind, resynchronise
-                due = t0 + (index + 1 - i0) / self.fps
-                delay = due - time.monotonic()
-                if delay < -0.5:
-                    t0, i0 = time.monotonic(), index + 1
-                elif delay > 0:
-                    self._wake.wait(delay)
-                    self._wake.clear()
-                    with self._lock:
-                        if self._seek_to is not None or not self._playing:
-                            continue
-                ok, bgr = cap.read()
-                index += 1
-                if not ok:
-                    bgr = None
-                    if self.loop and index > 1:
-                        self.seek(0)
-                    else:
-                        with self._lock:
-                            self._playing, self._at_end = False, True
-                        self.ended.emit()
         finally:
-            cap.release()
+            self.player.close()
 
-    def _run_still(self, rgb: np.ndarray):
-        self.frame_count = 1
-        self.opened.emit({"kind": "image", "name": self.name, "fps": STILL_FPS, "frames": 1,
-                          "size": (rgb.shape[1], rgb.shape[0])})
-        start, n = time.monotonic(), 0
-        while not self._stop:
-            if self._playing or n == 0:
-                self._emit(rgb.copy(), time.monotonic() - start, n, n == 0)
-                n += 1
-            self._wake.wait(1.0 / STILL_FPS)
-            self._wake.clear()
-
-    def _run_camera(self):
-        import cv2
-        cap, start, n, was_lost = None, time.monotonic(), 0, False
-        while not self._stop:
-            if cap is None:
-                cap = cv2.VideoCapture(int(self.target))
-                if not cap.isOpened():
-                    cap.release()
-                    cap = None
-                    if not was_lost:
-                        was_lost = True
-                        self.lost.emit(f"{self.name} is not available; waiting for it")
-                    self._wake.wait(1.0)
-                    self._wake.clear()
-                    continue
-            ok, bgr = cap.read()
-            if not ok:
-                cap.release()
-                cap = None
-                if not was_lost:
-                    was_lost = True
-                    self.lost.emit(f"{self.name} disconnected; waiting for it to come back")
-                continue
-            if was_lost or n == 0:
-                self.opened.emit({"kind": "camera", "name": self.name, "fps": 30.0,
-                                  "frames": 0, "size": (bgr.shape[1], bgr.shape[0])})
-                if was_lost:
-                    self.restored.emit()
-            self._emit(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), time.monotonic() - start, n,
-                       was_lost or n == 0)
-            was_lost = False
-            n += 1
-        if cap is not None:
-            cap.release()
-
-    def _emit(self, rgb, ts, index, restart):
-        self.frame.emit(Packet(rgb, float(ts), time.monotonic(), int(index), bool(restart)))
+    def _on_event(self, event: Event):
+        if event.kind == "opened":
+            src = event.source
+            self.fps, self.frame_count = src.fps, src.frame_count or 0
+            self.opened.emit({"kind": src.kind, "name": self.name, "fps": src.fps,
+                              "frames": self.frame_count, "size": (src.size[1], src.size[0])})
+        elif event.kind == "ended":
+            self.ended.emit()
+        elif event.kind == "lost":
+            self.lost.emit(event.message)
+        elif event.kind == "restored":
+            self.restored.emit()
 
 
 # --- Qt Multimedia cameras --------------------------------------------------------------

@@ -1,14 +1,15 @@
 """Recording the annotated view to MP4 and the keypoints to JSON lines / CSV, and snapshots.
 
-The GUI thread only queues (frame, result) pairs; a writer thread paints the overlay
-(the same ``paint_people`` as the screen), encodes with cv2.VideoWriter and writes the
-keypoint records with engine.records. Stopping, for whatever reason (the user, the
-source ending, a write error), releases the writer so the MP4 is finalised and plays.
+The writing is engine.outputs, the same code as ``uniskel infer``: the same drawing
+(engine.draw.render, with the view's options mapped onto a draw.Style), the same
+records, the same disk-space guard and the same one-line errors. The engine's thread only
+queues (frame, result, options); a writer thread draws, writes the record, then encodes.
+Stopping, for whatever reason (the user, the source ending, a write error), finalises
+both files, so the MP4 plays and the records read up to the last frame.
 """
 from __future__ import annotations
 
 import queue
-import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from uniskel.engine import outputs
+from uniskel.engine.draw import Style, render
 from uniskel.engine.errors import UniskelError
 
-MIN_FREE_BYTES = 50 * 1024 * 1024   # stop before the disk is full, so the file stays valid
 QUEUE_FRAMES = 64
 
 
@@ -30,8 +32,9 @@ class RecordingSummary:
     frames: int
     records: int
     dropped: int
-    reason: str        # "stopped", "source ended", or an error message
+    reason: str        # "stopped", "source ended", or the one-line error
     error: bool = False
+    line: str = ""     # on error: the line ``uniskel infer`` prints for the same failure
 
 
 def default_folder() -> Path:
@@ -46,12 +49,15 @@ def output_paths(folder: Path, fmt: str, stem: str | None = None) -> tuple[Path,
     return folder / f"{stem}.mp4", folder / f"{stem}.{fmt}"
 
 
-def _open_keypoint_writer(path: Path, meta: dict):
-    from uniskel.engine import records
-    try:
-        return records.KeypointWriter(path, **meta)
-    except TypeError:  # a writer without metadata arguments
-        return records.KeypointWriter(path)
+def style_of(options) -> Style:
+    """The view's options (app.overlay.OverlayOptions) as the engine's drawing style; a
+    Style is taken as it is."""
+    if options is None or isinstance(options, Style):
+        return options or Style()
+    return Style(subset=options.subset, threshold=options.threshold,
+                 line_width=options.line_width, names=options.show_names,
+                 ids=options.show_ids, mirror=options.mirror,
+                 side_colours=options.side_colours, followed=options.followed)
 
 
 class Recorder(QObject):
@@ -73,8 +79,8 @@ class Recorder(QObject):
 
     def start(self, folder, fps: float, size: tuple[int, int], fmt: str = "jsonl",
               stem: str | None = None, meta: dict | None = None) -> tuple[Path, Path]:
-        """Open the files (raises UniskelError with the reason) and start the writer."""
-        import cv2
+        """Open the files (raises UniskelError with the reason; nothing is left behind)
+        and start the writer. ``size``: (width, height) of the frames."""
         if self.active:
             raise UniskelError("already recording")
         folder = Path(folder).expanduser()
@@ -84,38 +90,21 @@ class Recorder(QObject):
             raise UniskelError(f"cannot create the recording folder {folder}: "
                                f"{exc.strerror or exc}") from exc
         video_path, kp_path = output_paths(folder, fmt, stem)
-        try:
-            probe = video_path.with_suffix(".probe")
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise UniskelError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
-        if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
-            raise UniskelError(f"not enough free space in {folder} to record")
-        w, h = max(int(size[0]) // 2 * 2, 2), max(int(size[1]) // 2 * 2, 2)
-        fps = float(fps) if fps and fps > 0 else 30.0
-        writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        if not writer.isOpened():
-            raise UniskelError(f"cannot open {video_path} for writing (MP4 encoder unavailable?)")
-        try:
-            keypoints = _open_keypoint_writer(kp_path, {"fps": fps, "size": [int(size[1]), int(size[0])], **(meta or {})})
-        except UniskelError:
-            writer.release()
-            raise
-        except OSError as exc:
-            writer.release()
-            raise UniskelError(f"cannot write {kp_path}: {exc.strerror or exc}") from exc
+        meta = meta or {}
+        out = outputs.Outputs(video_path, kp_path, fps=float(fps) if fps and fps > 0 else 30.0,
+                              size_hw=(int(size[1]), int(size[0])),
+                              source=meta.get("source"), backend=meta.get("backend"))
         self._queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self.dropped = self.frames = 0
         self._summary = RecordingSummary(str(video_path), str(kp_path), 0, 0, 0, "stopped")
-        self._thread = threading.Thread(target=self._write_loop, daemon=True,
-                                        args=(writer, keypoints, (w, h), folder),
+        self._thread = threading.Thread(target=self._write_loop, args=(out,), daemon=True,
                                         name="recorder")
         self._thread.start()
         return video_path, kp_path
 
     def add(self, frame: np.ndarray, result, options) -> None:
-        """Queue one annotated frame (never blocks; drops if the writer is behind)."""
+        """Queue one frame to draw with ``options`` (never blocks; drops if the writer is
+        behind)."""
         if not self.active:
             return
         try:
@@ -141,40 +130,24 @@ class Recorder(QObject):
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def _write_loop(self, writer, keypoints, size, folder):
-        from uniskel.app.overlay import qimage_to_numpy, render_annotated
-        import cv2
+    def _write_loop(self, out: outputs.Outputs):
         s = self._summary
+        failed = None
         try:
             while True:
                 frame, result, options = self._queue.get()
                 if frame is None:
                     break
-                rgb = qimage_to_numpy(render_annotated(frame, result.people, options))
-                if (rgb.shape[1], rgb.shape[0]) != size:
-                    # odd sizes lose their last column/row (the encoder wants even ones),
-                    # so keypoint coordinates still match the pixels
-                    rgb = rgb[: size[1], : size[0]]
-                    if (rgb.shape[1], rgb.shape[0]) != size:  # the source changed size
-                        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-                keypoints.write(result)  # first: a failed record leaves no extra frame
-                writer.write(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
-                s.frames += 1
-                s.records += 1
-                self.frames = s.frames
-                if s.frames % 15 == 0 and shutil.disk_usage(folder).free < MIN_FREE_BYTES:
-                    raise OSError(28, "the disk is almost full")
-        except OSError as exc:
-            s.reason, s.error = f"recording stopped: {exc.strerror or exc}", True
-        except Exception as exc:  # keep the app alive, and the file valid, whatever happened
-            s.reason, s.error = f"recording stopped: {exc}", True
+                out.write(frame, result, style_of(options))
+                s.frames = s.records = self.frames = out.frames
+        except Exception as exc:  # keep the app alive, and the files valid, whatever happened
+            failed = exc
         finally:
-            writer.release()  # writes the MP4 index: the file plays up to here
-            try:
-                keypoints.close()
-            except OSError as exc:
-                if not s.error:
-                    s.reason, s.error = f"keypoint file not closed cleanly: {exc}", True
+            closing = out.close()  # writes the MP4 index: the file plays up to here
+            failed = failed or closing
+            if failed is not None:
+                s.reason, s.error = str(outputs.failure(failed)), True
+                s.line = out.summary_line(failed)
             s.dropped = self.dropped
             self._drain()
             self.stopped.emit(s)
@@ -188,14 +161,22 @@ class Recorder(QObject):
 
 
 def save_snapshot(folder, frame: np.ndarray, people, options, stem: str | None = None) -> Path:
-    """The annotated frame at full resolution as PNG; raises UniskelError on failure."""
-    from uniskel.app.overlay import render_annotated
+    """The annotated frame at full resolution as PNG, drawn as a recording draws it;
+    raises UniskelError on failure."""
+    import cv2
+
     folder = Path(folder).expanduser()
     path = folder / f"{stem or time.strftime('uniskel_%Y%m%d_%H%M%S')}.png"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UniskelError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-    if not render_annotated(frame, people, options).save(str(path), "PNG"):
-        raise UniskelError(f"cannot write {path}")
+    image = render(frame, people, style_of(options))
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    try:
+        if not ok:
+            raise OSError("PNG encoder failed")
+        path.write_bytes(png.tobytes())
+    except OSError as exc:
+        raise UniskelError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path

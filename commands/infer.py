@@ -1,9 +1,11 @@
 """``uniskel infer``: run the pipeline over a video or camera; write an annotated MP4
 and/or keypoint records (.jsonl / .csv).
 
-The MP4 and the records are finalised whatever happens (a source that breaks off
-mid-way, Ctrl+C): everything written up to that frame stays playable/readable, and
-the error is reported afterwards.
+The writing is engine.outputs, the same as the window's recorder: the same drawing, the
+same records, the same disk-space guard and error lines. The MP4 and the records are
+finalised whatever happens (a source that breaks off mid-way, a full disk, Ctrl+C):
+everything written up to that frame stays playable/readable, and the error is reported
+afterwards.
 """
 from __future__ import annotations
 
@@ -31,89 +33,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    import errno
-    import shutil
-    from pathlib import Path
-
-    import cv2
     from tqdm import tqdm
 
-    from uniskel.engine import backends
-    from uniskel.engine.draw import draw_skeleton
-    from uniskel.engine.infer import MIN_FREE_BYTES, open_writer
+    from uniskel.engine import backends, outputs
+    from uniskel.engine.draw import Style
     from uniskel.engine.errors import UniskelError
     from uniskel.engine.pipeline import Pipeline
-    from uniskel.engine.records import KeypointWriter
     from uniskel.engine.sources import open_source
 
-    if not args.out and not args.keypoints:
-        raise UniskelError("nothing to write: pass --out annotated.mp4 and/or "
-                           "--keypoints out.jsonl")
+    outputs.check_paths(args.out, args.keypoints)
     if args.max_frames is not None and args.max_frames < 1:
         raise UniskelError("--max-frames must be at least 1")
     source = open_source(args.source)
-    backend = pipeline = writer = records = None
-    frames, failure = 0, None
+    backend = pipeline = out = None
+    failure = None
     try:
         backend = backends.create(args.backend, args.model)
         pipeline = Pipeline(backend, smoothing=not args.no_smooth, max_people=args.max_people)
-        if args.keypoints:
-            records = KeypointWriter(args.keypoints, source=str(args.source),
-                                     size=list(source.size), fps=source.fps,
-                                     backend=backend.description or backend.name)
-        if args.out:
-            writer = open_writer(args.out, source.fps, source.size)
+        out = outputs.Outputs(args.out, args.keypoints, fps=source.fps, size_hw=source.size,
+                              style=Style(subset=args.subset, threshold=args.threshold,
+                                          boxes=args.boxes),
+                              source=str(args.source),
+                              backend=backend.description or backend.name)
         total = source.frame_count
         if args.max_frames:
             total = min(total, args.max_frames) if total else args.max_frames
-        folders = {Path(p).resolve().parent for p in (args.out, args.keypoints) if p}
         bar = tqdm(total=total, unit="frame", desc=f"infer [{backend.name}]",
                    disable=None, file=sys.stderr)
         try:
             for frame, ts, _ in source:
-                for folder in folders:
-                    if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
-                        raise OSError(errno.ENOSPC, f"disk almost full (under "
-                                                    f"{MIN_FREE_BYTES >> 20} MB of space left "
-                                                    f"in {folder}); stopped so that what was "
-                                                    f"written stays playable")
+                out.check_space()  # before the work, not only before the write
                 result = pipeline.process(frame, ts)
-                if records is not None:
-                    records.write(result)
-                if writer is not None:
-                    canvas = frame.copy()  # the source may hand out the same array again
-                    draw_skeleton(canvas, result.people, subset=args.subset,
-                                  threshold=args.threshold, boxes=args.boxes)
-                    writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-                frames += 1
+                out.write(frame, result)
                 bar.update(1)
                 bar.set_postfix_str(f"{len(result.people)} people, {result.total_ms:.0f} ms")
-                if args.max_frames and frames >= args.max_frames:
+                if args.max_frames and out.frames >= args.max_frames:
                     break
-        except UniskelError as exc:  # the source broke off: keep what we have
-            failure = exc
-        except OSError as exc:  # an output failed (disk full, drive removed): keep the rest
-            failure = UniskelError(f"cannot write output: {exc.strerror or exc}")
+        except (UniskelError, OSError) as exc:  # the source broke off, or an output failed
+            failure = exc                       # (disk full, drive removed): keep the rest
         except KeyboardInterrupt:
             print("interrupted; finalising outputs", file=sys.stderr)
         finally:
             bar.close()
     finally:
-        if writer is not None:
-            writer.release()
-        if records is not None:
-            try:
-                records.close()
-            except OSError as exc:
-                failure = failure or UniskelError(f"cannot finish {args.keypoints}: "
-                                                  f"{exc.strerror or exc}")
+        if out is not None:
+            closing = out.close()
+            failure = failure or closing
         if pipeline is not None:
             pipeline.close()
         if backend is not None:
             backend.close()
         source.close()
-    written = [p for p in (args.out, args.keypoints) if p]
     if failure is not None:
-        raise UniskelError(f"{failure} ({frames} frames written to {', '.join(written)})")
-    print(f"{frames} frames -> {', '.join(written)}")
+        raise UniskelError(out.summary_line(failure))
+    print(f"{out.frames} frames -> {', '.join(out.paths)}")
     return 0

@@ -1,4 +1,5 @@
-"""Keypoint records: what ``uniskel infer`` and the app's recorder write.
+"""Keypoint records: what ``uniskel infer`` and the app's recorder write (both through
+engine.outputs).
 
 ``.jsonl``: a header line, then one line per frame (also frames with nobody)::
 
@@ -87,10 +88,20 @@ class KeypointWriter:
 
 
 def read_jsonl(path) -> tuple[dict, list[dict]]:
-    """(header, frame records) of a .jsonl written by KeypointWriter."""
+    """(header, frame records) of a .jsonl written by KeypointWriter (any version). A last
+    line cut off part-way (a disk that filled, a crash) is left out; a broken line
+    before it is an error."""
     with open(path, encoding="utf-8") as f:
-        lines = [json.loads(line) for line in f if line.strip()]
-    if not lines or "keypoints" not in lines[0]:
+        texts = [line for line in f if line.strip()]
+    lines = []
+    for n, text in enumerate(texts):
+        try:
+            lines.append(json.loads(text))
+        except json.JSONDecodeError:
+            if n == len(texts) - 1 and n > 0 and not text.endswith("\n"):
+                break
+            raise UniskelError(f"{path}: line {n + 1} is not a keypoint record") from None
+    if not lines or not isinstance(lines[0], dict) or "keypoints" not in lines[0]:
         raise UniskelError(f"{path}: not a uniskel keypoint record")
     return lines[0], lines[1:]
 

@@ -1,16 +1,21 @@
-"""Frame sources: a camera, a video file or a still image, as one iterator.
+"""Frame sources: a camera, a video file or a still image, opened and decoded.
 
 ``open_source(spec)`` with ``spec`` = ``"camera:N"`` or a file path returns a ``Source``
-that yields ``(frame_rgb, timestamp_s, index)`` and knows its ``fps``, ``size`` (h, w)
-and ``frame_count`` (None for a camera). Every way a source can be unusable -- a missing
-file, an empty one, a file that is not a video, a truncated video, a missing camera --
-raises ``UniskelError`` with one line naming it, at open time when it can be known then.
-A camera that stops delivering, or a video that breaks off before its stated length,
-raises ``SourceError`` (a ``UniskelError``) from the iterator, after the frames that did
-arrive; a video that simply ends stops the iteration.
+that knows its ``fps``, ``size`` (h, w) and ``frame_count`` (None for a camera). Every
+way a source can be unusable -- a missing, unreadable or empty file, a folder, a file
+that is not a video, a truncated video, a missing camera -- raises ``UniskelError`` with
+one line naming it, at open time when it can be known then. A camera that stops
+delivering, or a video that breaks off before its stated length, raises ``SourceError``
+(a ``UniskelError``) after the frames that did arrive; a video that simply ends ends.
+
+A source is read one frame at a time: ``read()`` gives ``(rgb, index)`` or None at the
+end, and ``seek(index)`` moves a video (an image starts again). Playing it -- pacing,
+looping, pause and seek from another thread, waiting for a camera to come back -- is
+``engine.playback.Player``, which the window (app/capture.py) and iterating a source (the
+command line: ``for frame, timestamp, index in source``) both use.
 
 Cameras use ``CAP_PROP_BUFFERSIZE = 1`` so a slow consumer sees fresh frames, not a
-queue. ``loop=True`` repeats a video or an image forever (the live demo);
+queue. ``loop=True`` repeats a video or an image forever when iterated (soak);
 ``realtime=True`` paces files at their frame rate.
 """
 from __future__ import annotations
@@ -27,6 +32,8 @@ from uniskel.engine.errors import UniskelError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 CAMERA_PREFIX = "camera:"
+STILL_FPS = 30.0      # the rate an image is repeated at when it loops
+MAX_IMAGE_BYTES = 256 << 20  # a file that is no video is tried as an image up to this size
 
 
 class SourceError(UniskelError):
@@ -43,15 +50,30 @@ def _rgb(frame_bgr: np.ndarray) -> np.ndarray:
 
 class Source:
     kind = "source"
+    live = False        # a camera: frames come when they come, nothing to pace or seek
+    seekable = False    # a video file: seek(index) goes to that frame
 
     def __init__(self, name: str):
         self.name = name
         self.fps: float = 30.0
         self.size: tuple[int, int] = (0, 0)  # (height, width)
         self.frame_count: int | None = None
+        self.loop = False       # how iterating plays it (see engine.playback.Player)
+        self.realtime = False
+
+    def read(self) -> tuple[np.ndarray, int] | None:
+        """The next frame (RGB, owned by the caller) and its index, or None at the end;
+        raises SourceError if the source breaks off."""
+        raise NotImplementedError
+
+    def seek(self, index: int) -> None:
+        """Go to frame ``index`` (a video), or start again (an image)."""
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float, int]]:
-        raise NotImplementedError
+        """``(frame_rgb, timestamp_s, index)`` with a running index; a file's timestamp is
+        index / fps (looping keeps counting), a camera's the seconds since the start."""
+        from uniskel.engine.playback import Player
+        return Player(self, loop=self.loop, pace=self.realtime).tuples()
 
     def close(self) -> None:
         pass
@@ -69,6 +91,7 @@ class Source:
 
 class CameraSource(Source):
     kind = "camera"
+    live = True
 
     def __init__(self, index: int, open_timeout: float = 3.0, stall_timeout: float = 2.0,
                  width: int | None = None, height: int | None = None):
@@ -83,15 +106,16 @@ class CameraSource(Source):
         if width and height:
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
-        self._first = self._read(open_timeout)
+        self._first = self._grab(open_timeout)
         if self._first is None:
             self.cap.release()
             raise UniskelError(f"camera {index}: opened but delivers no frames")
         self.size = self._first.shape[:2]
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 1 <= fps <= 240 else 30.0
+        self._count = 0
 
-    def _read(self, timeout: float):
+    def _grab(self, timeout: float):
         deadline = time.monotonic() + timeout
         while True:
             ok, frame = self.cap.read()
@@ -101,22 +125,17 @@ class CameraSource(Source):
                 return None
             time.sleep(0.02)
 
-    def __iter__(self):
-        start = time.monotonic()
-        index = 0
-        frame = self._first
-        self._first = None
-        while True:
+    def read(self):
+        frame, self._first = self._first, None
+        if frame is None:
+            if not self.cap.isOpened():
+                return None
+            frame = self._grab(self.stall_timeout)
             if frame is None:
-                if not self.cap.isOpened():
-                    return
-                frame = self._read(self.stall_timeout)
-                if frame is None:
-                    raise SourceError(f"camera {self.index}: stopped delivering frames "
-                                      f"(unplugged or taken by another program?)")
-            yield _rgb(frame), time.monotonic() - start, index
-            index += 1
-            frame = None
+                raise SourceError(f"camera {self.index}: stopped delivering frames "
+                                  f"(unplugged or taken by another program?)")
+        self._count += 1
+        return _rgb(frame), self._count - 1
 
     def close(self):
         self.cap.release()
@@ -124,6 +143,7 @@ class CameraSource(Source):
 
 class VideoSource(Source):
     kind = "video"
+    seekable = True
 
     def __init__(self, path: Path, loop: bool = False, realtime: bool = False):
         super().__init__(str(path))
@@ -134,6 +154,7 @@ class VideoSource(Source):
             self.cap.release()
             raise UniskelError(f"{path}: no frame can be decoded (not a video, or truncated)")
         self._first = first
+        self._next = 0          # the index of the frame read() gives next
         self.size = first.shape[:2]
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 1 <= fps <= 1000 else 30.0
@@ -155,64 +176,66 @@ class VideoSource(Source):
             raise SourceError(f"{self.path}: stream breaks off after frame {read} of {n} "
                               f"(truncated or corrupt)")
 
-    def __iter__(self):
-        index, in_pass = 0, 0
-        start = time.monotonic()
-        frame = self._first
+    def read(self):
+        frame, self._first = self._first, None
+        if frame is None:
+            ok, frame = self.cap.read()
+            if not ok or frame is None:
+                self._check_complete(self._next)
+                return None
+        self._next += 1
+        return _rgb(frame), self._next - 1
+
+    def seek(self, index: int) -> None:
+        index = max(0, int(index))
+        if self.frame_count:
+            index = min(index, self.frame_count - 1)
         self._first = None
-        while True:
-            if frame is None:
-                ok, frame = self.cap.read()
-                if not ok or frame is None:
-                    self._check_complete(in_pass)
-                    if not self.loop or in_pass == 0:
-                        return
-                    self.cap.release()
-                    self.cap = self._open()
-                    in_pass = 0
-                    continue
-            ts = index / self.fps
-            if self.realtime:
-                delay = start + ts - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            yield _rgb(frame), ts, index
-            index += 1
-            in_pass += 1
-            frame = None
+        if index == 0:  # from the start: reopen, which every container supports
+            self.cap.release()
+            self.cap = self._open()
+        else:
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        self._next = index
 
     def close(self):
         self.cap.release()
 
 
 class ImageSource(Source):
+    """One frame; played in a loop it repeats at ``fps``."""
     kind = "image"
 
-    def __init__(self, path: Path, loop: bool = False, realtime: bool = False, fps: float = 30.0):
+    def __init__(self, path: Path, loop: bool = False, realtime: bool = False,
+                 fps: float = STILL_FPS):
         super().__init__(str(path))
-        data = np.fromfile(str(path), dtype=np.uint8)  # also reads non-ASCII paths on Windows
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if bgr is None:
+        self.image = read_image(path)
+        if self.image is None:
             raise UniskelError(f"{path}: not a readable image")
-        self.image = _rgb(bgr)
         self.size = self.image.shape[:2]
-        self.fps = fps
+        self.fps = float(fps)
         self.loop, self.realtime = loop, realtime
         self.frame_count = None if loop else 1
+        self._given = False
+        self._count = 0
 
-    def __iter__(self):
-        index = 0
-        start = time.monotonic()
-        while True:
-            ts = index / self.fps
-            if self.realtime and index:
-                delay = start + ts - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            yield self.image, ts, index
-            index += 1
-            if not self.loop:
-                return
+    def read(self):
+        if self._given:
+            return None
+        self._given = True
+        self._count += 1
+        return self.image.copy(), self._count - 1
+
+    def seek(self, index: int) -> None:
+        self._given = False
+
+
+def read_image(path) -> np.ndarray | None:
+    """An image file as RGB, or None if it is not one (also reads non-ASCII paths on
+    Windows)."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return None if bgr is None else _rgb(bgr)
 
 
 def parse_camera(spec: str) -> int | None:
@@ -228,8 +251,10 @@ def parse_camera(spec: str) -> int | None:
     return None
 
 
-def open_source(spec, loop: bool = False, realtime: bool = False) -> Source:
-    """Open ``"camera:N"``, a video file or an image file."""
+def open_source(spec, loop: bool = False, realtime: bool = False,
+                still_fps: float = STILL_FPS) -> Source:
+    """Open ``"camera:N"``, a video file or an image file (``still_fps``: the rate a
+    looping image repeats at)."""
     cam = parse_camera(str(spec))
     if cam is not None:
         return CameraSource(cam)
@@ -238,8 +263,16 @@ def open_source(spec, loop: bool = False, realtime: bool = False) -> Source:
         raise UniskelError(f"source not found: {path}")
     if path.is_dir():
         raise UniskelError(f"source is a folder, not a video or image: {path}")
+    if not os.access(path, os.R_OK):
+        raise UniskelError(f"{path}: not readable (permission denied)")
     if path.stat().st_size == 0:
         raise UniskelError(f"{path}: file is empty")
     if path.suffix.lower() in IMAGE_EXTS:
-        return ImageSource(path, loop=loop, realtime=realtime)
-    return VideoSource(path, loop=loop, realtime=realtime)
+        return ImageSource(path, loop=loop, realtime=realtime, fps=still_fps)
+    try:
+        return VideoSource(path, loop=loop, realtime=realtime)
+    except UniskelError:
+        if path.stat().st_size > MAX_IMAGE_BYTES or read_image(path) is None:
+            raise
+        # an image with a video's name (or none): play it as the image it is
+        return ImageSource(path, loop=loop, realtime=realtime, fps=still_fps)

@@ -318,7 +318,7 @@ def test_listing_backends_never_imports_torch():
     import sys
 
     code = ("import sys\nfrom uniskel.engine import backends\nbackends.available()\n"
-            "import uniskel.app.main, uniskel.training.evaluate, uniskel.engine.infer\n"
+            "import uniskel.app.main, uniskel.training.evaluate, uniskel.engine.outputs\n"
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(Path(__file__).resolve().parents[1]), timeout=120)

@@ -33,7 +33,7 @@ def test_recording_onto_a_disk_that_fills_up(qtbot, tmp_path, monkeypatch):
     with tmpfs(disk, "3m") as mounted:
         if not mounted:
             pytest.skip("cannot mount a tmpfs here (needs root)")
-        monkeypatch.setattr(recmod, "MIN_FREE_BYTES", 1024 * 1024)
+        monkeypatch.setattr("uniskel.engine.outputs.MIN_FREE_BYTES", 1024 * 1024)
         rec = recmod.Recorder()
         video, keypoints = rec.start(disk, 15.0, (320, 240), "jsonl", stem="clip")
         rng = np.random.default_rng(0)

@@ -203,13 +203,13 @@ def test_real_disk_filling_up_stops_with_a_playable_video(monkeypatch, tmp_path,
                                                          stub_backend):
     """A 3 MB filesystem: noise frames fill it; the run must stop while the MP4 index
     still fits, say why, and leave a video and records that agree."""
-    from uniskel.engine import infer
+    from uniskel.engine import outputs
 
     disk = tmp_path / "small_disk"
     with tmpfs(disk, "3m") as mounted:
         if not mounted:
             pytest.skip("cannot mount a tmpfs here (needs root)")
-        monkeypatch.setattr(infer, "MIN_FREE_BYTES", 1024 * 1024, raising=False)
+        monkeypatch.setattr(outputs, "MIN_FREE_BYTES", 1024 * 1024)
         use_source(monkeypatch, BreakingSource(600, size=(240, 320)))
         out, kp = disk / "long.mp4", disk / "long.jsonl"
         rc = cli.main(["infer", "--source", "camera:0", "--out", str(out),

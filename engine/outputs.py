@@ -1,0 +1,192 @@
+"""What a run writes: the annotated video and the keypoint records, for ``uniskel infer``
+(commands/infer.py) and the window's recorder (app/recorder.py) alike.
+
+``Outputs(video, keypoints, fps=, size_hw=, style=, source=, backend=)`` opens either or
+both files, refusing up front, in one line and leaving no file behind, where they cannot
+be written or the disk is already nearly full (checked once the files exist, so a
+read-only folder is named as such). ``write(frame, result)`` then checks the
+disk-space guard, draws the frame with ``engine.draw.render``, writes the frame's record
+and then the frame (a failed record leaves no extra frame). ``close()`` finalises both
+whatever happened, so the MP4 plays and the records read up to the last frame written.
+
+Failures read the same from both front ends: ``failure(exc)`` turns a write error into
+the one line (``cannot write output: ...``), ``summary_line(failure)`` adds what was
+kept (``... (N frames written to a.mp4, a.jsonl)``).
+"""
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from uniskel.engine import draw, records
+from uniskel.engine.errors import UniskelError
+
+VIDEO_EXTS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
+#: stop writing while this much is still free: OpenCV's writer fails silently on a full
+#: disk and its MP4 index, written last, would not fit (the file would not play)
+MIN_FREE_BYTES = 16 * 1024 * 1024
+
+
+def free_bytes(folder) -> int:
+    return shutil.disk_usage(folder).free
+
+
+def check_paths(video=None, keypoints=None) -> None:
+    """Refuse output names uniskel cannot write (before anything is loaded or made)."""
+    if not video and not keypoints:
+        raise UniskelError("nothing to write: pass --out annotated.mp4 and/or "
+                           "--keypoints out.jsonl")
+    if video and Path(video).suffix.lower() not in VIDEO_EXTS:
+        raise UniskelError(f"{video}: output video must be one of {', '.join(VIDEO_EXTS)}")
+    if keypoints and Path(keypoints).suffix.lower() not in records.FORMATS:
+        raise UniskelError(f"{keypoints}: keypoint records must be .jsonl or .csv")
+
+
+def failure(exc: BaseException) -> UniskelError:
+    """The one line for why writing stopped: a source that broke off says so itself, an
+    output that failed (a full disk, a drive removed) is ``cannot write output: ...``."""
+    if isinstance(exc, UniskelError):
+        return exc
+    if isinstance(exc, OSError):
+        return UniskelError(f"cannot write output: {exc.strerror or exc}")
+    return UniskelError(f"{type(exc).__name__}: {exc}")
+
+
+class VideoOutput:
+    """An OpenCV VideoWriter for RGB frames of ``size_hw``, cut to even sides (what the
+    encoder keeps anyway: keypoint coordinates still match the pixels)."""
+
+    def __init__(self, path, fps: float, size_hw):
+        self.path = Path(path)
+        fourcc = VIDEO_EXTS.get(self.path.suffix.lower())
+        if fourcc is None:
+            raise UniskelError(f"{self.path}: output video must be one of "
+                               f"{', '.join(VIDEO_EXTS)}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UniskelError(f"{self.path}: cannot write there "
+                               f"({exc.strerror or exc})") from None
+        h, w = (max(int(v) // 2 * 2, 2) for v in size_hw)
+        self.size_hw = (h, w)
+        fps = float(fps) if fps and fps > 0 else 30.0
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), fps,
+                                       (w, h))
+        if not self._writer.isOpened():
+            raise UniskelError(f"{self.path}: cannot write a video there (folder read-only "
+                               f"or missing?)")
+
+    def fit(self, rgb: np.ndarray) -> np.ndarray:
+        """The frame as it will be encoded: odd sides lose their last row/column; a
+        source that changed size is scaled."""
+        h, w = self.size_hw
+        if rgb.shape[:2] != (h, w):
+            rgb = rgb[:h, :w]
+            if rgb.shape[:2] != (h, w):
+                rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        return rgb
+
+    def write(self, rgb: np.ndarray) -> None:
+        self._writer.write(cv2.cvtColor(np.ascontiguousarray(self.fit(rgb)),
+                                        cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self._writer.release()  # writes the MP4 index: the file plays up to here
+
+
+class Outputs:
+    def __init__(self, video=None, keypoints=None, *, fps: float, size_hw,
+                 style: draw.Style = draw.Style(), source: str | None = None,
+                 backend: str | None = None):
+        check_paths(video, keypoints)
+        self.video_path = None if not video else str(video)
+        self.keypoints_path = None if not keypoints else str(keypoints)
+        self.style = style
+        self.frames = 0
+        self.video: VideoOutput | None = None
+        self.records: records.KeypointWriter | None = None
+        self.folders = []
+        for p in self.paths:
+            folder = Path(p).resolve().parent
+            if folder not in self.folders:
+                self.folders.append(folder)
+        made = []
+        try:
+            if keypoints:
+                made.append(Path(keypoints))
+                self.records = records.KeypointWriter(
+                    keypoints, source=source, size=[int(v) for v in size_hw],
+                    fps=float(fps), backend=backend)
+            if video:
+                made.append(Path(video))
+                self.video = VideoOutput(video, fps, size_hw)
+            for folder in self.folders:
+                if free_bytes(folder) < MIN_FREE_BYTES:
+                    raise UniskelError(f"{folder}: not enough free space to write (under "
+                                       f"{MIN_FREE_BYTES >> 20} MB left)")
+        except BaseException:
+            self._close_quietly()
+            for p in made:  # nothing half-made left behind
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+            raise
+
+    @property
+    def paths(self) -> list[str]:
+        return [p for p in (self.video_path, self.keypoints_path) if p]
+
+    def check_space(self) -> None:
+        """The disk-space guard: raises OSError(ENOSPC) while there is still room to
+        finalise what was written."""
+        for folder in self.folders:
+            if free_bytes(folder) < MIN_FREE_BYTES:
+                raise OSError(errno.ENOSPC, f"disk almost full (under {MIN_FREE_BYTES >> 20} MB "
+                                            f"of space left in {folder}); stopped so that "
+                                            f"what was written stays playable")
+
+    def canvas(self, frame: np.ndarray, result, style: draw.Style | None = None) -> np.ndarray:
+        """The annotated frame exactly as it is encoded."""
+        image = draw.render(frame, result.people, style or self.style)
+        return self.video.fit(image) if self.video is not None else image
+
+    def write(self, frame: np.ndarray, result, style: draw.Style | None = None) -> None:
+        """One frame and its record (``style``: this frame's, if not the outputs' own)."""
+        self.check_space()
+        image = self.canvas(frame, result, style) if self.video is not None else None
+        if self.records is not None:
+            self.records.write(result)  # first: a failed record leaves no extra frame
+        if image is not None:
+            self.video.write(image)
+        self.frames += 1
+
+    def close(self) -> UniskelError | None:
+        """Finalise both files; the problem closing them, if any, as one line."""
+        problem = None
+        if self.video is not None:
+            self.video.close()
+            self.video = None
+        if self.records is not None:
+            try:
+                self.records.close()
+            except OSError as exc:
+                problem = UniskelError(f"cannot finish {self.keypoints_path}: "
+                                       f"{exc.strerror or exc}")
+            self.records = None
+        return problem
+
+    def _close_quietly(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - already failing; the first error is the one said
+            pass
+
+    def summary_line(self, why: BaseException) -> str:
+        """``why`` (a failure) and what was kept, as one line."""
+        return f"{failure(why)} ({self.frames} frames written to {', '.join(self.paths)})"
+
