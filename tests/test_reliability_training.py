@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.skipif(not (LSPET / "joints.mat").is_file(),
 
 
 def small_config(out: Path):
-    from uniskel.training.train import DatasetSpec, TrainConfig
+    from uniskel.training.config import DatasetSpec, TrainConfig
 
     return TrainConfig(
         mode="teacher", arch="tiny", input_size=(128, 96),

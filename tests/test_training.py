@@ -75,7 +75,8 @@ def test_end_to_end_training_on_real_images_learns_resumes_and_evaluates(tmp_pat
     from uniskel.training.evaluate import evaluate, model_predict_fn
     from uniskel.training import datasets
     from uniskel.training.checkpoint import load_checkpoint
-    from uniskel.training.train import DatasetSpec, TrainConfig, train
+    from uniskel.training.config import DatasetSpec, TrainConfig
+    from uniskel.training.train import train
     from uniskel.engine.modelfile import load_checkpoint as load_model
 
     torch.set_num_threads(1)
@@ -111,7 +112,8 @@ def test_every_shipped_training_config_loads_and_where_gt_is_per_teacher():
     teacher's own ``where_gt`` overrides the loss-wide ``teacher_where_gt``."""
     from pathlib import Path
 
-    from uniskel.training.train import _where_gt, load_config
+    from uniskel.training.config import load_config
+    from uniskel.training.teachers import where_gt
 
     configs = sorted((Path(__file__).parents[1] / "training" / "configs").glob("*.toml"))
     assert {p.name for p in configs} >= {"student.toml", "teacher_lsp.toml"}
@@ -122,9 +124,9 @@ def test_every_shipped_training_config_loads_and_where_gt_is_per_teacher():
     cfg = load_config(configs[0].with_name("student.toml"))
     assert cfg.loss.teacher_where_gt is False
     by_kind = {t.kind: t for t in cfg.teachers}
-    assert _where_gt(by_kind["blazepose"], cfg.loss, "lspet") is True
-    assert _where_gt(by_kind["blazepose"], cfg.loss, "coco_mini") is False
-    assert _where_gt(by_kind["model"], cfg.loss, "lspet") is False
+    assert where_gt(by_kind["blazepose"], cfg.loss, "lspet") is True
+    assert where_gt(by_kind["blazepose"], cfg.loss, "coco_mini") is False
+    assert where_gt(by_kind["model"], cfg.loss, "lspet") is False
     # the shipped student never trains on the held-out COCO images
     coco = next(d for d in cfg.datasets if d.format == "coco")
     assert coco.split == "train"
@@ -134,15 +136,16 @@ def test_a_teacher_limited_to_some_datasets_is_silent_on_the_others_labelled_poi
     """where_gt = ["lspet"]: on a COCO sample the teacher keeps the points without ground
     truth and drops the labelled ones; on an LSPET sample it keeps both."""
     from uniskel.training.losses import LossConfig
-    from uniskel.training.train import TeacherSpec, _taught, _where_gt
+    from uniskel.training.config import TeacherSpec
+    from uniskel.training.teachers import taught_points, where_gt
 
     teacher = TeacherSpec("blazepose", where_gt=("lspet",))
     lc = LossConfig(teacher_where_gt=False)
-    on_gt = torch.tensor([_where_gt(teacher, lc, n) for n in ("lspet", "coco_mini")])
+    on_gt = torch.tensor([where_gt(teacher, lc, n) for n in ("lspet", "coco_mini")])
     assert on_gt.tolist() == [True, False]
-    assert not _where_gt(TeacherSpec("model"), lc, "lspet")  # None: the loss's setting
+    assert not where_gt(TeacherSpec("model"), lc, "lspet")  # None: the loss's setting
     w = torch.ones(2, 4, dtype=torch.bool)
     mask = torch.tensor([[1, 1, 0, 0], [1, 1, 0, 0]], dtype=torch.bool)
     source = torch.tensor([0, 1])  # an LSPET sample, then a COCO one
-    got = _taught(w, mask, on_gt, source)
+    got = taught_points(w, mask, on_gt, source)
     assert got.tolist() == [[True] * 4, [False, False, True, True]]

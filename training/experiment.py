@@ -67,7 +67,8 @@ def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
     (a TrainConfig, e.g. the shipped student's); datasets and teachers are the variant's."""
     import copy
 
-    from uniskel.training.train import PRESETS, TeacherSpec, TrainConfig, train
+    from uniskel.training.config import PRESETS, TeacherSpec, TrainConfig
+    from uniskel.training.train import train
     cfg = copy.deepcopy(base) if base is not None else TrainConfig()
     cfg.out, cfg.epochs, cfg.checkpoint_every = str(out / name), epochs, 0
     cfg.mode, cfg.teachers, cfg.samples_per_epoch = "student", [], 0

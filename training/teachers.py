@@ -1,24 +1,267 @@
-"""Teachers: models of the family trained on one skeleton, and coordinate-only external teachers.
+"""Teachers of the student: the ``Teacher`` protocol, its two kinds, and the table of kinds.
 
-- ``ModelTeacher``: a PoseNet checkpoint (e.g. the LSP teacher trained by
-  ``uniskel train teacher --dataset lsp``). It gives SimCC logits for the student's own crop;
-  the loss is a KL on those distributions, on the points its skeleton covers.
-- ``BlazePoseCache``: MediaPipe BlazePose run once per training instance on the same
-  kind of crop the engine uses, mapped to the unified skeleton, stored in an ``.npz``
-  next to the run (resumable: it is written in chunks and picks up where it stopped).
-  It gives coordinates and confidences; the loss builds soft SimCC targets from them.
+A teacher declares which unified points it covers (``covers``), its loss weight and its
+decay over the epochs, and on which datasets it also teaches the points that have ground
+truth (``on_gt``; elsewhere ground truth takes over). Two kinds:
+
+- online (``OnlineTeacher``): a model run on the student's own crop at every step; its
+  SimCC logits are the target (a KL on the two distributions, ``losses.model_distill_loss``).
+  ``ModelTeacher`` is a frozen PoseNet checkpoint, e.g. the LSP teacher trained by
+  ``uniskel train teacher --dataset lspet``.
+- cached (``CachedTeacher``): keypoints computed once per training instance and stored;
+  the data loader carries them through the same augmentation as the image (slot ``slot``
+  of ``batch["teacher_coords"]`` / ``batch["teacher_conf"]``) and the loss builds soft
+  SimCC targets from them. ``BlazePoseCache`` is MediaPipe BlazePose run once per
+  instance on the kind of crop the engine uses, stored in an ``.npz`` (resumable).
+
+``KINDS`` maps a config's ``kind`` to the function that builds the teacher; a new teacher
+is one entry there. For example MoveNet Thunder cached per image: a function that returns
+its (n, 21, 3) keypoints for a dataset's instances (cached like ``blazepose_keypoints``,
+minus a per-joint bias), and a builder returning ``CachedTeacher(name, covers of the 17
+COCO points, weight, decay, on_gt, that function)``.
+
+The training loop only sees the protocol: for each teacher, ``points`` narrowed by
+``taught_points`` (ground truth takes over), ``loss``, times ``weight`` x decay.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Protocol
 
 import numpy as np
 
 from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
+from uniskel.training.config import DatasetSpec, TeacherSpec, TrainConfig
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LossContext:
+    """What every loss term needs besides the tensors: the loss settings and the
+    student's SimCC geometry."""
+    loss: "LossConfig"
+    bins: tuple[int, int]
+    split_ratio: float
+
+
+class Teacher(Protocol):
+    name: str             # its loss term's name (TensorBoard: loss/<name>)
+    kind: str             # "online" | "cached"
+    covers: "torch.Tensor"  # (21,) bool: the unified points its skeleton has
+    weight: float         # loss weight
+    decay: str            # "linear" | "none" (losses.decay_factor)
+    on_gt: "torch.Tensor"  # (datasets,) bool: per dataset (source index), does it also
+                          # teach the points that have ground truth there?
+
+    def points(self, batch: dict) -> "torch.Tensor":
+        """(B, 21) bool: the points it offers on each sample of the batch."""
+
+    def loss(self, pred, batch: dict, taught: "torch.Tensor", ctx: LossContext):
+        """Its distillation loss on the ``taught`` (B, 21) points; None when it has
+        nothing to say on this batch."""
+
+
+def taught_points(w, mask, on_gt, source):
+    """Narrow a teacher's (B, K) point weights ``w`` to the points it teaches: those
+    without ground truth, and labelled ones where ``on_gt[source]`` (per dataset) allows."""
+    return w & (~mask | on_gt[source][:, None])
+
+
+def where_gt(teacher: TeacherSpec, lc, dataset: str) -> bool:
+    """Does this teacher also teach the points that samples of ``dataset`` label?"""
+    w = teacher.where_gt
+    if w is None:
+        return lc.teacher_where_gt
+    if isinstance(w, (list, tuple)):
+        return dataset in w
+    return bool(w)
+
+
+def decay_at(teacher: Teacher, ctx: LossContext, epoch: int, epochs: int) -> float:
+    """The teacher's decay factor at ``epoch`` of ``epochs``."""
+    from uniskel.training import losses
+    return losses.decay_factor(dataclasses.replace(ctx.loss, decay=teacher.decay), epoch, epochs)
+
+
+def add_teacher_terms(total, pred, batch: dict, teachers, ctx: LossContext, epoch: int,
+                      epochs: int):
+    """``total`` plus, for each teacher, weight x decay x its loss on the points it
+    teaches; returns (total, {name: the teacher's undecayed, unweighted loss})."""
+    terms = {}
+    for t in teachers:
+        w = taught_points(t.points(batch), batch["mask"], t.on_gt, batch["source"])
+        l_t = t.loss(pred, batch, w, ctx)
+        if l_t is None:
+            continue
+        total = total + t.weight * decay_at(t, ctx, epoch, epochs) * l_t
+        terms[t.name] = l_t
+    return total, terms
+
+
+@dataclass
+class OnlineTeacher:
+    """A model run on the student's crop at every step: SimCC logits as the target."""
+    name: str
+    covers: "torch.Tensor"
+    weight: float
+    decay: str
+    on_gt: "torch.Tensor"
+    model: Callable       # images (B, 3, H, W) -> (logits_x, logits_y), no gradient
+    kind: str = "online"
+
+    def points(self, batch):
+        mask = batch["mask"]
+        return self.covers.to(mask.device)[None].expand_as(mask)
+
+    def loss(self, pred, batch, taught, ctx):
+        from uniskel.training import losses
+        rows = taught.any(-1)  # run the teacher only where it teaches
+        if not rows.any():
+            return None
+        return losses.model_distill_loss([p[rows] for p in pred],
+                                         self.model(batch["image"][rows]), taught[rows],
+                                         ctx.loss)
+
+
+@dataclass
+class CachedTeacher:
+    """Keypoints computed once per instance (``keypoints(spec, instances)`` -> (n, 21, 3)
+    in image pixels, [x, y, confidence]); in a batch they sit in slot ``slot``. It teaches
+    the covered points it is confident about (above ``min_conf``), weighted by confidence."""
+    name: str
+    covers: "torch.Tensor"
+    weight: float
+    decay: str
+    on_gt: "torch.Tensor"
+    keypoints: Callable[[DatasetSpec, list], np.ndarray]
+    min_conf: float = 0.5
+    slot: int = 0
+    kind: str = "cached"
+
+    def points(self, batch):
+        conf = batch["teacher_conf"][:, self.slot]
+        return self.covers.to(conf.device)[None] & (conf > self.min_conf)
+
+    def loss(self, pred, batch, taught, ctx):
+        from uniskel.training import losses
+        conf = batch["teacher_conf"][:, self.slot]
+        return losses.simcc_loss(pred, batch["teacher_coords"][:, self.slot],
+                                 taught.float() * conf, ctx.bins, ctx.split_ratio, ctx.loss)
+
+
+# ---------------------------------------------------------------- the kinds
+
+def model_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], device,
+                  ctx: LossContext) -> OnlineTeacher:
+    """kind = "model": a PoseNet checkpoint covering ``spec.skeleton``'s points."""
+    lc = ctx.loss
+    mt = ModelTeacher(spec.path, teacher_covers(spec.skeleton), device)
+    if mt.cfg.bins != tuple(ctx.bins):
+        raise UniskelError(f"teacher {spec.path}: input {mt.cfg.input_size} differs from "
+                           f"the student's {tuple(cfg.input_size)}")
+    role_weight = lc.w_coco_teacher if spec.role == "coco" else lc.w_mpii_teacher
+    return OnlineTeacher(f"teacher_{spec.skeleton}", mt.covers.to(device),
+                         _or(spec.weight, role_weight), _or(spec.decay, lc.decay),
+                         _on_gt(spec, lc, datasets, device), mt)
+
+
+def blazepose_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], device,
+                      ctx: LossContext) -> CachedTeacher:
+    """kind = "blazepose": BlazePose's 17 COCO points, cached per instance. It is the COCO
+    teacher whatever its ``role``: its default weight is ``loss.w_coco_teacher``."""
+    import torch
+    lc = ctx.loss
+    return CachedTeacher("teacher_blazepose", torch.as_tensor(BLAZEPOSE_COVERS, device=device),
+                         _or(spec.weight, lc.w_coco_teacher), _or(spec.decay, lc.decay),
+                         _on_gt(spec, lc, datasets, device),
+                         lambda d, insts: blazepose_keypoints(d, insts, cfg, spec),
+                         lc.teacher_min_conf)
+
+
+# kind in a config -> the function building that teacher (spec, cfg, dataset names,
+# device, LossContext)
+KINDS = {
+    "model": model_teacher,
+    "blazepose": blazepose_teacher,
+}
+
+
+def build_teachers(cfg: TrainConfig, device, ctx: LossContext) -> list[Teacher]:
+    """The teachers of ``cfg`` (none in teacher mode), online ones first, then cached ones
+    with their slots in order (the order their loss terms are summed in); names made
+    unique. Checks each teacher's decay up front."""
+    from uniskel.training import losses
+    if cfg.mode == "teacher":
+        return []
+    datasets = [d.name for d in cfg.datasets]
+    built = []
+    for spec in cfg.teachers:
+        if spec.kind not in KINDS:
+            raise UniskelError(f"unknown teacher kind {spec.kind!r} "
+                               f"(use {' or '.join(repr(k) for k in KINDS)})")
+        built.append(KINDS[spec.kind](spec, cfg, datasets, device, ctx))
+    teachers = ([t for t in built if t.kind == "online"]
+                + [t for t in built if t.kind != "online"])
+    seen, slot = set(), 0
+    for t in teachers:
+        base, n = t.name, 2
+        while t.name in seen:
+            t.name, n = f"{base}_{n}", n + 1
+        seen.add(t.name)
+        if t.kind == "cached":
+            t.slot, slot = slot, slot + 1
+        try:
+            losses.decay_factor(dataclasses.replace(ctx.loss, decay=t.decay), 0, 1)
+        except ValueError as exc:
+            raise UniskelError(f"{t.name}: {exc}") from None
+    return teachers
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _on_gt(spec: TeacherSpec, lc, datasets: list[str], device):
+    import torch
+    return torch.tensor([where_gt(spec, lc, n) for n in datasets], device=device)
+
+
+# ---------------------------------------------------------------- BlazePose's cache
+
+def blazepose_spec(cfg: TrainConfig) -> TeacherSpec:
+    """The config's (first) BlazePose teacher, or the default one (for LSP repair)."""
+    return next((t for t in cfg.teachers if t.kind == "blazepose"), TeacherSpec("blazepose"))
+
+
+def blazepose_cache_path(spec: DatasetSpec, n: int, cfg: TrainConfig,
+                         teacher: TeacherSpec | None = None) -> Path:
+    """Where the BlazePose teacher's keypoints for ``n`` instances of ``spec`` are cached."""
+    rng = "all" if spec.range is None else f"{spec.range[0]}-{spec.range[1]}"
+    if spec.split is not None:
+        rng += f"_{spec.split}"
+    c = (teacher or blazepose_spec(cfg)).complexity
+    model = "" if c == 1 else f"_c{c}"  # "full" keeps its old name
+    return Path(cfg.cache_dir) / f"blazepose{model}_{spec.name}_{rng}_{n}.npz"
+
+
+def blazepose_keypoints(spec: DatasetSpec, insts, cfg: TrainConfig,
+                        teacher: TeacherSpec | None = None) -> np.ndarray:
+    """BlazePose's (n, 21, 3) keypoints for a dataset's instances (cached in cache_dir)."""
+    import os
+    bp = teacher or blazepose_spec(cfg)
+    cache = BlazePoseCache(blazepose_cache_path(spec, len(insts), cfg, bp), len(insts))
+    if cache.done.all():  # a complete cache needs no mediapipe (e.g. on a remote GPU)
+        return cache.keypoints
+    if bp.tflite:
+        from uniskel.engine.backends.mediapipe import install_landmark_model
+        install_landmark_model(bp.tflite, bp.complexity)
+    processes = max(1, min(os.cpu_count() or 1, 4))
+    return cache.fill(insts, model_complexity=bp.complexity, processes=processes).keypoints
 
 
 class ModelTeacher:

@@ -1,0 +1,184 @@
+"""Training data: the datasets' instances, LSPET's left/right repair, and the mixed sampler.
+
+The sample plan of an epoch is a function of (seed, epoch) and each sample's augmentation
+a function of (seed, epoch, position), so an epoch can resume at any step.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from uniskel.engine import skeleton
+from uniskel.engine.errors import UniskelError
+from uniskel.training.config import DatasetSpec, TrainConfig
+
+log = logging.getLogger("uniskel.train")
+
+
+def load_instances(spec: DatasetSpec, on_error: str):
+    from uniskel.training import datasets
+    if spec.format not in datasets.READERS:
+        raise UniskelError(f"dataset {spec.name}: unknown format {spec.format!r} "
+                           f"(use one of {', '.join(datasets.READERS)})")
+    insts = datasets.read(spec.format, spec.annotations, spec.images, split=spec.split,
+                          on_error=on_error)
+    if spec.range is not None:
+        a, b = spec.range
+        insts = [x for x in insts if a <= _index(x) < b]
+    if not insts:
+        raise UniskelError(f"dataset {spec.name}: no usable person instances in {spec.annotations}")
+    return insts
+
+
+def _index(inst) -> int:
+    """Position of an instance in its source file (LSP: image index), for splits."""
+    return int(getattr(inst, "index", 0))
+
+
+def repair_lr_swaps(insts, teacher_kpts: np.ndarray, min_conf=0.5, ratio=0.5) -> int:
+    """Swap left/right labels of instances whose swapped version fits BlazePose far better.
+
+    LSPET's crowd-sourced labels have left and right exchanged in about one image in
+    eleven. For each instance, compare the labelled limb joints with BlazePose's
+    confident predictions as labelled and as mirrored; swap when mirrored error <
+    ``ratio`` x labelled error. Returns how many were swapped.
+    """
+    flip = skeleton.flip_index()
+    limbs = np.array([i for i in range(5, 17)])
+    n = 0
+    for inst, t in zip(insts, teacher_kpts):
+        ok = inst.mask[limbs] & inst.mask[flip[limbs]] & (t[limbs, 2] > min_conf)
+        if ok.sum() < 4 or np.isnan(t).any():
+            continue
+        gt = inst.keypoints[:, :2]
+        e_same = np.linalg.norm(gt[limbs][ok] - t[limbs, :2][ok], axis=1).mean()
+        e_swap = np.linalg.norm(gt[flip[limbs]][ok] - t[limbs, :2][ok], axis=1).mean()
+        if e_swap < ratio * e_same:
+            inst.keypoints = inst.keypoints[flip].copy()
+            inst.mask = inst.mask[flip].copy()
+            n += 1
+    return n
+
+
+def needs_blazepose(spec: DatasetSpec, cfg: TrainConfig) -> bool:
+    """A BlazePose teacher, or LSP left/right repair (which compares against BlazePose)."""
+    return (any(t.kind == "blazepose" for t in cfg.teachers)
+            or (cfg.repair_lr_swaps and spec.format == "lsp"))
+
+
+def prepare_sources(cfg: TrainConfig, cached_teachers=()) -> list:
+    """(spec, instances, per cached teacher its (n, 21, 3) keypoints) for each dataset,
+    LSPET's left/right swaps repaired where the config asks."""
+    from uniskel.training.teachers import blazepose_keypoints
+    sources = []
+    for spec in cfg.datasets:
+        insts = load_instances(spec, cfg.on_error)
+        if cfg.repair_lr_swaps and spec.format == "lsp":
+            n = repair_lr_swaps(insts, blazepose_keypoints(spec, insts, cfg))
+            log.info("%s: repaired %d left/right swapped labels of %d", spec.name, n, len(insts))
+        cached = tuple(t.keypoints(spec, insts) for t in cached_teachers)
+        sources.append((spec, insts, cached))
+        log.info("%s: %d instances", spec.name, len(insts))
+    return sources
+
+
+class MixedSamples:
+    """Torch-style dataset over several sources; ``plan`` says which (source, index) each
+    position of the current epoch draws.
+
+    ``sources``: (spec, instances, cached) per dataset, ``cached`` the cached teachers'
+    (n, 21, 3) image-pixel keypoints, one array per teacher (a single array or None are
+    taken as one teacher or none). A sample's ``teacher_coords`` (T, 21, 2) and
+    ``teacher_conf`` (T, 21) hold them in crop pixels, through the same augmentation,
+    confidence 0 outside the crop."""
+
+    def __init__(self, sources, input_size, augment, loss_cfg, seed, on_error):
+        self.sources = [(spec, insts, _as_teachers(cached)) for spec, insts, cached in sources]
+        self.input_size = tuple(input_size)
+        self.augment, self.seed, self.on_error = augment, seed, on_error
+        self.plan = np.zeros((0, 2), np.int64)
+        self.epoch = 0
+        self.derived = [
+            [skeleton.INDEX[n] for n in skeleton.MAPPINGS[spec.format].derived]
+            for spec, _, _ in sources]
+        counts = {len(c) for _, _, c in self.sources}
+        if len(counts) > 1:
+            raise ValueError(f"every source needs the same cached teachers, got {counts}")
+        self.teachers = counts.pop() if counts else 0
+
+    def make_plan(self, epoch: int, samples_per_epoch: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, epoch, 7])
+        w = np.array([spec.weight for spec, _, _ in self.sources], np.float64)
+        counts = np.floor(samples_per_epoch * w / w.sum()).astype(int)
+        counts[0] += samples_per_epoch - counts.sum()
+        parts = []
+        for k, ((_, insts, _), c) in enumerate(zip(self.sources, counts)):
+            idx = rng.choice(len(insts), c, replace=c > len(insts))
+            parts.append(np.stack([np.full(c, k), idx], 1))
+        plan = np.concatenate(parts)
+        self.plan = plan[rng.permutation(len(plan))]
+        self.epoch = epoch
+        return self.plan
+
+    def __len__(self):
+        return len(self.plan)
+
+    def __getitem__(self, pos):
+        import cv2
+        import torch
+
+        from uniskel.training.augment import make_sample
+        cv2.setNumThreads(1)
+        k, i = self.plan[pos]
+        spec, insts, cached = self.sources[k]
+        inst = insts[i]
+        rng = np.random.default_rng([self.seed, self.epoch, int(pos)])
+        img = cv2.imread(str(inst.image))
+        h, w = self.input_size
+        if img is None:
+            if self.on_error == "raise":
+                raise UniskelError(f"{spec.name}: image {inst.image} does not decode")
+            log.warning("%s: image %s does not decode; sample %d left empty",
+                        spec.name, inst.image, pos)
+            img = np.zeros((h, w, 3), np.uint8)
+            mask = np.zeros(skeleton.NUM_KEYPOINTS, bool)
+        else:
+            mask = inst.mask
+        patch, coords, mask, _, tks = make_sample(
+            img, inst.box, inst.keypoints, mask, self.input_size, self.augment, rng,
+            [c[i] for c in cached])
+        for d in self.derived[k]:  # documented rule: thorax / pelvis = midpoint of parents
+            a, b = (skeleton.INDEX[n] for n in skeleton.DERIVED_RULES[skeleton.KEYPOINTS[d]])
+            if mask[a] and mask[b]:
+                coords[d] = (coords[a] + coords[b]) / 2
+                mask[d] = True
+        tk = np.nan_to_num(np.asarray(tks, np.float64).reshape(-1, skeleton.NUM_KEYPOINTS, 3))
+        t_ok = ((tk[..., 0] >= 0) & (tk[..., 0] < w) & (tk[..., 1] >= 0) & (tk[..., 1] < h))
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))).float(),
+            "coords": torch.from_numpy(coords),
+            "mask": torch.from_numpy(mask),
+            "teacher_coords": torch.from_numpy(tk[..., :2].astype(np.float32)),
+            "teacher_conf": torch.from_numpy((tk[..., 2] * t_ok).astype(np.float32)),
+            "source": int(k),
+        }
+
+
+def _as_teachers(cached) -> tuple:
+    if cached is None:
+        return ()
+    if isinstance(cached, np.ndarray):
+        return (cached,)
+    return tuple(cached)
+
+
+def epoch_batches(data: MixedSamples, epoch: int, first_step: int, steps_per_epoch: int,
+                  batch_size: int, workers: int, pin_memory: bool):
+    """The batches of ``epoch`` from step ``first_step`` on, in plan order."""
+    from torch.utils.data import DataLoader, Subset
+    data.make_plan(epoch, steps_per_epoch * batch_size)
+    positions = range(first_step * batch_size, steps_per_epoch * batch_size)
+    return DataLoader(Subset(data, positions), batch_size=batch_size, shuffle=False,
+                      num_workers=workers, drop_last=True, persistent_workers=False,
+                      pin_memory=pin_memory)
