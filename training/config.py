@@ -8,8 +8,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uniskel.engine.errors import UniskelError
+
+if TYPE_CHECKING:
+    from uniskel.training.augment import AugmentConfig
+    from uniskel.training.losses import LossConfig
 
 
 @dataclass

@@ -13,10 +13,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from uniskel.engine.errors import UniskelError
 from uniskel.training.teachers import LossContext, add_teacher_terms
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("uniskel.train")
 

@@ -29,13 +29,18 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
 from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
 from uniskel.training.config import DatasetSpec, TeacherSpec, TrainConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from uniskel.training.losses import LossConfig
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from uniskel.engine.errors import UniskelError
-# the names other modules have used from here
-from uniskel.training.config import (PRESETS, DatasetSpec, TeacherSpec,  # noqa: F401
-                                     TrainConfig, load_config)
-from uniskel.training.data import (MixedSamples, load_instances,  # noqa: F401
-                                   needs_blazepose, repair_lr_swaps)
-from uniskel.training.teachers import blazepose_cache_path  # noqa: F401
-from uniskel.training.teachers import blazepose_keypoints as _blazepose_for  # noqa: F401
+# the names other modules have used from here (training/pack.py, tests)
+from uniskel.training.config import (PRESETS, DatasetSpec, TeacherSpec, TrainConfig,
+                                     load_config)
+from uniskel.training.data import MixedSamples, load_instances, needs_blazepose, repair_lr_swaps
+from uniskel.training.teachers import blazepose_cache_path
+from uniskel.training.teachers import blazepose_keypoints as _blazepose_for
+
+__all__ = ["train", "device_for", "lr_schedule", "warm_start", "PRESETS", "DatasetSpec",
+           "TeacherSpec", "TrainConfig", "load_config", "MixedSamples", "load_instances",
+           "needs_blazepose", "repair_lr_swaps", "blazepose_cache_path", "_blazepose_for"]
 
 log = logging.getLogger("uniskel.train")
 
