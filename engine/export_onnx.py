@@ -1,7 +1,7 @@
 """Export a PoseNet to the ONNX file the engine's ``onnx`` backend runs.
 
 The file: input ``image`` (N, 3, H, W) float32 RGB 0..255, outputs ``simcc_x`` and
-``simcc_y``, a dynamic batch axis, opset 17, and metadata ``uniskel_config`` = the
+``simcc_y`` (or ``keypoints`` for a network that decodes itself), a dynamic batch axis, opset 17, and metadata ``uniskel_config`` = the
 model's config as JSON (so the file says what it is). Shared by ``training.export``
 and the tests. Needs the ``onnx`` package (the ``export`` extra) for the metadata.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from uniskel.engine.errors import UniskelError
+from uniskel.engine.modelfile import ONNX_OUTPUTS
 
 OPSET = 17
 
@@ -35,11 +36,12 @@ def export_onnx(model, out_path, opset: int = OPSET, check: bool = True,
     model = model.float().cpu().eval()
     h, w = cfg.input_size
     example = torch.zeros(1, 3, h, w)
-    axes = {"image": {0: "batch"}, "simcc_x": {0: "batch"}, "simcc_y": {0: "batch"}}
+    outputs = list(ONNX_OUTPUTS[getattr(cfg, "output", "simcc")])
+    axes = {name: {0: "batch"} for name in ["image", *outputs]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter
         torch.onnx.export(model, (example,), str(out_path), input_names=["image"],
-                          output_names=["simcc_x", "simcc_y"], dynamic_axes=axes,
+                          output_names=outputs, dynamic_axes=axes,
                           opset_version=opset, dynamo=False, do_constant_folding=True)
     proto = onnx.load(str(out_path))
     props = {"uniskel_config": json.dumps(cfg.to_dict())}
@@ -63,9 +65,10 @@ def check_export(model, onnx_path, atol: float = 1e-3, batch: int = 2) -> float:
     h, w = model.cfg.input_size
     x = np.random.default_rng(0).uniform(0, 255, (batch, 3, h, w)).astype(np.float32)
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = sess.run(["simcc_x", "simcc_y"], {"image": x})
+    got = sess.run(list(ONNX_OUTPUTS[getattr(model.cfg, "output", "simcc")]), {"image": x})
     with torch.inference_mode():
-        want = [t.numpy() for t in model(torch.from_numpy(x))]
+        out = model(torch.from_numpy(x))
+        want = [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
     err = max(float(np.abs(a - b).max()) for a, b in zip(got, want))
     if err > atol:
         raise UniskelError(f"{onnx_path}: ONNX output differs from PyTorch by {err:.2e} "

@@ -36,6 +36,9 @@ class ModelConfig:
     quality: tuple[float, ...] = ()
     hidden: int = 256
     keypoints: tuple[str, ...] = field(default=skeleton.KEYPOINTS)
+    # what the network outputs: "simcc" (x and y logits, decoded by engine.simcc) or
+    # "keypoints" (decoded in the network: (N, K, 3) x, y in input pixels, confidence)
+    output: str = "simcc"
 
     @property
     def bins(self) -> tuple[int, int]:
@@ -62,6 +65,10 @@ SIZES = {
     # BlazePose's landmark backbone with a marginal-SimCC head (engine/blazenet.py)
     "blaze_lite": dict(widths=(), depths=(), hidden=0, input_size=(256, 192)),
     "blaze_full": dict(widths=(), depths=(), hidden=0, input_size=(256, 192)),
+    # MoveNet Lightning's network with all 21 points (engine/movenet_net.py): the student
+    # v2, started from Google's published weights (training/movenet_student.py)
+    "movenet_lightning": dict(widths=(), depths=(), hidden=0, input_size=(192, 192),
+                              output="keypoints"),
 }
 
 
@@ -165,7 +172,13 @@ class PoseNet(nn.Module):
 
 
 def from_config(cfg: ModelConfig) -> nn.Module:
-    """The model a config describes: a ``PoseNet`` or, for ``blaze_*``, a ``BlazeNet``."""
+    """The model a config describes: a ``PoseNet``, for ``blaze_*`` a ``BlazeNet``, for
+    ``movenet_*`` a ``MoveNet``."""
+    if cfg.arch.startswith("movenet"):
+        from uniskel.engine.movenet_net import MoveNet
+        model = MoveNet(cfg.num_keypoints, cfg.input_size[0])
+        model.cfg = cfg
+        return model
     if cfg.arch.startswith("blaze"):
         from uniskel.engine.blazenet import BlazeNet
         return BlazeNet(cfg)

@@ -24,9 +24,10 @@ from pathlib import Path
 from uniskel.engine import assets, skeleton
 from uniskel.engine.errors import UniskelError, first_line
 
-#: the interface of a uniskel ONNX model
+#: the interface of a uniskel ONNX model: its input, and its outputs by the kind of
+#: network (``ModelConfig.output``: SimCC logits, or keypoints decoded in the network)
 ONNX_INPUT = "image"
-ONNX_OUTPUTS = ("simcc_x", "simcc_y")
+ONNX_OUTPUTS = {"simcc": ("simcc_x", "simcc_y"), "keypoints": ("keypoints",)}
 
 
 def _relative(path: Path) -> str:
@@ -228,19 +229,22 @@ def read_graph(path: Path):
 def inspect_onnx(path: Path) -> dict:
     """Read an ONNX file as data and check it before any session is built (``read_graph``),
     then its interface: input ``image`` (N, 3, H, W), outputs ``simcc_x`` / ``simcc_y``
-    (N, 21, bins), and a readable ``uniskel_config``. Returns that config, with
-    ``input_size`` and ``split_ratio`` taken from the graph's fixed shapes where it has
-    none."""
+    (N, 21, bins) or ``keypoints`` (N, 21, 3), and a readable ``uniskel_config``.
+    Returns that config, with ``input_size``, ``output`` and ``split_ratio`` taken from
+    the graph where it has none."""
     proto = read_graph(path)
     graph = proto.graph
     init = {t.name for t in graph.initializer}
     ins = [i for i in graph.input if i.name not in init]
     outs = list(graph.output)
-    if [i.name for i in ins] != [ONNX_INPUT] or tuple(o.name for o in outs[:2]) != ONNX_OUTPUTS:
+    kind = next((k for k, names in ONNX_OUTPUTS.items()
+                 if tuple(o.name for o in outs[:len(names)]) == names), None)
+    if [i.name for i in ins] != [ONNX_INPUT] or kind is None:
         raise UniskelError(
             f"{path}: not a uniskel pose model (expected input 'image' and outputs "
-            f"'simcc_x', 'simcc_y'; found inputs {[i.name for i in ins]}, "
+            f"'simcc_x', 'simcc_y' or 'keypoints'; found inputs {[i.name for i in ins]}, "
             f"outputs {[o.name for o in outs]})")
+    outs = outs[:len(ONNX_OUTPUTS[kind])]
     meta = {p.key: p.value for p in proto.metadata_props}
     cfg = {}
     if meta.get("uniskel_config"):
@@ -261,14 +265,21 @@ def inspect_onnx(path: Path) -> dict:
                            f"uniskel_config says {want[0]}x{want[1]}")
     if want is None and not all(isinstance(d, int) for d in have):
         raise UniskelError(f"{path}: input size is not fixed and no uniskel_config says it")
-    out_dims = [_dims(o) for o in outs[:2]]
+    if cfg.get("output", "simcc") != kind:
+        raise UniskelError(f"{path}: its uniskel_config says output {cfg['output']!r} but "
+                           f"the graph outputs {[o.name for o in outs]}")
+    cfg["output"] = kind
+    out_dims = [_dims(o) for o in outs]
     for o, d in zip(outs, out_dims):
-        if len(d) != 3:
+        if len(d) != 3 or (kind == "keypoints" and d[2] != 3):
             raise UniskelError(f"{path}: output '{o.name}' has shape {d}; expected "
-                               f"(N, keypoints, bins)")
+                               + ("(N, keypoints, 3)" if kind == "keypoints"
+                                  else "(N, keypoints, bins)"))
         if isinstance(d[1], int):
             check_keypoints(path, d[1])
     cfg.setdefault("input_size", list(have))
+    if kind == "keypoints":
+        return cfg
     bx = out_dims[0][2]
     if not cfg.get("split_ratio") and isinstance(bx, int):
         cfg["split_ratio"] = bx / cfg["input_size"][1]

@@ -54,12 +54,14 @@ def empty_result(n: int = 0) -> np.ndarray:
     return np.zeros((n, skeleton.NUM_KEYPOINTS, 3), dtype=np.float32)
 
 
-class SimCCBackend(Backend):
+class StudentBackend(Backend):
     """A uniskel student on some runtime (ONNX Runtime, PyTorch, TensorRT): each is "make
     a session, run a batch". This base reads the model's settings once (``configure``),
-    checks and batches the crops and decodes the SimCC logits with the one codec
-    (``engine.simcc``); a subclass sets up its session and implements ``forward``:
-    uint8 crops (N, H, W, 3) -> logits (N, 21, bx), (N, 21, by) as float32 numpy."""
+    checks and batches the crops and decodes the outputs; a subclass sets up its session
+    and implements ``forward``: uint8 crops (N, H, W, 3) -> the network's outputs as a
+    tuple of float32 numpy arrays. Two kinds of network (the config's ``output``):
+    ``"simcc"`` gives logits (N, 21, bx), (N, 21, by), decoded here with the one codec
+    (``engine.simcc``); ``"keypoints"`` decodes inside the network and gives (N, 21, 3)."""
 
     def configure(self, cfg) -> None:
         """Take the inference settings from a ModelConfig or its dict (an ONNX file's
@@ -69,8 +71,10 @@ class SimCCBackend(Backend):
         get = cfg.get if isinstance(cfg, dict) else (lambda k, d=None: getattr(cfg, k, d))
         if get("input_size"):
             self.input_size = tuple(int(v) for v in get("input_size"))
-        self.codec = simcc.SimCC.of(cfg)
-        self.split_ratio, self.window = self.codec.split_ratio, self.codec.window
+        self.output = get("output") or "simcc"
+        self.codec = simcc.SimCC.of(cfg) if self.output == "simcc" else None
+        if self.codec is not None:
+            self.split_ratio, self.window = self.codec.split_ratio, self.codec.window
         score = get("person_score")
         self.person_score = float(score) if score is not None else 0.3
         self.quality = tuple(get("quality") or ())
@@ -82,8 +86,12 @@ class SimCCBackend(Backend):
         crops = check_crops(crops, self.input_size)
         if len(crops) == 0:
             return empty_result()
-        sx, sy = self.forward(crops)
-        return self.codec.decode(sx, sy)
+        outputs = self.forward(crops)
+        if self.codec is None:  # decoded in the network
+            kpts = np.asarray(outputs[0], np.float32).copy()
+            kpts[..., 2] = np.clip(kpts[..., 2], 0.0, 1.0)
+            return kpts
+        return self.codec.decode(*outputs)
 
 
 class PerCropBackend(Backend):

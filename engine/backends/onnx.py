@@ -15,7 +15,7 @@ import numpy as np
 
 from uniskel.engine import assets, quality
 from uniskel.engine import modelfile
-from uniskel.engine.backends.base import SimCCBackend
+from uniskel.engine.backends.base import StudentBackend
 from uniskel.engine.errors import UniskelError, first_line
 
 NAME = "onnx"
@@ -48,7 +48,7 @@ def session_options(threads: int | None = None):
     return opts
 
 
-class OnnxBackend(SimCCBackend):
+class OnnxBackend(StudentBackend):
     name = NAME
 
     def __init__(self, model_path=None, threads: int | None = None, providers=None):
@@ -83,11 +83,17 @@ class OnnxBackend(SimCCBackend):
             modelfile.check_keypoints(self.path, int(self.cfg["num_keypoints"]),
                                     self.cfg.get("keypoints"))
         try:
-            sx, sy = self._run(np.zeros((1, 3, *self.input_size), np.float32))
+            out = self._run(np.zeros((1, 3, *self.input_size), np.float32))
         except Exception as exc:
             raise UniskelError(f"{self.path}: model fails on a {self.input_size} input "
                                f"({first_line(exc)})") from None
-        modelfile.check_keypoints(self.path, sx.shape[1])
+        modelfile.check_keypoints(self.path, out[0].shape[1])
+        if self.output == "keypoints":
+            if out[0].shape[2:] != (3,):
+                raise UniskelError(f"{self.path}: output 'keypoints' has shape "
+                                   f"{out[0].shape}; expected (N, 21, 3)")
+            return
+        sx, sy = out
         bx, by = sx.shape[-1], sy.shape[-1]
         h, w = self.input_size
         if (round(w * self.split_ratio), round(h * self.split_ratio)) != (bx, by):
@@ -95,8 +101,8 @@ class OnnxBackend(SimCCBackend):
                                f"{w}x{h} at split ratio {self.split_ratio}")
 
     def _run(self, x: np.ndarray):
-        sx, sy = self.session.run(list(modelfile.ONNX_OUTPUTS), {modelfile.ONNX_INPUT: x})
-        return sx, sy
+        return tuple(self.session.run(list(modelfile.ONNX_OUTPUTS[self.output]),
+                                      {modelfile.ONNX_INPUT: x}))
 
     def forward(self, crops: np.ndarray):
         return self._run(np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32))

@@ -31,7 +31,7 @@ import numpy as np
 
 from uniskel.engine import assets
 from uniskel.engine import modelfile
-from uniskel.engine.backends.base import SimCCBackend
+from uniskel.engine.backends.base import StudentBackend
 from uniskel.engine.errors import UniskelError
 
 NAME = "tensorrt"
@@ -105,7 +105,7 @@ def key_digest(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 
-class TensorRTBackend(SimCCBackend):
+class TensorRTBackend(StudentBackend):
     name = NAME
 
     def __init__(self, model_path=None, device: str = "cuda", cache: Path | None = None,
@@ -220,15 +220,15 @@ class TensorRTBackend(SimCCBackend):
     # ---- inference ----
     @staticmethod
     def _run_module(module, x):
-        """(n, 3, H, W) half on the GPU -> SimCC logits as float32 numpy, crop by crop
-        (the engine is built for batch 1), with one copy back to the host."""
+        """(n, 3, H, W) half on the GPU -> the network's outputs as float32 numpy, crop
+        by crop (the engine is built for batch 1), with one copy back to the host."""
         import torch
 
         with torch.no_grad():
             outs = [module(x[i:i + 1]) for i in range(x.shape[0])]
-            sx = torch.cat([o[0] for o in outs]).float().cpu().numpy()
-            sy = torch.cat([o[1] for o in outs]).float().cpu().numpy()
-        return sx, sy
+            outs = [o if isinstance(o, (tuple, list)) else (o,) for o in outs]
+            return tuple(torch.cat([o[j] for o in outs]).float().cpu().numpy()
+                         for j in range(len(outs[0])))
 
     def forward(self, crops: np.ndarray):
         import torch

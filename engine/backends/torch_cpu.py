@@ -7,7 +7,7 @@ import numpy as np
 
 from uniskel.engine import assets
 from uniskel.engine import modelfile
-from uniskel.engine.backends.base import SimCCBackend
+from uniskel.engine.backends.base import StudentBackend
 
 NAME = "cpu"
 LABEL = "CPU (PyTorch)"  # in the window's backend menu
@@ -21,7 +21,7 @@ def unavailable() -> str | None:
     return None
 
 
-class TorchBackend(SimCCBackend):
+class TorchBackend(StudentBackend):
     """A PoseNet in PyTorch; ``cuda`` reuses this with a device and FP16."""
 
     def __init__(self, model_path=None, device: str = "cpu", half: bool = False,
@@ -42,14 +42,15 @@ class TorchBackend(SimCCBackend):
         self.description = f"{self.name} (PyTorch {torch.__version__}, {prec}, {self.path.name})"
 
     def forward(self, crops: np.ndarray):
-        """uint8 (N, H, W, 3) -> SimCC logits as float32 numpy arrays."""
+        """uint8 (N, H, W, 3) -> the network's outputs as float32 numpy arrays."""
         import torch
 
         with torch.inference_mode():
             x = torch.from_numpy(crops).to(self.device, non_blocking=True)
             x = x.permute(0, 3, 1, 2).to(self.dtype)
-            sx, sy = self.model(x)
-            return sx.float().cpu().numpy(), sy.float().cpu().numpy()
+            out = self.model(x)
+            out = out if isinstance(out, tuple) else (out,)
+            return tuple(t.float().cpu().numpy() for t in out)
 
 
 def load(model_path=None, threads: int | None = None, **_) -> TorchBackend:
