@@ -62,7 +62,6 @@ def run(args) -> int:
                    disable=None, file=sys.stderr)
         try:
             for frame, ts, _ in source:
-                out.check_space()  # before the work, not only before the write
                 result = pipeline.process(frame, ts)
                 out.write(frame, result)
                 bar.update(1)
