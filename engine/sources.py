@@ -33,7 +33,6 @@ from uniskel.engine.errors import UniskelError
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 CAMERA_PREFIX = "camera:"
 STILL_FPS = 30.0      # the rate an image is repeated at when it loops
-MAX_IMAGE_BYTES = 256 << 20  # a file that is no video is tried as an image up to this size
 
 
 class SourceError(UniskelError):
@@ -231,8 +230,8 @@ class ImageSource(Source):
 
 
 def read_image(path) -> np.ndarray | None:
-    """An image file as RGB, or None if it is not one (also reads non-ASCII paths on
-    Windows)."""
+    """An image file as RGB, or None if it is not one (np.fromfile: also non-ASCII paths
+    on Windows)."""
     data = np.fromfile(str(path), dtype=np.uint8)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     return None if bgr is None else _rgb(bgr)
@@ -269,10 +268,4 @@ def open_source(spec, loop: bool = False, realtime: bool = False,
         raise UniskelError(f"{path}: file is empty")
     if path.suffix.lower() in IMAGE_EXTS:
         return ImageSource(path, loop=loop, realtime=realtime, fps=still_fps)
-    try:
-        return VideoSource(path, loop=loop, realtime=realtime)
-    except UniskelError:
-        if path.stat().st_size > MAX_IMAGE_BYTES or read_image(path) is None:
-            raise
-        # an image with a video's name (or none): play it as the image it is
-        return ImageSource(path, loop=loop, realtime=realtime, fps=still_fps)
+    return VideoSource(path, loop=loop, realtime=realtime)  # (an image by another name too)

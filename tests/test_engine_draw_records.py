@@ -85,3 +85,46 @@ def test_csv_rows(tmp_path):
 def test_bad_record_path(tmp_path):
     with pytest.raises(UniskelError, match=r"\.jsonl or \.csv"):
         KeypointWriter(tmp_path / "r.json")
+
+
+def test_style_mirror_ids_colours_and_followed():
+    """render() leaves the frame alone and draws what the window's options ask for."""
+    from uniskel.engine.draw import Style, person_colour, render
+
+    k = np.zeros((21, 3), np.float32)
+    k[I["head_top"]] = (40, 60, 1.0)
+    p = Person(k, (20.0, 40.0, 60.0, 100.0), 3, 1.0)
+    frame = np.zeros((120, 200, 3), np.uint8)
+    plain = render(frame, [p], Style())
+    assert not frame.any() and plain[60, 40].any() and not plain[60, 199 - 40].any()
+    mirrored = render(frame, [p], Style(mirror=True))
+    assert mirrored[60, 199 - 40].any() and not mirrored[60, 40].any()
+    own = render(frame, [p], Style(side_colours=False))
+    assert tuple(own[60, 40]) == person_colour(3)
+    assert tuple(plain[60, 40]) == skeleton.KEYPOINT_COLORS[I["head_top"]]
+    with_id = render(frame, [p], Style(ids=True))
+    above = with_id[:50]  # "#3" above the head, in the person's colour
+    assert (np.abs(above.reshape(-1, 3).astype(int) - person_colour(3)).sum(1) < 30).sum() > 5
+    bold = render(frame, [p], Style(followed=3))
+    assert (bold > 0).any(axis=2).sum() > (plain > 0).any(axis=2).sum()
+
+
+def test_a_record_cut_off_by_a_full_disk_still_reads(tmp_path):
+    path = tmp_path / "r.jsonl"
+    with KeypointWriter(path, source="clip.mp4") as w:
+        for i in range(3):
+            w.write(result(i, [person()]))
+    text = path.read_text()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(text[: len(text) - 40])  # the last line half-written
+    header, frames = read_jsonl(cut)
+    assert header["source"] == "clip.mp4" and [f["frame"] for f in frames] == [0, 1]
+    broken = tmp_path / "broken.jsonl"
+    lines = text.splitlines(keepends=True)
+    broken.write_text(lines[0] + "{not json\n" + "".join(lines[2:]))
+    with pytest.raises(UniskelError, match="line 2"):
+        read_jsonl(broken)
+    old = tmp_path / "old.jsonl"  # a header of an earlier version (fewer keys) reads as is
+    old.write_text(json.dumps({"uniskel": 1, "keypoints": list(skeleton.KEYPOINTS)}) + "\n"
+                   + lines[1])
+    assert read_jsonl(old)[1][0]["frame"] == 0

@@ -100,3 +100,13 @@ def test_looping_video_keeps_counting(tmp_path):
     got = [next(it) for _ in range(10)]
     assert [i for _, _, i in got] == list(range(10))
     assert np.array_equal(got[0][0], got[4][0])
+
+
+def test_an_image_with_a_video_name_plays_as_the_image(tmp_path):
+    still = tmp_path / "photo.mp4"
+    ok, png = cv2.imencode(".png", np.full((30, 40, 3), (10, 20, 30), np.uint8))
+    still.write_bytes(png.tobytes())
+    with open_source(still) as src:  # as an image, or as OpenCV's one-frame video
+        assert src.size == (30, 40)
+        (frame, _, _), = list(src)
+    assert tuple(frame[0, 0]) == (30, 20, 10)  # RGB
