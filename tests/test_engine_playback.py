@@ -73,9 +73,10 @@ def test_seek_while_paused_shows_that_frame_then_waits(clip):
 def test_the_end_waits_for_play_which_starts_again(clip):
     player = Player(open_source(clip), pace=False, interactive=True)
     events = player.events()
-    packets, other = take(events, 1, kinds=(Event,))
-    packets, _ = take(events, 1, kinds=(Event,))  # "opened" came first
-    assert packets[0].kind == "ended" and not player.is_playing()
+    (opened,), _ = take(events, 1, kinds=(Event,))
+    (ended,), frames = take(events, 1, kinds=(Event,))
+    assert opened.kind == "opened" and ended.kind == "ended" and len(frames) == 10
+    assert not player.is_playing()
     player.play()
     (p,), _ = take(events, 1)
     assert (p.index, p.restart) == (0, True)

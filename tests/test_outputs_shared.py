@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-import cv2  # sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must undo
+import cv2  # noqa: F401 - sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must undo
 
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 pytest.importorskip("pytestqt")
