@@ -42,6 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep one part of the image-id split (id %% 4 == 1 is val): "
                         "coco_mini's val part is the COCO data the shipped student never "
                         "trained on")
+    p.add_argument("--cut", choices=("mid-torso",),
+                   help="the half-body check: each person's picture ends at their mid-torso "
+                        "(as a webcam frames a person at a desk); reports the metric over "
+                        "the points still in the picture and outside_drawn, the share of "
+                        "points below the cut drawn anyway (confidence >= 0.2)")
     p.add_argument("--boxes", choices=("gt", "detector"), default="gt",
                    help="where the people are: the annotated boxes (gt, the default, for "
                         "comparing pose models) or the engine's person detector (detector: "
@@ -90,10 +95,12 @@ def run(args) -> int:
     backend = create(args.backend, args.model, **extra)
     backend_name = getattr(backend, "name", args.backend)
     t0 = time.perf_counter()
+    if args.cut and args.boxes == "detector":
+        raise UniskelError("--cut applies to --boxes gt")
     res = E.evaluate(backend.infer, instances, args.format, backend.input_size,
                    provided=E.provided_points(backend, backend_name),
                    quality=tuple(getattr(backend, "quality", ()) or ()), batch_size=args.batch_size,
-                   on_error=args.on_error, progress=None)
+                   on_error=args.on_error, progress=None, cut=bool(args.cut))
     if args.boxes == "detector":
         from uniskel.engine import detector as detectors
 
@@ -198,6 +205,10 @@ def format_table(res: dict, title: str) -> str:
         lines.append(f"  person recall      {_pct(res['person_recall'])} ({r['found']} of "
                      f"{r['annotated']} people taller than {r['taller_than_px']:g} px, "
                      f"detector {res.get('detector', '?')}, {res['detections']} detections)")
+    if "outside_drawn" in res:
+        lines.append(f"  outside drawn      {_pct(res['outside_drawn'])} ({res['outside_points']} "
+                     f"labelled points below the mid-torso cut, confidence >= "
+                     f"{res['draw_threshold']:g})")
     if "gt_boxes" in res:
         lines.append(f"  AP on GT boxes     {_pct(res['gt_boxes'].get('AP'))} (same model)")
     if res.get("not_evaluated"):

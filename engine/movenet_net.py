@@ -114,7 +114,7 @@ class MoveNet(nn.Module):
         return m
 
     def decode(self, m: dict):
-        n, k, cells = m["heatmap"].shape[0], self.num_keypoints, m["heatmap"].shape[-1]
+        n, k, cells = m["heatmap"].shape[:2] + m["heatmap"].shape[-1:]
         centre = (m["center"] * self.center_prior).flatten(1).argmax(1)  # (N,)
         cy, cx = (centre // cells).float(), (centre % cells).float()
         pick = centre.view(n, 1, 1).expand(n, 2 * k, 1)

@@ -140,6 +140,10 @@ def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding:
                     if problems is not None:
                         problems.append(str(img))
                     continue
+                cut = inst.meta.get("cut_y")
+                if cut is not None:  # the picture ends here (evaluate(..., cut=True))
+                    img = img.copy()
+                    img[int(np.ceil(cut)):] = 0
                 c, inv = _crop_box(inst.box, img, input_size, padding)
                 crops.append(c)
                 inverses.append(inv)
@@ -254,20 +258,94 @@ def score(fmt: str, instances, preds, provided=None, quality=()) -> dict:
                       exclude=MPII_MEAN_EXCLUDES)
 
 
+#: the app's default draw threshold (app/settings.py): a point at least this confident is
+#: drawn
+DRAW_THRESHOLD = 0.2
+
+
+def cut_mid_torso(instances) -> list:
+    """Each person whose shoulders and hips are labelled, as if the picture ended at their
+    mid-torso (halfway between the shoulders' and the hips' mean height), the way a
+    webcam frames a person at a desk: the box is clipped there, ``meta["cut_y"]`` says
+    where the picture ends (``predict`` blacks out the rest). Others are left out."""
+    import dataclasses
+
+    idx = skeleton.INDEX
+    parts = [idx[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+    out = []
+    for inst in instances:
+        if not inst.mask[parts].all():
+            continue
+        y = inst.keypoints[parts, 1]
+        cut = float((y[:2].mean() + y[2:].mean()) / 2)
+        x0, y0, x1, y1 = inst.box
+        if cut <= y0 + 4:
+            continue
+        out.append(dataclasses.replace(inst, box=(x0, y0, x1, min(y1, cut)),
+                                       meta={**inst.meta, "cut_y": cut}))
+    return out
+
+
+def score_cut(fmt: str, instances, preds, provided=None, quality=(),
+              threshold: float = DRAW_THRESHOLD) -> dict:
+    """Metrics of the mid-torso crops: the usual metric over the points still in the
+    picture (PCK keeps its full-body torso size), and ``outside_drawn``: the share of
+    the labelled points below the cut that the model gives at least ``threshold``
+    confidence (they would be drawn where there is nothing to see)."""
+    import dataclasses
+
+    import numpy as np
+
+    from uniskel.training.datasets import stack_keypoints
+    from uniskel.training.metrics import pck, torso_size
+
+    provided = np.ones(skeleton.NUM_KEYPOINTS, bool) if provided is None \
+        else np.asarray(provided, bool)
+    gt, mask = stack_keypoints(instances)
+    cut = np.array([i.meta["cut_y"] for i in instances])[:, None]
+    visible = mask & (gt[..., 1] < cut)
+    hidden = mask & ~visible & provided[None]
+    if FORMATS[fmt] == "ap":
+        kept = [dataclasses.replace(i, mask=v) for i, v in zip(instances, visible)]
+        res = _score_ap(kept, preds, skeleton.MAPPINGS[fmt], quality)
+    elif FORMATS[fmt] == "pck":
+        names, joints = _names(skeleton.LSP)
+        r = pck(preds, gt, visible, torso_size(gt, mask, skeleton.INDEX), PCK_THR)
+        upper = [u for u in joints if visible[:, u].any()]
+        res = {f"PCK@{PCK_THR:g}": r.mean(upper), "instances": len(instances),
+               "per_keypoint": {n: _finite(float(r.per_keypoint[u]))
+                                for n, u in zip(names, joints) if u in upper}}
+    else:
+        raise UniskelError(f"--cut mid-torso scores AP and LSP formats, not {fmt}")
+    drawn = (preds[..., 2] >= threshold) & hidden
+    res.update(cut="mid-torso", outside_points=int(hidden.sum()),
+               outside_drawn=float(drawn.sum() / max(hidden.sum(), 1)),
+               outside_drawn_per_keypoint={
+                   skeleton.KEYPOINTS[u]: _finite(float(drawn[:, u].sum() / hidden[:, u].sum()))
+                   for u in range(skeleton.NUM_KEYPOINTS) if hidden[:, u].sum()},
+               draw_threshold=threshold)
+    return res
+
+
 def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, quality=(),
              batch_size: int = 32, padding: float = PADDING, on_error: str = "skip",
-             progress=False) -> dict:
+             progress=False, cut: bool = False) -> dict:
     """Predict on every instance's ground-truth crop and score: the whole evaluation.
 
     ``predict_fn``: crops (B, H, W, 3) uint8 RGB -> (B, 21, 3) in crop pixels + conf.
     ``provided``: (21,) bool, the points the model gives (default all); ``quality``: the
-    model's quality coefficients (AP's detection score; default none). Returns the
-    metric dict of ``score`` plus ``skipped`` (unreadable images) and ``problems``."""
+    model's quality coefficients (AP's detection score; default none). ``cut``: the
+    half-body check instead (``cut_mid_torso``, ``score_cut``). Returns the metric dict
+    of ``score`` plus ``skipped`` (unreadable images) and ``problems``."""
     problems: list = []
+    if cut:
+        instances = cut_mid_torso(instances)
+        if not instances:
+            raise UniskelError("no people with labelled shoulders and hips to cut at mid-torso")
     preds, kept = predict(predict_fn, instances, input_size, batch_size=batch_size,
                           padding=padding, on_error=on_error, progress=progress,
                           problems=problems)
-    res = score(fmt, kept, preds, provided, quality)
+    res = (score_cut if cut else score)(fmt, kept, preds, provided, quality)
     res["skipped"] = len(instances) - len(kept)
     res["problems"] = problems
     return res

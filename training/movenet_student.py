@@ -1,27 +1,29 @@
 """Student v2: MoveNet Lightning's network (Google, Apache-2.0 weights) with all 21
-unified points.
+unified points, and without legs drawn where the picture has none.
 
-The 17 COCO points keep Lightning's published channels unchanged (Lightning is the
-strongest model reachable here at its speed, and its half-body behaviour is already
-right: it gives points outside the picture low confidence). The four points COCO lacks
-(pelvis, thorax, upper neck, head top) get output channels of their own in the three
-keypoint heads (heatmap, sub-cell offset, regression from the person centre), started
-from their neighbours' channels (``engine.movenet_net.EXTRA_INIT``) and trained here on
-LSPET's labelled people while everything else stays frozen:
+Lightning is the strongest model reachable here at its speed. Two things it lacks are
+trained here, on its frozen backbone and FPN:
 
-* head top and upper neck: LSPET's labels ("head top", "neck");
-* thorax and pelvis: the midpoints of the labelled shoulders and hips (as
-  ``engine.skeleton.derive`` defines them for COCO-skeleton data);
-* crops as the engine cuts them (box x 1.25), with the usual augmentation, and one in
-  three cut at a random height (head to knees) with the rest of the crop black, as a
-  person framed from the waist up looks at the edge of a webcam picture: points below
-  the cut are trained towards confidence 0;
-* losses: CenterNet's penalty-reduced focal loss on the heatmaps (Gaussian targets,
-  sigma 1.5 cells), L1 on the offsets at the labelled cell and on the regression at the
-  person centre the model itself picks.
+* **The four points COCO lacks** (pelvis, thorax, upper neck, head top) get output
+  channels of their own in the three keypoint heads (heatmap, sub-cell offset,
+  regression from the person centre), started from their neighbours' channels
+  (``engine.movenet_net.EXTRA_INIT``): head top and upper neck from LSPET's labels
+  ("head top", "neck"); thorax and pelvis from the midpoints of the labelled shoulders
+  and hips (as ``engine.skeleton.derive`` defines them for COCO-skeleton data). CenterNet's
+  penalty-reduced focal loss on their heatmaps (Gaussian targets, sigma 1.5 cells), L1
+  on their offsets at the labelled cell and on their regression at the person centre the
+  model picks.
+* **Half-body framing.** Lightning draws about half of the points that lie below the
+  edge of a picture cut at mid-torso (``uniskel eval --cut mid-torso``). One crop in two
+  is cut at a random height between the shoulders and the knees, the rest black, as a
+  person at a desk reaches the bottom of a webcam picture. The heatmap head is trained
+  (MSE) towards the published Lightning's own heatmaps on the same crop, except that a
+  point below the cut (labelled there, or placed there by Lightning where unlabelled)
+  gets an empty map: its confidence goes to 0, and everything else stays as published.
 
-Checkpoints every ``save_every`` steps and at each epoch's end (``last.pt``); a run
-started again with the same ``out`` resumes from there.
+Data: LSPET 0-7499 and 8000-8999 (7500-7999 stays the validation split) and coco_mini's
+train part. Checkpoints every ``save_every`` steps and at each epoch's end
+(``last.pt``); a run started again with the same ``out`` resumes from there.
 
     python -m uniskel.training.movenet_student --out runs/movenet21 --epochs 3
 """
@@ -47,31 +49,57 @@ NEW = [skeleton.INDEX[n] for n in EXTRA]
 @dataclass
 class Config:
     out: str = "runs/movenet21"
-    epochs: int = 4
+    epochs: int = 3
     batch: int = 32
     lr: float = 2e-3
     seed: int = 0
     sigma: float = 1.5           # heatmap Gaussian, in cells (4 px)
-    cut_prob: float = 1 / 3      # crops cut at a random height
+    cut_prob: float = 0.5        # crops cut at a random height
     save_every: int = 50         # steps
     lsp_ranges: tuple = ((0, 7500), (8000, 9000))  # 7500..7999 stays the validation split
     limit: int | None = None     # people (quick runs)
 
 
-def build() -> MoveNet:
-    """Lightning's weights, widened to 21 points, everything frozen but the new points'
-    output channels (a gradient hook zeroes the published channels' gradients)."""
+def build() -> tuple[MoveNet, torch.nn.Module]:
+    """(student, teacher heatmap head): Lightning's weights widened to 21 points, frozen
+    but for the heatmap head and the new points' rows of the regression and offset
+    heads (a gradient hook zeroes the published rows' gradients); the teacher is the
+    published heatmap head (17 points), frozen."""
+    import copy
+
     model = from_movenet(assets.asset("models", "movenet_lightning.onnx"), 21, EXTRA)
-    for p in model.parameters():
+    published = from_movenet(assets.asset("models", "movenet_lightning.onnx"), 17)
+    teacher = copy.deepcopy(published.heads["heatmap"]).eval()
+    for p in list(model.parameters()) + list(teacher.parameters()):
         p.requires_grad_(False)
-    for head, per in (("regress", 2), ("offset", 2), ("heatmap", 1)):
+    for p in model.heads["heatmap"].parameters():
+        p.requires_grad_(True)
+    for head in ("regress", "offset"):
         final = model.heads[head][-1]
         keep = torch.ones(final.weight.shape[0], 1, 1, 1)
-        keep[: 17 * per] = 0
+        keep[:34] = 0
         for p, k in ((final.weight, keep), (final.bias, keep.view(-1))):
             p.requires_grad_(True)
             p.register_hook(lambda g, k=k: g * k)
-    return model
+    return model, teacher
+
+
+def forward(model: MoveNet, teacher, crops):
+    """The student's maps (gradients only where training reaches) and the teacher's
+    keypoints and heatmaps on the same crops."""
+    with torch.no_grad():
+        f = model.features(crops)
+        hidden = {h: model.heads[h][:-1](f) for h in ("regress", "offset")}
+        centre = model.heads["center"](f).sigmoid()
+        t_heat = teacher(f).sigmoid()
+    maps = {h: model.heads[h][-1](hidden[h]) for h in hidden}
+    maps["center"] = centre
+    maps["heatmap"] = model.heads["heatmap"](f).sigmoid()
+    with torch.no_grad():
+        t_kpts = model.decode({"center": centre, "heatmap": t_heat,
+                               "regress": maps["regress"][:, :34].detach(),
+                               "offset": maps["offset"][:, :34].detach()})
+    return maps, t_heat, t_kpts
 
 
 def trainable(model: MoveNet) -> list:
@@ -80,18 +108,22 @@ def trainable(model: MoveNet) -> list:
 
 def cut(patch, kpts, mask, rng):
     """Black out the crop below a random height between the shoulders and the knees;
-    points below the cut are no longer visible."""
-    ys = [kpts[skeleton.INDEX[n], 1] for n in ("left_shoulder", "right_shoulder",
-                                                "left_knee", "right_knee")]
+    -> (patch, the row where the picture now ends; its height when not cut)."""
+    height = patch.shape[0]
+    idx = [skeleton.INDEX[n] for n in ("left_shoulder", "right_shoulder",
+                                       "left_knee", "right_knee")]
+    if not mask[idx].all():
+        return patch, height
+    ys = kpts[idx, 1]
     top, bottom = min(ys[:2]), max(ys[2:])
-    if not (np.isfinite(top) and np.isfinite(bottom)) or bottom - top < 8:
-        return patch, mask
+    if bottom - top < 8:
+        return patch, height
     row = int(rng.uniform(top + 0.3 * (bottom - top), bottom))
-    if not 0 < row < patch.shape[0]:
-        return patch, mask
+    if not 0 < row < height:
+        return patch, height
     patch = patch.copy()
     patch[row:] = 0
-    return patch, mask & (kpts[:, 1] < row)
+    return patch, row
 
 
 def sample(inst, rng, cfg: Config, size: int):
@@ -105,11 +137,12 @@ def sample(inst, rng, cfg: Config, size: int):
         i = skeleton.INDEX[name]
         mask[i] = mask[a] and mask[b]
         kpts[i] = (kpts[a] + kpts[b]) / 2
-    patch, out, mask, _, _ = make_sample(image, inst.box, kpts, mask, (size, size),
-                                         AugmentConfig(half_body_prob=0.0), rng)
+    patch, out, labelled, _, _ = make_sample(image, inst.box, kpts, mask, (size, size),
+                                             AugmentConfig(half_body_prob=0.0), rng)
+    row = size
     if rng.random() < cfg.cut_prob:
-        patch, mask = cut(patch, out, mask, rng)
-    return patch, out, mask
+        patch, row = cut(patch, out, labelled, rng)
+    return patch, out, labelled & (out[:, 1] < row), labelled, row
 
 
 def focal(pred, target, pos):
@@ -120,12 +153,24 @@ def focal(pred, target, pos):
     return -(pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1)
 
 
-def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float):
-    """Losses of the four new points. kpts (N, 21, 2) crop px, mask (N, 21) bool."""
+def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float, t_heat=None, t_kpts=None,
+            labelled=None, cut_rows=None):
+    """Losses of one batch. kpts (N, 21, 2) crop px; mask (N, 21) bool: labelled and in
+    the picture; labelled (N, 21) bool; cut_rows (N,): where each picture ends (its
+    height when uncut); t_heat, t_kpts: the published model's heatmaps and keypoints."""
     n, cells = kpts.shape[0], maps["heatmap"].shape[-1]
     stride = model.input_size / cells
+    labelled = mask if labelled is None else labelled
+    cut_rows = np.full(n, model.input_size) if cut_rows is None else cut_rows
+    l_keep = torch.zeros(())
+    if t_heat is not None:  # the 17 published points: as published, empty below the cut
+        where = np.where(labelled[:, :17], kpts[:, :17, 1], t_kpts[:, :, 1].numpy())
+        below = torch.as_tensor(where >= cut_rows[:, None], dtype=torch.float32)
+        target = t_heat * (1 - below)[..., None, None]
+        l_keep = ((maps["heatmap"][:, :17] - target) ** 2).sum((2, 3)).mean()
     k = torch.as_tensor(kpts[:, NEW] / stride, dtype=torch.float32)  # (N, 4, 2) cells
     vis = torch.as_tensor(mask[:, NEW], dtype=torch.float32)           # (N, 4)
+    known = torch.as_tensor(labelled[:, NEW], dtype=torch.float32)     # supervised at all
     gy, gx = model.grid_y.view(1, 1, cells, 1), model.grid_x.view(1, 1, 1, cells)
     d2 = (gx - k[..., 0, None, None]) ** 2 + (gy - k[..., 1, None, None]) ** 2
     target = torch.exp(-d2 / (2 * sigma ** 2)) * vis[..., None, None]
@@ -133,7 +178,7 @@ def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float):
     flat = cell[..., 1] * cells + cell[..., 0]
     pos = torch.zeros_like(target).flatten(2)
     pos.scatter_(2, flat.unsqueeze(2), vis.unsqueeze(2))
-    heat = maps["heatmap"][:, 17:]
+    heat = maps["heatmap"][:, 17:] * known[..., None, None]  # unlabelled: no loss
     l_heat = focal(heat, target, pos.view_as(target))
     # offsets at the labelled cell, regression at the centre the model picks
     off = maps["offset"][:, 34:].flatten(2).view(n, 4, 2, cells * cells)
@@ -147,8 +192,9 @@ def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float):
         2, centre.view(n, 1, 1).expand(n, 8, 1)).view(n, 4, 2)
     want = torch.stack([k[..., 1] - cy[:, None], k[..., 0] - cx[:, None]], 2)
     l_reg = ((reg - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
-    return l_heat + l_off + 0.1 * l_reg, {"heat": l_heat.item(), "offset": l_off.item(),
-                                            "regress": l_reg.item()}
+    return l_keep + l_heat + l_off + 0.1 * l_reg, {
+        "keep": l_keep.item(), "heat": l_heat.item(), "offset": l_off.item(),
+        "regress": l_reg.item()}
 
 
 def people(cfg: Config):
@@ -159,6 +205,9 @@ def people(cfg: Config):
     for a, b in cfg.lsp_ranges:
         out += read("lsp", data / "joints.mat", data / "images", index_range=(a, b),
                     on_error="skip")
+    mini = assets.shared_data() / "coco_mini"
+    out += read("coco", mini / "annotations" / "person_keypoints_train2017.json",
+                mini / "train2017", split="train", on_error="skip")
     return out[: cfg.limit] if cfg.limit else out
 
 
@@ -167,7 +216,7 @@ def train(cfg: Config) -> Path:
 
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
-    model = build()
+    model, teacher = build()
     opt = torch.optim.Adam(trainable(model), cfg.lr)
     insts = people(cfg)
     steps_per_epoch = len(insts) // cfg.batch
@@ -192,9 +241,10 @@ def train(cfg: Config) -> Path:
         rng = np.random.default_rng((cfg.seed, epoch, i))
         batch = [sample(insts[j], rng, cfg, size) for j in idx]
         crops = torch.from_numpy(np.stack([b[0] for b in batch])).permute(0, 3, 1, 2).float()
-        kpts = np.stack([b[1] for b in batch])
-        mask = np.stack([b[2] for b in batch])
-        loss, parts = loss_fn(model, model.maps(crops), kpts, mask, cfg.sigma)
+        kpts, mask, labelled, rows = (np.stack([b[j] for b in batch]) for j in (1, 2, 3, 4))
+        maps, t_heat, t_kpts = forward(model, teacher, crops)
+        loss, parts = loss_fn(model, maps, kpts, mask, cfg.sigma, t_heat, t_kpts, labelled,
+                              rows)
         opt.zero_grad()
         loss.backward()
         opt.step()
