@@ -117,18 +117,26 @@ def test_training_moves_only_what_it_may(shared_data):
 
 
 def test_a_cut_hides_the_points_below_it(shared_data):
+    """Cut pictures: nothing below the cut line counts as visible, the lower knee is
+    below it, and a crop cut straight across is black below its row."""
     from uniskel.training import movenet_student as M
 
     cfg = M.Config(limit=40, cut_prob=1.0)
     rng = np.random.default_rng(1)
-    cut_any = False
+    kinds = set()
+    knees = [skeleton.INDEX["left_knee"], skeleton.INDEX["right_knee"]]
     for person in M.people(cfg)[:40]:
-        patch, kpts, visible, labelled, row = M.sample(person, rng, cfg, 192)
-        if row < 192:
-            cut_any = True
+        patch, kpts, visible, labelled, line = M.sample(person, rng, cfg, 192)
+        if (line == M.NO_CUT).all():
+            continue
+        assert not (visible & M.below(line, kpts)).any()
+        lower = knees[int(np.argmax(kpts[knees, 1]))] if line[0] == 0 else None
+        if lower is not None and labelled[lower]:
+            assert not visible[lower]
+        if line[0] == 0 and line[1] == 1:  # cut straight across the crop
+            kinds.add("crop")
+            row = int(-line[2])
             assert patch[row:].max() == 0 and patch[:row].max() > 0
-            assert not (visible & (kpts[:, 1] >= row)).any()
-            knees = [skeleton.INDEX["left_knee"], skeleton.INDEX["right_knee"]]
-            lower = knees[int(np.argmax(kpts[knees, 1]))]  # the cut is above the lower knee
-            assert labelled[lower] and not visible[lower]
-    assert cut_any
+        else:
+            kinds.add("picture")
+    assert kinds == {"crop", "picture"}

@@ -54,7 +54,10 @@ class Config:
     lr: float = 2e-3
     seed: int = 0
     sigma: float = 1.5           # heatmap Gaussian, in cells (4 px)
-    cut_prob: float = 0.5        # crops cut at a random height
+    cut_prob: float = 0.5        # pictures cut at a random height (half of them also boxed
+                                 # to what is left, as a person detector would box them)
+    hidden_weight: float = 5.0   # weight of the empty maps of points below a cut
+    init_from: str = ""          # start from these weights (a last.pt of an earlier run)
     save_every: int = 50         # steps
     lsp_ranges: tuple = ((0, 7500), (8000, 9000))  # 7500..7999 stays the validation split
     limit: int | None = None     # people (quick runs)
@@ -119,19 +122,28 @@ def trainable(model: MoveNet) -> list:
     return [p for p in model.parameters() if p.requires_grad]
 
 
+def cut_row(kpts, mask, rng):
+    """A random height between the shoulders and the knees (lower than 30% of the way
+    down), or None where they are not labelled."""
+    idx = [skeleton.INDEX[n] for n in ("left_shoulder", "right_shoulder",
+                                       "left_knee", "right_knee")]
+    if not mask[idx].all():
+        return None
+    ys = kpts[idx, 1]
+    top, bottom = min(ys[:2]), max(ys[2:])
+    if bottom - top < 8:
+        return None
+    return float(rng.uniform(top + 0.3 * (bottom - top), bottom))
+
+
 def cut(patch, kpts, mask, rng):
     """Black out the crop below a random height between the shoulders and the knees;
     -> (patch, the row where the picture now ends; its height when not cut)."""
     height = patch.shape[0]
-    idx = [skeleton.INDEX[n] for n in ("left_shoulder", "right_shoulder",
-                                       "left_knee", "right_knee")]
-    if not mask[idx].all():
+    row = cut_row(kpts, mask, rng)
+    if row is None:
         return patch, height
-    ys = kpts[idx, 1]
-    top, bottom = min(ys[:2]), max(ys[2:])
-    if bottom - top < 8:
-        return patch, height
-    row = int(rng.uniform(top + 0.3 * (bottom - top), bottom))
+    row = int(row)
     if not 0 < row < height:
         return patch, height
     patch = patch.copy()
@@ -139,7 +151,17 @@ def cut(patch, kpts, mask, rng):
     return patch, row
 
 
+NO_CUT = np.array([0.0, 0.0, -1.0])  # a cut line nothing is below
+
+
+def below(line, xy) -> np.ndarray:
+    """Which points (..., 2) lie below a cut ``line`` (a, b, c): a x + b y + c >= 0."""
+    return xy[..., 0] * line[0] + xy[..., 1] * line[1] + line[2] >= 0
+
+
 def sample(inst, rng, cfg: Config, size: int):
+    """One training crop -> (crop RGB, keypoints (21, 2) crop px, visible (21,) bool:
+    labelled and in the picture, labelled (21,) bool, the cut line in crop pixels)."""
     from uniskel.training.augment import AugmentConfig, make_sample
 
     image = cv2.imread(str(inst.image))  # BGR, as make_sample takes it
@@ -150,12 +172,36 @@ def sample(inst, rng, cfg: Config, size: int):
         i = skeleton.INDEX[name]
         mask[i] = mask[a] and mask[b]
         kpts[i] = (kpts[a] + kpts[b]) / 2
-    patch, out, labelled, _, _ = make_sample(image, inst.box, kpts, mask, (size, size),
+    box, cut_y = inst.box, None
+    if rng.random() < cfg.cut_prob / 2:  # the picture ends there; the box is what is left
+        cut_y = cut_row(kpts, mask, rng)
+        if cut_y is not None and cut_y > box[1] + 8:
+            image = image.copy()
+            image[int(np.ceil(cut_y)):] = 0
+            box = (box[0], box[1], box[2], min(box[3], cut_y))
+        else:
+            cut_y = None
+    patch, out, labelled, m, _ = make_sample(image, box, kpts, mask, (size, size),
                                              AugmentConfig(half_body_prob=0.0), rng)
-    row = size
-    if rng.random() < cfg.cut_prob:
+    line = NO_CUT
+    if cut_y is not None:  # the image row cut_y, carried into the crop
+        ends = crop_apply(m, np.array([[0.0, cut_y], [1.0, cut_y]]))
+        d = ends[1] - ends[0]
+        normal = np.array([-d[1], d[0]])  # points "down" the picture (y grows)
+        if normal @ crop_apply(m, np.array([[0.0, cut_y + 1.0]]))[0] - normal @ ends[0] < 0:
+            normal = -normal
+        line = np.array([normal[0], normal[1], -normal @ ends[0]])
+    elif rng.random() < cfg.cut_prob / (2 - cfg.cut_prob):  # the crop is cut, box as labelled
         patch, row = cut(patch, out, labelled, rng)
-    return patch, out, labelled & (out[:, 1] < row), labelled, row
+        if row < size:
+            line = np.array([0.0, 1.0, -float(row)])
+    return patch, out, labelled & ~below(line, out), labelled, line
+
+
+def crop_apply(m, pts):
+    from uniskel.engine import crop
+
+    return crop.apply(m, pts)
 
 
 def focal(pred, target, pos):
@@ -167,20 +213,22 @@ def focal(pred, target, pos):
 
 
 def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float, t_heat=None, t_kpts=None,
-            labelled=None, cut_rows=None):
+            labelled=None, lines=None, hidden_weight: float = 5.0):
     """Losses of one batch. kpts (N, 21, 2) crop px; mask (N, 21) bool: labelled and in
-    the picture; labelled (N, 21) bool; cut_rows (N,): where each picture ends (its
-    height when uncut); t_heat, t_kpts: the published model's heatmaps and keypoints."""
+    the picture; labelled (N, 21) bool; lines (N, 3): each crop's cut line (``below``);
+    t_heat, t_kpts: the published model's heatmaps and keypoints on the same crops."""
     n, cells = kpts.shape[0], maps["heatmap"].shape[-1]
     stride = model.input_size / cells
     labelled = mask if labelled is None else labelled
-    cut_rows = np.full(n, model.input_size) if cut_rows is None else cut_rows
+    lines = np.tile(NO_CUT, (n, 1)) if lines is None else lines
     l_keep = torch.zeros(())
     if t_heat is not None:  # the 17 published points: as published, empty below the cut
-        where = np.where(labelled[:, :17], kpts[:, :17, 1], t_kpts[:, :, 1].numpy())
-        below = torch.as_tensor(where >= cut_rows[:, None], dtype=torch.float32)
-        target = t_heat * (1 - below)[..., None, None]
-        l_keep = ((maps["heatmap"][:, :17] - target) ** 2).sum((2, 3)).mean()
+        where = np.where(labelled[:, :17, None], kpts[:, :17], t_kpts[:, :, :2].numpy())
+        hidden = np.stack([below(line, xy) for line, xy in zip(lines, where)])
+        hid = torch.as_tensor(hidden, dtype=torch.float32)
+        target = t_heat * (1 - hid)[..., None, None]
+        per = ((maps["heatmap"][:, :17] - target) ** 2).sum((2, 3))
+        l_keep = (per * (1 + (hidden_weight - 1) * hid)).mean()
     k = torch.as_tensor(kpts[:, NEW] / stride, dtype=torch.float32)  # (N, 4, 2) cells
     vis = torch.as_tensor(mask[:, NEW], dtype=torch.float32)           # (N, 4)
     known = torch.as_tensor(labelled[:, NEW], dtype=torch.float32)     # supervised at all
@@ -205,7 +253,7 @@ def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float, t_heat=None, t
         2, centre.view(n, 1, 1).expand(n, 8, 1)).view(n, 4, 2)
     want = torch.stack([k[..., 1] - cy[:, None], k[..., 0] - cx[:, None]], 2)
     l_reg = ((reg - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
-    return l_keep + l_heat + l_off + 0.1 * l_reg, {
+    return l_keep + l_heat + l_off + 0.3 * l_reg, {
         "keep": l_keep.item(), "heat": l_heat.item(), "offset": l_off.item(),
         "regress": l_reg.item()}
 
@@ -230,6 +278,8 @@ def train(cfg: Config) -> Path:
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
     model, teacher = build()
+    if cfg.init_from and not (out / "last.pt").is_file():
+        model.load_state_dict(read_checkpoint(Path(cfg.init_from))["state_dict"])
     opt = torch.optim.Adam(trainable(model), cfg.lr)
     insts = people(cfg)
     steps_per_epoch = len(insts) // cfg.batch
@@ -254,10 +304,10 @@ def train(cfg: Config) -> Path:
         rng = np.random.default_rng((cfg.seed, epoch, i))
         batch = [sample(insts[j], rng, cfg, size) for j in idx]
         crops = torch.from_numpy(np.stack([b[0] for b in batch])).permute(0, 3, 1, 2).float()
-        kpts, mask, labelled, rows = (np.stack([b[j] for b in batch]) for j in (1, 2, 3, 4))
+        kpts, mask, labelled, lines = (np.stack([b[j] for b in batch]) for j in (1, 2, 3, 4))
         maps, t_heat, t_kpts = forward(model, teacher, crops)
         loss, parts = loss_fn(model, maps, kpts, mask, cfg.sigma, t_heat, t_kpts, labelled,
-                              rows)
+                              lines, cfg.hidden_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
