@@ -1,12 +1,15 @@
 """``uniskel train teacher|student|experiment``: the command line of training.
 
 The work is in training/: training/train.py runs one training, training/experiment.py the
-paper's comparison table.
+paper's comparison table. Under torchrun (``torchrun --nproc_per_node 8 -m uniskel train
+student --config ...``) each process runs its share (training/distributed.py);
+``uniskel train loader`` measures the data loader's samples per second.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from uniskel.engine.errors import UniskelError
@@ -42,6 +45,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        "(blaze_* archs) 'blazepose' or a BlazePose landmark .tflite")
         q.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
         q.add_argument("--max-steps", type=int, help="stop after N steps (quick checks)")
+    q = sub.add_parser("loader", help="measure the data loader: samples per second",
+                       description="Decode, crop and augment a config's datasets with N "
+                                   "worker processes and print samples per second.")
+    q.add_argument("--config", help="TOML config (its datasets, input size, augmentation)")
+    q.add_argument("--datasets", help="comma-separated dataset presets instead")
+    q.add_argument("--workers", type=int, default=1, help="data loader processes (1)")
+    q.add_argument("--batch-size", type=int)
+    q.add_argument("--batches", type=int, default=20, help="batches timed (20)")
     q = sub.add_parser("experiment", help="the paper's table: single-dataset vs joint students",
                        description="Train LSPET-only, COCO-only and jointly distilled students "
                                    "and evaluate each on both skeletons (training/experiment.py).")
@@ -59,11 +70,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args) -> TrainConfig:
     cfg = load_config(args.config) if args.config else TrainConfig()
-    cfg.mode = args.what
+    if args.what != "loader":
+        cfg.mode = args.what
     names = []
     if args.what == "teacher" and args.dataset:
         names = [args.dataset]
-    elif args.what == "student" and args.datasets:
+    elif args.what in ("student", "loader") and args.datasets:
         names = [n for n in args.datasets.split(",") if n]
     if names:
         unknown = [n for n in names if n not in PRESETS]
@@ -85,7 +97,19 @@ def config_from_args(args) -> TrainConfig:
 
 
 def run(args) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun: only rank 0 logs progress
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s")
+    if args.what == "loader":
+        from uniskel.training.data import loader_speed
+        cfg = config_from_args(args)
+        if not cfg.datasets:
+            raise UniskelError("train loader: no datasets (--config or --datasets)")
+        r = loader_speed(cfg, args.workers, args.batches)
+        print(f"{r['samples_per_s']:.1f} samples/s with {r['workers']} worker(s) "
+              f"({r['per_worker']:.1f} per worker; {r['samples']} samples of "
+              f"{cfg.input_size[0]}x{cfg.input_size[1]}, batch {cfg.batch_size})")
+        return 0
     if args.what == "experiment":
         from uniskel.training.experiment import run_experiment
         use = {}
@@ -103,5 +127,6 @@ def run(args) -> int:
     from uniskel.training.train import train
     cfg = config_from_args(args)
     path = train(cfg, resume=args.resume, max_steps=args.max_steps)
-    print(f"checkpoint: {path}")
+    if rank == 0:
+        print(f"checkpoint: {path}")
     return 0

@@ -59,10 +59,23 @@ class TrainConfig:
     teachers: list[TeacherSpec] = field(default_factory=list)
     epochs: int = 30
     samples_per_epoch: int = 0     # 0: the sum of the datasets' sizes
-    batch_size: int = 32
+    batch_size: int = 32           # per process: under torchrun each of N processes takes
+                                   # this many, a step's global batch is N x batch_size
     lr: float = 2e-3
     weight_decay: float = 0.05
+    decay_norms: bool = True       # weight decay on norm layers and biases too (false:
+                                   # on convolution and linear weights only, as RTMPose)
     warmup_steps: int = 300
+    cosine_from_epoch: int = 0     # after warm-up the learning rate holds until this epoch,
+                                   # then a cosine takes it down to lr x lr_floor
+    lr_floor: float = 0.02
+    clip_norm: float = 5.0         # gradients clipped to this global norm
+    ema_momentum: float = 0.0      # > 0: keep an EMA of the weights (RTMPose: 2e-4, with
+                                   # its warm-up, training/loop.py EMA); checkpoints then
+                                   # carry it as their weights ("state_dict"), the trained
+                                   # ones as "train_state_dict"
+    sync_bn: bool = True           # several processes: BatchNorm statistics over the
+                                   # global batch (as one process computes them)
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
     workers: int = 1
@@ -77,6 +90,8 @@ class TrainConfig:
     cache_dir: str = "runs/cache"
     loss: "LossConfig" = None      # filled in __post_init__
     augment: "AugmentConfig" = None
+    final_epochs: int = 0          # the last N epochs draw their samples with final_augment
+    final_augment: "AugmentConfig | None" = None  # ([final_augment] table; None: augment)
 
     def __post_init__(self):
         from uniskel.training.augment import AugmentConfig
@@ -121,7 +136,7 @@ def _from_dict(cls, d):
             v = [_from_dict(TeacherSpec, x) for x in v]
         elif k == "loss":
             v = _from_dict(LossConfig, v)
-        elif k == "augment":
+        elif k in ("augment", "final_augment"):
             v = _from_dict(AugmentConfig, v)
         elif isinstance(v, list):
             v = tuple(v)

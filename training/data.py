@@ -5,6 +5,7 @@ a function of (seed, epoch, position), so an epoch can resume at any step.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -21,6 +22,7 @@ def load_instances(spec: DatasetSpec, on_error: str):
     if spec.format not in datasets.READERS:
         raise UniskelError(f"dataset {spec.name}: unknown format {spec.format!r} "
                            f"(use one of {', '.join(datasets.READERS)})")
+    check_paths(spec)
     insts = datasets.read(spec.format, spec.annotations, spec.images, split=spec.split,
                           on_error=on_error)
     if spec.range is not None:
@@ -29,6 +31,18 @@ def load_instances(spec: DatasetSpec, on_error: str):
     if not insts:
         raise UniskelError(f"dataset {spec.name}: no usable person instances in {spec.annotations}")
     return insts
+
+
+def check_paths(spec: DatasetSpec) -> None:
+    """One line naming the dataset and path when its annotations or images are missing
+    (e.g. a full-scale preset not yet pointed at the user's copy)."""
+    from pathlib import Path
+    for what in ("annotations", "images"):
+        path = Path(getattr(spec, what))
+        if not path.exists():
+            raise UniskelError(
+                f"dataset {spec.name}: {what} {path} not found (from {Path.cwd()}); point "
+                f"its [[datasets]] '{what}' at your copy of {spec.name} in the config")
 
 
 def _index(inst) -> int:
@@ -93,10 +107,13 @@ class MixedSamples:
     ``teacher_conf`` (T, 21) hold them in crop pixels, through the same augmentation,
     confidence 0 outside the crop."""
 
-    def __init__(self, sources, input_size, augment, loss_cfg, seed, on_error):
+    def __init__(self, sources, input_size, augment, loss_cfg, seed, on_error,
+                 final_augment=None, final_from_epoch: int | None = None):
         self.sources = [(spec, insts, _as_teachers(cached)) for spec, insts, cached in sources]
         self.input_size = tuple(input_size)
         self.augment, self.seed, self.on_error = augment, seed, on_error
+        # from epoch final_from_epoch on, samples are drawn with final_augment
+        self.final_augment, self.final_from_epoch = final_augment, final_from_epoch
         self.plan = np.zeros((0, 2), np.int64)
         self.epoch = 0
         self.derived = [
@@ -124,6 +141,12 @@ class MixedSamples:
     def __len__(self):
         return len(self.plan)
 
+    def augment_at(self, epoch: int):
+        """The augmentation of ``epoch``: the final stage's in the last epochs."""
+        if self.final_from_epoch is not None and epoch >= self.final_from_epoch:
+            return self.final_augment
+        return self.augment
+
     def __getitem__(self, pos):
         import cv2
         import torch
@@ -146,8 +169,8 @@ class MixedSamples:
         else:
             mask = inst.mask
         patch, coords, mask, _, tks = make_sample(
-            img, inst.box, inst.keypoints, mask, self.input_size, self.augment, rng,
-            [c[i] for c in cached])
+            img, inst.box, inst.keypoints, mask, self.input_size, self.augment_at(self.epoch),
+            rng, [c[i] for c in cached])
         for d in self.derived[k]:  # documented rule: thorax / pelvis = midpoint of parents
             a, b = (skeleton.INDEX[n] for n in skeleton.DERIVED_RULES[skeleton.KEYPOINTS[d]])
             if mask[a] and mask[b]:
@@ -173,12 +196,47 @@ def _as_teachers(cached) -> tuple:
     return tuple(cached)
 
 
+def rank_positions(first_step: int, steps: int, batch_size: int, rank: int = 0,
+                   world: int = 1):
+    """The plan positions rank ``rank`` of ``world`` draws from step ``first_step`` on, each
+    rank ``batch_size`` per step: step s of the global batch G = world x batch_size is
+    positions [s*G, (s+1)*G), and rank r takes [s*G + r*batch_size, s*G + (r+1)*batch_size).
+    The ranks' batches, concatenated in rank order, are one process's batch of G."""
+    if world == 1:
+        return range(first_step * batch_size, steps * batch_size)
+    g = world * batch_size
+    return [s * g + rank * batch_size + j for s in range(first_step, steps)
+            for j in range(batch_size)]
+
+
 def epoch_batches(data: MixedSamples, epoch: int, first_step: int, steps_per_epoch: int,
-                  batch_size: int, workers: int, pin_memory: bool):
-    """The batches of ``epoch`` from step ``first_step`` on, in plan order."""
+                  batch_size: int, workers: int, pin_memory: bool, rank: int = 0,
+                  world: int = 1):
+    """The batches of ``epoch`` from step ``first_step`` on, in plan order; on several
+    processes this rank's part of each (``rank_positions``). ``workers`` processes decode
+    and crop the samples (each sample's augmentation depends on its position alone, so
+    the batches are the same for any number of workers)."""
     from torch.utils.data import DataLoader, Subset
-    data.make_plan(epoch, steps_per_epoch * batch_size)
-    positions = range(first_step * batch_size, steps_per_epoch * batch_size)
+    data.make_plan(epoch, steps_per_epoch * batch_size * world)
+    positions = rank_positions(first_step, steps_per_epoch, batch_size, rank, world)
     return DataLoader(Subset(data, positions), batch_size=batch_size, shuffle=False,
                       num_workers=workers, drop_last=True, persistent_workers=False,
                       pin_memory=pin_memory)
+
+
+def loader_speed(cfg: TrainConfig, workers: int, batches: int = 20, skip: int = 2) -> dict:
+    """Samples per second ``epoch_batches`` delivers with ``workers`` processes decoding,
+    cropping and augmenting ``cfg``'s datasets at its input size and batch size (no
+    teachers; the first ``skip`` batches, which include the workers' start, not timed)."""
+    import time
+    sources = prepare_sources(dataclasses.replace(cfg, repair_lr_swaps=False, teachers=[]))
+    data = MixedSamples(sources, cfg.input_size, cfg.augment, cfg.loss, cfg.seed,
+                        cfg.on_error)
+    it = iter(epoch_batches(data, 0, 0, batches + skip, cfg.batch_size, workers, False))
+    for _ in range(skip):
+        next(it)
+    t0 = time.perf_counter()
+    n = sum(next(it)["image"].shape[0] for _ in range(batches))
+    rate = n / (time.perf_counter() - t0)
+    return {"workers": workers, "samples": n, "samples_per_s": rate,
+            "per_worker": rate / max(workers, 1)}

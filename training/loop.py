@@ -2,8 +2,9 @@
 
 ``run`` holds no global state: it gets the model (possibly wrapped, e.g. for
 DistributedDataParallel), the optimiser, scheduler and scaler, a function giving an
-epoch's batches from a step on, the teachers, and hooks that log, show progress and
-checkpoint. ``batch_loss`` is one step's loss: ``w_gt`` x the SimCC loss against ground
+epoch's batches from a step on, the teachers, hooks that log, show progress and
+checkpoint, and on several processes their ``Group`` (training/distributed.py), through
+which each loss term becomes the global batch's and the step's losses are reduced. ``batch_loss`` is one step's loss: ``w_gt`` x the SimCC loss against ground
 truth, plus each teacher's weight x decay x its loss on the points it teaches
 (training/teachers.py); in teacher mode the ground-truth loss alone.
 """
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from uniskel.engine.errors import UniskelError
-from uniskel.training.teachers import LossContext, add_teacher_terms
+from uniskel.training.teachers import LossContext, add_teacher_terms, teacher_losses
 
 if TYPE_CHECKING:
     import torch
+
+    from uniskel.training.distributed import Group
 
 log = logging.getLogger("uniskel.train")
 
@@ -78,8 +81,12 @@ def to_device(batch: dict, device) -> dict:
 
 
 def batch_loss(model, batch: dict, teachers, ctx: LossContext, mode: str, epoch: int,
-               epochs: int, amp: bool = False) -> StepLoss:
-    """One step's loss on a batch already on the model's device."""
+               epochs: int, amp: bool = False, group: "Group | None" = None) -> StepLoss:
+    """One step's loss on a batch already on the model's device.
+
+    With ``group`` (several processes) each term is this rank's share of the global
+    batch's term (``Group.shares``): their mean over the ranks is the loss one process
+    computes on the whole batch."""
     import torch
 
     from uniskel.training import losses
@@ -88,19 +95,37 @@ def batch_loss(model, batch: dict, teachers, ctx: LossContext, mode: str, epoch:
         pred = model(batch["image"])
         l_gt = losses.simcc_loss(pred, batch["coords"], batch["mask"], ctx.bins,
                                  ctx.split_ratio, ctx.loss)
+        if group is None:
+            if mode == "teacher":
+                return StepLoss(l_gt, l_gt)
+            total, terms = add_teacher_terms(ctx.loss.w_gt * l_gt, pred, batch, teachers,
+                                             ctx, epoch, epochs)
+            return StepLoss(total, l_gt, terms)
+        found = teacher_losses(pred, batch, teachers, ctx) if mode != "teacher" else []
+        f = group.shares([batch["mask"].sum()] + [tot for _, _, tot in found])
+        l_gt = l_gt * f[0]
         if mode == "teacher":
             return StepLoss(l_gt, l_gt)
         total, terms = add_teacher_terms(ctx.loss.w_gt * l_gt, pred, batch, teachers, ctx,
-                                         epoch, epochs)
+                                         epoch, epochs, found, f[1:])
     return StepLoss(total, l_gt, terms)
+
+
+def reduced(loss: StepLoss, group: "Group") -> StepLoss:
+    """The step's losses summed over the ranks / N: the global batch's (for hooks)."""
+    names = list(loss.terms)
+    v = group.reduce([loss.total, loss.gt] + [loss.terms[k] for k in names])
+    return StepLoss(v[0], v[1], dict(zip(names, v[2:])))
 
 
 def run(model, optimizer, scheduler, scaler, batches: Callable[[int, int], Iterable],
         teachers, ctx: LossContext, plan: Plan, progress: Progress,
-        hooks: list[Hook]) -> Progress:
+        hooks: list[Hook], group: "Group | None" = None) -> Progress:
     """Train from ``progress`` to the end of ``plan`` (or ``plan.max_steps``).
 
-    ``batches(epoch, first_step)`` gives the epoch's batches from that step on."""
+    ``batches(epoch, first_step)`` gives the epoch's (on several processes: this rank's
+    part of the epoch's) batches from that step on. Hooks see the global batch's losses
+    and image count."""
     import torch
     try:
         while progress.epoch < plan.epochs:
@@ -111,10 +136,11 @@ def run(model, optimizer, scheduler, scaler, batches: Callable[[int, int], Itera
             for batch in loader:
                 batch = to_device(batch, plan.device)
                 loss = batch_loss(model, batch, teachers, ctx, plan.mode, progress.epoch,
-                                  plan.epochs, plan.amp)
-                if not torch.isfinite(loss.total):
+                                  plan.epochs, plan.amp, group)
+                shown = loss if group is None else reduced(loss, group)
+                if not torch.isfinite(shown.total):  # every rank sees the same value
                     raise UniskelError(
-                        f"train: loss became {loss.total.item()} at step "
+                        f"train: loss became {shown.total.item()} at step "
                         f"{progress.global_step}; lower the learning rate or check the data")
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss.total).backward()
@@ -125,7 +151,8 @@ def run(model, optimizer, scheduler, scaler, batches: Callable[[int, int], Itera
                 scheduler.step()
                 progress.global_step += 1
                 progress.step_in_epoch += 1
-                done = StepDone(loss, scheduler.get_last_lr()[0], batch["image"].shape[0])
+                images = batch["image"].shape[0] * (1 if group is None else group.world)
+                done = StepDone(shown, scheduler.get_last_lr()[0], images)
                 for h in hooks:
                     h.step_end(progress, plan, done)
                 if plan.max_steps is not None and progress.global_step >= plan.max_steps:
@@ -221,3 +248,30 @@ class TensorBoardLog(Hook):
 
     def close(self):
         self.writer.close()
+
+
+class EMA(Hook):
+    """An exponential moving average of the model's weights, as RTMPose keeps one (mmpose's
+    ExpMomentumEMA): after step n the average takes the weights themselves at n = 1, else
+    avg = (1 - m) avg + m w with m = (1 - momentum) e^(-n / gamma) + momentum (a warm-up:
+    m starts near 1 and settles to ``momentum``). Parameters and float buffers (BatchNorm
+    statistics) are averaged, integer buffers copied. Add it before ``Checkpoints``."""
+
+    def __init__(self, model, momentum: float, gamma: float = 2000.0,
+                 average: dict | None = None):
+        self.model, self.momentum, self.gamma = model, momentum, gamma
+        self.average = {k: v.detach().clone() for k, v in (average or model.state_dict()).items()}
+
+    def step_end(self, progress, plan, step):
+        import math
+
+        import torch
+        n = progress.global_step
+        m = 1.0 if n <= 1 else (1 - self.momentum) * math.exp(-n / self.gamma) + self.momentum
+        with torch.no_grad():
+            for k, v in self.model.state_dict().items():
+                a = self.average[k]
+                if a.is_floating_point():
+                    a.mul_(1 - m).add_(v.detach().to(a.dtype), alpha=m)
+                else:
+                    a.copy_(v)

@@ -70,6 +70,10 @@ class Teacher(Protocol):
         """Its distillation loss on the ``taught`` (B, 21) points; None when it has
         nothing to say on this batch."""
 
+    def weight_total(self, batch: dict, taught: "torch.Tensor") -> "torch.Tensor":
+        """The total point weight its loss is a mean over (its denominator, before the
+        clamp at 1): training on several processes divides by the global one."""
+
 
 def taught_points(w, mask, on_gt, source):
     """Narrow a teacher's (B, K) point weights ``w`` to the points it teaches: those
@@ -93,16 +97,32 @@ def decay_at(teacher: Teacher, ctx: LossContext, epoch: int, epochs: int) -> flo
     return losses.decay_factor(dataclasses.replace(ctx.loss, decay=teacher.decay), epoch, epochs)
 
 
-def add_teacher_terms(total, pred, batch: dict, teachers, ctx: LossContext, epoch: int,
-                      epochs: int):
-    """``total`` plus, for each teacher, weight x decay x its loss on the points it
-    teaches; returns (total, {name: the teacher's undecayed, unweighted loss})."""
-    terms = {}
+def teacher_losses(pred, batch: dict, teachers, ctx: LossContext) -> list:
+    """For each teacher, in order: (teacher, its loss on the points it teaches or None,
+    the total weight that loss is a mean over)."""
+    out = []
     for t in teachers:
         w = taught_points(t.points(batch), batch["mask"], t.on_gt, batch["source"])
-        l_t = t.loss(pred, batch, w, ctx)
+        out.append((t, t.loss(pred, batch, w, ctx), t.weight_total(batch, w)))
+    return out
+
+
+def add_teacher_terms(total, pred, batch: dict, teachers, ctx: LossContext, epoch: int,
+                      epochs: int, found: list | None = None, factors: list | None = None):
+    """``total`` plus, for each teacher, weight x decay x its loss on the points it
+    teaches; returns (total, {name: the teacher's undecayed, unweighted loss}).
+
+    ``found``: ``teacher_losses``'s answer, if already computed; ``factors``: one per
+    teacher, each loss multiplied by it first (training on several processes:
+    training/distributed.py, ``Group.shares``)."""
+    if found is None:
+        found = teacher_losses(pred, batch, teachers, ctx)
+    terms = {}
+    for k, (t, l_t, _) in enumerate(found):
         if l_t is None:
             continue
+        if factors is not None:
+            l_t = l_t * factors[k]
         total = total + t.weight * decay_at(t, ctx, epoch, epochs) * l_t
         terms[t.name] = l_t
     return total, terms
@@ -132,6 +152,9 @@ class OnlineTeacher:
                                          self.model(batch["image"][rows]), taught[rows],
                                          ctx.loss)
 
+    def weight_total(self, batch, taught):
+        return taught.sum()
+
 
 @dataclass
 class CachedTeacher:
@@ -157,6 +180,9 @@ class CachedTeacher:
         conf = batch["teacher_conf"][:, self.slot]
         return losses.simcc_loss(pred, batch["teacher_coords"][:, self.slot],
                                  taught.float() * conf, ctx.bins, ctx.split_ratio, ctx.loss)
+
+    def weight_total(self, batch, taught):
+        return (taught.float() * batch["teacher_conf"][:, self.slot]).sum()
 
 
 # ---------------------------------------------------------------- the kinds

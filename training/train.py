@@ -11,6 +11,13 @@ Resuming continues exactly: the sample plan of an epoch is a function of (seed, 
 each sample's augmentation a function of (seed, epoch, position), and the checkpoint
 holds model, optimiser, scheduler, scaler, RNG states and the position in the epoch.
 
+Under torchrun (``torchrun --nproc_per_node N -m uniskel train ...``) each of the N
+processes takes ``batch_size`` samples of every step's global batch of N x batch_size
+(training/distributed.py); rank 0 alone writes checkpoints and logs. A checkpoint
+records its global batch: resumed with another number of processes, each takes
+global batch / N (which must divide), so the run continues on the same samples, equal
+within float tolerance (sums over the ranks add in another order).
+
 The parts: training/config.py (settings, TOML), training/data.py (instances, the mixed
 sampler), training/teachers.py (the teachers), training/loop.py (the loop and its hooks);
 this module puts one run together; commands/train.py is its command line.
@@ -48,14 +55,32 @@ def device_for(name: str):
     return torch.device(name)
 
 
-def lr_schedule(warmup_steps: int, total_steps: int):
-    """Linear warm-up, then cosine down to 2% of the learning rate (a LambdaLR factor)."""
+def lr_schedule(warmup_steps: int, total_steps: int, hold_until: int = 0,
+                floor: float = 0.02):
+    """Linear warm-up, then (held at the full rate until step ``hold_until``) a cosine
+    down to ``floor`` x the learning rate (a LambdaLR factor)."""
+    start = max(warmup_steps, hold_until)
+
     def factor(step):
         if step < warmup_steps:
             return (step + 1) / warmup_steps
-        p = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
+        p = (step - start) / max(1, total_steps - start)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(max(p, 0.0), 1.0)))
     return factor
+
+
+def param_groups(model, decay_norms: bool):
+    """The optimiser's parameters: all alike, or (``decay_norms`` false) norm layers'
+    parameters and biases in a group without weight decay."""
+    import torch
+    if decay_norms:
+        return model.parameters()
+    norms = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm)
+    decay, plain = [], []
+    for m in model.modules():
+        for name, p in m.named_parameters(recurse=False):
+            (plain if isinstance(m, norms) or name == "bias" else decay).append(p)
+    return [{"params": decay}, {"params": plain, "weight_decay": 0.0}]
 
 
 def warm_start(model, cfg: TrainConfig) -> None:
@@ -79,26 +104,60 @@ def warm_start(model, cfg: TrainConfig) -> None:
 def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None,
           hooks: list | None = None) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint. ``hooks``
-    (training/loop.py: Hook) run after the progress bar, TensorBoard and checkpoints."""
+    (training/loop.py: Hook) run after the progress bar, TensorBoard and checkpoints.
+    Under torchrun, one process of a distributed run (training/distributed.py)."""
+    from uniskel.training import distributed
+    group = distributed.setup(cfg.device)
+    try:
+        return _train(cfg, resume, max_steps, hooks, group)
+    finally:
+        distributed.teardown(group)
+
+
+def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | None,
+           group) -> Path:
     import random
 
     import torch
 
     from uniskel.engine.model import config_for, from_config
     from uniskel.training import data as D
+    from uniskel.training import distributed
     from uniskel.training import loop
     from uniskel.training.checkpoint import load_checkpoint, rng_state, set_rng_state
     from uniskel.training.teachers import LossContext, build_teachers
 
     if not cfg.datasets:
         raise UniskelError("train: no datasets given (--datasets or [[datasets]] in the config)")
+    for spec in cfg.datasets:  # before anything slow: a preset not pointed at the data
+        D.check_paths(spec)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     last = out / "last.pt"
+    main = group is None or group.main
+    rank, world = (0, 1) if group is None else (group.rank, group.world)
+    ck = None
+    if resume:
+        if not last.exists():
+            raise UniskelError(f"--resume: no checkpoint at {last}")
+        ck = load_checkpoint(last)
+    # the global batch: a resumed run keeps its checkpoint's, whatever the process count
+    per_rank = cfg.batch_size
+    if ck is not None:
+        global_batch = int(ck.get("global_batch", cfg.batch_size))
+        if global_batch % world:
+            raise UniskelError(f"--resume: the checkpoint's global batch {global_batch} does "
+                               f"not split over {world} processes; use a process count "
+                               f"that divides it")
+        per_rank = global_batch // world
+        if per_rank != cfg.batch_size and main:
+            log.info("resuming a global batch of %d: %d per process on %d", global_batch,
+                     per_rank, world)
+    global_batch = per_rank * world
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
-    device = device_for(cfg.device)
+    device = device_for(cfg.device) if group is None else group.device
 
     # decoding weighs the bins within about one label sigma of the peak, so a confident
     # keypoint scores about 0.75 whatever the input size
@@ -111,54 +170,78 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None,
         model = model.to(memory_format=torch.channels_last)
     if not resume:
         warm_start(model, cfg)
+    if group is not None and cfg.sync_bn:
+        model = distributed.sync_batchnorm(model, device)
     # after the student: a model teacher's construction draws from torch's RNG
     ctx = LossContext(cfg.loss, mcfg.bins, mcfg.split_ratio)
     teachers = build_teachers(cfg, device, ctx)
 
+    if group is not None and not main:
+        group.barrier()  # rank 0 fills any cache first (e.g. BlazePose's), the rest read it
     sources = D.prepare_sources(cfg, [t for t in teachers if t.kind == "cached"])
+    if group is not None and main:
+        group.barrier()
+    final_from = cfg.epochs - cfg.final_epochs if cfg.final_epochs > 0 else None
     data = D.MixedSamples(sources, cfg.input_size, cfg.augment, cfg.loss, cfg.seed,
-                          cfg.on_error)
+                          cfg.on_error, cfg.final_augment or cfg.augment, final_from)
     per_epoch = cfg.samples_per_epoch or sum(len(s[1]) for s in sources)
-    steps_per_epoch = per_epoch // cfg.batch_size
+    steps_per_epoch = per_epoch // global_batch
+    if steps_per_epoch == 0:
+        raise UniskelError(f"train: {per_epoch} samples per epoch make no step of a global "
+                           f"batch of {global_batch}")
 
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, cfg.decay_norms), lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_schedule(cfg.warmup_steps, steps_per_epoch * cfg.epochs))
+        opt, lr_schedule(cfg.warmup_steps, steps_per_epoch * cfg.epochs,
+                         cfg.cosine_from_epoch * steps_per_epoch, cfg.lr_floor))
     amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     progress = loop.Progress()
-    if resume:
-        if not last.exists():
-            raise UniskelError(f"--resume: no checkpoint at {last}")
-        ck = load_checkpoint(last)
-        model.load_state_dict(ck["state_dict"])
+    ema_average = None
+    if ck is not None:
+        model.load_state_dict(ck.get("train_state_dict", ck["state_dict"]))
+        ema_average = ck["state_dict"]
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         if ck["scaler"]:  # empty when saved on CPU (scaler off): a CUDA run starts its own
             scaler.load_state_dict(ck["scaler"])
         progress = loop.Progress(ck["epoch"], ck["step_in_epoch"], ck["global_step"])
         set_rng_state(ck["rng"])
-        log.info("resumed %s at epoch %d step %d", last, progress.epoch, progress.step_in_epoch)
+        if main:
+            log.info("resumed %s at epoch %d step %d", last, progress.epoch,
+                     progress.step_in_epoch)
+    ema = (loop.EMA(model, cfg.ema_momentum, average=ema_average)
+           if cfg.ema_momentum > 0 and main else None)
+    trained = model  # the module itself; DDP wraps it for the steps
+    if group is not None:
+        model = distributed.wrap(model, group)
 
     def state(p: loop.Progress) -> dict:
+        weights = trained.state_dict()
         return {
-            "config": mcfg.to_dict(), "state_dict": model.state_dict(),
+            "config": mcfg.to_dict(), "state_dict": ema.average if ema else weights,
+            **({"train_state_dict": weights} if ema else {}),
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "scaler": scaler.state_dict(), "epoch": p.epoch, "step_in_epoch": p.step_in_epoch,
-            "global_step": p.global_step, "train_config": dataclasses.asdict(cfg),
-            "rng": rng_state(),
+            "global_step": p.global_step, "global_batch": global_batch, "processes": world,
+            "train_config": dataclasses.asdict(cfg), "rng": rng_state(),
             "meta": {"mode": cfg.mode, "datasets": [d.name for d in cfg.datasets],
                      "teachers": [t.kind + (":" + t.path if t.path else "")
                                   for t in cfg.teachers]},
         }
 
     def batches(epoch, first_step):
-        return D.epoch_batches(data, epoch, first_step, steps_per_epoch, cfg.batch_size,
-                               cfg.workers, device.type == "cuda")
+        return D.epoch_batches(data, epoch, first_step, steps_per_epoch, per_rank,
+                               cfg.workers, device.type == "cuda", rank, world)
 
-    tb = loop.TensorBoardLog.open(out / "tb")
-    run_hooks = [loop.ProgressBar()] + ([tb] if tb else []) + [
-        loop.Checkpoints(last, state, cfg.checkpoint_every)] + list(hooks or [])
-    plan = loop.Plan(cfg.epochs, steps_per_epoch, device, cfg.mode, amp, max_steps=max_steps)
-    loop.run(model, opt, sched, scaler, batches, teachers, ctx, plan, progress, run_hooks)
+    run_hooks = []
+    if main:  # rank 0 alone shows progress and writes logs and checkpoints
+        tb = loop.TensorBoardLog.open(out / "tb")
+        run_hooks = [loop.ProgressBar()] + ([tb] if tb else []) + ([ema] if ema else []) + [
+            loop.Checkpoints(last, state, cfg.checkpoint_every)] + list(hooks or [])
+    plan = loop.Plan(cfg.epochs, steps_per_epoch, device, cfg.mode, amp, cfg.clip_norm,
+                     max_steps=max_steps)
+    loop.run(model, opt, sched, scaler, batches, teachers, ctx, plan, progress, run_hooks,
+             group)
     return last
