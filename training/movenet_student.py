@@ -54,9 +54,10 @@ class Config:
     lr: float = 2e-3
     seed: int = 0
     sigma: float = 1.5           # heatmap Gaussian, in cells (4 px)
-    cut_prob: float = 0.5        # pictures cut at a random height (half of them also boxed
+    cut_prob: float = 0.6        # pictures cut at a random height (half of them also boxed
                                  # to what is left, as a person detector would box them)
-    hidden_weight: float = 5.0   # weight of the empty maps of points below a cut
+    hidden_weight: float = 20.0  # weight of the empty maps of points below a cut
+    reg_weight: float = 1.0      # weight of the new points' regression loss
     init_from: str = ""          # start from these weights (a last.pt of an earlier run)
     save_every: int = 50         # steps
     lsp_ranges: tuple = ((0, 7500), (8000, 9000))  # 7500..7999 stays the validation split
@@ -213,7 +214,7 @@ def focal(pred, target, pos):
 
 
 def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float, t_heat=None, t_kpts=None,
-            labelled=None, lines=None, hidden_weight: float = 5.0):
+            labelled=None, lines=None, hidden_weight: float = 20.0, reg_weight: float = 1.0):
     """Losses of one batch. kpts (N, 21, 2) crop px; mask (N, 21) bool: labelled and in
     the picture; labelled (N, 21) bool; lines (N, 3): each crop's cut line (``below``);
     t_heat, t_kpts: the published model's heatmaps and keypoints on the same crops."""
@@ -253,7 +254,7 @@ def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float, t_heat=None, t
         2, centre.view(n, 1, 1).expand(n, 8, 1)).view(n, 4, 2)
     want = torch.stack([k[..., 1] - cy[:, None], k[..., 0] - cx[:, None]], 2)
     l_reg = ((reg - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
-    return l_keep + l_heat + l_off + 0.3 * l_reg, {
+    return l_keep + l_heat + l_off + reg_weight * l_reg, {
         "keep": l_keep.item(), "heat": l_heat.item(), "offset": l_off.item(),
         "regress": l_reg.item()}
 
@@ -307,7 +308,7 @@ def train(cfg: Config) -> Path:
         kpts, mask, labelled, lines = (np.stack([b[j] for b in batch]) for j in (1, 2, 3, 4))
         maps, t_heat, t_kpts = forward(model, teacher, crops)
         loss, parts = loss_fn(model, maps, kpts, mask, cfg.sigma, t_heat, t_kpts, labelled,
-                              lines, cfg.hidden_weight)
+                              lines, cfg.hidden_weight, cfg.reg_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
