@@ -1,4 +1,4 @@
-"""``uniskel train teacher|student|experiment``: the command line of training.
+"""``uniskel train teacher|student|movenet|experiment``: the command line of training.
 
 The work is in training/: training/train.py runs one training, training/experiment.py the
 paper's comparison table. Under torchrun (``torchrun --nproc_per_node 8 -m uniskel train
@@ -45,6 +45,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        "(blaze_* archs) 'blazepose' or a BlazePose landmark .tflite")
         q.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
         q.add_argument("--max-steps", type=int, help="stop after N steps (quick checks)")
+    q = sub.add_parser("movenet", help="the student v2: MoveNet Lightning with all 21 points",
+                       description="Train the student v2 (training/movenet_student.py): the "
+                                   "four points COCO lacks, and empty maps below a picture's "
+                                   "edge, on Lightning's published network.")
+    from uniskel.training.movenet_student import Config as MoveNetConfig
+
+    d = MoveNetConfig()
+    q.add_argument("--out", default=d.out, help=f"run folder (default {d.out}); a run "
+                   "started again in the same folder resumes from its last.pt")
+    q.add_argument("--epochs", type=int, default=d.epochs)
+    q.add_argument("--batch-size", type=int, default=d.batch)
+    q.add_argument("--lr", type=float, default=d.lr)
+    q.add_argument("--seed", type=int, default=d.seed)
+    q.add_argument("--init-from", default="", help="start from an earlier run's last.pt")
+    q.add_argument("--limit", type=int, help="train on the first N people (quick checks)")
     q = sub.add_parser("loader", help="measure the data loader: samples per second",
                        description="Decode, crop and augment a config's datasets with N "
                                    "worker processes and print samples per second.")
@@ -109,6 +124,13 @@ def run(args) -> int:
         print(f"{r['samples_per_s']:.1f} samples/s with {r['workers']} worker(s) "
               f"({r['per_worker']:.1f} per worker; {r['samples']} samples of "
               f"{cfg.input_size[0]}x{cfg.input_size[1]}, batch {cfg.batch_size})")
+        return 0
+    if args.what == "movenet":
+        from uniskel.training import movenet_student as M
+        cfg = M.Config(out=args.out, epochs=args.epochs, batch=args.batch_size, lr=args.lr,
+                       seed=args.seed, init_from=args.init_from, limit=args.limit)
+        print(f"checkpoint: {M.train(cfg)}  (ship it: uniskel export --checkpoint ... "
+              f"--weights ... --onnx ...)")
         return 0
     if args.what == "experiment":
         from uniskel.training.experiment import run_experiment

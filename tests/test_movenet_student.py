@@ -140,3 +140,27 @@ def test_a_cut_hides_the_points_below_it(shared_data):
         else:
             kinds.add("picture")
     assert kinds == {"crop", "picture"}
+
+
+def test_the_command_trains_resumes_and_exports(shared_data, tmp_path, capsys):
+    """uniskel train movenet writes a checkpoint uniskel export turns into a model every
+    student backend runs; started again with more epochs it resumes."""
+    from uniskel import commands
+    from uniskel.engine import backends, modelfile
+
+    out = tmp_path / "run"
+    argv = ["train", "movenet", "--out", str(out), "--limit", "8", "--batch-size", "4"]
+    assert commands.main(argv + ["--epochs", "1"]) == 0
+    step = modelfile.read_checkpoint(out / "last.pt")["step"]
+    assert step == 2
+    assert commands.main(argv + ["--epochs", "2"]) == 0
+    assert "resumed at step 2 of 4" in capsys.readouterr().out
+    assert modelfile.read_checkpoint(out / "last.pt")["step"] == 4
+    onnx_path = tmp_path / "v2.onnx"
+    assert commands.main(["export", "--checkpoint", str(out / "last.pt"), "--weights",
+                          str(tmp_path / "v2.pt"), "--onnx", str(onnx_path)]) == 0
+    be = backends.create("onnx", onnx_path)
+    try:
+        assert be.infer(np.zeros((1, 192, 192, 3), np.uint8)).shape == (1, 21, 3)
+    finally:
+        be.close()

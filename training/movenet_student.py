@@ -25,11 +25,10 @@ Data: LSPET 0-7499 and 8000-8999 (7500-7999 stays the validation split) and coco
 train part. Checkpoints every ``save_every`` steps and at each epoch's end
 (``last.pt``); a run started again with the same ``out`` resumes from there.
 
-    python -m uniskel.training.movenet_student --out runs/movenet21 --epochs 3
+    uniskel train movenet --out runs/movenet21 --epochs 3
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -292,8 +291,16 @@ def train(cfg: Config) -> Path:
         ck = read_checkpoint(last)
         model.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
         step = int(ck["step"])
+        if ck["scheduler"].get("total_steps") == total:
+            sched.load_state_dict(ck["scheduler"])
+        else:  # more (or fewer) epochs than before: the new schedule, at the same step
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range(step):
+                    sched.step()
         print(f"resumed at step {step} of {total}")
     model.eval()  # frozen BatchNorm-free network: eval mode throughout
     size = model.input_size
@@ -325,20 +332,3 @@ def train(cfg: Config) -> Path:
                               "scheduler": sched.state_dict(), "step": step,
                               "train_config": dataclasses.asdict(cfg), "meta": META}, last)
     return last
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for f in dataclasses.fields(Config):
-        if f.name == "lsp_ranges":
-            continue
-        kind = {"int": int, "float": float, "str": str}.get(str(f.type).split(" ")[0], None)
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind or int, default=f.default)
-    args = p.parse_args(argv)
-    cfg = Config(**{k: v for k, v in vars(args).items()})
-    print(train(cfg))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
