@@ -43,7 +43,7 @@ def export_onnx(model, out_path, opset: int = OPSET, check: bool = True,
         torch.onnx.export(model, (example,), str(out_path), input_names=["image"],
                           output_names=outputs, dynamic_axes=axes,
                           opset_version=opset, dynamo=False, do_constant_folding=True)
-    proto = onnx.load(str(out_path))
+    proto = fold_pads_into_convs(onnx.load(str(out_path)))
     props = {"uniskel_config": json.dumps(cfg.to_dict())}
     if meta:
         props["uniskel_meta"] = json.dumps(meta, default=str)
@@ -55,6 +55,70 @@ def export_onnx(model, out_path, opset: int = OPSET, check: bool = True,
     if check:
         check_export(model, out_path, atol=atol)
     return out_path
+
+
+def fold_pads_into_convs(proto):
+    """Zero padding before a convolution (TensorFlow's "same" padding, F.pad in PyTorch)
+    exports as a Pad node fed by a small shape computation; fold each into its Conv's own
+    (asymmetric) ``pads`` and drop what only fed it. The pads are read by running the
+    graph once in ONNX Runtime with them as extra outputs."""
+    import onnx
+    import onnxruntime as ort
+
+    g = proto.graph
+    users: dict = {}
+    for n in g.node:
+        for x in n.input:
+            users.setdefault(x, []).append(n)
+    pads = [n for n in g.node if n.op_type == "Pad" and len(n.input) > 1
+            and onnx.helper.get_attribute_value(next(
+                (a for a in n.attribute if a.name == "mode"), onnx.helper.make_attribute(
+                    "mode", b"constant"))) in (b"constant", "constant")
+            and (len(n.input) < 3 or not n.input[2])
+            and all(u.op_type == "Conv" for u in users.get(n.output[0], []))]
+    if not pads:
+        return proto
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    for n in pads:
+        probe.graph.output.append(onnx.helper.make_tensor_value_info(n.input[1],
+                                                                    onnx.TensorProto.INT64, None))
+    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {}
+    for i in sess.get_inputs():
+        shape = [d if isinstance(d, int) else 1 for d in i.shape]
+        feed[i.name] = np.zeros(shape, np.float32)
+    values = sess.run([n.input[1] for n in pads], feed)
+    for n, v in zip(pads, values):
+        v = [int(x) for x in v]
+        rank = len(v) // 2
+        begin, end = v[:rank], v[rank:]
+        if any(begin[:2]) or any(end[:2]):  # pads batch or channels: leave it
+            continue
+        for conv in users[n.output[0]]:
+            attr = next((a for a in conv.attribute if a.name == "pads"), None)
+            old = list(attr.ints) if attr is not None else [0] * (2 * (rank - 2))
+            new = [o + p for o, p in zip(old, begin[2:] + end[2:])]
+            if attr is not None:
+                conv.attribute.remove(attr)
+            conv.attribute.append(onnx.helper.make_attribute("pads", new))
+            conv.input[0] = n.input[0]
+        g.node.remove(n)
+    _drop_dead(g)
+    return proto
+
+
+def _drop_dead(g) -> None:
+    """Remove nodes whose outputs nothing uses (back from the graph's outputs)."""
+    needed = {o.name for o in g.output}
+    keep = []
+    for n in reversed(list(g.node)):
+        if any(o in needed for o in n.output):
+            keep.append(n)
+            needed.update(n.input)
+    keep.reverse()
+    del g.node[:]
+    g.node.extend(keep)
 
 
 def check_export(model, onnx_path, atol: float = 1e-3, batch: int = 2) -> float:

@@ -125,9 +125,9 @@ class MoveNet(nn.Module):
                 + (self.grid_x - rx.view(n, k, 1, 1)) ** 2).sqrt()
         heat = m["heatmap"].flatten(2)
         peak = (heat / (dist.flatten(2) + 1.8)).argmax(2)  # (N, K)
-        score = heat.gather(2, peak.unsqueeze(2)).squeeze(2)
+        score = heat.gather(2, peak.unsqueeze(2))[..., 0]
         off = m["offset"].flatten(2).view(n, k, 2, cells * cells)
-        off = off.gather(3, peak.view(n, k, 1, 1).expand(n, k, 2, 1)).squeeze(3)
+        off = off.gather(3, peak.view(n, k, 1, 1).expand(n, k, 2, 1))[..., 0]
         scale = self.input_size / cells
         y = ((peak // cells).float() + off[..., 0]) * scale
         x = ((peak % cells).float() + off[..., 1]) * scale

@@ -102,7 +102,12 @@ def window(qtbot, tmp_path):
 
 @pytest.fixture(scope="session")
 def lspet_crops(shared_data):
-    """Three real LSPET person crops at the student input size, with the joints in crop px."""
+    """Three real LSPET person crops at 256 x 192, with the joints in crop px."""
+    return make_lspet_crops(shared_data, (256, 192))
+
+
+def make_lspet_crops(shared_data, size):
+    """Three real LSPET person crops of ``size`` (h, w), with the joints in crop px."""
     import cv2
     import numpy as np
     import scipy.io
@@ -117,7 +122,6 @@ def lspet_crops(shared_data):
         j = joints[:, :, k]
         vis = j[:, 2] > 0
         box = (*j[vis, :2].min(0), *j[vis, :2].max(0))
-        size = (256, 192)
         c, s = crop.box_to_center_scale(box, size)
         m = crop.warp_matrix(c, s, size)
         crops.append(crop.crop(img, m, size))

@@ -265,15 +265,17 @@ def test_checkpoint_meta_with_numpy_values_still_loads(tmp_path):
     assert cfg.arch == "tiny" and float(meta["best_ap"]) == 0.5
 
 
-def test_shipped_student_agrees_across_backends_and_finds_real_joints(lspet_crops):
+def test_shipped_student_agrees_across_backends_and_finds_real_joints(shared_data):
+    from conftest import make_lspet_crops
     from uniskel.engine import assets
 
     cpu = backends.create("cpu", assets.default_model())
     onx = backends.create("onnx", assets.default_onnx())
-    assert cpu.input_size == onx.input_size == lspet_crops[0].shape[1:3]
-    # the calibrated decoding and tracking settings travel in both files
-    assert (cpu.window, cpu.person_score) == (onx.window, onx.person_score)
-    crops, gts = lspet_crops
+    assert cpu.input_size == onx.input_size
+    # the calibrated decoding, tracking and quality settings travel in both files
+    assert (cpu.output, getattr(cpu, "window", None), cpu.person_score, cpu.quality) == \
+        (onx.output, getattr(onx, "window", None), onx.person_score, onx.quality)
+    crops, gts = make_lspet_crops(shared_data, cpu.input_size)
     a, b = cpu.infer(crops), onx.infer(crops)
     assert np.quantile(np.linalg.norm(a[..., :2] - b[..., :2], axis=-1), 0.95) < 0.5
     lsp = skeleton.LSP.to_unified  # LSP joint -> unified point

@@ -323,7 +323,7 @@ def train(cfg: Config) -> Path:
         step += 1
         if step % 10 == 0 or step == total:
             rate = step / max(time.time() - t0, 1e-9)
-            print(f"step {step}/{total} epoch {epoch} loss {float(loss):.3f} "
+            print(f"step {step}/{total} epoch {epoch} loss {loss.item():.3f} "
                   + " ".join(f"{k} {v:.3f}" for k, v in parts.items())
                   + f" ({rate:.2f} steps/s)", flush=True)
         if step % cfg.save_every == 0 or step == total or (step % steps_per_epoch == 0):
