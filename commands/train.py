@@ -59,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--lr", type=float, default=d.lr)
     q.add_argument("--seed", type=int, default=d.seed)
     q.add_argument("--init-from", default="", help="start from an earlier run's last.pt")
+    q.add_argument("--hidden-weight", type=float, default=d.hidden_weight,
+                   help=f"weight of the empty maps below a cut (default {d.hidden_weight:g})")
     q.add_argument("--limit", type=int, help="train on the first N people (quick checks)")
     q = sub.add_parser("loader", help="measure the data loader: samples per second",
                        description="Decode, crop and augment a config's datasets with N "
@@ -128,7 +130,8 @@ def run(args) -> int:
     if args.what == "movenet":
         from uniskel.training import movenet_student as M
         cfg = M.Config(out=args.out, epochs=args.epochs, batch=args.batch_size, lr=args.lr,
-                       seed=args.seed, init_from=args.init_from, limit=args.limit)
+                       seed=args.seed, init_from=args.init_from, limit=args.limit,
+                       hidden_weight=args.hidden_weight)
         print(f"checkpoint: {M.train(cfg)}  (ship it: uniskel export --checkpoint ... "
               f"--weights ... --onnx ...)")
         return 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from uniskel.engine import crop as cropmod
+from uniskel.engine import skeleton
 from uniskel.engine.detector import iou
 
 
@@ -57,6 +58,13 @@ class Track:
     def size(self) -> float:
         x0, y0, x1, y1 = self.box
         return max(x1 - x0, y1 - y0, 1.0)
+
+
+SHOULDERS = [skeleton.INDEX["left_shoulder"], skeleton.INDEX["right_shoulder"]]
+HIPS = [skeleton.INDEX["left_hip"], skeleton.INDEX["right_hip"]]
+#: shoulder midpoint to hip midpoint, in shoulder widths (about 1.3 for an adult facing
+#: the camera; less, so a turned person's box does not overshoot)
+TORSO_PER_SHOULDERS = 1.2
 
 
 def _centre(box) -> np.ndarray:
@@ -148,7 +156,21 @@ class Tracker:
 
     # ---- after inference ----
     def pose_box(self, keypoints: np.ndarray):
-        return cropmod.keypoint_box(keypoints, self.keypoint_threshold, self.min_points)
+        """The box to crop next: around the keypoints the model is sure of; for a person
+        seen from the waist up (shoulders sure, hips not: a model that gives hidden points
+        confidence 0), extended down by a torso's length (TORSO_PER_SHOULDERS x the
+        shoulder width), so the next crop holds the body down to the picture's edge
+        instead of closing in on the face."""
+        box = cropmod.keypoint_box(keypoints, self.keypoint_threshold, self.min_points)
+        if box is None:
+            return None
+        sure = keypoints[:, 2] > self.keypoint_threshold
+        if sure[SHOULDERS].all() and not sure[HIPS].any():
+            shoulders = keypoints[SHOULDERS, :2]
+            width = float(np.linalg.norm(shoulders[0] - shoulders[1]))
+            bottom = float(shoulders[:, 1].mean()) + TORSO_PER_SHOULDERS * width
+            box = (box[0], box[1], box[2], max(box[3], bottom))
+        return box
 
     def update(self, poses: list[Pose], max_new: int | None = None) -> list[Track]:
         """Take this frame's poses; returns the tracks that hold a person now."""

@@ -212,3 +212,51 @@ def test_a_person_found_again_soon_keeps_their_id():
     assert [t.track_id for t in back] == [1] and tr.reclaimed == 1
     other = tr.update([Pose(back[0].keypoints.copy(), 0.9, track_id=1), pose_at(600)])
     assert sorted(t.track_id for t in other) == [1, 2]  # someone elsewhere is someone new
+
+
+def test_a_person_seen_from_the_waist_up_keeps_a_body_sized_box():
+    """Shoulders sure, hips given confidence 0 (below the picture's edge): the next crop
+    reaches a torso's length below the shoulders instead of closing in on the face;
+    with the hips sure, the box is the keypoints' own."""
+    from uniskel.engine import skeleton
+    from uniskel.engine.tracker import TORSO_PER_SHOULDERS, Tracker
+
+    k = np.zeros((21, 3), np.float32)
+    ix = skeleton.INDEX
+    for name, (x, y) in {"nose": (100, 50), "left_eye": (95, 45), "right_eye": (105, 45),
+                         "left_shoulder": (80, 100), "right_shoulder": (120, 100)}.items():
+        k[ix[name]] = (x, y, 0.9)
+    t = Tracker(max_people=1)
+    x0, y0, x1, y1 = t.pose_box(k)
+    assert (x0, y0, x1) == (80, 45, 120) and y1 == pytest.approx(100 + TORSO_PER_SHOULDERS * 40)
+    k[ix["left_hip"]] = (85, 150, 0.9)
+    k[ix["right_hip"]] = (115, 150, 0.9)
+    assert t.pose_box(k) == (80, 45, 120, 150)
+
+
+def test_the_bundled_student_follows_the_half_body_sample_without_losing_her():
+    """The sample video (an astronaut from the chest up, panned and zoomed): one person,
+    one id, in nearly every frame, and no legs drawn (confidence under 0.2)."""
+    import cv2
+
+    from uniskel.engine import assets, backends, skeleton
+
+    backend = backends.create("onnx")
+    pipe = Pipeline(backend, max_people=6)
+    cap = cv2.VideoCapture(str(assets.asset("media", "sample_astronaut.mp4")))
+    found, ids, legs = 0, set(), []
+    n = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        n += 1
+        people = pipe.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)).people
+        found += len(people) == 1
+        ids |= {p.track_id for p in people}
+        legs += [p.keypoints[[skeleton.INDEX[j] for j in ("left_knee", "right_knee",
+                                                           "left_ankle", "right_ankle")], 2]
+                 for p in people]
+    backend.close()
+    assert n >= 60 and found >= 0.95 * n and len(ids) <= 2
+    assert (np.concatenate(legs) < 0.2).mean() > 0.95
