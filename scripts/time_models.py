@@ -1,0 +1,50 @@
+"""The model alone, per crop: ONNX files timed in turn in one process, so that a busy
+machine slows them alike (the ratio is what carries over).
+
+    python scripts/time_models.py assets/models/uniskel_student.onnx \\
+        assets/models/movenet_lightning.onnx
+
+Each file gets one 192 x 192 crop (NCHW float 0..255, or NHWC int32 for the published
+MoveNet files), 20 warm-up runs, then 300 runs alternating with the others, with the
+engine's ONNX Runtime session options. Prints the median and the 10th percentile.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+
+def main(paths) -> int:
+    import onnxruntime as ort
+
+    from uniskel.engine.backends.onnx import session_options
+
+    sessions = [ort.InferenceSession(p, session_options(None), providers=["CPUExecutionProvider"])
+                for p in paths]
+    x = np.random.default_rng(0).uniform(0, 255, (1, 3, 192, 192)).astype(np.float32)
+    feeds = []
+    for s in sessions:
+        i = s.get_inputs()[0]
+        size = [d for d in i.shape if isinstance(d, int) and d > 3][:1] or [192]
+        if size[0] != 192:
+            raise SystemExit(f"{i.name}: this script times 192 px models only")
+        feeds.append({i.name: x.transpose(0, 2, 3, 1).astype(np.int32)
+                      if i.type == "tensor(int32)" else x})
+    for s, f in zip(sessions, feeds):
+        for _ in range(20):
+            s.run(None, f)
+    times = [[] for _ in sessions]
+    for _ in range(300):
+        for k, (s, f) in enumerate(zip(sessions, feeds)):
+            t = time.perf_counter()
+            s.run(None, f)
+            times[k].append(time.perf_counter() - t)
+    for p, t in zip(paths, times):
+        print(f"{p}: median {1000 * np.median(t):.2f} ms, p10 {1000 * np.quantile(t, 0.1):.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
