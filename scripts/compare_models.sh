@@ -1,0 +1,35 @@
+#!/bin/bash
+# The model card's comparison: the same ground-truth-box crops for every model, on
+# held-out data only (LSPET 7500-7999; coco128 + coco_mini's val part, pooled), whole
+# and cut at mid-torso. Writes runs/eval/v2_{lsp,pool,cutlsp,cutpool}_TAG.json;
+# python scripts/compare_table.py TAG... prints the table.
+#
+#   scripts/compare_models.sh student lightning thunder mediapipe
+set -euo pipefail
+cd "$(dirname "$0")/.."
+UNISKEL=${UNISKEL:-.venv/bin/uniskel}
+mkdir -p runs/eval
+if [ ! -f runs/pooled_val/ann.json ]; then
+  python3 scripts/pool_coco_sets.py --out runs/pooled_val \
+    --set ../shared/data/coco128/person_keypoints_train2017.json:../shared/data/coco128/images \
+    --set ../shared/data/coco_mini/annotations/person_keypoints_train2017.json:../shared/data/coco_mini/train2017:val
+fi
+P="--annotations runs/pooled_val/ann.json --images runs/pooled_val/images"
+run() {  # TAG BACKEND-ARGS...
+  tag=$1; shift
+  $UNISKEL eval --format lsp --range 7500:8000 "$@" --json runs/eval/v2_lsp_$tag.json > /dev/null
+  $UNISKEL eval --format coco $P "$@" --json runs/eval/v2_pool_$tag.json > /dev/null
+  $UNISKEL eval --format lsp --range 7500:8000 --cut mid-torso "$@" --json runs/eval/v2_cutlsp_$tag.json > /dev/null
+  $UNISKEL eval --format coco $P --cut mid-torso "$@" --json runs/eval/v2_cutpool_$tag.json > /dev/null
+  echo "done $tag"
+}
+for spec in "$@"; do
+  case $spec in
+    student) run student --backend onnx ;;
+    lightning) run lightning --backend movenet --model lightning ;;
+    thunder) run thunder --backend movenet --model thunder ;;
+    mediapipe) run mediapipe --backend mediapipe ;;
+    *.onnx) run "$(basename "$spec" .onnx)" --backend onnx --model "$spec" ;;
+    *) echo "unknown model $spec (student, lightning, thunder, mediapipe or an .onnx file)" >&2; exit 2 ;;
+  esac
+done
