@@ -71,6 +71,37 @@ def _centre(box) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
 
 
+def no_collapse(box, old, max_shrink: float):
+    """``box``, no narrower or shorter than ``max_shrink`` x ``old``: a frame or two in
+    which the model is sure only of a face must not shrink the next crop onto the face
+    (and lose the person); widened about its centre, lengthened downwards (where a body
+    continues below a head)."""
+    x0, y0, x1, y1 = box
+    w, h = old[2] - old[0], old[3] - old[1]
+    if x1 - x0 < max_shrink * w:
+        cx, half = (x0 + x1) / 2, max_shrink * w / 2
+        x0, x1 = cx - half, cx + half
+    if y1 - y0 < max_shrink * h:
+        y1 = y0 + max_shrink * h
+    return (x0, y0, x1, y1)
+
+
+#: a detector box this much inside a tracked person's box is part of them (a face, a
+#: torso), not somebody new
+PART_OF = 0.8
+
+
+def _within(box, outer) -> float:
+    """The share of ``box``'s area inside ``outer``."""
+    ix = max(0.0, min(box[2], outer[2]) - max(box[0], outer[0]))
+    iy = max(0.0, min(box[3], outer[3]) - max(box[1], outer[1]))
+    return ix * iy / max(_area(box), 1e-9)
+
+
+def _inside(point, box) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
 def _area(box) -> float:
     return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
 
@@ -80,7 +111,8 @@ class Tracker:
                  keypoint_threshold: float = 0.2, min_points: int = 4,
                  redetect_every: int = 15, same_person_iou: float = 0.5,
                  keep_lost: int = 30, reclaim_iou: float = 0.3, lost_gap: int = 5,
-                 confirmed_score: float | None = None, confirm_score: float = 0.45):
+                 confirmed_score: float | None = None, confirm_score: float = 0.45,
+                 max_shrink: float = 0.8):
         self.max_people = max(1, int(max_people))
         self.min_score = min_score
         self.keypoint_threshold = keypoint_threshold
@@ -95,6 +127,7 @@ class Tracker:
         self.confirmed_score = 0.5 * min_score if confirmed_score is None else confirmed_score
         self.confirm_score = confirm_score
         self.reclaim_iou = reclaim_iou
+        self.max_shrink = max_shrink  # a tracked box shrinks at most to this share a frame
         self.reset()
 
     def reset(self) -> None:
@@ -133,8 +166,12 @@ class Tracker:
         self._last_detection = frame_index
         if proposes_only:  # every window is tried; the model's confidence decides
             return [(tuple(b[:4]), False) for b in boxes], {}
-        pairs = sorted(((iou(b, t.next_box()), i, t) for i, b in enumerate(boxes)
-                        for t in self.tracks), key=lambda x: -x[0])
+        # a detector box matches a tracked person when it overlaps their next crop
+        # (IoU), or holds it (their crop had closed in on a part of them: a face)
+        pairs = sorted(((max(iou(b, t.next_box()),
+                             0.5 if _within(t.next_box(), b) >= PART_OF else 0.0), i, t)
+                        for i, b in enumerate(boxes) for t in self.tracks),
+                       key=lambda x: -x[0])
         refined: dict[int, tuple] = {}
         used: set[int] = set()
         for overlap, i, t in pairs:
@@ -148,7 +185,8 @@ class Tracker:
                 t.confirmed_at = self._frame
         tracked = [t.box for t in self.tracks]
         fresh = [b for i, b in enumerate(boxes) if i not in used
-                 and all(iou(b, t) < self.same_person_iou for t in tracked)]
+                 and all(iou(b, t) < self.same_person_iou and _within(b, t) < PART_OF
+                         for t in tracked)]
         fresh.sort(key=lambda b: -(b[4] * np.sqrt(_area(b))))
         room = self.max_people - len(self.tracks)
         # one spare, in case the best one is a false alarm
@@ -183,6 +221,8 @@ class Tracker:
             bar = self.confirmed_score if vouched else self.min_score
             box = self.pose_box(p.keypoints) if p.score >= bar else None
             if box is not None:
+                if old is not None:
+                    box = no_collapse(box, old.box, self.max_shrink)
                 scored.append((p, tuple(float(v) for v in box)))
         # tracked people first (best first), then new ones by prominence
         scored.sort(key=lambda pb: (pb[0].track_id is None,
@@ -237,8 +277,13 @@ class Tracker:
             if t.track_id in taken:
                 continue
             frames = max(self._frame + 1 - lost_at, 1)
-            overlap = iou(box, t.next_box(damping=0.5 * frames))  # where they would be now
-            if overlap >= best_iou:
+            there = t.next_box(damping=0.5 * frames)  # where they would be now
+            overlap = iou(box, there)
+            if overlap < self.reclaim_iou and _inside(_centre(box), there) \
+                    and _inside(_centre(there), box):
+                overlap = self.reclaim_iou  # the same place, boxed differently (a detector's
+                #                             box against one from the keypoints)
+            if overlap >= best_iou and (best is None or overlap > best_iou):
                 best, best_iou = t, overlap
         if best is not None:
             self._gone = [(t, f) for t, f in self._gone if t is not best]
