@@ -1,8 +1,10 @@
 """The frame view: a video frame with the skeleton painted over it by QPainter.
 
-``paint_people`` is the one drawing routine: the window, the compare view, snapshots and
-recordings all use it, so a recording shows exactly what the screen showed. It returns
-the keypoint indices it drew, which is what the tests check.
+``paint_people`` draws the window and the compare view at screen scale; it returns the
+keypoint indices it drew, which is what the tests check. What is written to disk
+(recordings, snapshots, ``uniskel infer``) is drawn by ``engine.draw.render`` with the
+same rules (which points and edges, which colours: ``visible_points``, ``edges_for``,
+``person_colour``).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from uniskel.engine import skeleton
-from uniskel.engine.draw import edges_for, person_colour
+from uniskel.engine.draw import edges_for, person_colour, visible_points
 
 SINGLE_COLOUR = (80, 230, 120)
 
@@ -29,12 +31,6 @@ class OverlayOptions:
     side_colours: bool = True    # left warm / right cool; off: one colour per person
     show_ids: bool = True        # each person's id beside their head, in their colour
     followed: int | None = None  # the person the dashboard follows (drawn a little bolder)
-
-
-def visible_points(kpts: np.ndarray, subset: str, threshold: float) -> list[int]:
-    """Indices of a (21, 3) person's keypoints that are in the subset and confident enough."""
-    keep = skeleton.SUBSETS[subset]
-    return [i for i in keep if kpts[i, 2] >= threshold and np.isfinite(kpts[i, :2]).all()]
 
 
 def visible_edges(points: list[int], subset: str) -> list[tuple[int, int, tuple]]:

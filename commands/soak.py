@@ -51,7 +51,7 @@ def run(args) -> int:
 
     def progress(now, stats):
         print(f"  {now:6.0f} s  {stats.processed} processed, {stats.dropped} dropped, "
-              f"{stats.errors} errors, {stats.fps:.1f} fps, RSS {soak._r(soak.rss_mb())} MB",
+              f"{stats.errors} errors, {stats.fps:.1f} fps, RSS {soak.round1(soak.rss_mb())} MB",
               file=sys.stderr, flush=True)
 
     from uniskel.engine.sources import open_source

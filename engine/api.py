@@ -117,12 +117,12 @@ def _rgb(image) -> np.ndarray:
     import cv2
 
     if isinstance(image, (str, Path)):
-        path = Path(image)
-        data = np.fromfile(path, np.uint8) if path.is_file() else None
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
-        if image is None:
-            raise UniskelError(f"{path}: not a readable image")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        from uniskel.engine.sources import read_image
+
+        rgb = read_image(image) if Path(image).is_file() else None
+        if rgb is None:
+            raise UniskelError(f"{image}: not a readable image")
+        return rgb
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise UniskelError(f"expected a BGR uint8 image (H, W, 3), got {image.dtype} "

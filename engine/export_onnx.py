@@ -70,11 +70,11 @@ def fold_pads_into_convs(proto):
     for n in g.node:
         for x in n.input:
             users.setdefault(x, []).append(n)
-    pads = [n for n in g.node if n.op_type == "Pad" and len(n.input) > 1
-            and onnx.helper.get_attribute_value(next(
-                (a for a in n.attribute if a.name == "mode"), onnx.helper.make_attribute(
-                    "mode", b"constant"))) in (b"constant", "constant")
-            and (len(n.input) < 3 or not n.input[2])
+    def zero_padding(n) -> bool:  # constant mode (the default), no fill value: zeros
+        mode = {a.name: a.s for a in n.attribute}.get("mode", b"constant")
+        return mode == b"constant" and (len(n.input) < 3 or not n.input[2])
+
+    pads = [n for n in g.node if n.op_type == "Pad" and len(n.input) > 1 and zero_padding(n)
             and all(u.op_type == "Conv" for u in users.get(n.output[0], []))]
     if not pads:
         return proto

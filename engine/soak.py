@@ -168,12 +168,12 @@ def soak(source_spec, backend, seconds: float, rate: float | None = None,
         "source_error": source_error,
         "worker": {"state": worker.state, "reason": worker.reason},
         "rss_mb": {
-            "launch": _r(rss_launch), "start": _r(rss_start), "end": _r(rss_end),
-            "peak": _r(rss_peak), "after_stop": _r(rss_mb()),
-            "growth": _r(rss_end - rss_start) if rss_end is not None and rss_start is not None
+            "launch": round1(rss_launch), "start": round1(rss_start), "end": round1(rss_end),
+            "peak": round1(rss_peak), "after_stop": round1(rss_mb()),
+            "growth": round1(rss_end - rss_start) if rss_end is not None and rss_start is not None
             else None,
         },
-        "rss_samples": [[t, _r(m)] for t, m in samples],
+        "rss_samples": [[t, round1(m)] for t, m in samples],
         "fps": {"first": round(first, 2), "last": round(last, 2),
                 "overall": round(stats.processed / elapsed, 2) if elapsed > 0 else 0.0,
                 "window_s": round(window, 1), "warmup_s": round(warmup, 1)},
@@ -184,5 +184,5 @@ def soak(source_spec, backend, seconds: float, rate: float | None = None,
     }
 
 
-def _r(v):
+def round1(v):
     return None if v is None else round(float(v), 1)

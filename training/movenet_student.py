@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import torch
 
-from uniskel.engine import assets, skeleton
+from uniskel.engine import assets, crop, skeleton
 from uniskel.engine.movenet_net import MoveNet, from_movenet
 
 EXTRA = ("pelvis", "thorax", "upper_neck", "head_top")  # unified order: points 17..20
@@ -165,13 +165,9 @@ def sample(inst, rng, cfg: Config, size: int):
     from uniskel.training.augment import AugmentConfig, make_sample
 
     image = cv2.imread(str(inst.image))  # BGR, as make_sample takes it
-    kpts = inst.keypoints[:, :2].astype(np.float64).copy()
-    mask = inst.mask.copy()
-    for name in ("thorax", "pelvis"):  # midpoints of the labelled parents
-        a, b = (skeleton.INDEX[n] for n in skeleton.DERIVED_RULES[name])
-        i = skeleton.INDEX[name]
-        mask[i] = mask[a] and mask[b]
-        kpts[i] = (kpts[a] + kpts[b]) / 2
+    labels = np.concatenate([inst.keypoints[:, :2], inst.mask[:, None]], 1).astype(np.float64)
+    skeleton.derive(labels)  # thorax and pelvis: midpoints of the labelled parents
+    kpts, mask = labels[:, :2], labels[:, 2] > 0
     box, cut_y = inst.box, None
     if rng.random() < cfg.cut_prob / 2:  # the picture ends there; the box is what is left
         cut_y = cut_row(kpts, mask, rng)
@@ -185,10 +181,10 @@ def sample(inst, rng, cfg: Config, size: int):
                                              AugmentConfig(half_body_prob=0.0), rng)
     line = NO_CUT
     if cut_y is not None:  # the image row cut_y, carried into the crop
-        ends = crop_apply(m, np.array([[0.0, cut_y], [1.0, cut_y]]))
+        ends = crop.apply(m, np.array([[0.0, cut_y], [1.0, cut_y]]))
         d = ends[1] - ends[0]
         normal = np.array([-d[1], d[0]])  # points "down" the picture (y grows)
-        if normal @ crop_apply(m, np.array([[0.0, cut_y + 1.0]]))[0] - normal @ ends[0] < 0:
+        if normal @ crop.apply(m, np.array([[0.0, cut_y + 1.0]]))[0] - normal @ ends[0] < 0:
             normal = -normal
         line = np.array([normal[0], normal[1], -normal @ ends[0]])
     elif rng.random() < cfg.cut_prob / (2 - cfg.cut_prob):  # the crop is cut, box as labelled
@@ -196,12 +192,6 @@ def sample(inst, rng, cfg: Config, size: int):
         if row < size:
             line = np.array([0.0, 1.0, -float(row)])
     return patch, out, labelled & ~below(line, out), labelled, line
-
-
-def crop_apply(m, pts):
-    from uniskel.engine import crop
-
-    return crop.apply(m, pts)
 
 
 def focal(pred, target, pos):
