@@ -6,7 +6,8 @@ machine slows them alike (the ratio is what carries over).
 
 Each file gets one 192 x 192 crop (NCHW float 0..255, or NHWC int32 for the published
 MoveNet files), 20 warm-up runs, then 300 runs alternating with the others, with the
-engine's ONNX Runtime session options. Prints the median and the 10th percentile.
+engine's ONNX Runtime session options (threads not spinning between runs, so that
+the sessions do not compete for the cores). Prints the median and the 10th percentile.
 """
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ def main(paths) -> int:
 
     from uniskel.engine.backends.onnx import session_options
 
-    sessions = [ort.InferenceSession(p, session_options(None), providers=["CPUExecutionProvider"])
+    opts = session_options(None)
+    # idle sessions' threads must not spin while another runs (they would share the cores)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sessions = [ort.InferenceSession(p, opts, providers=["CPUExecutionProvider"])
                 for p in paths]
     x = np.random.default_rng(0).uniform(0, 255, (1, 3, 192, 192)).astype(np.float32)
     feeds = []

@@ -55,6 +55,26 @@ def test_a_widened_network_keeps_the_published_points(coco_crops):
     assert torch.allclose(a, b[:, :17], atol=1e-5)
 
 
+def test_decoding_reads_the_heads_only_where_it_needs_them(coco_crops):
+    """The network's forward runs the regression and offset heads only at the cells the
+    decoding reads; its keypoints are those of decoding the full maps, on real crops and
+    on a crop whose only content touches the corner (zero padding at the edge)."""
+    from uniskel.engine.movenet_net import from_movenet
+
+    net = from_movenet(LIGHTNING, 21, ("pelvis", "thorax", "upper_neck", "head_top"))
+    torch.manual_seed(0)
+    with torch.no_grad():  # the added points' rows unlike their sources'
+        for head in ("regress", "offset"):
+            net.heads[head][1].weight[34:].normal_(0, 0.05)
+    x = torch.from_numpy(coco_crops).permute(0, 3, 1, 2).float()
+    corner = torch.zeros(1, 3, 192, 192)
+    corner[..., :24, :24] = 255
+    with torch.no_grad():
+        for batch in (x, corner):
+            full = net.decode(net.maps(batch))
+            assert torch.allclose(net(batch), full, atol=1e-3)
+
+
 def test_a_self_decoding_model_runs_in_every_student_backend(tmp_path):
     """A 'keypoints' network exports to ONNX with a 'keypoints' output and its config,
     and the cpu and onnx backends give the same (N, 21, 3)."""
