@@ -174,13 +174,15 @@ class EngineBridge(QObject):
     def _load(self, name, model_path, generation, factory=None):
         from uniskel.engine import backends
         from uniskel.engine.errors import UniskelError
-        from uniskel.engine.pipeline import Pipeline
+        from uniskel.engine.pipeline import LIVE_FPS, Pipeline
         from uniskel.engine.worker import EngineWorker
         _preimport_mediapipe()
         try:
             backend = factory() if factory is not None else backends.create(name, model_path)
             backend.warmup()
-            pipeline = Pipeline(backend, smoothing=True, max_people=self.max_people)
+            # live: with many people, some are inferred each frame to hold LIVE_FPS
+            pipeline = Pipeline(backend, smoothing=True, max_people=self.max_people,
+                                target_fps=LIVE_FPS)
         except UniskelError as exc:
             if generation == self._generation:
                 self.failed.emit(str(exc))

@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames decoded from the source (default 300)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed frames first (default 5)")
     options.people(parser, default=1, detector=True)
+    options.target_fps(parser)
     parser.add_argument("--no-smooth", action="store_true", help="skip the smoothing stage")
     parser.add_argument("--model-time", action="store_true",
                         help="also time the model alone on one crop (model_ms_per_crop)")
@@ -34,6 +35,8 @@ def _line(r: dict) -> str:
             f"p50 {r['latency_ms']['p50']:.2f} ms  p95 {r['latency_ms']['p95']:.2f} ms{extra}\n"
             f"  people/frame {r['people_per_frame']:.2f} (max {r['max_people']}, detector "
             f"{r['detector']})  id switches/100 frames {r['id_switches_per_100']:.2f}\n"
+            f"  inferred/frame {r['inferred_per_frame']:.2f} (target "
+            f"{r['target_fps'] or 'none: everyone, every frame'})\n"
             f"  stages (median ms): {st}")
 
 
@@ -50,7 +53,7 @@ def run(args) -> int:
     h, w = frames[0].shape[:2]
     opts = dict(repeat=args.repeat, warmup=args.warmup, max_people=args.max_people,
                 smoothing=not args.no_smooth, with_model_time=args.model_time,
-                detector=args.detector)
+                detector=args.detector, target_fps=args.target_fps or None)
 
     def one(name, model):
         backend = backends.create(name, model)

@@ -34,6 +34,16 @@ def people(p: argparse.ArgumentParser, default: int, detector: bool = False) -> 
                        help="person detector (default auto)")
 
 
+def target_fps(p: argparse.ArgumentParser) -> None:
+    """``--target-fps``: with many people, infer some of them each frame to hold it."""
+    from uniskel.engine.pipeline import LIVE_FPS
+
+    p.add_argument("--target-fps", type=float, default=LIVE_FPS,
+                   help=f"with several people, infer as many of them each frame as hold this "
+                        f"frame rate, the rest carried over from their last frame (default "
+                        f"{LIVE_FPS:g}; 0: everyone on every frame)")
+
+
 def json_out(p: argparse.ArgumentParser, default: str | None = None) -> None:
     p.add_argument("--json", dest="json_out", default=default,
                    help="write the results here as JSON" +

@@ -12,7 +12,10 @@ warm-up frames come first. Reported: ``fps`` (frames / summed pipeline time),
 Tracking, for ``--max-people`` above 1: ``people_per_frame`` (mean people shown per
 frame) and ``id_switches_per_100`` (per 100 frames, how often a person in one frame is
 the same person in the next, box IoU at least 0.5, under another id; no ground truth
-needed, so it measures identity stability, not correctness).
+needed, so it measures identity stability, not correctness). ``--target-fps`` (30 by
+default, as in the app; 0 for none) shares many people out over frames
+(``engine.pipeline``): ``inferred_per_frame`` is how many of the people shown were
+inferred on their frame, the rest carried over from an earlier one.
 """
 from __future__ import annotations
 
@@ -77,7 +80,7 @@ def id_switches(frames_people) -> int:
 
 def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_people: int = 1,
             smoothing: bool = True, with_model_time: bool = False,
-            detector: str = "auto") -> dict:
+            detector: str = "auto", target_fps: float | None = None) -> dict:
     import time
 
     import numpy as np
@@ -85,13 +88,13 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
     from uniskel.engine.pipeline import STAGES, Pipeline
 
     pipeline = Pipeline(backend, smoothing=smoothing, max_people=max_people, keep_frame=False,
-                        detector=detector)
+                        detector=detector, target_fps=target_fps)
     switches = 0
     try:
         backend.warmup()
         for i in range(min(warmup, len(frames))):
             pipeline.process(frames[i], i / fps)
-        latencies, stages, people = [], {s: [] for s in STAGES}, []
+        latencies, stages, people, inferred = [], {s: [] for s in STAGES}, [], []
         for _ in range(max(1, repeat)):
             pipeline.reset()
             seen = []
@@ -102,6 +105,7 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
                 for s in STAGES:
                     stages[s].append(result.stages_ms.get(s, 0.0))
                 people.append(len(result.people))
+                inferred.append(sum(p.refreshed for p in result.people))
                 seen.append([(p.track_id, p.box) for p in result.people])
             switches += id_switches(seen)
     finally:
@@ -117,6 +121,8 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
         "stages_ms": {s: round(float(np.median(v)), 3) for s, v in stages.items()},
         "people_per_frame": round(float(np.mean(people)), 3) if people else 0.0,
         "id_switches_per_100": round(100.0 * switches / max(1, len(latencies)), 3),
+        "inferred_per_frame": round(float(np.mean(inferred)), 3) if inferred else 0.0,
+        "target_fps": target_fps,
         "max_people": max_people,
         "detector": getattr(pipeline.detector, "name", None),
     }

@@ -13,7 +13,12 @@ Everyone in the frame, up to ``max_people``: the person detector (``engine.detec
 NanoDet by default) finds people at the start, every ``redetect_every`` frames while
 fewer than ``max_people`` are tracked, and soon after someone is lost; in between,
 each person is followed by their own keypoints, and all crops of a frame go through the
-model as one batch. ``max_people=1`` is the one-person (presenter) mode: it follows the
+model as one batch. With ``target_fps``, many people are shared out to hold that frame rate: each frame
+infers as many of the tracked people as the measured cost per crop allows (the ones
+inferred longest ago first; newly detected people always), and carries the others'
+last poses over (``Person.refreshed`` is False for them). Without it, everyone is
+inferred on every frame (``uniskel infer``, ``eval``, the Python API).
+``max_people=1`` is the one-person (presenter) mode: it follows the
 most prominent person, and the detector looks at a smaller image (256 px) since that
 person is large. Without a detector file the pose model itself searches a few fixed
 windows and tracks one person.
@@ -34,6 +39,8 @@ from uniskel.engine.smoothing import KeypointSmoother
 from uniskel.engine.tracker import Pose, Tracker
 
 STAGES = ("detect", "crop", "infer", "decode", "smooth")
+#: the frame rate live use (the app, ``uniskel bench``) holds with many people
+LIVE_FPS = 30.0
 
 
 @dataclass
@@ -44,6 +51,8 @@ class Person:
     score: float  # mean keypoint confidence (over the points the backend predicts)
     #: the model's expected OKS for this pose (engine/quality.py); None: no estimate
     quality: float | None = None
+    #: inferred on this frame (False: carried over from an earlier one, ``target_fps``)
+    refreshed: bool = True
 
 
 @dataclass
@@ -76,6 +85,8 @@ class Pipeline:
     padding         crop margin around a person box (as in training: 1.25)
     redetect_every  frames between detector runs while fewer than max_people are tracked
     keep_frame      put a reference to the frame in each FrameResult (for drawing)
+    target_fps      hold this frame rate with many people by inferring some of them each
+                    frame (see above); None: everyone, every frame
 
     One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
     """
@@ -84,8 +95,12 @@ class Pipeline:
                  max_people: int = 1, min_score: float | None = None, padding: float = 1.25,
                  redetect_every: int = 15, keypoint_threshold: float = 0.2,
                  smooth_min_cutoff: float = 0.5, smooth_beta: float = 8.0,
-                 keep_frame: bool = True):
+                 keep_frame: bool = True, target_fps: float | None = None):
         self.backend = backend
+        self.target_fps = target_fps
+        self._crop_ms = None   # running estimates: inference per crop, everything else
+        self._other_ms = None
+        self._balance = 0.0  # ms ahead of (+) or behind (-) target_fps
         self.smoothing = smoothing
         self.max_people = max(1, int(max_people))
         if detector is None:
@@ -122,6 +137,7 @@ class Pipeline:
         self.tracker.reset()
         self.smoother.reset()
         self.frame_index = 0
+        self._balance = 0.0
 
     def _crops(self, n: int) -> np.ndarray:
         h, w = self.input_size
@@ -156,6 +172,9 @@ class Pipeline:
         now = clock()
         ms["detect"], t = (now - t) * 1e3, now
 
+        # which to infer: everyone, or as many as hold target_fps (the rest carried over)
+        proposals, carried = self._share_out(proposals)
+
         # crop: every box warped into one preallocated batch
         h_in, w_in = self.input_size
         crops = self._crops(len(proposals))
@@ -185,6 +204,7 @@ class Pipeline:
             score = float(k[self.provided, 2].mean())
             poses.append(Pose(k, score, track_id,
                               None if expected is None else float(expected[i]), confirmed))
+        poses += [self.tracker.carry(tid) for tid in carried]
         tracks = self.tracker.update(poses, max_new=max_new)
         now = clock()
         ms["decode"], t = (now - t) * 1e3, now
@@ -195,16 +215,55 @@ class Pipeline:
             k = tr.keypoints
             if self.smoothing:
                 k = self.smoother(tr.track_id, k, timestamp, tr.size)
-            people.append(Person(k, tr.box, tr.track_id, tr.score, tr.quality))
+            people.append(Person(k, tr.box, tr.track_id, tr.score, tr.quality,
+                                 tr.track_id not in carried))
         if self.smoothing:
             self.smoother.keep_only(tr.track_id for tr in tracks)
         else:
             self.smoother.reset()  # switching smoothing back on starts fresh
         ms["smooth"] = (clock() - t) * 1e3
+        self._learn_costs(ms, len(proposals))
 
         return FrameResult(index, float(timestamp), people, ms, self.backend.name,
                            (frame.shape[0], frame.shape[1]),
                            frame if self.keep_frame else None)
+
+    def _share_out(self, proposals):
+        """-> (proposals to infer, ids of tracked people carried over). Newly found people
+        and the tracked people their boxes touch are inferred; other tracked people
+        (crowded ones, then those inferred longest ago, first) while the frame's estimated
+        time stays within 1 / target_fps, at least one person a frame."""
+        tracked = [p for p in proposals if p[1] is not None]
+        new = [p for p in proposals if p[1] is None]
+        if self.target_fps is None or self._crop_ms is None or len(tracked) < 2:
+            return proposals, set()
+        # a newcomer is told apart from the people tracked near them by their poses of
+        # this frame: those are inferred whatever the time
+        near = [p for p in tracked if any(detectors.iou(p[0], q[0]) > 0 for q in new)]
+        rest = [p for p in tracked if p not in near]
+        # time saved on earlier frames is spent now; time overrun (a frame that ran the
+        # detector) is paid back over the next frames
+        budget = (1000.0 / self.target_fps + self._balance - self._other_ms
+                  - (len(new) + len(near)) * self._crop_ms)
+        fit = max(0 if near or new else 1, int(budget // self._crop_ms))
+        return near + rest[:fit] + new, {p[1] for p in rest[fit:]}
+
+    def _learn_costs(self, ms: dict, crops: int) -> None:
+        """Running estimates of the inference per crop and of the rest of a frame but the
+        detector; the time balance against 1 / target_fps."""
+        if self.target_fps is not None and self._crop_ms is not None:
+            target = 1000.0 / self.target_fps
+            self._balance = min(max(self._balance + target - sum(ms.values()), -4 * target),
+                                target)
+        if not crops:
+            return
+        per = ms["infer"] / crops
+        other = sum(ms.values()) - ms["infer"] - ms["detect"]
+        if self._crop_ms is None:
+            self._crop_ms, self._other_ms = per, other
+        else:
+            self._crop_ms += 0.1 * (per - self._crop_ms)
+            self._other_ms += 0.1 * (other - self._other_ms)
 
     def close(self) -> None:
         if self.detector is not None:

@@ -8,6 +8,10 @@ engine.outputs).
     {"frame": 0, "time": 0.0, "people": [{"track_id": 1, "score": 0.83,
      "box": [x0, y0, x1, y1], "keypoints": [[x, y, c], ...21]}]}
 
+A person not inferred on that frame (the app holding 30 fps with many people,
+``engine.pipeline``'s ``target_fps``) has ``"carried": true``: their pose is carried over
+from an earlier frame.
+
 ``.csv``: one row per person per frame::
 
     frame,time,track_id,nose_x,nose_y,nose_c,...,head_top_c
@@ -69,6 +73,7 @@ class KeypointWriter:
         else:
             people = [{"track_id": int(p.track_id), "score": _r(p.score, 4),
                        **({} if p.quality is None else {"quality": _r(p.quality, 4)}),
+                       **({} if getattr(p, "refreshed", True) else {"carried": True}),
                        "box": [_r(v, 2) for v in p.box],
                        "keypoints": [[_r(x, 2), _r(y, 2), _r(c, 4)] for x, y, c in p.keypoints]}
                       for p in result.people]

@@ -9,6 +9,11 @@ their keypoints falls below ``min_score`` (or too few points remain); they are t
 dropped and acquisition runs again on the next frame. Two poses that land on the same
 person (box IoU above ``same_person_iou``) are merged, keeping the tracked one.
 
+A person's pose may be carried over a frame without inference (``carry``: the pipeline
+keeping to a frame rate with many people, ``engine.pipeline``): their last keypoints
+and box move on by half their recent motion (as their next crop does), and their motion
+is measured between the frames that were inferred.
+
 Identities: a person found again within ``keep_lost`` frames of losing them, where their
 lost track would be by now (its last box moved on by its velocity, IoU at least
 ``reclaim_iou``), gets their old id back (in the spirit of OC-SORT's re-update from
@@ -35,6 +40,8 @@ class Pose:
     quality: float | None = None  # the model's expected OKS (engine/quality.py), if any
     #: a person detector vouched for this person this frame (its box, score >= confirm)
     confirmed: bool = False
+    #: not inferred this frame: the track's last pose, carried over (``Tracker.carry``)
+    carried: bool = False
 
 
 @dataclass(eq=False)
@@ -47,6 +54,9 @@ class Track:
     quality: float | None = None
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre px/frame
     confirmed_at: int = -10 ** 9  # frame a person detector last vouched for them
+    #: the frame and box of their last pose from the model (not carried over)
+    refreshed_at: int = 0
+    refreshed_box: tuple | None = None
 
     def next_box(self, damping: float = 0.5) -> tuple[float, float, float, float]:
         """Where to crop next frame: the last box, moved on by the damped velocity."""
@@ -141,8 +151,19 @@ class Tracker:
 
     # ---- before inference ----
     def proposals(self) -> list[tuple[tuple, int, bool]]:
-        """(box, track_id, confirmed) to crop for every tracked person."""
-        return [(t.next_box(), t.track_id, False) for t in self.tracks]
+        """(box, track_id, confirmed) to crop for every tracked person: first those whose
+        box overlaps someone else's (carried over, their crop could slide onto the other
+        person), then the one inferred longest ago."""
+        def crowded(t):
+            return any(iou(t.box, o.box) > 0.0 for o in self.tracks if o is not t)
+
+        return [(t.next_box(), t.track_id, False)
+                for t in sorted(self.tracks, key=lambda t: (not crowded(t), t.refreshed_at))]
+
+    def carry(self, track_id: int) -> Pose:
+        """Tracked person ``track_id``'s last pose, for a frame they are not inferred in."""
+        t = next(t for t in self.tracks if t.track_id == track_id)
+        return Pose(t.keypoints, t.score, t.track_id, t.quality, carried=True)
 
     def wants_detection(self, frame_index: int, proposes_only: bool = False) -> bool:
         if not self.tracks:
@@ -183,7 +204,7 @@ class Tracker:
             refined[t.track_id] = tuple(boxes[i][:4])
             if boxes[i][4] >= self.confirm_score:
                 t.confirmed_at = self._frame
-        tracked = [t.box for t in self.tracks]
+        tracked = [t.box for t in self.tracks] + [t.next_box() for t in self.tracks]
         fresh = [b for i, b in enumerate(boxes) if i not in used
                  and all(iou(b, t) < self.same_person_iou and _within(b, t) < PART_OF
                          for t in tracked)]
@@ -219,6 +240,13 @@ class Tracker:
             vouched = p.confirmed or (old is not None and
                                       self._frame - old.confirmed_at <= self.redetect_every)
             bar = self.confirmed_score if vouched else self.min_score
+            if p.carried and old is not None:  # moved on as their box moves
+                box = old.next_box()
+                shift = _centre(box) - _centre(old.box)
+                p.keypoints = p.keypoints.copy()
+                p.keypoints[:, :2] += shift
+                scored.append((p, box))
+                continue
             box = self.pose_box(p.keypoints) if p.score >= bar else None
             if box is not None:
                 if old is not None:
@@ -253,12 +281,18 @@ class Tracker:
                     self._next_id += 1
                 if pose.confirmed:
                     old.confirmed_at = self._frame
-            else:
-                step = _centre(box) - _centre(old.box)
+                old.refreshed_at, old.refreshed_box = self._frame, box
+            elif pose.carried:
+                old.keypoints, old.box = pose.keypoints, box
+                old.age += 1
+            else:  # motion per frame since they were last inferred
+                frames = max(self._frame - old.refreshed_at, 1)
+                step = (_centre(box) - _centre(old.refreshed_box or old.box)) / frames
                 old.velocity = 0.5 * old.velocity + 0.5 * step
                 old.keypoints, old.box, old.score = pose.keypoints, box, pose.score
                 old.quality = pose.quality
                 old.age += 1
+                old.refreshed_at, old.refreshed_box = self._frame, box
             kept.append(old)
             kept_ids.add(old.track_id)
         self._frame += 1

@@ -277,3 +277,37 @@ def test_a_crop_that_closed_in_on_a_face_does_not_collapse_or_split_the_person()
     t.tracks = [Track(7, np.zeros((21, 3), np.float32), (100, 50, 200, 150), 0.5)]
     new, refined = t.select_detections([(0, 0, 400, 600, 0.9)], frame_index=10)
     assert refined == {7: (0, 0, 400, 600)} and new == []
+
+
+def test_a_frame_rate_target_shares_many_people_out_over_frames():
+    """With target_fps, people tracked are inferred in turn (the one inferred longest
+    ago first), at least one a frame; the others are carried over, moved on with their
+    box, and nobody is lost or renamed. Without it, everyone on every frame."""
+    boxes = [(20, 40, 70, 200), (200, 40, 250, 200), (380, 40, 430, 200)]
+
+    def frame(step):
+        f = np.zeros((240, 520, 3), np.uint8)
+        for x0, y0, x1, y1 in boxes:
+            f[y0:y1, x0 + step:x1 + step] = 255
+        return f
+
+    def run(target_fps):
+        det = FixedDetector([(*b, 0.9) for b in boxes])
+        pipe = Pipeline(BlobBackend(), detector=det, max_people=3, smoothing=False,
+                        target_fps=target_fps)
+        return [pipe.process(frame(2 * i), i / 30).people for i in range(10)]
+
+    # a target no machine meets: one person a frame, after a first frame of everyone
+    frames = run(1e6)
+    assert all(sorted(p.track_id for p in people) == [1, 2, 3] for people in frames)
+    refreshed = [[p.track_id for p in people if p.refreshed] for people in frames]
+    assert refreshed[0] == [1, 2, 3]
+    assert all(len(r) == 1 for r in refreshed[1:])
+    assert sorted(sum(refreshed[1:7], [])) == [1, 1, 2, 2, 3, 3]  # in turn
+    for i, people in enumerate(frames):  # carried people still lie on their blob
+        for p in people:
+            x0, y0, x1, y1 = boxes[p.track_id - 1]
+            assert inside(p.keypoints[:, :2], (x0 + 2 * i, y0, x1 + 2 * i, y1), margin=6)
+    # a target any machine meets, and none: everyone on every frame
+    for target in (1e-3, None):
+        assert all(p.refreshed for people in run(target) for p in people)
