@@ -35,7 +35,8 @@ def _line(r: dict) -> str:
             f"p50 {r['latency_ms']['p50']:.2f} ms  p95 {r['latency_ms']['p95']:.2f} ms{extra}\n"
             f"  people/frame {r['people_per_frame']:.2f} (max {r['max_people']}, detector "
             f"{r['detector']})  id switches/100 frames {r['id_switches_per_100']:.2f}\n"
-            f"  inferred/frame {r['inferred_per_frame']:.2f} (target "
+            f"  inferred/frame {r['inferred_per_frame']:.2f}, each person "
+            f"{r['person_refresh_hz']:.1f} times a second (target "
             f"{r['target_fps'] or 'none: everyone, every frame'})\n"
             f"  stages (median ms): {st}")
 

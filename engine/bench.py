@@ -15,7 +15,9 @@ the same person in the next, box IoU at least 0.5, under another id; no ground t
 needed, so it measures identity stability, not correctness). ``--target-fps`` (30 by
 default, as in the app; 0 for none) shares many people out over frames
 (``engine.pipeline``): ``inferred_per_frame`` is how many of the people shown were
-inferred on their frame, the rest carried over from an earlier one.
+inferred on their frame, the rest carried over from an earlier one; ``person_refresh_hz``
+how many times a second each person shown gets a pose of their own frame (fps x
+inferred / people).
 """
 from __future__ import annotations
 
@@ -122,6 +124,9 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
         "people_per_frame": round(float(np.mean(people)), 3) if people else 0.0,
         "id_switches_per_100": round(100.0 * switches / max(1, len(latencies)), 3),
         "inferred_per_frame": round(float(np.mean(inferred)), 3) if inferred else 0.0,
+        # how often each person shown gets a pose of their own frame, per second
+        "person_refresh_hz": (round(len(latencies) / total_s * sum(inferred) / sum(people), 2)
+                              if total_s > 0 and sum(people) else 0.0),
         "target_fps": target_fps,
         "max_people": max_people,
         "detector": getattr(pipeline.detector, "name", None),

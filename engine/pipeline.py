@@ -13,11 +13,18 @@ Everyone in the frame, up to ``max_people``: the person detector (``engine.detec
 NanoDet by default) finds people at the start, every ``redetect_every`` frames while
 fewer than ``max_people`` are tracked, and soon after someone is lost; in between,
 each person is followed by their own keypoints, and all crops of a frame go through the
-model as one batch. With ``target_fps``, many people are shared out to hold that frame rate: each frame
-infers as many of the tracked people as the measured cost per crop allows (the ones
-inferred longest ago first; newly detected people always), and carries the others'
-last poses over (``Person.refreshed`` is False for them). Without it, everyone is
-inferred on every frame (``uniskel infer``, ``eval``, the Python API).
+model as one batch.
+
+With ``target_fps`` (live use: the app and ``uniskel bench``), many people are shared out
+to hold that frame rate. Each frame infers as many tracked people as fit in 90% of
+1 / target_fps at the measured cost per crop (the rest of a frame's time is left to
+capture and drawing, which share the cores): first those whose box touches someone
+else's, then those inferred longest ago. The others' last poses are carried over, moved
+on as their boxes move (``Person.refreshed`` is False for them). Newly detected people,
+and the tracked people their boxes touch, are always inferred; time a frame overruns
+(one that ran the detector) is paid back over the next frames. Without ``target_fps``,
+everyone is inferred on every frame (``uniskel infer``, ``eval``, the Python API).
+
 ``max_people=1`` is the one-person (presenter) mode: it follows the
 most prominent person, and the detector looks at a smaller image (256 px) since that
 person is large. Without a detector file the pose model itself searches a few fixed
@@ -154,6 +161,7 @@ class Pipeline:
         if timestamp is None:
             timestamp = index / 30.0
         clock = time.perf_counter
+        start = clock()
         ms: dict[str, float] = {}
 
         # detect: tracked boxes, plus detections when someone must be (re)acquired
@@ -222,7 +230,7 @@ class Pipeline:
         else:
             self.smoother.reset()  # switching smoothing back on starts fresh
         ms["smooth"] = (clock() - t) * 1e3
-        self._learn_costs(ms, len(proposals))
+        self._learn_costs(ms, len(proposals), (clock() - start) * 1e3)
 
         return FrameResult(index, float(timestamp), people, ms, self.backend.name,
                            (frame.shape[0], frame.shape[1]),
@@ -243,17 +251,22 @@ class Pipeline:
         rest = [p for p in tracked if p not in near]
         # time saved on earlier frames is spent now; time overrun (a frame that ran the
         # detector) is paid back over the next frames
-        budget = (1000.0 / self.target_fps + self._balance - self._other_ms
+        budget = (self._frame_ms() + self._balance - self._other_ms
                   - (len(new) + len(near)) * self._crop_ms)
         fit = max(0 if near or new else 1, int(budget // self._crop_ms))
         return near + rest[:fit] + new, {p[1] for p in rest[fit:]}
 
-    def _learn_costs(self, ms: dict, crops: int) -> None:
+    def _frame_ms(self) -> float:
+        """The time a frame may take: 1 / target_fps, less a tenth left to the rest of the
+        process (capture, drawing and the GUI share the cores with the engine)."""
+        return 0.9 * 1000.0 / self.target_fps
+
+    def _learn_costs(self, ms: dict, crops: int, frame_ms: float) -> None:
         """Running estimates of the inference per crop and of the rest of a frame but the
         detector; the time balance against 1 / target_fps."""
         if self.target_fps is not None and self._crop_ms is not None:
-            target = 1000.0 / self.target_fps
-            self._balance = min(max(self._balance + target - sum(ms.values()), -4 * target),
+            target = self._frame_ms()
+            self._balance = min(max(self._balance + target - frame_ms, -8 * target),
                                 target)
         if not crops:
             return
