@@ -116,3 +116,13 @@ def test_bench_counts_people_and_id_switches(tmp_path, demo_video):
     assert r["max_people"] == 6 and r["detector"] == "nanodet"
     assert r["people_per_frame"] >= 2  # several people on the street, not just one
     assert 0 <= r["id_switches_per_100"] <= 100
+    # live by default: 30 fps held by sharing people out; each person's pose rate follows
+    assert r["target_fps"] == 30.0
+    assert 1 <= r["inferred_per_frame"] <= r["people_per_frame"]
+    assert r["person_refresh_hz"] == pytest.approx(
+        r["fps"] * r["inferred_per_frame"] / r["people_per_frame"], rel=0.02)
+    assert cli.main(["bench", "--source", str(demo_video), "--backend", "onnx", "--repeat", "1",
+                     "--warmup", "1", "--max-people", "6", "--target-fps", "0",
+                     "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["target_fps"] is None and r["inferred_per_frame"] == r["people_per_frame"]
