@@ -50,6 +50,8 @@ def run(args) -> int:
 
     if args.repeat < 1:
         raise UniskelError("--repeat must be at least 1")
+    if args.target_fps < 0:
+        raise UniskelError("--target-fps must be 0 (everyone on every frame) or more")
     frames, fps = bench.decode_all(args.source, max(1, args.max_frames))
     h, w = frames[0].shape[:2]
     opts = dict(repeat=args.repeat, warmup=args.warmup, max_people=args.max_people,

@@ -113,24 +113,33 @@ class MoveNet(nn.Module):
         m["heatmap"], m["center"] = m["heatmap"].sigmoid(), m["center"].sigmoid()
         return m
 
-    def decode(self, m: dict):
-        n, k, cells = m["heatmap"].shape[:2] + m["heatmap"].shape[-1:]
+    def decode(self, m: dict, head_at=None):
+        """Maps -> keypoints (N, K, 3). ``head_at(name, ys, xs) -> (N, P, channels)``
+        gives the regression or offset head's output at cells (ys, xs) (N, P); by default
+        it reads the full maps in ``m``."""
+        heat = m["heatmap"].flatten(2)                                  # (N, K, cells²)
+        n, k, cells = heat.shape[0], heat.shape[1], m["heatmap"].shape[-1]
+        if head_at is None:
+            def head_at(name, ys, xs):
+                flat = m[name].flatten(2)
+                at = (ys * cells + xs).view(n, 1, -1).expand(n, flat.shape[1], -1)
+                return flat.gather(2, at).transpose(1, 2)
         centre = (m["center"] * self.center_prior).flatten(1).argmax(1)  # (N,)
-        cy, cx = (centre // cells).float(), (centre % cells).float()
-        pick = centre.view(n, 1, 1).expand(n, 2 * k, 1)
-        reg = m["regress"].flatten(2).gather(2, pick).view(n, k, 2)
-        ry = cy.view(n, 1) + reg[..., 0]
-        rx = cx.view(n, 1) + reg[..., 1]
+        cy, cx = centre // cells, centre % cells
+        reg = head_at("regress", cy.view(n, 1), cx.view(n, 1)).view(n, k, 2)  # (y, x) cells
+        ry = cy.view(n, 1).float() + reg[..., 0]
+        rx = cx.view(n, 1).float() + reg[..., 1]
         dist = ((self.grid_y - ry.view(n, k, 1, 1)) ** 2
                 + (self.grid_x - rx.view(n, k, 1, 1)) ** 2).sqrt()
-        heat = m["heatmap"].flatten(2)
-        peak = (heat / (dist.flatten(2) + 1.8)).argmax(2)  # (N, K)
+        peak = (heat / (dist.flatten(2) + 1.8)).argmax(2)              # (N, K)
         score = heat.gather(2, peak.unsqueeze(2))[..., 0]
-        off = m["offset"].flatten(2).view(n, k, 2, cells * cells)
-        off = off.gather(3, peak.view(n, k, 1, 1).expand(n, k, 2, 1))[..., 0]
+        py, px = peak // cells, peak % cells
+        off = head_at("offset", py, px)                                 # (N, K, 2K)
+        own = torch.arange(k, device=off.device).view(1, k, 1, 1).expand(n, k, 1, 2)
+        off = off.view(n, k, k, 2).gather(2, own)[:, :, 0]              # each point's rows
         scale = self.input_size / cells
-        y = ((peak // cells).float() + off[..., 0]) * scale
-        x = ((peak % cells).float() + off[..., 1]) * scale
+        y = (py.float() + off[..., 0]) * scale
+        x = (px.float() + off[..., 1]) * scale
         return torch.stack([x, y, score], dim=2)
 
     def forward(self, img):
@@ -139,28 +148,10 @@ class MoveNet(nn.Module):
         keypoint's peak only: the cells decoding reads (a tenth of the network's time
         otherwise, on full maps nobody looks at)."""
         f = self.features(img)
-        n, cells = f.shape[0], f.shape[-1]
-        heat = self.heads["heatmap"](f).sigmoid().flatten(2)          # (N, K, cells²)
-        k = heat.shape[1]
-        centre = (self.heads["center"](f).sigmoid() * self.center_prior).flatten(1).argmax(1)
-        cy, cx = centre // cells, centre % cells
         padded = F.pad(f, (1, 1, 1, 1)).flatten(2)                      # zero "same" padding
-        reg = self._head_at("regress", padded, cells, cy.view(n, 1), cx.view(n, 1))
-        reg = reg.view(n, k, 2)                                         # (y, x) cells
-        ry = cy.view(n, 1).float() + reg[..., 0]
-        rx = cx.view(n, 1).float() + reg[..., 1]
-        dist = ((self.grid_y - ry.view(n, k, 1, 1)) ** 2
-                + (self.grid_x - rx.view(n, k, 1, 1)) ** 2).sqrt()
-        peak = (heat / (dist.flatten(2) + 1.8)).argmax(2)              # (N, K)
-        score = heat.gather(2, peak.unsqueeze(2))[..., 0]
-        py, px = peak // cells, peak % cells
-        off = self._head_at("offset", padded, cells, py, px)           # (N, K, 2K)
-        own = torch.arange(k, device=off.device).view(1, k, 1, 1).expand(n, k, 1, 2)
-        off = off.view(n, k, k, 2).gather(2, own)[:, :, 0]              # each point's rows
-        scale = self.input_size / cells
-        y = (py.float() + off[..., 0]) * scale
-        x = (px.float() + off[..., 1]) * scale
-        return torch.stack([x, y, score], dim=2)
+        m = {h: self.heads[h](f).sigmoid() for h in ("heatmap", "center")}
+        return self.decode(m, lambda name, ys, xs: self._head_at(name, padded, f.shape[-1],
+                                                                 ys, xs))
 
     def _head_at(self, name: str, padded, cells: int, ys, xs):
         """Head ``name``'s output at cells (ys, xs) (N, P) -> (N, P, channels), from the

@@ -73,7 +73,7 @@ class KeypointWriter:
         else:
             people = [{"track_id": int(p.track_id), "score": _r(p.score, 4),
                        **({} if p.quality is None else {"quality": _r(p.quality, 4)}),
-                       **({} if getattr(p, "refreshed", True) else {"carried": True}),
+                       **({} if p.refreshed else {"carried": True}),
                        "box": [_r(v, 2) for v in p.box],
                        "keypoints": [[_r(x, 2), _r(y, 2), _r(c, 4)] for x, y, c in p.keypoints]}
                       for p in result.people]

@@ -56,7 +56,11 @@ class Track:
     confirmed_at: int = -10 ** 9  # frame a person detector last vouched for them
     #: the frame and box of their last pose from the model (not carried over)
     refreshed_at: int = 0
-    refreshed_box: tuple | None = None
+    refreshed_box: tuple | None = None  # None: ``box``
+
+    def __post_init__(self):
+        if self.refreshed_box is None:
+            self.refreshed_box = self.box
 
     def next_box(self, damping: float = 0.5) -> tuple[float, float, float, float]:
         """Where to crop next frame: the last box, moved on by the damped velocity."""
@@ -237,16 +241,15 @@ class Tracker:
         scored = []
         for p in poses:
             old = previous.get(p.track_id) if p.track_id is not None else None
+            if p.carried and old is not None:  # moved on as their box moves
+                box = old.next_box()
+                p.keypoints = p.keypoints.copy()
+                p.keypoints[:, :2] += _centre(box) - _centre(old.box)
+                scored.append((p, box))
+                continue
             vouched = p.confirmed or (old is not None and
                                       self._frame - old.confirmed_at <= self.redetect_every)
             bar = self.confirmed_score if vouched else self.min_score
-            if p.carried and old is not None:  # moved on as their box moves
-                box = old.next_box()
-                shift = _centre(box) - _centre(old.box)
-                p.keypoints = p.keypoints.copy()
-                p.keypoints[:, :2] += shift
-                scored.append((p, box))
-                continue
             box = self.pose_box(p.keypoints) if p.score >= bar else None
             if box is not None:
                 if old is not None:
@@ -287,7 +290,7 @@ class Tracker:
                 old.age += 1
             else:  # motion per frame since they were last inferred
                 frames = max(self._frame - old.refreshed_at, 1)
-                step = (_centre(box) - _centre(old.refreshed_box or old.box)) / frames
+                step = (_centre(box) - _centre(old.refreshed_box)) / frames
                 old.velocity = 0.5 * old.velocity + 0.5 * step
                 old.keypoints, old.box, old.score = pose.keypoints, box, pose.score
                 old.quality = pose.quality
