@@ -61,6 +61,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--init-from", default="", help="start from an earlier run's last.pt")
     q.add_argument("--hidden-weight", type=float, default=d.hidden_weight,
                    help=f"weight of the empty maps below a cut (default {d.hidden_weight:g})")
+    q.add_argument("--backbone-lr", type=float, default=d.backbone_lr,
+                   help="train the whole network, the backbone and FPN at this rate, the 17 "
+                        "points distilled from --init-from's frozen copy (default 0: only "
+                        "the heads train, on Lightning's frozen network)")
     q.add_argument("--limit", type=int, help="train on the first N people (quick checks)")
     q = sub.add_parser("loader", help="measure the data loader: samples per second",
                        description="Decode, crop and augment a config's datasets with N "
@@ -131,7 +135,7 @@ def run(args) -> int:
         from uniskel.training import movenet_student as M
         cfg = M.Config(out=args.out, epochs=args.epochs, batch=args.batch_size, lr=args.lr,
                        seed=args.seed, init_from=args.init_from, limit=args.limit,
-                       hidden_weight=args.hidden_weight)
+                       hidden_weight=args.hidden_weight, backbone_lr=args.backbone_lr)
         print(f"checkpoint: {M.train(cfg)}  (ship it: uniskel export --checkpoint ... "
               f"--weights ... --onnx ...)")
         return 0

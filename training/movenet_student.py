@@ -58,6 +58,8 @@ class Config:
     hidden_weight: float = 20.0  # weight of the empty maps of points below a cut
     reg_weight: float = 1.0      # weight of the new points' regression loss
     init_from: str = ""          # start from these weights (a last.pt of an earlier run)
+    backbone_lr: float = 0.0     # > 0: the whole network trains (backbone and FPN at this
+                                 # rate), the 17 points distilled from init_from's frozen copy
     save_every: int = 50         # steps
     lsp_ranges: tuple = ((0, 7500), (8000, 9000))  # 7500..7999 stays the validation split
     limit: int | None = None     # people (quick runs)
@@ -85,6 +87,52 @@ def build() -> tuple[MoveNet, torch.nn.Module]:
             p.requires_grad_(True)
             p.register_hook(lambda g, k=k: g * k)
     return model, teacher
+
+
+def build_whole(init_from: str) -> tuple[MoveNet, MoveNet]:
+    """(student, teacher) for training the whole network: both start from ``init_from``
+    (an earlier run's last.pt, 21 points); the teacher stays frozen and supplies the 17
+    published points, the centre and its empty maps below a cut."""
+    import copy
+
+    from uniskel.engine.modelfile import read_checkpoint
+
+    if not init_from:
+        raise ValueError("backbone_lr > 0 needs init_from: the 21-point run to start from")
+    model = from_movenet(assets.asset("models", "movenet_lightning.onnx"), 21, EXTRA)
+    model.load_state_dict(read_checkpoint(Path(init_from))["state_dict"])
+    teacher = copy.deepcopy(model).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return model, teacher
+
+
+def forward_whole(model: MoveNet, teacher: MoveNet, crops):
+    """The student's maps (all trainable) and the frozen teacher's maps and keypoints."""
+    maps = model.maps(crops)
+    with torch.no_grad():
+        t_maps = teacher.maps(crops)
+        t_kpts = teacher.decode(t_maps)
+    return maps, t_maps, t_kpts
+
+
+def distil_loss(model: MoveNet, maps: dict, t_maps: dict, t_kpts) -> torch.Tensor:
+    """Keep the 17 published points' placement and the person centre as the teacher has
+    them: the centre map (MSE), the regression at the teacher's centre and the offsets
+    at the teacher's peaks (L1, in cells); the heatmaps are ``loss_fn``'s ``keep`` term."""
+    n, cells = maps["center"].shape[0], maps["center"].shape[-1]
+    l_centre = ((maps["center"] - t_maps["center"]) ** 2).sum((1, 2, 3)).mean()
+    centre = (t_maps["center"] * model.center_prior).flatten(1).argmax(1)
+    at = centre.view(n, 1, 1).expand(n, 34, 1)
+    l_reg = (maps["regress"][:, :34].flatten(2).gather(2, at)
+             - t_maps["regress"][:, :34].flatten(2).gather(2, at)).abs().mean() * 2
+    stride = model.input_size / cells
+    peak = (t_kpts[..., 1] / stride).long().clamp(0, cells - 1) * cells \
+        + (t_kpts[..., 0] / stride).long().clamp(0, cells - 1)             # (N, 17)
+    at = peak.repeat_interleave(2, 1).unsqueeze(2)                       # (N, 34, 1)
+    l_off = (maps["offset"][:, :34].flatten(2).gather(2, at)
+             - t_maps["offset"][:, :34].flatten(2).gather(2, at)).abs().mean() * 2
+    return l_centre + l_reg + l_off
 
 
 def forward(model: MoveNet, teacher, crops):
@@ -267,14 +315,24 @@ def train(cfg: Config) -> Path:
 
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
-    model, teacher = build()
-    if cfg.init_from and not (out / "last.pt").is_file():
-        model.load_state_dict(read_checkpoint(Path(cfg.init_from))["state_dict"])
-    opt = torch.optim.Adam(trainable(model), cfg.lr)
+    whole = cfg.backbone_lr > 0
+    if whole:
+        model, teacher = build_whole(cfg.init_from)
+        heads = list(model.heads.parameters())
+        body = [p for n, p in model.named_parameters() if not n.startswith("heads.")]
+        opt = torch.optim.Adam([{"params": body, "lr": cfg.backbone_lr},
+                                {"params": heads, "lr": cfg.lr}])
+        peak = [cfg.backbone_lr, cfg.lr]
+    else:
+        model, teacher = build()
+        if cfg.init_from and not (out / "last.pt").is_file():
+            model.load_state_dict(read_checkpoint(Path(cfg.init_from))["state_dict"])
+        opt = torch.optim.Adam(trainable(model), cfg.lr)
+        peak = cfg.lr
     insts = people(cfg)
     steps_per_epoch = len(insts) // cfg.batch
     total = steps_per_epoch * cfg.epochs
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=total, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, peak, total_steps=total, pct_start=0.05)
     step = 0
     last = out / "last.pt"
     if last.is_file():
@@ -303,9 +361,17 @@ def train(cfg: Config) -> Path:
         batch = [sample(insts[j], rng, cfg, size) for j in idx]
         crops = torch.from_numpy(np.stack([b[0] for b in batch])).permute(0, 3, 1, 2).float()
         kpts, mask, labelled, lines = (np.stack([b[j] for b in batch]) for j in (1, 2, 3, 4))
-        maps, t_heat, t_kpts = forward(model, teacher, crops)
+        if whole:
+            maps, t_maps, t_kpts = forward_whole(model, teacher, crops)
+            t_heat, t_kpts = t_maps["heatmap"][:, :17], t_kpts[:, :17]
+        else:
+            maps, t_heat, t_kpts = forward(model, teacher, crops)
         loss, parts = loss_fn(model, maps, kpts, mask, cfg.sigma, t_heat, t_kpts, labelled,
                               lines, cfg.hidden_weight, cfg.reg_weight)
+        if whole:
+            l_distil = distil_loss(model, maps, t_maps, t_kpts)
+            loss = loss + l_distil
+            parts["distil"] = l_distil.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
