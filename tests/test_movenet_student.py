@@ -136,6 +136,38 @@ def test_training_moves_only_what_it_may(shared_data):
     assert frozen and all(torch.equal(after[k], before[k]) for k in frozen)
 
 
+def test_training_the_whole_network_keeps_the_teachers_points_at_the_start(shared_data):
+    """--backbone-lr: student and teacher both start as the shipped student, so the
+    distillation term is exactly 0 before a step; one step moves the backbone, the FPN
+    and the published rows, while the teacher stays as it was."""
+    from uniskel.engine import assets
+    from uniskel.training import movenet_student as M
+
+    cfg = M.Config(limit=8, batch=8)
+    model, teacher = M.build_whole(str(assets.asset("models", "uniskel_student.pt")))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    rng = np.random.default_rng(0)
+    batch = [M.sample(p, rng, cfg, model.input_size) for p in M.people(cfg)[:8]]
+    crops = torch.from_numpy(np.stack([b[0] for b in batch])).permute(0, 3, 1, 2).float()
+    kpts, mask, labelled, rows = (np.stack([b[j] for b in batch]) for j in (1, 2, 3, 4))
+    maps, t_maps, t_kpts = M.forward_whole(model, teacher, crops)
+    distil = M.distil_loss(model, maps, t_maps, t_kpts[:, :17])
+    assert distil.item() == 0.0
+    loss, _ = M.loss_fn(model, maps, kpts, mask, cfg.sigma, t_maps["heatmap"][:, :17],
+                        t_kpts[:, :17], labelled, rows)
+    opt.zero_grad()
+    (loss + distil).backward()
+    opt.step()
+    after = model.state_dict()
+    for k in ("backbone.5.body.0.weight", "fpn.0.lateral.weight",
+              "heads.regress.1.weight"):
+        assert not torch.equal(after[k], before[k]), k
+    assert all(torch.equal(v, before[k]) for k, v in teacher.state_dict().items())
+    maps, t_maps, t_kpts = M.forward_whole(model, teacher, crops)
+    assert M.distil_loss(model, maps, t_maps, t_kpts[:, :17]).item() > 0
+
+
 def test_a_cut_hides_the_points_below_it(shared_data):
     """Cut pictures: nothing below the cut line counts as visible, the lower knee is
     below it, and a crop cut straight across is black below its row."""
