@@ -1,0 +1,68 @@
+"""Who in a clip gets a skeleton: the pipeline over a clip (everyone, up to a cap, every
+person every frame); on every 5th frame the person detector's confident boxes of people
+taller than 96 px ("clearly visible": score >= 0.45) are the people to find, and one
+counts as found when a shown person's box overlaps it (IoU >= 0.3, or one box's centre
+inside the other). Prints the share found, and how many people were shown per frame.
+
+    python scripts/coverage.py runs/bench/street_720p.mp4 [--max-people 10] [--model M]
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def found(box, shown) -> bool:
+    from uniskel.engine.detector import iou
+
+    def inside(p, b):
+        return b[0] <= p[0] <= b[2] and b[1] <= p[1] <= b[3]
+
+    c = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    for s in shown:
+        cs = ((s[0] + s[2]) / 2, (s[1] + s[3]) / 2)
+        if iou(box, s) >= 0.3 or (inside(c, s) and inside(cs, box)):
+            return True
+    return False
+
+
+def main() -> int:
+    from uniskel.engine import backends
+    from uniskel.engine.bench import decode_all
+    from uniskel.engine.detector import NanoDetDetector
+    from uniskel.engine.pipeline import Pipeline
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("source")
+    ap.add_argument("--max-people", type=int, default=6)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--verbose", action="store_true", help="the people missed, per frame")
+    a = ap.parse_args()
+    frames, fps = decode_all(a.source, a.frames)
+    pipe = Pipeline(backends.create("onnx", a.model), smoothing=False,
+                    max_people=a.max_people, keep_frame=False)
+    reference = NanoDetDetector()
+    hits = total = 0
+    shown = []
+    for i, frame in enumerate(frames):
+        people = pipe.process(frame, i / fps).people
+        shown.append(len(people))
+        if i % 5:
+            continue
+        want = [b for b in reference.detect(frame) if b[4] >= 0.45 and b[3] - b[1] > 96]
+        total += len(want)
+        hits += sum(found(b, [p.box for p in people]) for b in want)
+        if a.verbose:
+            missed = [tuple(int(v) for v in b[:4]) for b in want
+                      if not found(b, [p.box for p in people])]
+            print(f"frame {i}: {len(people)} shown, missed {missed}")
+    print(f"clearly visible people found: {hits}/{total} = {100 * hits / max(total, 1):.1f}% "
+          f"(every 5th of {len(frames)} frames); people shown per frame {np.mean(shown):.2f}; "
+          f"cap {a.max_people}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
