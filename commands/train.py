@@ -65,6 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train the whole network, the backbone and FPN at this rate, the 17 "
                         "points distilled from --init-from's frozen copy (default 0: only "
                         "the heads train, on Lightning's frozen network)")
+    q.add_argument("--gt-weight", type=float, default=d.gt_weight,
+                   help="with --backbone-lr: the 17 COCO points also learn from their labels "
+                        "at this weight (default 0: from the teacher only)")
     q.add_argument("--limit", type=int, help="train on the first N people (quick checks)")
     q = sub.add_parser("loader", help="measure the data loader: samples per second",
                        description="Decode, crop and augment a config's datasets with N "
@@ -135,7 +138,8 @@ def run(args) -> int:
         from uniskel.training import movenet_student as M
         cfg = M.Config(out=args.out, epochs=args.epochs, batch=args.batch_size, lr=args.lr,
                        seed=args.seed, init_from=args.init_from, limit=args.limit,
-                       hidden_weight=args.hidden_weight, backbone_lr=args.backbone_lr)
+                       hidden_weight=args.hidden_weight, backbone_lr=args.backbone_lr,
+                       gt_weight=args.gt_weight)
         print(f"checkpoint: {M.train(cfg)}  (ship it: uniskel export --checkpoint ... "
               f"--weights ... --onnx ...)")
         return 0

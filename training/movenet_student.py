@@ -43,6 +43,8 @@ from uniskel.engine.movenet_net import MoveNet, from_movenet
 
 EXTRA = ("pelvis", "thorax", "upper_neck", "head_top")  # unified order: points 17..20
 NEW = [skeleton.INDEX[n] for n in EXTRA]
+COCO17 = list(range(17))
+LSP_HIPS = np.isin(np.arange(21), [skeleton.INDEX["left_hip"], skeleton.INDEX["right_hip"]])
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Config:
     init_from: str = ""          # start from these weights (a last.pt of an earlier run)
     backbone_lr: float = 0.0     # > 0: the whole network trains (backbone and FPN at this
                                  # rate), the 17 points distilled from init_from's frozen copy
+    gt_weight: float = 0.0       # with backbone_lr: the 17 points also learn from their labels
+                                 # (as the four added ones do) at this weight; LSP's hips,
+                                 # labelled wider than COCO's, stay with the teacher
     save_every: int = 50         # steps
     lsp_ranges: tuple = ((0, 7500), (8000, 9000))  # 7500..7999 stays the validation split
     limit: int | None = None     # people (quick runs)
@@ -250,13 +255,47 @@ def focal(pred, target, pos):
     return -(pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1)
 
 
+def points_loss(model: MoveNet, maps: dict, kpts, mask, labelled, idx, sigma: float):
+    """Ground truth for keypoints ``idx``: CenterNet's focal loss on their heatmaps
+    (Gaussian targets, ``sigma`` cells; no loss where unlabelled), L1 on their offsets at
+    the labelled cell and on their regression from the person centre the model picks."""
+    n, cells = kpts.shape[0], maps["heatmap"].shape[-1]
+    stride = model.input_size / cells
+    p = len(idx)
+    ch = torch.as_tensor(idx).repeat_interleave(2) * 2 + torch.arange(2).repeat(p)
+    k = torch.as_tensor(kpts[:, idx] / stride, dtype=torch.float32)  # (N, P, 2) cells
+    vis = torch.as_tensor(mask[:, idx], dtype=torch.float32)           # (N, P)
+    known = torch.as_tensor(labelled[:, idx], dtype=torch.float32)     # supervised at all
+    gy, gx = model.grid_y.view(1, 1, cells, 1), model.grid_x.view(1, 1, 1, cells)
+    d2 = (gx - k[..., 0, None, None]) ** 2 + (gy - k[..., 1, None, None]) ** 2
+    target = torch.exp(-d2 / (2 * sigma ** 2)) * vis[..., None, None]
+    cell = k.round().clamp(0, cells - 1).long()                        # (N, P, 2) x, y
+    flat = cell[..., 1] * cells + cell[..., 0]
+    pos = torch.zeros_like(target).flatten(2)
+    pos.scatter_(2, flat.unsqueeze(2), vis.unsqueeze(2))
+    heat = maps["heatmap"][:, idx] * known[..., None, None]  # unlabelled: no loss
+    l_heat = focal(heat, target, pos.view_as(target))
+    # offsets at the labelled cell, regression at the centre the model picks
+    off = maps["offset"][:, ch].flatten(2).view(n, p, 2, cells * cells)
+    off = off.gather(3, flat.view(n, p, 1, 1).expand(n, p, 2, 1)).squeeze(3)  # (y, x)
+    want = torch.stack([k[..., 1] - cell[..., 1], k[..., 0] - cell[..., 0]], 2)
+    l_off = ((off - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
+    with torch.no_grad():
+        centre = (maps["center"] * model.center_prior).flatten(1).argmax(1)
+    cy, cx = (centre // cells).float(), (centre % cells).float()
+    reg = maps["regress"][:, ch].flatten(2).gather(
+        2, centre.view(n, 1, 1).expand(n, 2 * p, 1)).view(n, p, 2)
+    want = torch.stack([k[..., 1] - cy[:, None], k[..., 0] - cx[:, None]], 2)
+    l_reg = ((reg - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
+    return l_heat, l_off, l_reg
+
+
 def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float, t_heat=None, t_kpts=None,
             labelled=None, lines=None, hidden_weight: float = 20.0, reg_weight: float = 1.0):
     """Losses of one batch. kpts (N, 21, 2) crop px; mask (N, 21) bool: labelled and in
     the picture; labelled (N, 21) bool; lines (N, 3): each crop's cut line (``below``);
     t_heat, t_kpts: the published model's heatmaps and keypoints on the same crops."""
-    n, cells = kpts.shape[0], maps["heatmap"].shape[-1]
-    stride = model.input_size / cells
+    n = kpts.shape[0]
     labelled = mask if labelled is None else labelled
     lines = np.tile(NO_CUT, (n, 1)) if lines is None else lines
     l_keep = torch.zeros(())
@@ -267,30 +306,7 @@ def loss_fn(model: MoveNet, maps: dict, kpts, mask, sigma: float, t_heat=None, t
         target = t_heat * (1 - hid)[..., None, None]
         per = ((maps["heatmap"][:, :17] - target) ** 2).sum((2, 3))
         l_keep = (per * (1 + (hidden_weight - 1) * hid)).mean()
-    k = torch.as_tensor(kpts[:, NEW] / stride, dtype=torch.float32)  # (N, 4, 2) cells
-    vis = torch.as_tensor(mask[:, NEW], dtype=torch.float32)           # (N, 4)
-    known = torch.as_tensor(labelled[:, NEW], dtype=torch.float32)     # supervised at all
-    gy, gx = model.grid_y.view(1, 1, cells, 1), model.grid_x.view(1, 1, 1, cells)
-    d2 = (gx - k[..., 0, None, None]) ** 2 + (gy - k[..., 1, None, None]) ** 2
-    target = torch.exp(-d2 / (2 * sigma ** 2)) * vis[..., None, None]
-    cell = k.round().clamp(0, cells - 1).long()                        # (N, 4, 2) x, y
-    flat = cell[..., 1] * cells + cell[..., 0]
-    pos = torch.zeros_like(target).flatten(2)
-    pos.scatter_(2, flat.unsqueeze(2), vis.unsqueeze(2))
-    heat = maps["heatmap"][:, 17:] * known[..., None, None]  # unlabelled: no loss
-    l_heat = focal(heat, target, pos.view_as(target))
-    # offsets at the labelled cell, regression at the centre the model picks
-    off = maps["offset"][:, 34:].flatten(2).view(n, 4, 2, cells * cells)
-    off = off.gather(3, flat.view(n, 4, 1, 1).expand(n, 4, 2, 1)).squeeze(3)  # (y, x)
-    want = torch.stack([k[..., 1] - cell[..., 1], k[..., 0] - cell[..., 0]], 2)
-    l_off = ((off - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
-    with torch.no_grad():
-        centre = (maps["center"] * model.center_prior).flatten(1).argmax(1)
-    cy, cx = (centre // cells).float(), (centre % cells).float()
-    reg = maps["regress"][:, 34:].flatten(2).gather(
-        2, centre.view(n, 1, 1).expand(n, 8, 1)).view(n, 4, 2)
-    want = torch.stack([k[..., 1] - cy[:, None], k[..., 0] - cx[:, None]], 2)
-    l_reg = ((reg - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
+    l_heat, l_off, l_reg = points_loss(model, maps, kpts, mask, labelled, NEW, sigma)
     return l_keep + l_heat + l_off + reg_weight * l_reg, {
         "keep": l_keep.item(), "heat": l_heat.item(), "offset": l_off.item(),
         "regress": l_reg.item()}
@@ -372,6 +388,12 @@ def train(cfg: Config) -> Path:
             l_distil = distil_loss(model, maps, t_maps, t_kpts)
             loss = loss + l_distil
             parts["distil"] = l_distil.item()
+        if whole and cfg.gt_weight > 0:
+            gt = mask.copy()
+            gt[[insts[j].dataset == "lsp" for j in idx]] &= ~LSP_HIPS
+            l_gt = sum(points_loss(model, maps, kpts, gt, gt, COCO17, cfg.sigma))
+            loss = loss + cfg.gt_weight * l_gt
+            parts["gt"] = l_gt.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
