@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from uniskel.engine.pipeline import EVERYONE
+
 ORG, APP = "uniskel", "demo"
 
 #: what the compare view can run: setting ("backend" or "backend:model") -> menu label
@@ -34,7 +36,7 @@ class Settings:
     record_format: str = "jsonl"   # keypoint file format: "jsonl" or "csv"
     loop: bool = True
     last_source: str = ""
-    max_people: int = 6            # people shown at once (all of them, up to this cap)
+    max_people: int = EVERYONE     # people shown at once (all of them, up to this cap)
     one_person: bool = False       # follow only the most prominent person (presenters)
     compare_with: str = "movenet:lightning"  # the compare view's model (COMPARE_WITH)
 

@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keypoints", help="keypoint records to write (.jsonl or .csv)")
     options.backend(parser)
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
-    options.people(parser, default=6)
+    from uniskel.engine.pipeline import EVERYONE
+
+    options.people(parser, default=EVERYONE)
     parser.add_argument("--no-smooth", action="store_true", help="turn off One Euro smoothing")
     parser.add_argument("--subset", default="all", choices=sorted(skeleton.SUBSETS),
                         help="keypoints to draw (default all 21)")

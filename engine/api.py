@@ -52,14 +52,16 @@ class Body:
     backend     "auto" (the fastest that runs here) or a name of ``engine.backends``
                 (onnx, cpu, cuda, tensorrt, movenet, mediapipe)
     model       a model file for the backend (default: the bundled student)
-    max_people  people found per image, the most prominent first (default 6)
+    max_people  people found per image, the most prominent first (default
+                ``pipeline.EVERYONE``, 10)
     """
 
     def __init__(self, backend: str = "auto", model: str | Path | None = None,
-                 max_people: int = 6):
+                 max_people: int | None = None):
         from uniskel.engine import backends
-        from uniskel.engine.pipeline import Pipeline
+        from uniskel.engine.pipeline import EVERYONE, Pipeline
 
+        max_people = EVERYONE if max_people is None else max_people
         self.backend = backends.create(backend, model)
         try:
             self.pipeline = Pipeline(self.backend, smoothing=False, max_people=max_people,

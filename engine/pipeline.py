@@ -48,6 +48,10 @@ from uniskel.engine.tracker import Pose, Tracker
 STAGES = ("detect", "crop", "infer", "decode", "smooth")
 #: the frame rate live use (the app, ``uniskel bench``) holds with many people
 LIVE_FPS = 30.0
+#: the default cap on people tracked (the app, ``uniskel infer``, the Python API): on a
+#: street the people near the camera and the nearer of those further away
+#: (``scripts/coverage.py``); a group in front of a webcam is well under it
+EVERYONE = 10
 
 
 @dataclass

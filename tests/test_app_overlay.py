@@ -11,6 +11,7 @@ import cv2  # noqa: F401 - sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must 
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 from uniskel.engine import skeleton  # noqa: E402
+from uniskel.engine.pipeline import EVERYONE  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
@@ -146,11 +147,11 @@ def test_everyone_gets_their_own_colour_and_id_and_a_click_follows_one(qtbot, wi
     assert window.display.followed_person([a]) is a  # the followed one left: the most prominent
     assert window.display.options().followed == 4
 
-    assert window.engine.max_people == window.settings.max_people == 6
+    assert window.engine.max_people == window.settings.max_people == EVERYONE
     window.action["one_person"].setChecked(True)
     assert window.engine.max_people == 1 and window.settings.one_person
     window.action["one_person"].setChecked(False)
-    assert window.engine.max_people == 6
+    assert window.engine.max_people == EVERYONE
 
 
 def test_native_chatter_is_kept_off_the_terminal_and_errors_are_not(tmp_path):
