@@ -3,11 +3,12 @@
 A tracked person's next crop comes from their previous keypoints (box of the confident
 points, nudged by their recent motion), so the detector is needed only to acquire
 people: at the start, when someone is lost, and every ``redetect_every`` frames while
-fewer than ``max_people`` are tracked (and, at most every ``lost_gap`` frames, right
-after someone is lost). A person is lost when the mean confidence of
-their keypoints falls below ``min_score`` (or too few points remain); they are then
-dropped and acquisition runs again on the next frame. Two poses that land on the same
-person (box IoU above ``same_person_iou``) are merged, keeping the tracked one.
+fewer than ``max_people`` are tracked (and, once someone was lost since the last
+detection, as soon as ``lost_gap`` frames have passed since it). A person is lost when
+the mean confidence of their keypoints falls below ``min_score`` (or too few points
+remain); they are then dropped and acquisition runs again. Two poses that land on the same
+person (box IoU above ``same_person_iou``, or their shared sure points alike: OKS above
+``same_person_oks``) are merged, keeping the tracked one.
 
 A person's pose may be carried over a frame without inference (``carry``: the pipeline
 keeping to a frame rate with many people, ``engine.pipeline``): their last keypoints
@@ -126,13 +127,14 @@ class Tracker:
                  redetect_every: int = 15, same_person_iou: float = 0.5,
                  keep_lost: int = 30, reclaim_iou: float = 0.3, lost_gap: int = 5,
                  confirmed_score: float | None = None, confirm_score: float = 0.45,
-                 max_shrink: float = 0.8):
+                 max_shrink: float = 0.8, same_person_oks: float = 0.5):
         self.max_people = max(1, int(max_people))
         self.min_score = min_score
         self.keypoint_threshold = keypoint_threshold
         self.min_points = min_points
         self.redetect_every = redetect_every
         self.same_person_iou = same_person_iou
+        self.same_person_oks = same_person_oks
         self.keep_lost = keep_lost
         self.lost_gap = lost_gap  # at least this many frames between loss-driven detections
         # a person a detector vouched for (score >= confirm_score, within redetect_every
@@ -148,6 +150,7 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self._last_detection = -10 ** 9
+        self._lost_since_detection = False  # someone was lost after the last detection
         self.lost = 0  # tracks lost so far (for stats and tests)
         self.reclaimed = 0  # people found again under their old id
         self._frame = 0
@@ -177,8 +180,8 @@ class Tracker:
         if len(self.tracks) >= self.max_people:
             return False
         since = frame_index - self._last_detection
-        just_lost = any(f == self._frame for _, f in self._gone)
-        return since >= self.redetect_every or (just_lost and since >= self.lost_gap)
+        return since >= self.redetect_every or (self._lost_since_detection
+                                                and since >= self.lost_gap)
 
     def select_detections(self, boxes, frame_index: int, proposes_only: bool = False):
         """Match this frame's detector boxes with the tracked people -> (new, refined).
@@ -189,6 +192,7 @@ class Tracker:
         also vouches for them. ``new``: (box, confirmed) of the boxes worth a crop as new
         people, most prominent first."""
         self._last_detection = frame_index
+        self._lost_since_detection = False
         if proposes_only:  # every window is tried; the model's confidence decides
             return [(tuple(b[:4]), False) for b in boxes], {}
         # a detector box matches a tracked person when it overlaps their next crop
@@ -265,7 +269,8 @@ class Tracker:
         for pose, box in scored:
             if len(kept) >= self.max_people:
                 break
-            if any(iou(box, k.box) >= self.same_person_iou for k in kept):
+            if any(iou(box, k.box) >= self.same_person_iou
+                   or self.same_pose(pose.keypoints, k) for k in kept):
                 continue  # the same person twice
             old = previous.get(pose.track_id) if pose.track_id is not None else None
             if old is not None and old.track_id in kept_ids:
@@ -301,11 +306,27 @@ class Tracker:
         self._frame += 1
         gone = [t for tid, t in previous.items() if tid not in kept_ids]
         self.lost += len(gone)
+        self._lost_since_detection |= bool(gone)
         self._gone = [(t, f) for t, f in self._gone
                       if self._frame - f <= self.keep_lost and t.track_id not in kept_ids]
         self._gone += [(t, self._frame) for t in gone]
         self.tracks = sorted(kept, key=lambda t: t.track_id)
         return self.tracks
+
+    def same_pose(self, keypoints: np.ndarray, other: Track) -> bool:
+        """The same person twice, told by their keypoints: at least ``min_points`` points
+        both poses are sure of, at an object keypoint similarity (COCO's OKS, at the
+        scale of ``other``'s box) of at least ``same_person_oks``. Catches what box IoU
+        misses: a second crop that closed in on part of someone already shown (their
+        upper body, from a detection of a person half hidden behind them)."""
+        sure = (keypoints[:, 2] >= self.keypoint_threshold) \
+            & (other.keypoints[:, 2] >= self.keypoint_threshold)
+        if sure.sum() < self.min_points:
+            return False
+        area = 0.53 * _area(other.box)  # COCO's areas are the outline's, about half the box
+        d2 = ((keypoints[sure, :2] - other.keypoints[sure, :2]) ** 2).sum(1)
+        var = (2 * skeleton.SIGMAS[sure]) ** 2
+        return float(np.exp(-d2 / var / (2 * area + 1e-9)).mean()) >= self.same_person_oks
 
     def _reclaim(self, box, taken: set[int]) -> Track | None:
         """The recently lost track this new box most likely is, or None."""

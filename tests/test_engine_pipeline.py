@@ -88,6 +88,48 @@ def test_duplicate_poses_of_one_person_merge():
     assert len(res.people) == 1
 
 
+def test_a_pose_on_part_of_someone_already_shown_is_the_same_person():
+    """A second pose that lies on the upper body of a person already kept (its box IoU
+    with theirs well under 0.5) is merged by keypoint similarity; a person of the same
+    size beside them is not."""
+    from uniskel.engine.tracker import Pose, Tracker
+
+    rng = np.random.default_rng(0)
+    whole = np.zeros((21, 3), np.float32)
+    whole[:, 0] = rng.uniform(100, 160, 21)
+    whole[:, 1] = np.linspace(40, 400, 21)
+    whole[:, 2] = 0.9
+    upper = whole.copy()
+    upper[:, :2] += rng.normal(0, 2, (21, 2))
+    upper[10:, 2] = 0.0  # only the top half is sure
+    beside = whole.copy()
+    beside[:, 0] += 70
+    t = Tracker(max_people=5, min_score=0.1)
+    tracks = t.update([Pose(whole, 0.9), Pose(upper, 0.45)])
+    assert len(tracks) == 1
+    assert iou(t.pose_box(upper), tracks[0].box) < 0.5  # box IoU alone would keep both
+    t.reset()
+    assert len(t.update([Pose(whole, 0.9), Pose(beside, 0.9)])) == 2
+
+
+def test_someone_lost_brings_the_detector_back_once_the_gap_has_passed():
+    """A person lost a frame after a detection is looked for again as soon as lost_gap
+    frames have passed since that detection, not only at the next periodic one."""
+    from uniskel.engine.tracker import Pose, Tracker
+
+    k = np.zeros((21, 3), np.float32)
+    k[:, 0], k[:, 1], k[:, 2] = np.linspace(10, 60, 21), np.linspace(10, 200, 21), 0.9
+    t = Tracker(max_people=3, redetect_every=15, lost_gap=5)
+    t.update([Pose(k, 0.9), Pose(k + [100, 0, 0], 0.9)])
+    t.select_detections([], frame_index=1)
+    t.update([Pose(k, 0.9, 1)])  # frame 1: #2 lost, right after the detection
+    wanted = []
+    for i in range(2, 8):  # frames go on with #1 alone
+        wanted.append(t.wants_detection(i))
+        t.update([Pose(k, 0.9, 1)])
+    assert wanted == [False, False, False, False, True, True]  # from frame 6 = 1 + 5
+
+
 def test_one_euro_reduces_jitter_and_follows_motion():
     rng = np.random.default_rng(0)
     t = np.arange(300) / 30
