@@ -80,6 +80,12 @@ HIPS = [skeleton.INDEX["left_hip"], skeleton.INDEX["right_hip"]]
 #: shoulder midpoint to hip midpoint, in shoulder widths (about 1.3 for an adult facing
 #: the camera; less, so a turned person's box does not overshoot)
 TORSO_PER_SHOULDERS = 1.2
+EARS = [skeleton.INDEX["left_ear"], skeleton.INDEX["right_ear"]]
+EYES = [skeleton.INDEX["left_eye"], skeleton.INDEX["right_eye"]]
+#: shoulder width in ear-to-ear widths (about 40 cm against 15), and ear-to-ear in
+#: eye-to-eye widths (15 cm against 6.3)
+SHOULDERS_PER_EARS = 2.7
+EARS_PER_EYES = 2.3
 
 
 def _centre(box) -> np.ndarray:
@@ -227,16 +233,29 @@ class Tracker:
         seen from the waist up (shoulders sure, hips not: a model that gives hidden points
         confidence 0), extended down by a torso's length (TORSO_PER_SHOULDERS x the
         shoulder width), so the next crop holds the body down to the picture's edge
-        instead of closing in on the face."""
+        instead of closing in on the face. With the shoulders unsure as well, their
+        width and place come from the ears' (or eyes') spacing."""
         box = cropmod.keypoint_box(keypoints, self.keypoint_threshold, self.min_points)
         if box is None:
             return None
         sure = keypoints[:, 2] > self.keypoint_threshold
-        if sure[SHOULDERS].all() and not sure[HIPS].any():
+        if sure[HIPS].any():
+            return box
+        if sure[SHOULDERS].all():
             shoulders = keypoints[SHOULDERS, :2]
             width = float(np.linalg.norm(shoulders[0] - shoulders[1]))
             bottom = float(shoulders[:, 1].mean()) + TORSO_PER_SHOULDERS * width
-            box = (box[0], box[1], box[2], max(box[3], bottom))
+            return (box[0], box[1], box[2], max(box[3], bottom))
+        # shoulders unsure too (a close-up, the model's sure points down to the face):
+        # the shoulders' place and width from the head's, so the crop keeps the body
+        for pair, per in ((EARS, SHOULDERS_PER_EARS), (EYES, SHOULDERS_PER_EARS * EARS_PER_EYES)):
+            if sure[pair].all():
+                face = keypoints[pair, :2]
+                width = per * float(np.linalg.norm(face[0] - face[1]))
+                cx, cy = face.mean(0)
+                bottom = float(cy) + (0.5 + TORSO_PER_SHOULDERS) * width
+                return (min(box[0], cx - width / 2), box[1], max(box[2], cx + width / 2),
+                        max(box[3], bottom))
         return box
 
     def update(self, poses: list[Pose], max_new: int | None = None) -> list[Track]:
