@@ -172,8 +172,11 @@ class Pipeline:
         t = clock()
         proposals = self.tracker.proposals()  # (box, track_id, confirmed)
         max_new = None
+        # someone lost is looked for soon, unless the frame rate target is behind: then
+        # at the periodic detection
+        soon = self.target_fps is None or self._balance >= 0
         if self.detector is not None and self.tracker.wants_detection(
-                index, self.detector.proposes_only):
+                index, self.detector.proposes_only, soon):
             boxes = self.detector.detect(frame)
             new, refined = self.tracker.select_detections(boxes, index,
                                                           self.detector.proposes_only)

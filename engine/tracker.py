@@ -178,7 +178,10 @@ class Tracker:
         t = next(t for t in self.tracks if t.track_id == track_id)
         return Pose(t.keypoints, t.score, t.track_id, t.quality, carried=True)
 
-    def wants_detection(self, frame_index: int, proposes_only: bool = False) -> bool:
+    def wants_detection(self, frame_index: int, proposes_only: bool = False,
+                        soon: bool = True) -> bool:
+        """Whether to run the detector on this frame; ``soon=False`` leaves someone lost
+        to the periodic detection (the pipeline is behind its frame rate)."""
         if not self.tracks:
             return True
         if proposes_only:  # a window search finds one person; only use it when alone
@@ -186,7 +189,7 @@ class Tracker:
         if len(self.tracks) >= self.max_people:
             return False
         since = frame_index - self._last_detection
-        return since >= self.redetect_every or (self._lost_since_detection
+        return since >= self.redetect_every or (soon and self._lost_since_detection
                                                 and since >= self.lost_gap)
 
     def select_detections(self, boxes, frame_index: int, proposes_only: bool = False):
