@@ -1,5 +1,5 @@
 """How far a carried-over pose lies from a fresh one: the live pipeline (everyone, up to
-6, holding 30 fps) over a clip; for every person shown, the student is also run on their
+the app's cap, holding 30 fps) over a clip; for every person shown, the student is also run on their
 box on that very frame, and the two poses compared (median distance of the points both
 are sure of, over the person's box height). Carried poses against that, and, as the
 floor, poses inferred on their frame against the same re-run.
@@ -17,12 +17,12 @@ def main(source: str) -> int:
     from uniskel.engine import backends
     from uniskel.engine import crop as C
     from uniskel.engine.bench import decode_all
-    from uniskel.engine.pipeline import LIVE_FPS, Pipeline
+    from uniskel.engine.pipeline import EVERYONE, LIVE_FPS, Pipeline
 
     frames, fps = decode_all(source, 300)
     backend = backends.create("onnx")
     size = tuple(backend.input_size)
-    pipe = Pipeline(backend, smoothing=False, max_people=6, keep_frame=False,
+    pipe = Pipeline(backend, smoothing=False, max_people=EVERYONE, keep_frame=False,
                     target_fps=LIVE_FPS)
     for i in range(5):  # warm-up: the pipeline learns its cost per crop
         pipe.process(frames[i], i / fps)
