@@ -6,9 +6,9 @@ people: at the start, when someone is lost, and every ``redetect_every`` frames 
 fewer than ``max_people`` are tracked (and, once someone was lost since the last
 detection, as soon as ``lost_gap`` frames have passed since it). A person is lost when
 the mean confidence of their keypoints falls below ``min_score`` (or too few points
-remain); they are then dropped and acquisition runs again. Two poses that land on the same
-person (box IoU above ``same_person_iou``, or their shared sure points alike: OKS above
-``same_person_oks``) are merged, keeping the tracked one.
+remain); they are then dropped and acquisition runs again. Two poses that land on the
+same person (box IoU above ``same_person_iou``, or their shared sure points alike: OKS
+above ``same_person_oks``) are merged, keeping the tracked one.
 
 A person's pose may be carried over a frame without inference (``carry``: the pipeline
 keeping to a frame rate with many people, ``engine.pipeline``): their last keypoints
@@ -142,7 +142,7 @@ class Tracker:
         self.same_person_iou = same_person_iou
         self.same_person_oks = same_person_oks
         self.keep_lost = keep_lost
-        self.lost_gap = lost_gap  # at least this many frames between loss-driven detections
+        self.lost_gap = lost_gap  # frames from a detection to one for someone lost since
         # a person a detector vouched for (score >= confirm_score, within redetect_every
         # frames) is kept down to this lower mean confidence: the detector, not the pose
         # model's confidence alone, says someone is there
@@ -251,7 +251,8 @@ class Tracker:
             return (box[0], box[1], box[2], max(box[3], bottom))
         # shoulders unsure too (a close-up, the model's sure points down to the face):
         # the shoulders' place and width from the head's, so the crop keeps the body
-        for pair, per in ((EARS, SHOULDERS_PER_EARS), (EYES, SHOULDERS_PER_EARS * EARS_PER_EYES)):
+        for pair, per in ((EARS, SHOULDERS_PER_EARS),
+                          (EYES, SHOULDERS_PER_EARS * EARS_PER_EYES)):
             if sure[pair].all():
                 face = keypoints[pair, :2]
                 width = per * float(np.linalg.norm(face[0] - face[1]))
