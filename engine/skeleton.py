@@ -101,6 +101,27 @@ SIGMAS = np.array([
     0.107, 0.079, 0.079, 0.089,
 ], dtype=np.float64)
 
+AREA_FROM_BOX = 0.53  # object area from a box when no segmentation area is known (mmpose)
+
+
+def oks(pred, gt, visible, area, sigmas=SIGMAS) -> np.ndarray:
+    """(N,) COCO object keypoint similarity of one prediction per ground truth.
+
+    pred, gt (N, K, >=2); visible (N, K) bool (gt v > 0); area (N,); sigmas (K,), by
+    default the unified skeleton's.
+    Matches ``COCOeval.computeOks`` for people with at least one labelled point (NaN
+    for people with none)."""
+    pred = np.asarray(pred, np.float64)[..., :2]
+    gt = np.asarray(gt, np.float64)[..., :2]
+    vis = np.asarray(visible, bool)
+    var = (2 * np.asarray(sigmas, np.float64)) ** 2
+    area = np.asarray(area, np.float64).reshape(-1, 1)
+    e = ((pred - gt) ** 2).sum(-1) / var / (area + np.spacing(1)) / 2
+    s = np.where(vis, np.exp(-e), 0.0).sum(-1)
+    n = vis.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
 
 @dataclass(frozen=True)
 class DatasetMapping:

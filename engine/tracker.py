@@ -346,10 +346,9 @@ class Tracker:
             & (other.keypoints[:, 2] >= self.keypoint_threshold)
         if sure.sum() < self.min_points:
             return False
-        area = 0.53 * _area(other.box)  # COCO's areas are the outline's, about half the box
-        d2 = ((keypoints[sure, :2] - other.keypoints[sure, :2]) ** 2).sum(1)
-        var = (2 * skeleton.SIGMAS[sure]) ** 2
-        return float(np.exp(-d2 / var / (2 * area + 1e-9)).mean()) >= self.same_person_oks
+        area = skeleton.AREA_FROM_BOX * _area(other.box)
+        similarity = skeleton.oks(keypoints[None], other.keypoints[None], sure[None], area)
+        return float(similarity[0]) >= self.same_person_oks
 
     def _reclaim(self, box, taken: set[int]) -> Track | None:
         """The recently lost track this new box most likely is, or None."""

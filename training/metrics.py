@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from uniskel.engine.skeleton import AREA_FROM_BOX, oks  # noqa: F401 - beside the sigmas
+
 SC_BIAS = 0.6  # MPII: head size = 0.6 * head-box diagonal
-AREA_FROM_BOX = 0.53  # object area from a box when no segmentation area is known (mmpose)
 
 
 @dataclass
@@ -110,24 +111,6 @@ def head_size(gt, mask, idx: dict, headboxes=None) -> np.ndarray:
     hb = np.asarray(headboxes, np.float64).reshape(-1, 4)
     diag = SC_BIAS * np.linalg.norm(hb[:, 2:] - hb[:, :2], axis=-1)
     return np.where(np.isfinite(diag) & (diag > 0), diag, seg)
-
-
-def oks(pred, gt, visible, area, sigmas) -> np.ndarray:
-    """(N,) COCO object keypoint similarity of one prediction per ground truth.
-
-    pred, gt (N, K, >=2); visible (N, K) bool (gt v > 0); area (N,); sigmas (K,).
-    Matches ``COCOeval.computeOks`` for people with at least one labelled point (NaN
-    for people with none)."""
-    pred = np.asarray(pred, np.float64)[..., :2]
-    gt = np.asarray(gt, np.float64)[..., :2]
-    vis = np.asarray(visible, bool)
-    var = (2 * np.asarray(sigmas, np.float64)) ** 2
-    area = np.asarray(area, np.float64).reshape(-1, 1)
-    e = ((pred - gt) ** 2).sum(-1) / var / (area + np.spacing(1)) / 2
-    s = np.where(vis, np.exp(-e), 0.0).sum(-1)
-    n = vis.sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
 AP_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
