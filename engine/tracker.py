@@ -292,8 +292,7 @@ class Tracker:
         for pose, box in scored:
             if len(kept) >= self.max_people:
                 break
-            if any(iou(box, k.box) >= self.same_person_iou
-                   or self.same_pose(pose.keypoints, k) for k in kept):
+            if any(self.same_person(pose.keypoints, box, k) for k in kept):
                 continue  # the same person twice
             old = previous.get(pose.track_id) if pose.track_id is not None else None
             if old is not None and old.track_id in kept_ids:
@@ -336,14 +335,20 @@ class Tracker:
         self.tracks = sorted(kept, key=lambda t: t.track_id)
         return self.tracks
 
-    def same_pose(self, keypoints: np.ndarray, other: Track) -> bool:
-        """The same person twice, told by their keypoints: at least ``min_points`` points
-        both poses are sure of, at an object keypoint similarity (COCO's OKS, at the
-        scale of ``other``'s box) of at least ``same_person_oks``. Catches what box IoU
-        misses: a second crop that closed in on part of someone already shown (their
-        upper body, from a detection of a person half hidden behind them)."""
-        sure = (keypoints[:, 2] >= self.keypoint_threshold) \
-            & (other.keypoints[:, 2] >= self.keypoint_threshold)
+    def same_person(self, keypoints: np.ndarray, box, other: Track) -> bool:
+        """A pose (``keypoints``, ``box``) is ``other`` twice: their boxes overlap by IoU
+        ``same_person_iou``, or they touch and at least ``min_points`` points both poses
+        are sure of lie at an object keypoint similarity (COCO's OKS, at the scale of
+        ``other``'s box) of at least ``same_person_oks``. The second catches what box IoU
+        misses: a crop that closed in on part of someone already shown (their upper body,
+        from a detection of a person half hidden behind them)."""
+        overlap = iou(box, other.box)
+        if overlap >= self.same_person_iou:
+            return True
+        if overlap == 0.0:
+            return False
+        sure = (keypoints[:, 2] > self.keypoint_threshold) \
+            & (other.keypoints[:, 2] > self.keypoint_threshold)
         if sure.sum() < self.min_points:
             return False
         area = skeleton.AREA_FROM_BOX * _area(other.box)

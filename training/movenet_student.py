@@ -114,9 +114,10 @@ def build_whole(init_from: str) -> tuple[MoveNet, MoveNet]:
 
     if not init_from:
         raise ValueError("backbone_lr > 0 needs init_from: the 21-point run to start from")
-    model = from_movenet(assets.asset("models", "movenet_lightning.onnx"), 21, EXTRA)
+    model = MoveNet(21)
     model.load_state_dict(read_checkpoint(Path(init_from))["state_dict"])
-    teacher = copy.deepcopy(model).eval()
+    model.eval()
+    teacher = copy.deepcopy(model)
     for p in teacher.parameters():
         p.requires_grad_(False)
     return model, teacher
