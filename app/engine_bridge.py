@@ -152,6 +152,7 @@ class EngineBridge(QObject):
         self.max_people = 1           # people tracked; the worker picks a change up per frame
         self.backend_name = ""
         self.description = ""
+        self.model_path = None        # the model file the running pipeline was loaded from
         self._lock = threading.Lock()
         self._worker = None
         self._pipeline = None
@@ -205,6 +206,7 @@ class EngineBridge(QObject):
             self._worker, self._pipeline = worker, pipeline
             self.backend_name = backend.name
             self.description = getattr(backend, "description", "") or backend.name
+            self.model_path = model_path
         self.ready.emit(self.description)
         if old_worker is not None:
             old_worker.stop()
@@ -216,6 +218,7 @@ class EngineBridge(QObject):
             worker, pipeline = self._worker, self._pipeline
             self._worker = self._pipeline = None
             self.backend_name = self.description = ""
+            self.model_path = None
             self._latest = None
         if worker is not None:
             def stop():

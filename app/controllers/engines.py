@@ -121,7 +121,8 @@ class EnginesController(QObject):
         w = self.w
         if w.closing:
             return
-        self._model_before = None
+        if w.engine.model_path == self.model_path:  # the opened model runs (a ready from
+            self._model_before = None               # an earlier load may come after it)
         w.view.set_text(title=w.engine.short_name)
         w.statusBar().showMessage(f"backend ready: {description}", 4000)
         w.dashboard.reset()
