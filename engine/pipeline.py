@@ -213,12 +213,13 @@ class Pipeline:
         expected = None
         if self.quality and kps is not None:
             expected = qualitymod.estimate(kps[..., 2], self.quality)
-        for i, (_, track_id, confirmed) in enumerate(proposals):
+        for i, (box, track_id, confirmed) in enumerate(proposals):
             k = kps[i].astype(np.float32, copy=True)
             k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])
             score = float(k[self.provided, 2].mean())
             poses.append(Pose(k, score, track_id,
-                              None if expected is None else float(expected[i]), confirmed))
+                              None if expected is None else float(expected[i]), confirmed,
+                              crop_box=tuple(box)))
         poses += [self.tracker.carry(tid) for tid in carried]
         tracks = self.tracker.update(poses, max_new=max_new)
         now = clock()

@@ -2,9 +2,14 @@
 
 A tracked person's next crop comes from their previous keypoints (box of the confident
 points, nudged by their recent motion), so the detector is needed only to acquire
-people: at the start, when someone is lost, and every ``redetect_every`` frames while
-fewer than ``max_people`` are tracked (and, once someone was lost since the last
-detection, as soon as ``lost_gap`` frames have passed since it). A person is lost when
+people: at the start, when someone is lost, and every ``redetect_every`` frames (and,
+once someone was lost since the last detection, as soon as ``lost_gap`` frames have
+passed since it). With ``max_people`` tracked, the periodic detection still runs (but in
+one-person mode), and a newcomer the detector vouches for whose box is ``outrank``
+times the smallest tracked person's takes their place: someone walking up to the
+camera is shown before the far people who filled the cap. For ``redetect_every`` frames
+after a detector's box for a person, their crop keeps at least ``hold_scale`` of its
+size (``_hold_scale``). A person is lost when
 the mean confidence of their keypoints falls below ``min_score`` (or too few points
 remain); they are then dropped and acquisition runs again. Two poses that land on the
 same person (box IoU above ``same_person_iou``, or their shared sure points alike: OKS
@@ -43,6 +48,8 @@ class Pose:
     confirmed: bool = False
     #: not inferred this frame: the track's last pose, carried over (``Tracker.carry``)
     carried: bool = False
+    #: the box its crop was cut from (frame pixels), if known
+    crop_box: tuple | None = None
 
 
 @dataclass(eq=False)
@@ -58,6 +65,9 @@ class Track:
     #: the frame and box of their last pose from the model (not carried over)
     refreshed_at: int = 0
     refreshed_box: tuple | None = None  # None: ``box``
+    #: (width, height) of the last person-detector box found on them, and its frame
+    detected_size: tuple | None = None
+    detected_at: int = -10 ** 9
 
     def __post_init__(self):
         if self.refreshed_box is None:
@@ -86,6 +96,10 @@ EYES = [skeleton.INDEX["left_eye"], skeleton.INDEX["right_eye"]]
 #: eye-to-eye widths (15 cm against 6.3)
 SHOULDERS_PER_EARS = 2.7
 EARS_PER_EYES = 2.3
+
+
+def _size(box) -> tuple[float, float]:
+    return (float(box[2] - box[0]), float(box[3] - box[1]))
 
 
 def _centre(box) -> np.ndarray:
@@ -133,7 +147,8 @@ class Tracker:
                  redetect_every: int = 15, same_person_iou: float = 0.5,
                  keep_lost: int = 30, reclaim_iou: float = 0.3, lost_gap: int = 5,
                  confirmed_score: float | None = None, confirm_score: float = 0.45,
-                 max_shrink: float = 0.8, same_person_oks: float = 0.5):
+                 max_shrink: float = 0.8, same_person_oks: float = 0.5,
+                 outrank: float = 1.5, hold_scale: float = 0.75):
         self.max_people = max(1, int(max_people))
         self.min_score = min_score
         self.keypoint_threshold = keypoint_threshold
@@ -150,6 +165,8 @@ class Tracker:
         self.confirm_score = confirm_score
         self.reclaim_iou = reclaim_iou
         self.max_shrink = max_shrink  # a tracked box shrinks at most to this share a frame
+        self.outrank = outrank  # a newcomer this much larger takes a full cap's smallest
+        self.hold_scale = hold_scale  # share of a recent detector box a crop keeps
         self.reset()
 
     def reset(self) -> None:
@@ -159,8 +176,10 @@ class Tracker:
         self._lost_since_detection = False  # someone was lost after the last detection
         self.lost = 0  # tracks lost so far (for stats and tests)
         self.reclaimed = 0  # people found again under their old id
+        self.outranked = 0  # people dropped from a full cap for someone more prominent
         self._frame = 0
         self._gone: list[tuple[Track, int]] = []  # (lost track, frame it was lost)
+        self._detected: set[tuple] = set()  # this frame's detector boxes for newcomers
 
     # ---- before inference ----
     def proposals(self) -> list[tuple[tuple, int, bool]]:
@@ -186,9 +205,12 @@ class Tracker:
             return True
         if proposes_only:  # a window search finds one person; only use it when alone
             return False
-        if len(self.tracks) >= self.max_people:
-            return False
         since = frame_index - self._last_detection
+        if len(self.tracks) >= self.max_people:
+            # with the cap full, someone more prominent (nearer) than the least prominent
+            # tracked person may have come in: looked for at the periodic detection. Not
+            # in one-person mode: a presenter is not dropped for someone walking past
+            return self.max_people > 1 and since >= self.redetect_every
         return since >= self.redetect_every or (soon and self._lost_since_detection
                                                 and since >= self.lost_gap)
 
@@ -219,6 +241,7 @@ class Tracker:
                 continue
             used.add(i)
             refined[t.track_id] = tuple(boxes[i][:4])
+            t.detected_size, t.detected_at = _size(boxes[i]), self._frame
             if boxes[i][4] >= self.confirm_score:
                 t.confirmed_at = self._frame
         tracked = [t.box for t in self.tracks] + [t.next_box() for t in self.tracks]
@@ -228,7 +251,9 @@ class Tracker:
         fresh.sort(key=lambda b: -(b[4] * np.sqrt(_area(b))))
         room = self.max_people - len(self.tracks)
         # one spare, in case the best one is a false alarm
-        return [(tuple(b[:4]), b[4] >= self.confirm_score) for b in fresh[:room + 1]], refined
+        new = [(tuple(b[:4]), b[4] >= self.confirm_score) for b in fresh[:room + 1]]
+        self._detected = {box for box, _ in new}
+        return new, refined
 
     # ---- after inference ----
     def pose_box(self, keypoints: np.ndarray):
@@ -281,6 +306,7 @@ class Tracker:
             if box is not None:
                 if old is not None:
                     box = no_collapse(box, old.box, self.max_shrink)
+                box = self._hold_scale(box, old, p)
                 scored.append((p, tuple(float(v) for v in box)))
         # tracked people first (best first), then new ones by prominence
         scored.sort(key=lambda pb: (pb[0].track_id is None,
@@ -290,10 +316,20 @@ class Tracker:
         kept_ids: set[int] = set()
         new_count = 0
         for pose, box in scored:
-            if len(kept) >= self.max_people:
-                break
-            if any(self.same_person(pose.keypoints, box, k) for k in kept):
-                continue  # the same person twice
+            if len(kept) >= self.max_people and (pose.track_id is not None
+                                                 or not pose.confirmed):
+                continue
+            twin = next((k for k in kept if self.same_person(pose.keypoints, box, k)), None)
+            if twin is not None:  # the same person twice; a detector's word holds for both
+                if pose.confirmed:
+                    twin.confirmed_at = self._frame
+                continue
+            if len(kept) >= self.max_people:  # a newcomer a detector vouched for
+                smallest = self._outranked_by(box, [k for k in kept if k.track_id in previous])
+                if smallest is None:
+                    continue
+                kept.remove(smallest)
+                kept_ids.discard(smallest.track_id)
             old = previous.get(pose.track_id) if pose.track_id is not None else None
             if old is not None and old.track_id in kept_ids:
                 continue
@@ -311,6 +347,8 @@ class Tracker:
                     self._next_id += 1
                 if pose.confirmed:
                     old.confirmed_at = self._frame
+                if pose.crop_box in self._detected:
+                    old.detected_size, old.detected_at = _size(pose.crop_box), self._frame
                 old.refreshed_at, old.refreshed_box = self._frame, box
             elif pose.carried:
                 old.keypoints, old.box = pose.keypoints, box
@@ -326,6 +364,7 @@ class Tracker:
             kept.append(old)
             kept_ids.add(old.track_id)
         self._frame += 1
+        self._detected = set()
         gone = [t for tid, t in previous.items() if tid not in kept_ids]
         self.lost += len(gone)
         self._lost_since_detection |= bool(gone)
@@ -354,6 +393,34 @@ class Tracker:
         area = skeleton.AREA_FROM_BOX * _area(other.box)
         similarity = skeleton.oks(keypoints[None], other.keypoints[None], sure[None], area)
         return float(similarity[0]) >= self.same_person_oks
+
+    def _hold_scale(self, box, old: Track | None, pose: Pose):
+        """``box`` no smaller than ``hold_scale`` x the person detector's box for them,
+        within ``redetect_every`` frames of it (for a newcomer: the box their crop came
+        from). A crop from the keypoints closes in on the points the model is sure of;
+        on a small or blurred person that is their upper body, where the model, trained
+        on whole people, grows less sure still, until they are lost. The detector's box
+        holds the whole person, as the crops the model was trained on do."""
+        if old is not None and self._frame - old.detected_at <= self.redetect_every:
+            size = old.detected_size
+        elif old is None and pose.crop_box in self._detected:
+            size = _size(pose.crop_box)
+        else:
+            return box
+        return no_collapse(box, (0.0, 0.0) + size, self.hold_scale)
+
+    def _outranked_by(self, box, tracked: list[Track]) -> Track | None:
+        """With the cap full: the least prominent of the people ``tracked`` (before this
+        frame), if a newcomer's box is ``outrank`` times as large (square root of the
+        area) as theirs; the margin keeps two people of about one size from taking
+        turns."""
+        if not tracked:
+            return None
+        smallest = min(tracked, key=lambda t: _area(t.box))
+        if np.sqrt(_area(box)) >= self.outrank * np.sqrt(_area(smallest.box)):
+            self.outranked += 1
+            return smallest
+        return None
 
     def _reclaim(self, box, taken: set[int]) -> Track | None:
         """The recently lost track this new box most likely is, or None."""

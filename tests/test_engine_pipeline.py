@@ -105,8 +105,9 @@ def test_a_pose_on_part_of_someone_already_shown_is_the_same_person():
     beside = whole.copy()
     beside[:, 0] += 70
     t = Tracker(max_people=5, min_score=0.1)
-    tracks = t.update([Pose(whole, 0.9), Pose(upper, 0.45)])
+    tracks = t.update([Pose(whole, 0.9), Pose(upper, 0.45, confirmed=True)])
     assert len(tracks) == 1
+    assert tracks[0].confirmed_at == 0  # the detector's word for the twin holds for them
     assert iou(t.pose_box(upper), tracks[0].box) < 0.5  # box IoU alone would keep both
     t.reset()
     assert len(t.update([Pose(whole, 0.9), Pose(beside, 0.9)])) == 2
@@ -131,6 +132,71 @@ def test_someone_lost_brings_the_detector_back_once_the_gap_has_passed():
     assert wanted == [False, False, False, False, True, True]  # from frame 6 = 1 + 5
     # a pipeline behind its frame rate leaves them to the periodic detection
     assert not t.wants_detection(8, soon=False) and t.wants_detection(16, soon=False)
+
+
+def _standing(x0, y0, height, conf=0.9):
+    """A synthetic person: 21 sure points down a line ``height`` tall."""
+    k = np.zeros((21, 3), np.float32)
+    k[:, 0] = np.linspace(x0, x0 + height / 4, 21)
+    k[:, 1] = np.linspace(y0, y0 + height, 21)
+    k[:, 2] = conf
+    return k
+
+
+def test_a_full_cap_still_lets_in_someone_much_nearer():
+    """With max_people tracked the periodic detection still runs (not in one-person
+    mode); a newcomer a detector vouched for, 1.5x the size of the smallest tracked
+    person, takes their place; one of about their size, or one no detector vouched
+    for, does not."""
+    from uniskel.engine.tracker import Pose, Tracker
+
+    a, b = _standing(10, 10, 100), _standing(200, 10, 120)
+    t = Tracker(max_people=2, redetect_every=15)
+    t.select_detections([], 0)
+    t.update([Pose(a, 0.9), Pose(b, 0.9)])
+    wanted = []
+    for i in range(1, 16):
+        wanted.append(t.wants_detection(i))
+        t.update([Pose(a, 0.9, 1), Pose(b, 0.9, 2)])
+    assert wanted == [False] * 14 + [True]
+    similar, near = _standing(400, 10, 110), _standing(400, 10, 300)
+    ids = [tr.track_id for tr in t.update([Pose(a, 0.9, 1), Pose(b, 0.9, 2),
+                                           Pose(similar, 0.9, confirmed=True)])]
+    assert ids == [1, 2]
+    ids = [tr.track_id for tr in t.update([Pose(a, 0.9, 1), Pose(b, 0.9, 2),
+                                           Pose(near, 0.9)])]
+    assert ids == [1, 2]
+    ids = [tr.track_id for tr in t.update([Pose(a, 0.9, 1), Pose(b, 0.9, 2),
+                                           Pose(near, 0.9, confirmed=True)])]
+    assert ids == [2, 3] and t.outranked == 1  # the smaller of the two made room
+    one = Tracker(max_people=1, redetect_every=15)
+    one.select_detections([], 0)
+    one.update([Pose(a, 0.9)])
+    assert not any(one.wants_detection(i) for i in range(1, 60))  # the presenter stays
+
+
+def test_a_crop_keeps_the_scale_of_the_detector_box_for_a_while():
+    """For redetect_every frames after the detector's box for a person, their next crop
+    stays at least 0.75 of its size, even when the model is sure only of their head and
+    shoulders (on a small, blurred person the crop would otherwise close in on the upper
+    body, where the model grows less sure still); then it may close in."""
+    from uniskel.engine.tracker import Pose, Tracker
+
+    box = (100.0, 50.0, 175.0, 350.0)
+    t = Tracker(max_people=3, min_score=0.1, redetect_every=15)
+    new, _ = t.select_detections([(*box, 0.9)], 0)
+    assert new == [(box, True)]
+    whole = _standing(100, 50, 300)
+    t.update([Pose(whole, 0.9, confirmed=True, crop_box=box)])
+    upper = whole.copy()
+    upper[8:, 2] = 0.0  # sure of the head and shoulders only: a box a third as tall
+    assert t.pose_box(upper)[3] - t.pose_box(upper)[1] < 0.4 * 300
+    heights = []
+    for _ in range(20):
+        tr = t.update([Pose(upper, 0.5, 1)])[0]
+        heights.append(tr.box[3] - tr.box[1])
+    assert min(heights[:15]) >= 0.75 * 300 - 1e-3
+    assert heights[-1] < 0.5 * 300
 
 
 def test_one_euro_reduces_jitter_and_follows_motion():
