@@ -42,11 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep one part of the image-id split (id %% 4 == 1 is val): "
                         "coco_mini's val part is the COCO data the shipped student never "
                         "trained on")
-    p.add_argument("--cut", choices=("mid-torso",),
-                   help="the half-body check: each person's picture ends at their mid-torso "
-                        "(as a webcam frames a person at a desk); reports the metric over "
-                        "the points still in the picture and outside_drawn, the share of "
-                        "points below the cut drawn anyway (confidence >= 0.2)")
+    p.add_argument("--cut", choices=tuple(E.CUTS),
+                   help="a framing check: each person's picture ends at their mid-torso (as "
+                        "a webcam frames a person at a desk) or half a shoulder width below "
+                        "the shoulders, boxed from above the head (close-up: a camera close "
+                        "to them); reports the metric over the points still in the picture "
+                        "and outside_drawn, the share of points below the cut drawn anyway "
+                        "(confidence >= 0.2)")
     p.add_argument("--boxes", choices=("gt", "detector"), default="gt",
                    help="where the people are: the annotated boxes (gt, the default, for "
                         "comparing pose models) or the engine's person detector (detector: "
@@ -100,7 +102,7 @@ def run(args) -> int:
     res = E.evaluate(backend.infer, instances, args.format, backend.input_size,
                    provided=E.provided_points(backend, backend_name),
                    quality=tuple(getattr(backend, "quality", ()) or ()), batch_size=args.batch_size,
-                   on_error=args.on_error, progress=None, cut=bool(args.cut))
+                   on_error=args.on_error, progress=None, cut=args.cut)
     if args.boxes == "detector":
         from uniskel.engine import detector as detectors
 
@@ -205,9 +207,13 @@ def format_table(res: dict, title: str) -> str:
         lines.append(f"  person recall      {_pct(res['person_recall'])} ({r['found']} of "
                      f"{r['annotated']} people taller than {r['taller_than_px']:g} px, "
                      f"detector {res.get('detector', '?')}, {res['detections']} detections)")
+    if "inside_drawn_right" in res:
+        lines.append(f"  inside drawn right {_pct(res['inside_drawn_right'])} "
+                     f"({res['inside_points']} labelled points in the picture, drawn "
+                     f"(confidence >= {res['draw_threshold']:g}) at OKS >= 0.5 of their own)")
     if "outside_drawn" in res:
         lines.append(f"  outside drawn      {_pct(res['outside_drawn'])} ({res['outside_points']} "
-                     f"labelled points below the mid-torso cut, confidence >= "
+                     f"labelled points below the {res['cut']} cut, confidence >= "
                      f"{res['draw_threshold']:g})")
     if "gt_boxes" in res:
         lines.append(f"  AP on GT boxes     {_pct(res['gt_boxes'].get('AP'))} (same model)")

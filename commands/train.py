@@ -68,6 +68,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--gt-weight", type=float, default=d.gt_weight,
                    help="with --backbone-lr: the 17 COCO points also learn from their labels "
                         "at this weight (default 0: from the teacher only)")
+    q.add_argument("--closeup-prob", type=float, default=d.closeup_prob,
+                   help="share of crops framed as close-ups (head and shoulders down to the "
+                        "waist, the picture ending there); with --backbone-lr the published "
+                        "Lightning teaches them (default 0)")
     q.add_argument("--limit", type=int, help="train on the first N people (quick checks)")
     q = sub.add_parser("loader", help="measure the data loader: samples per second",
                        description="Decode, crop and augment a config's datasets with N "
@@ -139,7 +143,7 @@ def run(args) -> int:
         cfg = M.Config(out=args.out, epochs=args.epochs, batch=args.batch_size, lr=args.lr,
                        seed=args.seed, init_from=args.init_from, limit=args.limit,
                        hidden_weight=args.hidden_weight, backbone_lr=args.backbone_lr,
-                       gt_weight=args.gt_weight)
+                       gt_weight=args.gt_weight, closeup_prob=args.closeup_prob)
         print(f"checkpoint: {M.train(cfg)}  (ship it: uniskel export --checkpoint ... "
               f"--weights ... --onnx ...)")
         return 0

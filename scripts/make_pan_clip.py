@@ -18,7 +18,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT.parent / "shared/data/coco128/images"
-SCENES = ("000000000395.jpg", "000000000542.jpg", "000000000308.jpg")
+#: (photo, where the window sits between its top and bottom: 0 top .. 1 bottom)
+SCENES = (("000000000395.jpg", 0.5), ("000000000542.jpg", 0.5), ("000000000308.jpg", 0.0))
 FPS, SECONDS, SIZE = 30, 3, (1280, 720)
 VIEW = 0.7  # the window's width, as a share of the photo's
 
@@ -27,14 +28,14 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else ROOT / "runs/bench/crowd_pan_720p.mp4"
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
-    for name in SCENES:
+    for name, place in SCENES:
         path = next(IMAGES.rglob(name))
         image = cv2.imread(str(path))
         h, w = image.shape[:2]
         vw = VIEW * w
         vh = min(vw * SIZE[1] / SIZE[0], h)
         vw = vh * SIZE[0] / SIZE[1]
-        y0 = (h - vh) / 2
+        y0 = place * (h - vh)
         for x0 in np.linspace(0, w - vw, FPS * SECONDS):
             m = np.array([[SIZE[0] / vw, 0, -x0 * SIZE[0] / vw],
                           [0, SIZE[1] / vh, -y0 * SIZE[1] / vh]], np.float32)

@@ -92,6 +92,28 @@ def test_oracle_scores_one_on_every_format():
     assert res["joints"] == 66  # 5 people, 16 joints, 4 ankles unlabelled, pelvis/thorax left out
 
 
+def test_the_close_up_framing_check():
+    """--cut close-up: each upright person boxed from above the head to half a shoulder
+    width below the shoulders, the picture ending there. An oracle draws every point in
+    the picture right (1.0) and every point below it (1.0: all drawn where nothing is
+    seen); one that puts a shoulder a third of the crop off loses that point."""
+    insts = D.read("coco", SAMPLES / "coco" / "test_coco.json", SAMPLES / "coco")
+    near = E.cut_close_up(insts)
+    assert 0 < len(near) <= len(insts)
+    sh = [sk.INDEX["left_shoulder"], sk.INDEX["right_shoulder"]]
+    for i in near:
+        assert i.box[3] == i.meta["cut_y"] and (i.keypoints[sh, 1] < i.meta["cut_y"]).all()
+        width = np.linalg.norm(i.keypoints[sh[0], :2] - i.keypoints[sh[1], :2])
+        assert i.box[2] - i.box[0] >= 1.8 * width - 1e-6
+    res = E.evaluate(Oracle(near).infer, insts, "coco", SIZE, batch_size=4, cut="close-up")
+    assert res["cut"] == "close-up" and res["instances"] == len(near)
+    assert res["AP"] == pytest.approx(1.0)
+    assert res["inside_drawn_right"] == 1.0 and res["outside_drawn"] == 1.0
+    off = Oracle(near, shift={sh[0]: (40.0, 0.0)})  # a third of the crop's width
+    res = E.evaluate(off.infer, insts, "coco", SIZE, batch_size=4, cut="close-up")
+    assert res["inside_drawn_right"] < 1.0
+
+
 def test_lsp_pck_per_joint_and_provided():
     insts = lspet(7500, 7540)
     res = E.evaluate(Oracle(insts, shift={sk.INDEX["left_wrist"]: (40.0, 0.0)}).infer,

@@ -178,7 +178,7 @@ def test_a_cut_hides_the_points_below_it(shared_data):
     kinds = set()
     knees = [skeleton.INDEX["left_knee"], skeleton.INDEX["right_knee"]]
     for person in M.people(cfg)[:40]:
-        patch, kpts, visible, labelled, line = M.sample(person, rng, cfg, 192)
+        patch, kpts, visible, labelled, line, _ = M.sample(person, rng, cfg, 192)
         if (line == M.NO_CUT).all():
             continue
         assert not (visible & M.below(line, kpts)).any()
@@ -192,6 +192,35 @@ def test_a_cut_hides_the_points_below_it(shared_data):
         else:
             kinds.add("picture")
     assert kinds == {"crop", "picture"}
+
+
+def test_a_close_up_frames_the_head_and_shoulders(shared_data):
+    """closeup_prob=1: upright people are framed from above the head down to between just
+    under the shoulders and the waist, the picture blank below that line: the shoulders
+    are in it, nothing below it counts as visible, and hardly ever an ankle."""
+    from uniskel.training import movenet_student as M
+
+    cfg = M.Config(limit=60, closeup_prob=1.0)
+    rng = np.random.default_rng(2)
+    ankles = [skeleton.INDEX["left_ankle"], skeleton.INDEX["right_ankle"]]
+    ys, xs = np.mgrid[0:192, 0:192]
+    pixels = np.stack([xs, ys], -1).astype(np.float64)
+    near_ones = blank = feet = 0
+    for person in M.people(cfg)[:60]:
+        patch, kpts, visible, labelled, line, near = M.sample(person, rng, cfg, 192)
+        if not near:
+            continue
+        near_ones += 1
+        assert visible[M.SHOULDER_PAIR].all()
+        feet += bool(visible[ankles].any())  # a crouching person's can be
+        assert not (visible & M.below(line, kpts)).any()
+        well_below = pixels[..., 0] * line[0] + pixels[..., 1] * line[1] + line[2] \
+            > 8 * np.hypot(line[0], line[1])
+        # one flat colour there (black, then the brightness jitter every crop gets)
+        if well_below.any():  # (the crop's jitter may leave the line at its very edge)
+            blank += 1
+            assert np.ptp(patch[well_below]) <= 2
+    assert near_ones >= 20 and blank >= near_ones // 2 and feet <= near_ones // 5
 
 
 def test_the_command_trains_resumes_and_exports(shared_data, tmp_path, capsys):

@@ -141,7 +141,7 @@ def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding:
                         problems.append(str(img))
                     continue
                 cut = inst.meta.get("cut_y")
-                if cut is not None:  # the picture ends here (evaluate(..., cut=True))
+                if cut is not None:  # the picture ends here (evaluate(..., cut=...))
                     img = img.copy()
                     img[int(np.ceil(cut)):] = 0
                 c, inv = _crop_box(inst.box, img, input_size, padding)
@@ -286,12 +286,49 @@ def cut_mid_torso(instances) -> list:
     return out
 
 
+def cut_close_up(instances) -> list:
+    """Each upright person whose shoulders and a face point are labelled, framed as a
+    camera close to them (a webcam at arm's length, someone passing near a street
+    camera) frames them: the box from above the head to half a shoulder width below the
+    shoulders, the picture ending there (``meta["cut_y"]``). Others are left out."""
+    import dataclasses
+
+    import numpy as np
+
+    idx = skeleton.INDEX
+    shoulders = [idx["left_shoulder"], idx["right_shoulder"]]
+    face = [idx[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear",
+                             "head_top")]
+    out = []
+    for inst in instances:
+        if not inst.mask[shoulders].all() or not inst.mask[face].any():
+            continue
+        sx, sy = inst.keypoints[shoulders, :2].mean(0)
+        top = float(inst.keypoints[face, 1][inst.mask[face]].min())
+        width = float(np.linalg.norm(inst.keypoints[shoulders[0], :2]
+                                     - inst.keypoints[shoulders[1], :2]))
+        unit = max(width, sy - top)  # shoulder width, or the head's height above them
+        if unit < 8 or sy - top < 0.3 * unit:  # too small, or not upright
+            continue
+        cut = float(sy + 0.5 * unit)
+        box = (float(sx - 0.9 * unit), top - 0.5 * unit, float(sx + 0.9 * unit), cut)
+        out.append(dataclasses.replace(inst, box=box, meta={**inst.meta, "cut_y": cut}))
+    return out
+
+
+#: ``uniskel eval --cut``: framings in which the picture ends part way down a person
+CUTS = {"mid-torso": cut_mid_torso, "close-up": cut_close_up}
+
+
 def score_cut(fmt: str, instances, preds, provided=None, quality=(),
-              threshold: float = DRAW_THRESHOLD) -> dict:
-    """Metrics of the mid-torso crops: the usual metric over the points still in the
-    picture (PCK keeps its full-body torso size), and ``outside_drawn``: the share of
-    the labelled points below the cut that the model gives at least ``threshold``
-    confidence (they would be drawn where there is nothing to see)."""
+              threshold: float = DRAW_THRESHOLD, name: str = "mid-torso") -> dict:
+    """Metrics of the cut crops (``CUTS[name]``): the usual metric over the points still
+    in the picture (PCK keeps its full-body torso size), and ``outside_drawn``: the share
+    of the labelled points below the cut that the model gives at least ``threshold``
+    confidence (they would be drawn where there is nothing to see), and
+    ``inside_drawn_right``: the share of the labelled points still in the picture that it
+    draws (at least ``threshold``) where they are (their own term of OKS at least 0.5:
+    AP ranks people, so it misses a model that is right but too unsure to be drawn)."""
     import dataclasses
 
     import numpy as np
@@ -316,9 +353,18 @@ def score_cut(fmt: str, instances, preds, provided=None, quality=(),
                "per_keypoint": {n: _finite(float(r.per_keypoint[u]))
                                 for n, u in zip(names, joints) if u in upper}}
     else:
-        raise UniskelError(f"--cut mid-torso scores AP and LSP formats, not {fmt}")
+        raise UniskelError(f"--cut {name} scores AP and LSP formats, not {fmt}")
     drawn = (preds[..., 2] >= threshold) & hidden
-    res.update(cut="mid-torso", outside_points=int(hidden.sum()),
+    areas = np.array([i.area if i.area else
+                      skeleton.AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
+                      for i in instances])
+    e = ((preds[..., :2] - gt[..., :2]) ** 2).sum(-1) \
+        / (2 * np.asarray(skeleton.SIGMAS)) ** 2 / (areas[:, None] + np.spacing(1)) / 2
+    inside = visible & provided[None]
+    right = (np.exp(-e) >= 0.5) & (preds[..., 2] >= threshold) & inside
+    res.update(inside_points=int(inside.sum()),
+               inside_drawn_right=float(right.sum() / max(inside.sum(), 1)))
+    res.update(cut=name, outside_points=int(hidden.sum()),
                outside_drawn=float(drawn.sum() / max(hidden.sum(), 1)),
                outside_drawn_per_keypoint={
                    skeleton.KEYPOINTS[u]: _finite(float(drawn[:, u].sum() / hidden[:, u].sum()))
@@ -329,23 +375,25 @@ def score_cut(fmt: str, instances, preds, provided=None, quality=(),
 
 def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, quality=(),
              batch_size: int = 32, padding: float = PADDING, on_error: str = "skip",
-             progress=False, cut: bool = False) -> dict:
+             progress=False, cut: str | None = None) -> dict:
     """Predict on every instance's ground-truth crop and score: the whole evaluation.
 
     ``predict_fn``: crops (B, H, W, 3) uint8 RGB -> (B, 21, 3) in crop pixels + conf.
     ``provided``: (21,) bool, the points the model gives (default all); ``quality``: the
-    model's quality coefficients (AP's detection score; default none). ``cut``: the
-    half-body check instead (``cut_mid_torso``, ``score_cut``). Returns the metric dict
+    model's quality coefficients (AP's detection score; default none). ``cut``: a name of
+    ``CUTS``, the framing check instead (``score_cut``). Returns the metric dict
     of ``score`` plus ``skipped`` (unreadable images) and ``problems``."""
     problems: list = []
     if cut:
-        instances = cut_mid_torso(instances)
+        instances = CUTS[cut](instances)
         if not instances:
-            raise UniskelError("no people with labelled shoulders and hips to cut at mid-torso")
+            raise UniskelError(f"no people with the labelled points a {cut} framing needs "
+                               "(shoulders, and hips or a face point)")
     preds, kept = predict(predict_fn, instances, input_size, batch_size=batch_size,
                           padding=padding, on_error=on_error, progress=progress,
                           problems=problems)
-    res = (score_cut if cut else score)(fmt, kept, preds, provided, quality)
+    res = score_cut(fmt, kept, preds, provided, quality, name=cut) if cut \
+        else score(fmt, kept, preds, provided, quality)
     res["skipped"] = len(instances) - len(kept)
     res["problems"] = problems
     return res

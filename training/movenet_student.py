@@ -75,6 +75,9 @@ class Config:
     gt_weight: float = 0.0       # with backbone_lr: the 17 points also learn from their labels
                                  # (as the four added ones do) at this weight; LSP's hips,
                                  # labelled wider than COCO's, stay with the teacher
+    closeup_prob: float = 0.0    # crops framed as a close-up (head and shoulders down to
+                                 # the waist, the picture ending there); with backbone_lr
+                                 # their teacher is the published Lightning
     save_every: int = 50         # steps
     lsp_ranges: tuple = ((0, 7500), (8000, 9000))  # 7500..7999 stays the validation split
     limit: int | None = None     # people (quick runs)
@@ -223,9 +226,34 @@ def below(line, xy) -> np.ndarray:
     return xy[..., 0] * line[0] + xy[..., 1] * line[1] + line[2] >= 0
 
 
+FACE = [skeleton.INDEX[n] for n in ("nose", "left_eye", "right_eye", "left_ear",
+                                     "right_ear", "head_top")]
+SHOULDER_PAIR = [skeleton.INDEX["left_shoulder"], skeleton.INDEX["right_shoulder"]]
+
+
+def closeup(kpts, mask, rng):
+    """A close-up framing of a labelled person, as a webcam at a desk or someone passing
+    near a camera gives: (box, the row where the picture ends) from above the head to
+    between just under the shoulders and the waist; None without labelled shoulders and
+    face."""
+    if not mask[SHOULDER_PAIR].all() or not mask[FACE].any():
+        return None
+    sx, sy = kpts[SHOULDER_PAIR].mean(0)
+    face = kpts[FACE][mask[FACE]]
+    head = float(sy - face[:, 1].min())  # how far the head reaches above the shoulders
+    unit = max(float(np.linalg.norm(kpts[SHOULDER_PAIR[0]] - kpts[SHOULDER_PAIR[1]])), head)
+    if unit < 8 or head < 0.3 * unit:  # upright people only (not a handstand)
+        return None
+    half = rng.uniform(0.8, 1.2) * unit
+    top = float(face[:, 1].min()) - rng.uniform(0.3, 0.7) * unit
+    bottom = float(sy + rng.uniform(0.3, 2.2) * unit)
+    return (sx - half, top, sx + half, bottom), bottom
+
+
 def sample(inst, rng, cfg: Config, size: int):
     """One training crop -> (crop RGB, keypoints (21, 2) crop px, visible (21,) bool:
-    labelled and in the picture, labelled (21,) bool, the cut line in crop pixels)."""
+    labelled and in the picture, labelled (21,) bool, the cut line in crop pixels,
+    whether it is a close-up)."""
     from uniskel.training.augment import AugmentConfig, make_sample
 
     image = cv2.imread(str(inst.image))  # BGR, as make_sample takes it
@@ -233,7 +261,14 @@ def sample(inst, rng, cfg: Config, size: int):
     skeleton.derive(labels)  # thorax and pelvis: midpoints of the labelled parents
     kpts, mask = labels[:, :2], labels[:, 2] > 0
     box, cut_y = inst.box, None
-    if rng.random() < cfg.cut_prob / 2:  # the picture ends there; the box is what is left
+    near = None
+    if cfg.closeup_prob > 0 and rng.random() < cfg.closeup_prob:
+        near = closeup(kpts, mask, rng)
+    if near is not None:  # the picture ends below the chest or at the waist
+        box, cut_y = near
+        image = image.copy()
+        image[max(int(np.ceil(cut_y)), 0):] = 0
+    elif rng.random() < cfg.cut_prob / 2:  # the picture ends there; the box is what is left
         cut_y = cut_row(kpts, mask, rng)
         if cut_y is not None and cut_y > box[1] + 8:
             image = image.copy()
@@ -255,7 +290,7 @@ def sample(inst, rng, cfg: Config, size: int):
         patch, row = cut(patch, out, labelled, rng)
         if row < size:
             line = np.array([0.0, 1.0, -float(row)])
-    return patch, out, labelled & ~below(line, out), labelled, line
+    return patch, out, labelled & ~below(line, out), labelled, line, near is not None
 
 
 def focal(pred, target, pos):
@@ -343,8 +378,14 @@ def train(cfg: Config) -> Path:
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
     whole = cfg.backbone_lr > 0
+    published = None  # the close-ups' teacher
     if whole:
         model, teacher = build_whole(cfg.init_from)
+        if cfg.closeup_prob > 0:
+            published = from_movenet(assets.asset("models", "movenet_lightning.onnx"), 21,
+                                     EXTRA)
+            for p in published.parameters():
+                p.requires_grad_(False)
         heads = list(model.heads.parameters())
         body = [p for n, p in model.named_parameters() if not n.startswith("heads.")]
         opt = torch.optim.Adam([{"params": body, "lr": cfg.backbone_lr},
@@ -387,9 +428,17 @@ def train(cfg: Config) -> Path:
         rng = np.random.default_rng((cfg.seed, epoch, i))
         batch = [sample(insts[j], rng, cfg, size) for j in idx]
         crops = torch.from_numpy(np.stack([b[0] for b in batch])).permute(0, 3, 1, 2).float()
-        kpts, mask, labelled, lines = (np.stack([b[j] for b in batch]) for j in (1, 2, 3, 4))
+        kpts, mask, labelled, lines, near = (np.stack([b[j] for b in batch])
+                                             for j in (1, 2, 3, 4, 5))
         if whole:
             maps, t_maps, t_kpts = forward_whole(model, teacher, crops)
+            if published is not None and near.any():  # close-ups: Lightning teaches
+                with torch.no_grad():
+                    sel = torch.from_numpy(np.flatnonzero(near))
+                    p_maps = published.maps(crops[sel])
+                    t_kpts[sel] = published.decode(p_maps)
+                    for h in t_maps:
+                        t_maps[h][sel] = p_maps[h]
             t_heat, t_kpts = t_maps["heatmap"][:, :17], t_kpts[:, :17]
         else:
             maps, t_heat, t_kpts = forward(model, teacher, crops)
