@@ -1,7 +1,8 @@
 #!/bin/bash
 # The model card's comparison: the same ground-truth-box crops for every model, on
 # held-out data only (LSPET 7500-7999; coco128 + coco_mini's val part, pooled), whole
-# and cut at mid-torso. Writes runs/eval/v2_{lsp,pool,cutlsp,cutpool}_TAG.json;
+# cut at mid-torso, and framed as close-ups (head and shoulders). Writes
+# runs/eval/v2_{lsp,pool,cutlsp,cutpool,nearlsp,nearpool}_TAG.json;
 # python scripts/compare_table.py TAG... prints the table.
 #
 #   scripts/compare_models.sh student lightning thunder mediapipe
@@ -21,6 +22,8 @@ run() {  # TAG BACKEND-ARGS...
   $UNISKEL eval --format coco $P "$@" --json runs/eval/v2_pool_$tag.json > /dev/null
   $UNISKEL eval --format lsp --range 7500:8000 --cut mid-torso "$@" --json runs/eval/v2_cutlsp_$tag.json > /dev/null
   $UNISKEL eval --format coco $P --cut mid-torso "$@" --json runs/eval/v2_cutpool_$tag.json > /dev/null
+  $UNISKEL eval --format lsp --range 7500:8000 --cut close-up "$@" --json runs/eval/v2_nearlsp_$tag.json > /dev/null
+  $UNISKEL eval --format coco $P --cut close-up "$@" --json runs/eval/v2_nearpool_$tag.json > /dev/null
   echo "done $tag"
 }
 for spec in "$@"; do

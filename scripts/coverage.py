@@ -2,7 +2,10 @@
 person every frame); on every 5th frame the person detector's confident boxes of people
 taller than 96 px ("clearly visible": score >= 0.45) are the people to find, and one
 counts as found when a shown person's box overlaps it (IoU >= 0.3, or one box's centre
-inside the other). Prints the share found, and how many people were shown per frame.
+inside the other) and at least 4 of their drawn points (confidence >= 0.2) lie in it: a
+skeleton on them, not only a box. Prints the share found, the share found of the
+``--max-people`` tallest of them (who a cap should keep), and how many people were shown
+per frame.
 
     python scripts/coverage.py runs/bench/street_720p.mp4 [--max-people 10] [--model M]
 """
@@ -13,16 +16,25 @@ import argparse
 import numpy as np
 
 
+DRAWN = 0.2  # the app's default draw threshold
+MIN_POINTS = 4
+
+
 def found(box, shown) -> bool:
+    """Whether one of the people ``shown`` (``Person``) has a skeleton on ``box``."""
     from uniskel.engine.detector import iou
 
     def inside(p, b):
         return b[0] <= p[0] <= b[2] and b[1] <= p[1] <= b[3]
 
     c = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-    for s in shown:
+    for person in shown:
+        s = person.box
         cs = ((s[0] + s[2]) / 2, (s[1] + s[3]) / 2)
-        if iou(box, s) >= 0.3 or (inside(c, s) and inside(cs, box)):
+        if not (iou(box, s) >= 0.3 or (inside(c, s) and inside(cs, box))):
+            continue
+        k = person.keypoints
+        if sum(inside(p, box) for p in k[k[:, 2] >= DRAWN, :2]) >= MIN_POINTS:
             return True
     return False
 
@@ -53,13 +65,13 @@ def main() -> int:
             continue
         want = [b for b in reference.detect(frame) if b[4] >= 0.45 and b[3] - b[1] > 96]
         total += len(want)
-        hits += sum(found(b, [p.box for p in people]) for b in want)
+        hits += sum(found(b, people) for b in want)
         tallest = sorted(want, key=lambda b: b[1] - b[3])[:a.max_people]
         top_total += len(tallest)
-        top_hits += sum(found(b, [p.box for p in people]) for b in tallest)
+        top_hits += sum(found(b, people) for b in tallest)
         if a.verbose:
             missed = [tuple(int(v) for v in b[:4]) for b in tallest
-                      if not found(b, [p.box for p in people])]
+                      if not found(b, people)]
             boxes = [tuple(int(v) for v in p.box) for p in people]
             print(f"frame {i}: {len(people)} shown {boxes}, of the tallest missed {missed}")
     print(f"clearly visible people found: {hits}/{total} = {100 * hits / max(total, 1):.1f}% "
