@@ -24,7 +24,7 @@ SINGLE_COLOUR = (80, 230, 120)
 @dataclass
 class OverlayOptions:
     subset: str = "all"          # a key of skeleton.SUBSETS
-    threshold: float = 0.2
+    threshold: float = skeleton.DRAW_THRESHOLD
     show_names: bool = False
     line_width: int = 3
     mirror: bool = False

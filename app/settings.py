@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from uniskel.engine.skeleton import DRAW_THRESHOLD
 from uniskel.engine.pipeline import EVERYONE
 
 ORG, APP = "uniskel", "demo"
@@ -26,7 +27,7 @@ def default_backend() -> str:
 @dataclass
 class Settings:
     subset: str = "all"            # "coco", "mpii" or "all"
-    threshold: float = 0.2         # keypoints below this confidence are hidden
+    threshold: float = DRAW_THRESHOLD  # keypoints below this confidence are hidden
     show_names: bool = False
     line_width: int = 3
     mirror: bool = False

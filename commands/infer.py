@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-smooth", action="store_true", help="turn off One Euro smoothing")
     parser.add_argument("--subset", default="all", choices=sorted(skeleton.SUBSETS),
                         help="keypoints to draw (default all 21)")
-    parser.add_argument("--threshold", type=float, default=0.2,
-                        help="draw points with confidence at least this (default 0.2)")
+    parser.add_argument("--threshold", type=float, default=skeleton.DRAW_THRESHOLD,
+                        help=f"draw points with confidence at least this (default "
+                             f"{skeleton.DRAW_THRESHOLD:g})")
     parser.add_argument("--boxes", action="store_true", help="also draw boxes and track ids")
 
 

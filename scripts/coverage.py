@@ -2,7 +2,7 @@
 person every frame); on every 5th frame the person detector's confident boxes of people
 taller than 96 px ("clearly visible": score >= 0.45) are the people to find, and one
 counts as found when a shown person's box overlaps it (IoU >= 0.3, or one box's centre
-inside the other) and at least 4 of their drawn points (confidence >= 0.2) lie in it: a
+inside the other) and at least 4 of their drawn points (the app's draw threshold) lie in it: a
 skeleton on them, not only a box. Prints the share found, the share found of the
 ``--max-people`` tallest of them (who a cap should keep), and how many people were shown
 per frame.
@@ -16,13 +16,13 @@ import argparse
 import numpy as np
 
 
-DRAWN = 0.2  # the app's default draw threshold
 MIN_POINTS = 4
 
 
 def found(box, shown) -> bool:
     """Whether one of the people ``shown`` (``Person``) has a skeleton on ``box``."""
     from uniskel.engine.detector import iou
+    from uniskel.engine.skeleton import DRAW_THRESHOLD
 
     def inside(p, b):
         return b[0] <= p[0] <= b[2] and b[1] <= p[1] <= b[3]
@@ -34,7 +34,7 @@ def found(box, shown) -> bool:
         if not (iou(box, s) >= 0.3 or (inside(c, s) and inside(cs, box))):
             continue
         k = person.keypoints
-        if sum(inside(p, box) for p in k[k[:, 2] >= DRAWN, :2]) >= MIN_POINTS:
+        if sum(inside(p, box) for p in k[k[:, 2] >= DRAW_THRESHOLD, :2]) >= MIN_POINTS:
             return True
     return False
 

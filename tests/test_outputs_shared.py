@@ -200,3 +200,21 @@ def test_the_window_reads_the_same_frames_and_breaks_off_with_the_same_line(
     line = error_line(capsys, "infer")
     assert len(failed) == 1 and "\n" not in failed[0]
     assert line.startswith(f"uniskel infer: error: {failed[0]} (")
+
+
+def test_one_draw_threshold_for_the_window_the_command_line_and_the_checks():
+    """The window's default, ``uniskel infer``'s, the drawing code's and the evaluation's
+    drawn-point checks are the one number in engine/skeleton.py."""
+    import argparse
+
+    from uniskel.app.overlay import OverlayOptions
+    from uniskel.app.settings import Settings
+    from uniskel.commands import infer
+    from uniskel.engine import draw, skeleton
+    from uniskel.training import evaluate
+
+    parser = argparse.ArgumentParser()
+    infer.add_arguments(parser)
+    defaults = {Settings().threshold, OverlayOptions().threshold, draw.Style().threshold,
+                parser.get_default("threshold"), evaluate.DRAW_THRESHOLD}
+    assert defaults == {skeleton.DRAW_THRESHOLD}

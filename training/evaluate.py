@@ -258,9 +258,8 @@ def score(fmt: str, instances, preds, provided=None, quality=()) -> dict:
                       exclude=MPII_MEAN_EXCLUDES)
 
 
-#: the app's default draw threshold (app/settings.py): a point at least this confident is
-#: drawn
-DRAW_THRESHOLD = 0.2
+#: the app's default draw threshold: a point at least this confident is drawn
+DRAW_THRESHOLD = skeleton.DRAW_THRESHOLD
 
 
 def cut_mid_torso(instances) -> list:

@@ -1,0 +1,70 @@
+"""What a draw threshold shows: for one model, on the held-out people of the model card
+(LSPET 7500-7999; coco128 + coco_mini val pooled by scripts/compare_models.sh), at
+several thresholds, the share of labelled points drawn where they are (right: their own
+term of OKS at least 0.5) and drawn elsewhere (wrong), whole and framed as close-ups,
+and the share of points below a mid-torso cut drawn anyway (outside).
+
+    python scripts/draw_threshold.py [MODEL.onnx | lightning | thunder] [--thresholds 0.1 0.15 0.2]
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def shares(preds, kept, provided, cut: bool, t: float):
+    """-> (right, wrong, outside) in % of the labelled points (in the picture; below it)."""
+    from uniskel.engine import skeleton as sk
+    from uniskel.training.datasets import stack_keypoints
+
+    gt, mask = stack_keypoints(kept)
+    inside = np.ones_like(mask)
+    if cut:
+        inside = gt[..., 1] < np.array([i.meta["cut_y"] for i in kept])[:, None]
+    vis, hid = mask & inside & provided, mask & ~inside & provided
+    areas = np.array([i.area if i.area else
+                      sk.AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
+                      for i in kept])
+    e = ((preds[..., :2] - gt[..., :2]) ** 2).sum(-1) \
+        / (2 * np.asarray(sk.SIGMAS)) ** 2 / (areas[:, None] + np.spacing(1)) / 2
+    good, drawn = np.exp(-e) >= 0.5, preds[..., 2] >= t
+    pct = lambda a, b: 100 * a.sum() / max(b.sum(), 1)  # noqa: E731
+    return pct(good & drawn & vis, vis), pct(~good & drawn & vis, vis), pct(drawn & hid, hid)
+
+
+def main() -> int:
+    from uniskel.engine import assets
+    from uniskel.engine.backends import create
+    from uniskel.training import datasets as D
+    from uniskel.training import evaluate as E
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", nargs="?", default=None)
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.15, 0.2])
+    a = ap.parse_args()
+    be = create("movenet", a.model) if a.model in ("lightning", "thunder") \
+        else create("onnx", a.model)
+    provided = np.asarray(getattr(be, "provided", np.ones(21, bool)), bool)
+    lsp = assets.shared_data() / "lspet"
+    people = {"COCO": D.read("coco", "runs/pooled_val/ann.json", "runs/pooled_val/images"),
+              "LSPET": D.read_lsp(lsp / "joints.mat", lsp / "images", index_range=(7500, 8000))}
+    rows = {t: [] for t in a.thresholds}
+    for name, insts in people.items():
+        for framing, cut in (("whole", None), ("mid-torso", "mid-torso"),
+                             ("close-up", "close-up")):
+            chosen = E.CUTS[cut](insts) if cut else insts
+            preds, kept = E.predict(be.infer, chosen, be.input_size)
+            for t in a.thresholds:
+                right, wrong, outside = shares(preds, kept, provided, cut is not None, t)
+                rows[t].append(f"{name} {framing}: right {right:.1f} wrong {wrong:.1f}"
+                               + (f" outside {outside:.1f}" if cut else ""))
+    for t, row in rows.items():
+        print(f"threshold {t:g}")
+        for r in row:
+            print(f"  {r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
