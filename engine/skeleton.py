@@ -195,6 +195,17 @@ def derive(kpts: np.ndarray, names=("thorax", "pelvis")) -> np.ndarray:
     return kpts
 
 
+def cap_derived(kpts: np.ndarray) -> np.ndarray:
+    """For a model that predicts the derived points itself: each no surer than the surer
+    of its two parents, in place on (..., 21, 3). A pelvis the model half-believes in at
+    the lower edge of a picture cut above the hips (both hips unsure) is not drawn."""
+    for name, (a, b) in DERIVED_RULES.items():
+        i = INDEX[name]
+        parents = np.maximum(kpts[..., INDEX[a], 2], kpts[..., INDEX[b], 2])
+        kpts[..., i, 2] = np.minimum(kpts[..., i, 2], parents)
+    return kpts
+
+
 def _mapping(name, native_names, unified_names, derived=()):
     to_unified = {}
     for n, u in enumerate(unified_names):

@@ -118,3 +118,37 @@ def test_blazepose_mapping_gives_coco_points_and_derives_centre():
     assert np.allclose(u[sk.INDEX["pelvis"], :2], (lm[23, :2] + lm[24, :2]) / 2)
     provided = sk.provided_mask(sk.BLAZEPOSE)
     assert provided[:19].all() and not provided[19:].any()  # no upper neck / head top
+
+
+def test_a_predicted_derived_point_is_no_surer_than_its_surer_parent():
+    k = np.zeros((2, 21, 3), np.float32)
+    pelvis, thorax = sk.INDEX["pelvis"], sk.INDEX["thorax"]
+    hips = [sk.INDEX["left_hip"], sk.INDEX["right_hip"]]
+    k[:, pelvis, 2] = k[:, thorax, 2] = 0.5
+    k[0, hips, 2] = (0.1, 0.05)   # a picture cut above the hips: pelvis goes to 0.1
+    k[1, hips, 2] = (0.9, 0.2)    # hips seen: the model's own 0.5 stays
+    k[:, [sk.INDEX["left_shoulder"], sk.INDEX["right_shoulder"]], 2] = 0.7
+    sk.cap_derived(k)
+    assert k[0, pelvis, 2] == pytest.approx(0.1) and k[1, pelvis, 2] == pytest.approx(0.5)
+    assert (k[:, thorax, 2] == 0.5).all()
+
+
+def test_the_student_backend_caps_its_derived_points():
+    """The shipped student, on the bundled chest-up sample: its pelvis is no surer than
+    its surer hip (the picture ends above the hips)."""
+    import cv2
+
+    from uniskel.engine import assets
+    from uniskel.engine.backends import create
+
+    frame = cv2.cvtColor(cv2.imread(str(assets.asset("media", "astronaut.png"))),
+                         cv2.COLOR_BGR2RGB)
+    be = create("onnx")
+    try:
+        crop = cv2.resize(frame, tuple(be.input_size[::-1]))
+        k = be.infer(crop[None])[0]
+    finally:
+        be.close()
+    hips = [sk.INDEX["left_hip"], sk.INDEX["right_hip"]]
+    assert k[sk.INDEX["pelvis"], 2] <= k[hips, 2].max() + 1e-6
+    assert k[sk.INDEX["pelvis"], 2] < sk.DRAW_THRESHOLD  # not drawn
