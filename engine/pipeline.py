@@ -6,7 +6,9 @@ Five named stages, each timed (milliseconds in ``FrameResult.stages_ms``):
             a detector's boxes when people must be (re)acquired (``engine.tracker``);
 ``crop``    warp each box to the model input (``engine.crop``), into one batch buffer;
 ``infer``   the backend: crops -> keypoints in crop pixels (``engine.backends``);
-``decode``  back to frame pixels with the inverse warp; score, merge and track people;
+``decode``  back to frame pixels with the inverse warp; score, merge and track people
+            (thorax and pelvis no surer than the surer of their parents:
+            ``skeleton.cap_derived``);
 ``smooth``  One Euro filter per tracked person (``engine.smoothing``), optional.
 
 Everyone in the frame, up to ``max_people``: the person detector (``engine.detector``;
@@ -40,6 +42,7 @@ import numpy as np
 
 from uniskel.engine import crop as cropmod
 from uniskel.engine import quality as qualitymod
+from uniskel.engine import skeleton
 from uniskel.engine import detector as detectors
 from uniskel.engine.detector import Detector
 from uniskel.engine.smoothing import KeypointSmoother
@@ -217,6 +220,7 @@ class Pipeline:
             k = kps[i].astype(np.float32, copy=True)
             k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])
             score = float(k[self.provided, 2].mean())
+            skeleton.cap_derived(k)  # after the score: the tracker's bar is the model's own
             poses.append(Pose(k, score, track_id,
                               None if expected is None else float(expected[i]), confirmed,
                               crop_box=tuple(box)))

@@ -2,7 +2,9 @@
 (LSPET 7500-7999; coco128 + coco_mini val pooled by scripts/compare_models.sh), at
 several thresholds, the share of labelled points drawn where they are (right: their own
 term of OKS at least 0.5) and drawn elsewhere (wrong), whole and framed as close-ups,
-and the share of points below a mid-torso cut drawn anyway (outside).
+the share of points below a mid-torso cut drawn anyway (outside), and of pelvises below
+the cut (where both hips are labelled), as the model gives them and as the pipeline
+hands them out (no surer than the surer hip: ``skeleton.cap_derived``).
 
     python scripts/draw_threshold.py [MODEL.onnx | lightning | thunder] [--thresholds 0.1 0.15 0.2]
 """
@@ -33,6 +35,20 @@ def shares(preds, kept, provided, cut: bool, t: float):
     return pct(good & drawn & vis, vis), pct(~good & drawn & vis, vis), pct(drawn & hid, hid)
 
 
+def pelvis_outside(preds, kept, t: float) -> tuple[float, float]:
+    """% of the pelvises below the cut drawn: the model's own confidence, and capped."""
+    from uniskel.engine import skeleton as sk
+    from uniskel.training.datasets import stack_keypoints
+
+    gt, mask = stack_keypoints(kept)
+    hips = [sk.INDEX["left_hip"], sk.INDEX["right_hip"]]
+    below = mask[:, hips].all(1) & (gt[:, hips, 1].mean(1)
+                                    >= np.array([i.meta["cut_y"] for i in kept]))
+    capped = sk.cap_derived(preds.copy())
+    p = sk.INDEX["pelvis"]
+    return (100 * (preds[below, p, 2] >= t).mean(), 100 * (capped[below, p, 2] >= t).mean())
+
+
 def main() -> int:
     from uniskel.engine import assets
     from uniskel.engine.backends import create
@@ -57,8 +73,12 @@ def main() -> int:
             preds, kept = E.predict(be.infer, chosen, be.input_size)
             for t in a.thresholds:
                 right, wrong, outside = shares(preds, kept, provided, cut is not None, t)
-                rows[t].append(f"{name} {framing}: right {right:.1f} wrong {wrong:.1f}"
-                               + (f" outside {outside:.1f}" if cut else ""))
+                line = f"{name} {framing}: right {right:.1f} wrong {wrong:.1f}"
+                if cut:
+                    raw, capped = pelvis_outside(preds, kept, t)
+                    line += (f" outside {outside:.1f}; pelvis below the cut drawn {raw:.1f},"
+                             f" capped {capped:.1f}")
+                rows[t].append(line)
     for t, row in rows.items():
         print(f"threshold {t:g}")
         for r in row:

@@ -133,22 +133,26 @@ def test_a_predicted_derived_point_is_no_surer_than_its_surer_parent():
     assert (k[:, thorax, 2] == 0.5).all()
 
 
-def test_the_student_backend_caps_its_derived_points():
-    """The shipped student, on the bundled chest-up sample: its pelvis is no surer than
-    its surer hip (the picture ends above the hips)."""
+def test_the_pipeline_caps_a_students_derived_points():
+    """The shipped student through the pipeline, on the bundled chest-up sample: the
+    person's pelvis is no surer than their surer hip (the picture ends above the hips),
+    so it is not drawn; the tracker's score is the model's own mean confidence."""
     import cv2
 
     from uniskel.engine import assets
     from uniskel.engine.backends import create
+    from uniskel.engine.pipeline import Pipeline
 
     frame = cv2.cvtColor(cv2.imread(str(assets.asset("media", "astronaut.png"))),
                          cv2.COLOR_BGR2RGB)
     be = create("onnx")
     try:
-        crop = cv2.resize(frame, tuple(be.input_size[::-1]))
-        k = be.infer(crop[None])[0]
+        pipe = Pipeline(be, smoothing=False, detector="search")
+        people = pipe.process(frame, 0.0).people
     finally:
         be.close()
+    assert len(people) == 1
+    k = people[0].keypoints
     hips = [sk.INDEX["left_hip"], sk.INDEX["right_hip"]]
     assert k[sk.INDEX["pelvis"], 2] <= k[hips, 2].max() + 1e-6
-    assert k[sk.INDEX["pelvis"], 2] < sk.DRAW_THRESHOLD  # not drawn
+    assert k[sk.INDEX["pelvis"], 2] < sk.DRAW_THRESHOLD

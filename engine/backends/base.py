@@ -61,9 +61,7 @@ class StudentBackend(Backend):
     and implements ``forward``: uint8 crops (N, H, W, 3) -> the network's outputs as a
     tuple of float32 numpy arrays. Two kinds of network (the config's ``output``):
     ``"simcc"`` gives logits (N, 21, bx), (N, 21, by), decoded here with the one codec
-    (``engine.simcc``); ``"keypoints"`` decodes inside the network and gives (N, 21, 3).
-    Either way thorax and pelvis are no surer than the surer of their parents
-    (``skeleton.cap_derived``)."""
+    (``engine.simcc``); ``"keypoints"`` decodes inside the network and gives (N, 21, 3)."""
 
     def configure(self, cfg) -> None:
         """Take the inference settings from a ModelConfig or its dict (an ONNX file's
@@ -92,9 +90,8 @@ class StudentBackend(Backend):
         if self.codec is None:  # decoded in the network
             kpts = np.asarray(outputs[0], np.float32)  # the runtime's own array: ours to clip
             np.clip(kpts[..., 2], 0.0, 1.0, out=kpts[..., 2])
-        else:
-            kpts = self.codec.decode(*outputs)
-        return skeleton.cap_derived(kpts)
+            return kpts
+        return self.codec.decode(*outputs)
 
 
 class PerCropBackend(Backend):
