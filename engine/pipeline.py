@@ -6,10 +6,10 @@ Five named stages, each timed (milliseconds in ``FrameResult.stages_ms``):
             a detector's boxes when people must be (re)acquired (``engine.tracker``);
 ``crop``    warp each box to the model input (``engine.crop``), into one batch buffer;
 ``infer``   the backend: crops -> keypoints in crop pixels (``engine.backends``);
-``decode``  back to frame pixels with the inverse warp; score, merge and track people
-            (thorax and pelvis no surer than the surer of their parents:
-            ``skeleton.cap_derived``);
-``smooth``  One Euro filter per tracked person (``engine.smoothing``), optional.
+``decode``  back to frame pixels with the inverse warp; score, merge and track people;
+``smooth``  One Euro filter per tracked person (``engine.smoothing``), optional; the
+            people handed out have thorax and pelvis no surer than the surer of their
+            parents (``skeleton.cap_derived``).
 
 Everyone in the frame, up to ``max_people``: the person detector (``engine.detector``;
 NanoDet by default) finds people at the start, every ``redetect_every`` frames while
@@ -220,7 +220,6 @@ class Pipeline:
             k = kps[i].astype(np.float32, copy=True)
             k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])
             score = float(k[self.provided, 2].mean())
-            skeleton.cap_derived(k)  # after the score: the tracker's bar is the model's own
             poses.append(Pose(k, score, track_id,
                               None if expected is None else float(expected[i]), confirmed,
                               crop_box=tuple(box)))
@@ -232,7 +231,8 @@ class Pipeline:
         # smooth
         people = []
         for tr in tracks:
-            k = tr.keypoints
+            # what people are handed: the tracker keeps the model's own confidences
+            k = skeleton.cap_derived(tr.keypoints.copy())
             if self.smoothing:
                 k = self.smoother(tr.track_id, k, timestamp, tr.size)
             people.append(Person(k, tr.box, tr.track_id, tr.score, tr.quality,
