@@ -195,6 +195,31 @@ def derive(kpts: np.ndarray, names=("thorax", "pelvis")) -> np.ndarray:
     return kpts
 
 
+#: the points that say where a head is (its top: the highest labelled of them)
+HEAD_POINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "head_top")
+
+
+def head_and_shoulders(kpts: np.ndarray, mask: np.ndarray):
+    """Where a close-up of an upright person would frame them: (x, y) of the shoulders'
+    midpoint, the y of the head's highest labelled point, and a unit size (the shoulder
+    width, or how far the head reaches above the shoulders if more); None without both
+    shoulders and a head point labelled, for a person under 8 px, or one not upright.
+    ``kpts`` (21, >=2), ``mask`` (21,) bool. Used by the close-up crops of training and
+    evaluation alike."""
+    shoulders = [INDEX["left_shoulder"], INDEX["right_shoulder"]]
+    head = [INDEX[n] for n in HEAD_POINTS]
+    mask = np.asarray(mask, bool)
+    if not mask[shoulders].all() or not mask[head].any():
+        return None
+    sx, sy = (float(v) for v in kpts[shoulders, :2].mean(0))
+    top = float(kpts[head, 1][mask[head]].min())
+    unit = max(float(np.linalg.norm(kpts[shoulders[0], :2] - kpts[shoulders[1], :2])),
+               sy - top)
+    if unit < 8 or sy - top < 0.3 * unit:  # too small, or not upright (a handstand)
+        return None
+    return (sx, sy), top, unit
+
+
 def cap_derived(kpts: np.ndarray) -> np.ndarray:
     """For a model that predicts the derived points itself: each no surer than the surer
     of its two parents, in place on (..., 21, 3). A pelvis the model half-believes in at

@@ -292,25 +292,14 @@ def cut_close_up(instances) -> list:
     shoulders, the picture ending there (``meta["cut_y"]``). Others are left out."""
     import dataclasses
 
-    import numpy as np
-
-    idx = skeleton.INDEX
-    shoulders = [idx["left_shoulder"], idx["right_shoulder"]]
-    face = [idx[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear",
-                             "head_top")]
     out = []
     for inst in instances:
-        if not inst.mask[shoulders].all() or not inst.mask[face].any():
+        frame = skeleton.head_and_shoulders(inst.keypoints, inst.mask)
+        if frame is None:
             continue
-        sx, sy = inst.keypoints[shoulders, :2].mean(0)
-        top = float(inst.keypoints[face, 1][inst.mask[face]].min())
-        width = float(np.linalg.norm(inst.keypoints[shoulders[0], :2]
-                                     - inst.keypoints[shoulders[1], :2]))
-        unit = max(width, sy - top)  # shoulder width, or the head's height above them
-        if unit < 8 or sy - top < 0.3 * unit:  # too small, or not upright
-            continue
-        cut = float(sy + 0.5 * unit)
-        box = (float(sx - 0.9 * unit), top - 0.5 * unit, float(sx + 0.9 * unit), cut)
+        (sx, sy), top, unit = frame
+        cut = sy + 0.5 * unit
+        box = (sx - 0.9 * unit, top - 0.5 * unit, sx + 0.9 * unit, cut)
         out.append(dataclasses.replace(inst, box=box, meta={**inst.meta, "cut_y": cut}))
     return out
 

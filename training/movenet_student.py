@@ -226,8 +226,6 @@ def below(line, xy) -> np.ndarray:
     return xy[..., 0] * line[0] + xy[..., 1] * line[1] + line[2] >= 0
 
 
-FACE = [skeleton.INDEX[n] for n in ("nose", "left_eye", "right_eye", "left_ear",
-                                     "right_ear", "head_top")]
 SHOULDER_PAIR = [skeleton.INDEX["left_shoulder"], skeleton.INDEX["right_shoulder"]]
 
 
@@ -235,18 +233,14 @@ def closeup(kpts, mask, rng):
     """A close-up framing of a labelled person, as a webcam at a desk or someone passing
     near a camera gives: (box, the row where the picture ends) from above the head to
     between just under the shoulders and the waist; None without labelled shoulders and
-    face."""
-    if not mask[SHOULDER_PAIR].all() or not mask[FACE].any():
+    face, or not upright (``skeleton.head_and_shoulders``)."""
+    frame = skeleton.head_and_shoulders(kpts, mask)
+    if frame is None:
         return None
-    sx, sy = kpts[SHOULDER_PAIR].mean(0)
-    face = kpts[FACE][mask[FACE]]
-    head = float(sy - face[:, 1].min())  # how far the head reaches above the shoulders
-    unit = max(float(np.linalg.norm(kpts[SHOULDER_PAIR[0]] - kpts[SHOULDER_PAIR[1]])), head)
-    if unit < 8 or head < 0.3 * unit:  # upright people only (not a handstand)
-        return None
+    (sx, sy), top, unit = frame
     half = rng.uniform(0.8, 1.2) * unit
-    top = float(face[:, 1].min()) - rng.uniform(0.3, 0.7) * unit
-    bottom = float(sy + rng.uniform(0.3, 2.2) * unit)
+    top -= rng.uniform(0.3, 0.7) * unit
+    bottom = sy + rng.uniform(0.3, 2.2) * unit
     return (sx - half, top, sx + half, bottom), bottom
 
 
