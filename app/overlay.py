@@ -91,8 +91,9 @@ def paint_people(painter: QPainter, people, opts: OverlayOptions, scale: float =
             painter.drawEllipse(pts[i], radius, radius)
         if opts.show_ids and tid is not None and points:
             top = min(points, key=lambda i: pts[i].y())
-            _outlined_text(painter, pts[top] + QPointF(-radius, -2 * radius - 2), f"#{tid}",
-                           QColor(*own))
+            at = pts[top] + QPointF(-radius, -2 * radius - 2)
+            at.setY(max(at.y(), oy + font.pixelSize()))  # a head at the top: still shown
+            _outlined_text(painter, at, f"#{tid}", QColor(*own))
         if opts.show_names:
             for i in points:
                 _outlined_text(painter, pts[i] + QPointF(radius + 2, -radius),

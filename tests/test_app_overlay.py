@@ -209,3 +209,26 @@ def test_a_click_on_the_frame_is_reported_in_frame_pixels(view, qtbot):
                      pos=QPoint(int(r.x() + 50 * s), int(r.y() + 20 * s)))
     assert len(clicks) == 1
     assert clicks[0][0] == pytest.approx(50, abs=2) and clicks[0][1] == pytest.approx(20, abs=2)
+
+
+def test_the_id_of_a_person_at_the_top_edge_stays_in_the_picture(qapp):
+    """A person whose highest point is at the picture's top edge: their "#id" is drawn
+    inside the picture (below the edge), not above it where nothing is painted."""
+    from uniskel.app.overlay import OverlayOptions, qimage_to_numpy, render_annotated
+    from uniskel.engine.draw import person_colour
+
+    p = spread_person()
+    p.keypoints[:, 1] += 200.0
+    p.keypoints[0, :2] = (100.0, 1.0)  # the nose, at the top edge
+    frame = np.zeros((240, 320, 3), np.uint8)
+    colour = np.array(person_colour(p.track_id))
+
+    def id_pixels(show_ids: bool) -> int:
+        opts = OverlayOptions(subset="all", threshold=0.0, show_ids=show_ids,
+                              side_colours=False, line_width=1)
+        img = qimage_to_numpy(render_annotated(frame, [p], opts))[..., :3]
+        band = img[:14, 104:130]  # right of the nose's dot, along the top edge
+        return int((np.abs(band.astype(int) - colour).sum(-1) < 90).sum())
+
+    assert id_pixels(False) == 0
+    assert id_pixels(True) > 5
