@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from uniskel.commands import options
+from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
 from uniskel.training import evaluate as E
 
@@ -48,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the shoulders, boxed from above the head (close-up: a camera close "
                         "to them); reports the metric over the points still in the picture "
                         "and outside_drawn, the share of points below the cut drawn anyway "
-                        "(confidence >= 0.2)")
+                        f"(confidence >= the draw threshold, {skeleton.DRAW_THRESHOLD:g})")
     p.add_argument("--boxes", choices=("gt", "detector"), default="gt",
                    help="where the people are: the annotated boxes (gt, the default, for "
                         "comparing pose models) or the engine's person detector (detector: "

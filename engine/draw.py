@@ -39,14 +39,11 @@ BOX_COLOUR = (200, 200, 200)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-DRAW_THRESHOLD = skeleton.DRAW_THRESHOLD
-
-
 @dataclass(frozen=True)
 class Style:
     """How people are drawn (plain data; the window maps its view options onto it)."""
     subset: str = "all"              # a key of skeleton.SUBSETS
-    threshold: float = DRAW_THRESHOLD  # points less confident than this are not drawn
+    threshold: float = skeleton.DRAW_THRESHOLD  # points less confident are not drawn
     line_width: int = 2
     names: bool = False              # keypoint names beside the points
     ids: bool = False                # "#id" above each person's head, in their colour
@@ -146,7 +143,7 @@ def draw(img_rgb: np.ndarray, people, style: Style = Style()) -> np.ndarray:
 
 
 def draw_skeleton(img_rgb: np.ndarray, people, subset: str = "all",
-                  threshold: float = DRAW_THRESHOLD,
+                  threshold: float = skeleton.DRAW_THRESHOLD,
                   thickness: int = 2, names: bool = False, boxes: bool = False) -> np.ndarray:
     """``draw`` with the command line's options, in place on ``img_rgb``."""
     return draw(img_rgb, people, Style(subset=subset, threshold=threshold, line_width=thickness,

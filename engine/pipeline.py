@@ -231,10 +231,9 @@ class Pipeline:
         # smooth
         people = []
         for tr in tracks:
-            # what people are handed: the tracker keeps the model's own confidences
-            k = skeleton.cap_derived(tr.keypoints.copy())
-            if self.smoothing:
-                k = self.smoother(tr.track_id, k, timestamp, tr.size)
+            k = (self.smoother(tr.track_id, tr.keypoints, timestamp, tr.size)  # a new array
+                 if self.smoothing else tr.keypoints.copy())
+            skeleton.cap_derived(k)  # on what people are handed; the tracker keeps its own
             people.append(Person(k, tr.box, tr.track_id, tr.score, tr.quality,
                                  tr.track_id not in carried))
         if self.smoothing:

@@ -111,6 +111,17 @@ AREA_FROM_BOX = 0.53  # object area from a box when no segmentation area is know
 DRAW_THRESHOLD = 0.15
 
 
+def keypoint_similarity(pred, gt, area, sigmas=SIGMAS) -> np.ndarray:
+    """(N, K) each point's own term of COCO's OKS: exp(-d^2 / (2 area (2 sigma)^2)).
+
+    pred, gt (N, K, >=2); area (N,); sigmas (K,), by default the unified skeleton's."""
+    pred = np.asarray(pred, np.float64)[..., :2]
+    gt = np.asarray(gt, np.float64)[..., :2]
+    var = (2 * np.asarray(sigmas, np.float64)) ** 2
+    area = np.asarray(area, np.float64).reshape(-1, 1)
+    return np.exp(-((pred - gt) ** 2).sum(-1) / var / (area + np.spacing(1)) / 2)
+
+
 def oks(pred, gt, visible, area, sigmas=SIGMAS) -> np.ndarray:
     """(N,) COCO object keypoint similarity of one prediction per ground truth.
 
@@ -118,13 +129,8 @@ def oks(pred, gt, visible, area, sigmas=SIGMAS) -> np.ndarray:
     default the unified skeleton's.
     Matches ``COCOeval.computeOks`` for people with at least one labelled point (NaN
     for people with none)."""
-    pred = np.asarray(pred, np.float64)[..., :2]
-    gt = np.asarray(gt, np.float64)[..., :2]
     vis = np.asarray(visible, bool)
-    var = (2 * np.asarray(sigmas, np.float64)) ** 2
-    area = np.asarray(area, np.float64).reshape(-1, 1)
-    e = ((pred - gt) ** 2).sum(-1) / var / (area + np.spacing(1)) / 2
-    s = np.where(vis, np.exp(-e), 0.0).sum(-1)
+    s = np.where(vis, keypoint_similarity(pred, gt, area, sigmas), 0.0).sum(-1)
     n = vis.sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, s / np.maximum(n, 1), np.nan)

@@ -1,8 +1,8 @@
 """How far a carried-over pose lies from a fresh one: the live pipeline (everyone, up to
-the app's cap, holding 30 fps) over a clip; for every person shown, the student is also run on their
-box on that very frame, and the two poses compared (median distance of the points both
-are sure of, over the person's box height). Carried poses against that, and, as the
-floor, poses inferred on their frame against the same re-run.
+the app's cap, holding 30 fps) over a clip; for every person shown, the student is also
+run on their box on that very frame, and the two poses compared (median distance of the
+points both are sure of, over the person's box height). Carried poses against that, and,
+as the floor, poses inferred on their frame against the same re-run.
 
     python scripts/carried_pose_error.py runs/bench/street_720p.mp4
 """

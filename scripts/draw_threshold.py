@@ -19,18 +19,15 @@ def shares(preds, kept, provided, cut: bool, t: float):
     """-> (right, wrong, outside) in % of the labelled points (in the picture; below it)."""
     from uniskel.engine import skeleton as sk
     from uniskel.training.datasets import stack_keypoints
+    from uniskel.training.evaluate import instance_areas
 
     gt, mask = stack_keypoints(kept)
     inside = np.ones_like(mask)
     if cut:
         inside = gt[..., 1] < np.array([i.meta["cut_y"] for i in kept])[:, None]
     vis, hid = mask & inside & provided, mask & ~inside & provided
-    areas = np.array([i.area if i.area else
-                      sk.AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
-                      for i in kept])
-    e = ((preds[..., :2] - gt[..., :2]) ** 2).sum(-1) \
-        / (2 * np.asarray(sk.SIGMAS)) ** 2 / (areas[:, None] + np.spacing(1)) / 2
-    good, drawn = np.exp(-e) >= 0.5, preds[..., 2] >= t
+    good = sk.keypoint_similarity(preds, gt, instance_areas(kept)) >= 0.5
+    drawn = preds[..., 2] >= t
     pct = lambda a, b: 100 * a.sum() / max(b.sum(), 1)  # noqa: E731
     return pct(good & drawn & vis, vis), pct(~good & drawn & vis, vis), pct(drawn & hid, hid)
 

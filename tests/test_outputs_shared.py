@@ -206,6 +206,7 @@ def test_one_draw_threshold_for_the_window_the_command_line_and_the_checks():
     """The window's default, ``uniskel infer``'s, the drawing code's and the evaluation's
     drawn-point checks are the one number in engine/skeleton.py."""
     import argparse
+    import inspect
 
     from uniskel.app.overlay import OverlayOptions
     from uniskel.app.settings import Settings
@@ -216,5 +217,6 @@ def test_one_draw_threshold_for_the_window_the_command_line_and_the_checks():
     parser = argparse.ArgumentParser()
     infer.add_arguments(parser)
     defaults = {Settings().threshold, OverlayOptions().threshold, draw.Style().threshold,
-                parser.get_default("threshold"), evaluate.DRAW_THRESHOLD}
+                parser.get_default("threshold"),
+                inspect.signature(evaluate.score_cut).parameters["threshold"].default}
     assert defaults == {skeleton.DRAW_THRESHOLD}

@@ -182,15 +182,21 @@ def _coco_truth(instances, subset):
     import numpy as np
 
     from uniskel.training.datasets import stack_keypoints
-    from uniskel.training.metrics import AREA_FROM_BOX
 
     gt, mask = stack_keypoints(instances)
     gt = gt[:, subset].copy()
     gt[..., 2] = np.where(mask[:, subset], np.maximum(gt[..., 2], 1), 0)
-    areas = np.array([i.area if i.area else
-                      AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
-                      for i in instances])
-    return gt, areas, np.array([i.box for i in instances], dtype=np.float64)
+    return gt, instance_areas(instances), np.array([i.box for i in instances],
+                                                   dtype=np.float64)
+
+
+def instance_areas(instances):
+    """(N,) each person's object area, for OKS: the annotated one, else from the box."""
+    import numpy as np
+
+    return np.array([i.area if i.area else
+                     skeleton.AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
+                     for i in instances])
 
 
 def _score_ap(instances, preds, mapping, quality=()):
@@ -258,10 +264,6 @@ def score(fmt: str, instances, preds, provided=None, quality=()) -> dict:
                       exclude=MPII_MEAN_EXCLUDES)
 
 
-#: the app's default draw threshold: a point at least this confident is drawn
-DRAW_THRESHOLD = skeleton.DRAW_THRESHOLD
-
-
 def cut_mid_torso(instances) -> list:
     """Each person whose shoulders and hips are labelled, as if the picture ended at their
     mid-torso (halfway between the shoulders' and the hips' mean height), the way a
@@ -309,7 +311,7 @@ CUTS = {"mid-torso": cut_mid_torso, "close-up": cut_close_up}
 
 
 def score_cut(fmt: str, instances, preds, provided=None, quality=(),
-              threshold: float = DRAW_THRESHOLD, name: str = "mid-torso") -> dict:
+              threshold: float = skeleton.DRAW_THRESHOLD, name: str = "mid-torso") -> dict:
     """Metrics of the cut crops (``CUTS[name]``): the usual metric over the points still
     in the picture (PCK keeps its full-body torso size), and ``outside_drawn``: the share
     of the labelled points below the cut that the model gives at least ``threshold``
@@ -343,13 +345,9 @@ def score_cut(fmt: str, instances, preds, provided=None, quality=(),
     else:
         raise UniskelError(f"--cut {name} scores AP and LSP formats, not {fmt}")
     drawn = (preds[..., 2] >= threshold) & hidden
-    areas = np.array([i.area if i.area else
-                      skeleton.AREA_FROM_BOX * (i.box[2] - i.box[0]) * (i.box[3] - i.box[1])
-                      for i in instances])
-    e = ((preds[..., :2] - gt[..., :2]) ** 2).sum(-1) \
-        / (2 * np.asarray(skeleton.SIGMAS)) ** 2 / (areas[:, None] + np.spacing(1)) / 2
     inside = visible & provided[None]
-    right = (np.exp(-e) >= 0.5) & (preds[..., 2] >= threshold) & inside
+    right = (skeleton.keypoint_similarity(preds, gt, instance_areas(instances)) >= 0.5) \
+        & (preds[..., 2] >= threshold) & inside
     res.update(inside_points=int(inside.sum()),
                inside_drawn_right=float(right.sum() / max(inside.sum(), 1)))
     res.update(cut=name, outside_points=int(hidden.sum()),
