@@ -46,6 +46,9 @@ class Detector:
     name = "detector"
     #: True when ``detect`` proposes windows rather than finding people (scores are 0)
     proposes_only = False
+    #: True when a box holds the whole person, as a box drawn round them by hand does
+    #: (the pipeline then takes keypoints outside it for someone else's)
+    whole_person = False
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         raise NotImplementedError
@@ -102,6 +105,7 @@ class NanoDetDetector(Detector):
     """
 
     name = "nanodet"
+    whole_person = True  # trained on COCO's person boxes
     MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32)
     STD_BGR = np.array([57.375, 57.12, 58.395], np.float32)
     STRIDES = (8, 16, 32)

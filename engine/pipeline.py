@@ -41,12 +41,13 @@ import cv2
 import numpy as np
 
 from uniskel.engine import crop as cropmod
+from uniskel.engine import occlusion
 from uniskel.engine import quality as qualitymod
 from uniskel.engine import skeleton
 from uniskel.engine import detector as detectors
 from uniskel.engine.detector import Detector
 from uniskel.engine.smoothing import KeypointSmoother
-from uniskel.engine.tracker import Pose, Tracker
+from uniskel.engine.tracker import Pose, Tracker, drop_outside
 
 STAGES = ("detect", "crop", "infer", "decode", "smooth")
 #: the frame rate live use (the app, ``uniskel bench``) holds with many people
@@ -85,6 +86,21 @@ class FrameResult:
         return float(sum(self.stages_ms.values()))
 
 
+def _moved(track, next_box) -> np.ndarray:
+    """A tracked person's last keypoints, moved on as their box moves to ``next_box``."""
+    k = track.keypoints.copy()
+    k[:, 0] += (next_box[0] + next_box[2] - track.box[0] - track.box[2]) / 2
+    k[:, 1] += (next_box[1] + next_box[3] - track.box[1] - track.box[3]) / 2
+    return k
+
+
+def _into(keypoints, warp) -> np.ndarray:
+    """Keypoints (21, 3) in frame pixels -> in the pixels of the crop ``warp`` cuts."""
+    k = keypoints.copy()
+    k[:, :2] = cropmod.apply(warp, k[:, :2])
+    return k
+
+
 class Pipeline:
     """``Pipeline(backend).process(frame_rgb, timestamp) -> FrameResult``.
 
@@ -101,16 +117,21 @@ class Pipeline:
     keep_frame      put a reference to the frame in each FrameResult (for drawing)
     target_fps      hold this frame rate with many people by inferring some of them each
                     frame (see above); None: everyone, every frame
+    paint_out       paint the tracked people in front of someone out of their crop
+                    (``engine.occlusion``)
 
     One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
     """
 
     def __init__(self, backend, smoothing: bool = True, detector: Detector | str | None = "auto",
                  max_people: int = 1, min_score: float | None = None, padding: float = 1.25,
-                 redetect_every: int = 15, keypoint_threshold: float = 0.2,
+                 redetect_every: int = 15,
+                 keypoint_threshold: float = skeleton.DRAW_THRESHOLD,
                  smooth_min_cutoff: float = 0.5, smooth_beta: float = 8.0,
-                 keep_frame: bool = True, target_fps: float | None = None):
+                 keep_frame: bool = True, target_fps: float | None = None,
+                 paint_out: bool = True):
         self.backend = backend
+        self.paint_out = paint_out
         self.target_fps = target_fps
         self._crop_ms = None   # running estimates: inference per crop, everything else
         self._other_ms = None
@@ -173,7 +194,7 @@ class Pipeline:
 
         # detect: tracked boxes, plus detections when someone must be (re)acquired
         t = clock()
-        proposals = self.tracker.proposals()  # (box, track_id, confirmed)
+        proposals = self.tracker.proposals()  # (box, track_id, confirmed, detector's box)
         max_new = None
         # someone lost is looked for soon, unless the frame rate target is behind: then
         # at the periodic detection
@@ -183,8 +204,10 @@ class Pipeline:
             boxes = self.detector.detect(frame)
             new, refined = self.tracker.select_detections(boxes, index,
                                                           self.detector.proposes_only)
-            proposals = [(refined.get(tid, box), tid, False) for box, tid, _ in proposals]
-            proposals += [(box, None, confirmed) for box, confirmed in new]
+            whole = self.detector.whole_person
+            proposals = [(refined.get(tid, box), tid, False, whole and tid in refined)
+                         for box, tid, _, _ in proposals]
+            proposals += [(box, None, confirmed, whole) for box, confirmed in new]
             if self.detector.proposes_only:
                 max_new = 1
         now = clock()
@@ -193,32 +216,54 @@ class Pipeline:
         # which to infer: everyone, or as many as hold target_fps (the rest carried over)
         proposals, carried = self._share_out(proposals)
 
-        # crop: every box warped into one preallocated batch
+        # crop and infer, in two passes: first the people nobody stands in front of,
+        # then the others, with the people in front of them painted out of their crops
+        # (``engine.occlusion``) from their poses of this very frame
+        front = self._in_front(proposals, carried)
+        order = ([i for i, f in enumerate(front) if not f[0]]
+                 + [i for i, f in enumerate(front) if f[0]])
+        proposals = [proposals[i] for i in order]
+        front = [front[i] for i in order]
+        place = {old: new for new, old in enumerate(order)}
+        n, first = len(proposals), sum(1 for f in front if not f[0])
         h_in, w_in = self.input_size
-        crops = self._crops(len(proposals))
+        crops = self._crops(n)
         warps = []
-        for i, (box, _, _) in enumerate(proposals):
-            c, s = cropmod.box_to_center_scale(box, (h_in, w_in), self.padding)
-            m = cropmod.warp_matrix(c, s, (h_in, w_in))
-            cv2.warpAffine(frame, m, (w_in, h_in), dst=crops[i], flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-            warps.append(m)
-        now = clock()
-        ms["crop"], t = (now - t) * 1e3, now
+        found = np.zeros((n, skeleton.NUM_KEYPOINTS, 3), np.float32)  # frame pixels
+        ms["crop"] = ms["infer"] = 0.0
+        for lo, hi in ((0, first), (first, n)):
+            if lo == hi:
+                continue
+            for i in range(lo, hi):
+                box = proposals[i][0]
+                c, s = cropmod.box_to_center_scale(box, (h_in, w_in), self.padding)
+                m = cropmod.warp_matrix(c, s, (h_in, w_in))
+                cv2.warpAffine(frame, m, (w_in, h_in), dst=crops[i], flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+                warps.append(m)
+                people, tracks = front[i]
+                others = [found[place[j]] for j in people if place[j] < lo]
+                others += [_moved(t, nb) for t, nb in tracks]
+                occlusion.paint_out(crops[i], [_into(k, m) for k in others],
+                                    self.tracker.keypoint_threshold)
+            now = clock()
+            ms["crop"], t = ms["crop"] + (now - t) * 1e3, now
+            kps = self.backend.infer(crops[lo:hi])
+            for i in range(lo, hi):
+                found[i] = kps[i - lo]
+                found[i, :, :2] = cropmod.apply(cropmod.invert(warps[i]), kps[i - lo, :, :2])
+            now = clock()
+            ms["infer"], t = ms["infer"] + (now - t) * 1e3, now
 
-        # infer
-        kps = self.backend.infer(crops) if len(proposals) else None
-        now = clock()
-        ms["infer"], t = (now - t) * 1e3, now
-
-        # decode: crop pixels -> frame pixels; score; track
+        # decode: score; track
         poses = []
         expected = None
-        if self.quality and kps is not None:
-            expected = qualitymod.estimate(kps[..., 2], self.quality)
-        for i, (box, track_id, confirmed) in enumerate(proposals):
-            k = kps[i].astype(np.float32, copy=True)
-            k[:, :2] = cropmod.apply(cropmod.invert(warps[i]), k[:, :2])
+        if self.quality and n:
+            expected = qualitymod.estimate(found[..., 2], self.quality)
+        for i, (box, track_id, confirmed, detected) in enumerate(proposals):
+            k = found[i].copy()
+            if detected:  # a detector's box holds the whole person: what is outside is
+                drop_outside(k, box)  # someone else's
             score = float(k[self.provided, 2].mean())
             poses.append(Pose(k, score, track_id,
                               None if expected is None else float(expected[i]), confirmed,
@@ -246,6 +291,18 @@ class Pipeline:
         return FrameResult(index, float(timestamp), people, ms, self.backend.name,
                            (frame.shape[0], frame.shape[1]),
                            frame if self.keep_frame else None)
+
+    def _in_front(self, proposals, carried):
+        """For each proposal: (indices of the proposals in front of them, [(track, its
+        next box)] of the people carried over this frame in front of them)."""
+        if not self.paint_out:
+            return [((), ())] * len(proposals)
+        boxes = [p[0] for p in proposals]
+        still = [(t, t.next_box()) for t in self.tracker.tracks if t.track_id in carried]
+        return [([j for j, other in enumerate(boxes) if j != i
+                  and occlusion.in_front(other, box)],
+                 [(t, nb) for t, nb in still if occlusion.in_front(nb, box)])
+                for i, box in enumerate(boxes)]
 
     def _share_out(self, proposals):
         """-> (proposals to infer, ids of tracked people carried over). Newly found people

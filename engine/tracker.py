@@ -121,6 +121,24 @@ def no_collapse(box, old, max_shrink: float):
     return (x0, y0, x1, y1)
 
 
+#: a person detector's box, widened by this share of its width and height on each side,
+#: holds all of that person's keypoints (``drop_outside``)
+DETECTOR_MARGIN = 0.1
+
+
+def drop_outside(keypoints: np.ndarray, box, margin: float = DETECTOR_MARGIN) -> None:
+    """Set to 0 the confidence of the keypoints (21, 3) outside a person detector's
+    ``box`` widened by ``margin`` (in place). In a crowd the crop of one person holds
+    their neighbours too, and the model may put some points (or all) on a neighbour; a
+    detector's box is that person's whole extent, so points outside it are someone
+    else's, and a pose that went to the neighbour keeps too few points to be shown."""
+    x0, y0, x1, y1 = box[:4]
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    outside = ((keypoints[:, 0] < x0 - mx) | (keypoints[:, 0] > x1 + mx)
+               | (keypoints[:, 1] < y0 - my) | (keypoints[:, 1] > y1 + my))
+    keypoints[outside, 2] = 0.0
+
+
 #: a detector box this much inside a tracked person's box is part of them (a face, a
 #: torso), not somebody new
 PART_OF = 0.8
@@ -143,7 +161,7 @@ def _area(box) -> float:
 
 class Tracker:
     def __init__(self, max_people: int = 1, min_score: float = 0.3,
-                 keypoint_threshold: float = 0.2, min_points: int = 4,
+                 keypoint_threshold: float = skeleton.DRAW_THRESHOLD, min_points: int = 4,
                  redetect_every: int = 15, same_person_iou: float = 0.5,
                  keep_lost: int = 30, reclaim_iou: float = 0.3, lost_gap: int = 5,
                  confirmed_score: float | None = None, confirm_score: float = 0.45,
@@ -189,7 +207,7 @@ class Tracker:
         def crowded(t):
             return any(iou(t.box, o.box) > 0.0 for o in self.tracks if o is not t)
 
-        return [(t.next_box(), t.track_id, False)
+        return [(t.next_box(), t.track_id, False, False)
                 for t in sorted(self.tracks, key=lambda t: (not crowded(t), t.refreshed_at))]
 
     def carry(self, track_id: int) -> Pose:

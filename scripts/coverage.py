@@ -1,22 +1,37 @@
-"""Who in a clip gets a skeleton: the pipeline over a clip (everyone, up to a cap, every
-person every frame); on every 5th frame the person detector's confident boxes of people
-taller than 96 px ("clearly visible": score >= 0.45) are the people to find, and one
-counts as found when a shown person's box overlaps it (IoU >= 0.3, or one box's centre
-inside the other) and at least 4 of their drawn points (the app's draw threshold) lie in it: a
-skeleton on them, not only a box. Prints the share found, the share found of the
-``--max-people`` tallest of them (who a cap should keep), and how many people were shown
-per frame.
+"""Who gets a skeleton: the pipeline (everyone, up to a cap, every person every frame)
+over clips, counting on every 5th frame the clearly visible people who have one.
+
+Two kinds of clip:
+
+- a video: the person detector's confident boxes of people taller than 96 px (score >=
+  0.45) are the people to find;
+- ``--coco ANN.json --images DIR``: every photo with at least two labelled people
+  becomes a 1.5 s, 30 fps, 1280x720 camera pan across it (as ``make_pan_clip.py``'s, the
+  pipeline reset at each), and the people to find are the labelled ones: at least
+  ``--min-keypoints`` points labelled, taller than 96 px in the clip, at least 3/4 of
+  their box in view. With no video this is the default, on the held-out COCO people
+  (``runs/pooled_val``, ``scripts/pool_coco_sets.py``).
+
+One counts as found when a shown person's box overlaps theirs (IoU >= 0.3, or one box's
+centre inside the other) and at least 4 of their drawn points (the app's draw threshold)
+lie in it: a skeleton on them, not only a box. Prints the share found, the share found
+of the ``--max-people`` tallest (who a cap should keep), and the people shown per frame.
 
     python scripts/coverage.py runs/bench/street_720p.mp4 [--max-people 10] [--model M]
+    python scripts/coverage.py --coco runs/pooled_val/ann.json --images runs/pooled_val/images
 """
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 
 
 MIN_POINTS = 4
+TALL = 96  # px: "clearly visible" starts here (as the person recall bar's)
+PAN_FRAMES, SIZE, VIEW = 45, (1280, 720), 0.7  # a pan: frames, clip size, window / photo
 
 
 def found(box, shown) -> bool:
@@ -39,45 +54,116 @@ def found(box, shown) -> bool:
     return False
 
 
-def main() -> int:
-    from uniskel.engine import backends
+def video_clip(source: str, frames: int):
+    """-> [(frames, fps, people to find on each frame (None: not counted))] for a video:
+    the person detector's confident boxes of people taller than ``TALL``."""
     from uniskel.engine.bench import decode_all
     from uniskel.engine.detector import NanoDetDetector
+
+    images, fps = decode_all(source, frames)
+    reference = NanoDetDetector()
+    want = [[b[:4] for b in reference.detect(f) if b[4] >= 0.45 and b[3] - b[1] > TALL]
+            if i % 5 == 0 else None for i, f in enumerate(images)]
+    reference.close()
+    return [(images, fps, want)]
+
+
+def pan(image: np.ndarray, boxes, frames: int = PAN_FRAMES):
+    """A left-to-right camera pan across ``image`` (RGB) -> (frames, each frame's
+    labelled boxes mapped into it, those at least 3/4 in view and taller than TALL)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    vw = VIEW * w
+    vh = min(vw * SIZE[1] / SIZE[0], h)
+    vw = vh * SIZE[0] / SIZE[1]
+    y0 = (h - vh) / 2
+    out, want = [], []
+    for i, x0 in enumerate(np.linspace(0, w - vw, frames)):
+        s = SIZE[0] / vw
+        m = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], np.float32)
+        out.append(cv2.warpAffine(image, m, SIZE, flags=cv2.INTER_LINEAR))
+        if i % 5:
+            want.append(None)
+            continue
+        keep = []
+        for x, y, bw, bh in boxes:
+            b = ((x - x0) * s, (y - y0) * s, (x + bw - x0) * s, (y + bh - y0) * s)
+            clipped = (max(b[0], 0), max(b[1], 0), min(b[2], SIZE[0]), min(b[3], SIZE[1]))
+            area = (b[2] - b[0]) * (b[3] - b[1])
+            seen = max(clipped[2] - clipped[0], 0) * max(clipped[3] - clipped[1], 0)
+            if b[3] - b[1] > TALL and seen >= 0.75 * area:
+                keep.append(b)
+        want.append(keep)
+    return out, want
+
+
+def coco_pans(annotations: str, images: str, min_keypoints: int):
+    """-> [(frames, 30.0, people to find)], one pan per photo with two or more people
+    labelled with at least ``min_keypoints`` points."""
+    import cv2
+
+    data = json.loads(Path(annotations).read_text())
+    people: dict[int, list] = {}
+    for a in data["annotations"]:
+        if not a.get("iscrowd") and a.get("num_keypoints", 0) >= min_keypoints:
+            people.setdefault(a["image_id"], []).append(a["bbox"])
+    clips = []
+    for info in sorted(data["images"], key=lambda i: i["id"]):
+        boxes = people.get(info["id"], [])
+        if len(boxes) < 2:
+            continue
+        image = cv2.cvtColor(cv2.imread(str(Path(images) / info["file_name"])),
+                             cv2.COLOR_BGR2RGB)
+        frames, want = pan(image, boxes)
+        clips.append((frames, 30.0, want))
+    return clips
+
+
+def main() -> int:
+    from uniskel.engine import backends
     from uniskel.engine.pipeline import Pipeline
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("source")
-    ap.add_argument("--max-people", type=int, default=6)
+    ap.add_argument("source", nargs="?", help="a video (default: --coco pans)")
+    ap.add_argument("--coco", default="runs/pooled_val/ann.json")
+    ap.add_argument("--images", default="runs/pooled_val/images")
+    ap.add_argument("--min-keypoints", type=int, default=8)
+    ap.add_argument("--max-people", type=int, default=10)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--backend", default="onnx")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--verbose", action="store_true", help="the people missed, per frame")
     a = ap.parse_args()
-    frames, fps = decode_all(a.source, a.frames)
-    pipe = Pipeline(backends.create("onnx", a.model), smoothing=False,
+    clips = (video_clip(a.source, a.frames) if a.source
+             else coco_pans(a.coco, a.images, a.min_keypoints))
+    pipe = Pipeline(backends.create(a.backend, a.model), smoothing=False,
                     max_people=a.max_people, keep_frame=False)
-    reference = NanoDetDetector()
     hits = total = top_hits = top_total = 0
     shown = []
-    for i, frame in enumerate(frames):
-        people = pipe.process(frame, i / fps).people
-        shown.append(len(people))
-        if i % 5:
-            continue
-        want = [b for b in reference.detect(frame) if b[4] >= 0.45 and b[3] - b[1] > 96]
-        total += len(want)
-        hits += sum(found(b, people) for b in want)
-        tallest = sorted(want, key=lambda b: b[1] - b[3])[:a.max_people]
-        top_total += len(tallest)
-        top_hits += sum(found(b, people) for b in tallest)
-        if a.verbose:
-            missed = [tuple(int(v) for v in b[:4]) for b in tallest
-                      if not found(b, people)]
-            boxes = [tuple(int(v) for v in p.box) for p in people]
-            print(f"frame {i}: {len(people)} shown {boxes}, of the tallest missed {missed}")
+    for c, (frames, fps, wanted) in enumerate(clips):
+        pipe.reset()
+        for i, (frame, want) in enumerate(zip(frames, wanted)):
+            people = pipe.process(frame, i / fps).people
+            shown.append(len(people))
+            if want is None:
+                continue
+            total += len(want)
+            hits += sum(found(b, people) for b in want)
+            tallest = sorted(want, key=lambda b: b[1] - b[3])[:a.max_people]
+            top_total += len(tallest)
+            top_hits += sum(found(b, people) for b in tallest)
+            if a.verbose:
+                missed = [tuple(int(v) for v in b[:4]) for b in tallest
+                          if not found(b, people)]
+                boxes = [tuple(int(v) for v in p.box) for p in people]
+                print(f"clip {c} frame {i}: {len(people)} shown {boxes}, of the tallest "
+                      f"missed {missed}")
     print(f"clearly visible people found: {hits}/{total} = {100 * hits / max(total, 1):.1f}% "
-          f"(every 5th of {len(frames)} frames); the {a.max_people} tallest found: {top_hits}/"
-          f"{top_total} = {100 * top_hits / max(top_total, 1):.1f}%; people shown per frame "
-          f"{np.mean(shown):.2f}; cap {a.max_people}")
+          f"({len(clips)} clip(s), every 5th frame); the {a.max_people} tallest found: "
+          f"{top_hits}/{top_total} = {100 * top_hits / max(top_total, 1):.1f}%; people shown "
+          f"per frame {np.mean(shown):.2f}; cap {a.max_people}")
+    pipe.close()
     return 0
 
 

@@ -1,0 +1,85 @@
+"""Painting out the people in front of someone before their crop goes to the model.
+
+In a crowd, the crop of a person half hidden behind someone nearer the camera is mostly
+that nearer person, and a single-person model (MoveNet's network picks the most salient
+person in its crop) puts its points on them. The crop stage paints, in flat grey, the
+silhouette of every tracked person in front (their last keypoints: torso, limbs, head,
+``silhouette``) over the crop, so the model sees only who is left: the pixels of the
+person in front are not the hidden person's anyway.
+
+"In front": the other's box overlaps this person's, reaches lower in the picture (feet
+nearer the camera on a floor or street) by ``LOWER`` of this person's height, and is at
+least as tall (``in_front``). Only what the model was sure of is painted.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from uniskel.engine import skeleton
+
+I = skeleton.INDEX
+#: limbs painted as thick lines (arms, legs, and the torso's sides)
+LIMBS = tuple((I[a], I[b]) for a, b in (
+    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+    ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip")))
+TORSO = tuple(I[n] for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip"))
+FACE = tuple(I[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"))
+SHOULDERS = (I["left_shoulder"], I["right_shoulder"])
+#: limb thickness and head radius, in shoulder widths
+LIMB_WIDTH, HEAD_RADIUS = 0.3, 0.4
+#: how much lower (in this person's heights) the other's box must reach to be in front
+LOWER = 0.05
+GREY = 127
+
+
+def in_front(other, box) -> bool:
+    """Whether the person with box ``other`` stands in front of the one with ``box``
+    (boxes (x0, y0, x1, y1), frame pixels)."""
+    overlap = min(other[2], box[2]) > max(other[0], box[0]) \
+        and min(other[3], box[3]) > max(other[1], box[1])
+    height, other_height = box[3] - box[1], other[3] - other[1]
+    return bool(overlap and other[3] > box[3] + LOWER * height and other_height >= height)
+
+
+def silhouette(mask: np.ndarray, keypoints: np.ndarray, threshold: float) -> None:
+    """Fill (255) in ``mask`` the rough outline of a person from their keypoints (21, 3)
+    in the mask's pixels: the torso, the limbs as thick lines and a disc for the head,
+    sized by their shoulder width (or, with the shoulders unsure, a quarter of the height
+    of their sure points)."""
+    sure = keypoints[:, 2] > threshold
+    if sure.sum() < 2:
+        return
+    xy = keypoints[:, :2]
+    if sure[list(SHOULDERS)].all():
+        unit = float(np.linalg.norm(xy[SHOULDERS[0]] - xy[SHOULDERS[1]]))
+    else:
+        unit = 0.25 * float(np.ptp(xy[sure, 1]))
+    if unit < 2:
+        return
+    if sure[list(TORSO)].all():
+        cv2.fillPoly(mask, [np.round(xy[list(TORSO)]).astype(np.int32)], 255)
+    width = max(int(round(LIMB_WIDTH * unit)), 1)
+    for a, b in LIMBS:
+        if sure[a] and sure[b]:
+            cv2.line(mask, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)),
+                     255, width)
+    face = [i for i in FACE if sure[i]]
+    if face:
+        cv2.circle(mask, tuple(np.round(xy[face].mean(0)).astype(int)),
+                   max(int(round(HEAD_RADIUS * unit)), 1), 255, -1)
+
+
+def paint_out(crop: np.ndarray, others: list[np.ndarray], threshold: float) -> None:
+    """Paint grey, in place, over ``crop`` (H, W, 3) the silhouettes of ``others``
+    (keypoints (21, 3) in the crop's pixels)."""
+    if not others:
+        return
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    for keypoints in others:
+        silhouette(mask, keypoints, threshold)
+    crop[mask > 0] = GREY
