@@ -216,14 +216,18 @@ class Tracker:
         return Pose(t.keypoints, t.score, t.track_id, t.quality, carried=True)
 
     def wants_detection(self, frame_index: int, proposes_only: bool = False,
-                        soon: bool = True) -> bool:
+                        soon: bool = True, overdue: bool = False) -> bool:
         """Whether to run the detector on this frame; ``soon=False`` leaves someone lost
-        to the periodic detection (the pipeline is behind its frame rate)."""
+        to the periodic detection (the pipeline is behind its frame rate); ``overdue``:
+        the periodic detection is due by the clock (frames arrive slowly: a busy
+        machine, a slow display), whatever the frame count."""
         if not self.tracks:
             return True
         if proposes_only:  # a window search finds one person; only use it when alone
             return False
         since = frame_index - self._last_detection
+        if overdue and self.max_people > 1:
+            since = max(since, self.redetect_every)
         if len(self.tracks) >= self.max_people:
             # with the cap full, someone more prominent (nearer) than the least prominent
             # tracked person may have come in: looked for at the periodic detection. Not

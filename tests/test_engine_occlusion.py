@@ -1,0 +1,124 @@
+"""Crowds: the people in front painted out of a hidden person's crop, a detector's box
+bounding whose points are whose, and the periodic detection kept by the clock."""
+from __future__ import annotations
+
+import numpy as np
+
+from uniskel.engine import occlusion, skeleton
+from uniskel.engine.detector import Detector
+from uniskel.engine.pipeline import Pipeline
+from uniskel.engine.tracker import drop_outside
+from engine_fakes import BlobBackend
+
+I = skeleton.INDEX
+
+
+def _person(cx, top, height, conf=0.9):
+    """21 keypoints of an upright person: head at ``top``, ankles ``height`` below."""
+    k = np.zeros((21, 3), np.float32)
+    w = height / 4  # shoulder width
+    place = {"nose": (0, 0.06), "left_eye": (0.03, 0.05), "right_eye": (-0.03, 0.05),
+             "left_ear": (0.06, 0.06), "right_ear": (-0.06, 0.06),
+             "left_shoulder": (w / height / 2, 0.2), "right_shoulder": (-w / height / 2, 0.2),
+             "left_elbow": (0.15, 0.35), "right_elbow": (-0.15, 0.35),
+             "left_wrist": (0.15, 0.48), "right_wrist": (-0.15, 0.48),
+             "left_hip": (0.08, 0.52), "right_hip": (-0.08, 0.52),
+             "left_knee": (0.08, 0.75), "right_knee": (-0.08, 0.75),
+             "left_ankle": (0.08, 1.0), "right_ankle": (-0.08, 1.0)}
+    for name, (dx, dy) in place.items():
+        k[I[name]] = (cx + dx * height, top + dy * height, conf)
+    return k
+
+
+def test_who_stands_in_front():
+    near = (100, 50, 200, 400)  # taller, feet lower in the picture
+    far = (160, 60, 220, 250)
+    assert occlusion.in_front(near, far)
+    assert not occlusion.in_front(far, near)
+    assert not occlusion.in_front(near, (300, 60, 360, 250))  # no overlap
+    assert not occlusion.in_front((100, 60, 200, 255), far)  # about as far away
+
+
+def test_the_silhouette_covers_the_body_and_not_the_space_beside_it():
+    k = _person(100, 20, 160)
+    mask = np.zeros((200, 300), np.uint8)
+    occlusion.silhouette(mask, k, 0.15)
+    for name in ("nose", "left_shoulder", "right_hip", "left_knee", "right_ankle"):
+        x, y = k[I[name], :2].round().astype(int)
+        assert mask[y, x] == 255, name
+    assert mask[100, 200] == 0 and mask[20, 160] == 0  # beside the person
+    k[:, 2] = 0.05  # nothing sure: nothing painted
+    empty = np.zeros_like(mask)
+    occlusion.silhouette(empty, k, 0.15)
+    assert not empty.any()
+
+
+def test_points_outside_a_detector_box_are_someone_elses():
+    k = np.zeros((21, 3), np.float32)
+    k[:, 2] = 0.8
+    k[:, 0], k[:, 1] = 50, 100  # inside the box
+    k[3, :2] = (120, 100)  # far to the right: a neighbour's
+    k[4, :2] = (104, 100)  # within the 10% margin
+    drop_outside(k, (0, 0, 100, 200))
+    assert k[3, 2] == 0 and k[4, 2] > 0.7 and (k[[0, 1, 2], 2] > 0.7).all()
+
+
+class Recording(BlobBackend):
+    """BlobBackend that keeps every crop it was given."""
+
+    def __init__(self):
+        super().__init__(input_size=(192, 192))
+        self.crops = []
+
+    def infer(self, crops):
+        self.crops.extend(c.copy() for c in crops)
+        return super().infer(crops)
+
+
+class FixedDetector(Detector):
+    name = "fixed"
+    whole_person = True
+
+    def __init__(self, boxes):
+        self.boxes, self.calls = boxes, 0
+
+    def detect(self, frame):
+        self.calls += 1
+        return list(self.boxes)
+
+
+def test_the_person_in_front_is_painted_out_of_the_crop_of_the_one_behind():
+    frame = np.full((480, 640, 3), 20, np.uint8)
+    near, far = (300, 60, 420, 470), (380, 60, 440, 260)  # far half hidden behind near
+    frame[near[1]:near[3], near[0]:near[2]] = 255
+    frame[far[1]:far[3], near[2]:far[2]] = 255  # the part of far that shows
+    backend = Recording()
+    pipe = Pipeline(backend, detector=FixedDetector([(*near, 0.9), (*far, 0.8)]),
+                    max_people=2, smoothing=False, keep_frame=False)
+    pipe.process(frame, 0.0)
+    # two passes: the person nobody is in front of first, then the one behind
+    assert backend.calls == 2 and len(backend.crops) == 2
+    front, behind = backend.crops
+    grey = np.all(behind == occlusion.GREY, axis=-1).mean()
+    assert grey > 0.05 and not np.all(front == occlusion.GREY, axis=-1).any()
+    # without painting, the crop behind is the frame as it is
+    plain = Recording()
+    Pipeline(plain, detector=FixedDetector([(*near, 0.9), (*far, 0.8)]), max_people=2,
+             smoothing=False, keep_frame=False, paint_out=False).process(frame, 0.0)
+    assert plain.calls == 1 and not np.all(plain.crops[1] == occlusion.GREY, axis=-1).any()
+
+
+def test_the_periodic_detection_keeps_to_the_clock_when_frames_come_slowly():
+    from engine_fakes import frame_with_person
+
+    box = (100, 40, 160, 200)
+    slow = FixedDetector([(*box, 0.9)])
+    pipe = Pipeline(BlobBackend(), detector=slow, max_people=3, smoothing=False)
+    for i in range(8):  # 5 frames a second: 8 frames are 1.4 s
+        pipe.process(frame_with_person(box), i * 0.2)
+    assert slow.calls >= 3  # at 0, 0.6 and 1.2 s, not only every 15 frames
+    fast = FixedDetector([(*box, 0.9)])
+    pipe = Pipeline(BlobBackend(), detector=fast, max_people=3, smoothing=False)
+    for i in range(8):  # 30 frames a second: within the 15-frame period
+        pipe.process(frame_with_person(box), i / 30)
+    assert fast.calls == 1
