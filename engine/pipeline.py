@@ -12,8 +12,8 @@ Five named stages, each timed (milliseconds in ``FrameResult.stages_ms``):
             parents (``skeleton.cap_derived``).
 
 Everyone in the frame, up to ``max_people``: the person detector (``engine.detector``;
-NanoDet by default) finds people at the start, every ``redetect_every`` frames (or
-``REDETECT_SECONDS``, whichever comes first), and soon after someone is lost; in between,
+NanoDet by default) finds people at the start, every ``redetect_every`` frames (live,
+at least every ``REDETECT_SECONDS``), and soon after someone is lost; in between,
 each person is followed by their own keypoints, and all crops of a frame go through the
 model as one batch.
 
@@ -56,10 +56,10 @@ LIVE_FPS = 30.0
 #: street the people near the camera and the nearer of those further away
 #: (``scripts/coverage.py``); a group in front of a webcam is well under it
 EVERYONE = 10
-#: the periodic detection runs at least this often by the clock (frame timestamps), not
-#: only every ``redetect_every`` frames: with frames coming slowly (a busy machine, a
-#: slow display; 5 a second under a software-rendered X server here) 15 frames would be
-#: 3 s without seeing who walked in. At 25 fps and up, 15 frames come first.
+#: live (``target_fps``), the periodic detection runs at least this often by the wall
+#: clock, not only every ``redetect_every`` frames: with frames coming slowly (a 5 fps
+#: video, a slow camera, a busy machine) 15 frames would be 3 s without seeing who walked
+#: in, while the engine waits idle for frames. At 25 fps and up, 15 frames come first.
 REDETECT_SECONDS = 0.6
 
 
@@ -118,8 +118,7 @@ class Pipeline:
     min_score       mean keypoint confidence below which a person counts as lost; None:
                     the model's own calibration (``person_score`` in its config), else 0.3
     padding         crop margin around a person box (as in training: 1.25)
-    redetect_every  frames between detector runs (at most ``REDETECT_SECONDS`` of the
-                    frames' timestamps)
+    redetect_every  frames between detector runs (live: at most ``REDETECT_SECONDS``)
     keep_frame      put a reference to the frame in each FrameResult (for drawing)
     target_fps      hold this frame rate with many people by inferring some of them each
                     frame (see above); None: everyone, every frame
@@ -142,7 +141,7 @@ class Pipeline:
         self._crop_ms = None   # running estimates: inference per crop, everything else
         self._other_ms = None
         self._balance = 0.0  # ms ahead of (+) or behind (-) target_fps
-        self._detected_at = None  # timestamp of the last detector run
+        self._detected_at = None  # time.monotonic() of the last detector run
         self.smoothing = smoothing
         self.max_people = max(1, int(max_people))
         if detector is None:
@@ -207,11 +206,14 @@ class Pipeline:
         # someone lost is looked for soon, unless the frame rate target is behind: then
         # at the periodic detection
         soon = self.target_fps is None or self._balance >= 0
-        last = self._detected_at
-        overdue = last is not None and not 0 <= timestamp - last < REDETECT_SECONDS
+        # live, the periodic detection is also due by the wall clock (offline, where
+        # frames come as fast as they are processed, by the frame count alone)
+        wall = time.monotonic()
+        overdue = (self.target_fps is not None and self._detected_at is not None
+                   and wall - self._detected_at >= REDETECT_SECONDS)
         if self.detector is not None and self.tracker.wants_detection(
                 index, self.detector.proposes_only, soon, overdue):
-            self._detected_at = timestamp
+            self._detected_at = wall
             boxes = self.detector.detect(frame)
             new, refined = self.tracker.select_detections(boxes, index,
                                                           self.detector.proposes_only)

@@ -108,17 +108,24 @@ def test_the_person_in_front_is_painted_out_of_the_crop_of_the_one_behind():
     assert plain.calls == 1 and not np.all(plain.crops[1] == occlusion.GREY, axis=-1).any()
 
 
-def test_the_periodic_detection_keeps_to_the_clock_when_frames_come_slowly():
+def test_live_the_periodic_detection_keeps_to_the_clock_when_frames_come_slowly(monkeypatch):
+    import time
+
     from engine_fakes import frame_with_person
 
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     box = (100, 40, 160, 200)
-    slow = FixedDetector([(*box, 0.9)])
-    pipe = Pipeline(BlobBackend(), detector=slow, max_people=3, smoothing=False)
-    for i in range(8):  # 5 frames a second: 8 frames are 1.4 s
-        pipe.process(frame_with_person(box), i * 0.2)
-    assert slow.calls >= 3  # at 0, 0.6 and 1.2 s, not only every 15 frames
-    fast = FixedDetector([(*box, 0.9)])
-    pipe = Pipeline(BlobBackend(), detector=fast, max_people=3, smoothing=False)
-    for i in range(8):  # 30 frames a second: within the 15-frame period
-        pipe.process(frame_with_person(box), i / 30)
-    assert fast.calls == 1
+
+    def run(seconds_apart, target_fps):
+        det = FixedDetector([(*box, 0.9)])
+        pipe = Pipeline(BlobBackend(), detector=det, max_people=3, smoothing=False,
+                        target_fps=target_fps)
+        for i in range(8):
+            now[0] += seconds_apart
+            pipe.process(frame_with_person(box), i * seconds_apart)
+        return det.calls
+
+    assert run(0.2, 30.0) >= 3  # frames 0.2 s apart: at 0, 0.6 and 1.2 s
+    assert run(1 / 30, 30.0) == 1  # 30 a second: within the 15-frame period
+    assert run(0.2, None) == 1  # offline: by the frame count alone, deterministic
