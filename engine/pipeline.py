@@ -5,8 +5,12 @@ Five named stages, each timed (milliseconds in ``FrameResult.stages_ms``):
 ``detect``  which boxes to crop: tracked people's boxes from their last keypoints, plus
             a detector's boxes when people must be (re)acquired (``engine.tracker``);
 ``crop``    warp each box to the model input (``engine.crop``), into one batch buffer;
-``infer``   the backend: crops -> keypoints in crop pixels (``engine.backends``);
-``decode``  back to frame pixels with the inverse warp; score, merge and track people;
+            over the crop of someone half hidden, the people in front of them painted
+            out (``engine.occlusion``);
+``infer``   the backend: crops -> keypoints (``engine.backends``), back to frame pixels
+            with the inverse warp; two batches when someone is half hidden (the people
+            in front first, so their poses of this frame can be painted out);
+``decode``  score (points outside a person detector's box dropped), merge and track;
 ``smooth``  One Euro filter per tracked person (``engine.smoothing``), optional; the
             people handed out have thorax and pelvis no surer than the surer of their
             parents (``skeleton.cap_derived``).
@@ -122,7 +126,7 @@ class Pipeline:
     keep_frame      put a reference to the frame in each FrameResult (for drawing)
     target_fps      hold this frame rate with many people by inferring some of them each
                     frame (see above); None: everyone, every frame
-    paint_out       paint the tracked people in front of someone out of their crop
+    paint_out       paint the people in front of someone out of their crop
                     (``engine.occlusion``)
 
     One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
@@ -231,13 +235,12 @@ class Pipeline:
 
         # crop and infer, in two passes: first the people nobody stands in front of,
         # then the others, with the people in front of them painted out of their crops
-        # (``engine.occlusion``) from their poses of this very frame
+        # (``engine.occlusion``): from their poses of this very frame (first pass), or
+        # their last ones (carried over this frame)
         front = self._in_front(proposals, carried)
-        order = ([i for i, f in enumerate(front) if not f[0]]
-                 + [i for i, f in enumerate(front) if f[0]])
-        proposals = [proposals[i] for i in order]
-        front = [front[i] for i in order]
-        place = {old: new for new, old in enumerate(order)}
+        proposals = ([p for p, f in zip(proposals, front) if not f[0]]
+                     + [p for p, f in zip(proposals, front) if f[0]])
+        front = self._in_front(proposals, carried)
         n, first = len(proposals), sum(1 for f in front if not f[0])
         h_in, w_in = self.input_size
         crops = self._crops(n)
@@ -254,9 +257,9 @@ class Pipeline:
                 cv2.warpAffine(frame, m, (w_in, h_in), dst=crops[i], flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
                 warps.append(m)
-                people, tracks = front[i]
-                others = [found[place[j]] for j in people if place[j] < lo]
-                others += [_moved(t, nb) for t, nb in tracks]
+                people, still = front[i]
+                others = [found[j] for j in people if j < lo]
+                others += [_moved(track, nb) for track, nb in still]
                 occlusion.paint_out(crops[i], [_into(k, m) for k in others],
                                     self.tracker.keypoint_threshold)
             now = clock()
