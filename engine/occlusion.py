@@ -34,6 +34,8 @@ SHOULDERS = (I["left_shoulder"], I["right_shoulder"])
 LIMB_WIDTH, HEAD_RADIUS = 0.3, 0.4
 #: how much lower (in this person's heights) the other's box must reach to be in front
 LOWER = 0.05
+#: and how tall, in this person's heights
+TALLER = 1.0
 GREY = 127
 
 
@@ -43,7 +45,8 @@ def in_front(other, box) -> bool:
     overlap = min(other[2], box[2]) > max(other[0], box[0]) \
         and min(other[3], box[3]) > max(other[1], box[1])
     height, other_height = box[3] - box[1], other[3] - other[1]
-    return bool(overlap and other[3] > box[3] + LOWER * height and other_height >= height)
+    return bool(overlap and other[3] > box[3] + LOWER * height
+                and other_height >= TALLER * height)
 
 
 def silhouette(mask: np.ndarray, keypoints: np.ndarray, threshold: float) -> None:

@@ -203,8 +203,9 @@ def test_the_window_reads_the_same_frames_and_breaks_off_with_the_same_line(
 
 
 def test_one_draw_threshold_for_the_window_the_command_line_and_the_checks():
-    """The window's default, ``uniskel infer``'s, the drawing code's and the evaluation's
-    drawn-point checks are the one number in engine/skeleton.py."""
+    """The window's default, ``uniskel infer``'s, the drawing code's, the evaluation's
+    drawn-point checks and the points the tracker follows are the one number in
+    engine/skeleton.py."""
     import argparse
     import inspect
 
@@ -212,11 +213,15 @@ def test_one_draw_threshold_for_the_window_the_command_line_and_the_checks():
     from uniskel.app.settings import Settings
     from uniskel.commands import infer
     from uniskel.engine import draw, skeleton
+    from uniskel.engine.pipeline import Pipeline
+    from uniskel.engine.tracker import Tracker
     from uniskel.training import evaluate
 
     parser = argparse.ArgumentParser()
     infer.add_arguments(parser)
     defaults = {Settings().threshold, OverlayOptions().threshold, draw.Style().threshold,
                 parser.get_default("threshold"),
-                inspect.signature(evaluate.score_cut).parameters["threshold"].default}
+                inspect.signature(evaluate.score_cut).parameters["threshold"].default,
+                Tracker().keypoint_threshold,
+                inspect.signature(Pipeline).parameters["keypoint_threshold"].default}
     assert defaults == {skeleton.DRAW_THRESHOLD}
