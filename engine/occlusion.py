@@ -2,14 +2,16 @@
 
 In a crowd, the crop of a person half hidden behind someone nearer the camera is mostly
 that nearer person, and a single-person model (MoveNet's network picks the most salient
-person in its crop) puts its points on them. The crop stage paints, in flat grey, the
-silhouette of every tracked person in front (their last keypoints: torso, limbs, head,
-``silhouette``) over the crop, so the model sees only who is left: the pixels of the
-person in front are not the hidden person's anyway.
+person in its crop) puts its points on them. The pipeline (``engine.pipeline``) infers
+the people in front first, then paints, in flat grey, their silhouettes (this frame's
+keypoints: torso, limbs, head; ``silhouette``) over the crop of the person behind, so
+the model sees only who is left: the pixels of the person in front are not the hidden
+person's anyway.
 
 "In front": the other's box overlaps this person's, reaches lower in the picture (feet
 nearer the camera on a floor or street) by ``LOWER`` of this person's height, and is at
-least as tall (``in_front``). Only what the model was sure of is painted.
+least ``TALLER`` times as tall (``in_front``). Only what the model was sure of is
+painted.
 """
 from __future__ import annotations
 
