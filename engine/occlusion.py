@@ -21,17 +21,9 @@ import numpy as np
 from uniskel.engine import skeleton
 
 I = skeleton.INDEX
-#: limbs painted as thick lines (arms, legs, and the torso's sides)
-LIMBS = tuple((I[a], I[b]) for a, b in (
-    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
-    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
-    ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
-    ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
-    ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
-    ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip")))
-TORSO = tuple(I[n] for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip"))
-FACE = tuple(I[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"))
-SHOULDERS = (I["left_shoulder"], I["right_shoulder"])
+TORSO = [I[n] for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
+HEAD = [I[n] for n in skeleton.HEAD_POINTS]
+SHOULDERS = [I["left_shoulder"], I["right_shoulder"]]
 #: limb thickness and head radius, in shoulder widths
 LIMB_WIDTH, HEAD_RADIUS = 0.3, 0.4
 #: how much lower (in this person's heights) the other's box must reach to be in front
@@ -53,29 +45,29 @@ def in_front(other, box) -> bool:
 
 def silhouette(mask: np.ndarray, keypoints: np.ndarray, threshold: float) -> None:
     """Fill (255) in ``mask`` the rough outline of a person from their keypoints (21, 3)
-    in the mask's pixels: the torso, the limbs as thick lines and a disc for the head,
-    sized by their shoulder width (or, with the shoulders unsure, a quarter of the height
-    of their sure points)."""
+    in the mask's pixels: the torso, the skeleton's edges as thick lines and a disc
+    round the head points, sized by their shoulder width (or, with the shoulders unsure,
+    a quarter of the height of their sure points)."""
     sure = keypoints[:, 2] > threshold
     if sure.sum() < 2:
         return
     xy = keypoints[:, :2]
-    if sure[list(SHOULDERS)].all():
+    if sure[SHOULDERS].all():
         unit = float(np.linalg.norm(xy[SHOULDERS[0]] - xy[SHOULDERS[1]]))
     else:
         unit = 0.25 * float(np.ptp(xy[sure, 1]))
     if unit < 2:
         return
-    if sure[list(TORSO)].all():
-        cv2.fillPoly(mask, [np.round(xy[list(TORSO)]).astype(np.int32)], 255)
+    if sure[TORSO].all():
+        cv2.fillPoly(mask, [np.round(xy[TORSO]).astype(np.int32)], 255)
     width = max(int(round(LIMB_WIDTH * unit)), 1)
-    for a, b in LIMBS:
+    for a, b in skeleton.EDGES:  # the limbs (and spine, face) as thick lines
         if sure[a] and sure[b]:
             cv2.line(mask, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)),
                      255, width)
-    face = [i for i in FACE if sure[i]]
-    if face:
-        cv2.circle(mask, tuple(np.round(xy[face].mean(0)).astype(int)),
+    head = [i for i in HEAD if sure[i]]
+    if head:
+        cv2.circle(mask, tuple(np.round(xy[head].mean(0)).astype(int)),
                    max(int(round(HEAD_RADIUS * unit)), 1), 255, -1)
 
 

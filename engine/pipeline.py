@@ -95,14 +95,6 @@ class FrameResult:
         return float(sum(self.stages_ms.values()))
 
 
-def _moved(track, next_box) -> np.ndarray:
-    """A tracked person's last keypoints, moved on as their box moves to ``next_box``."""
-    k = track.keypoints.copy()
-    k[:, 0] += (next_box[0] + next_box[2] - track.box[0] - track.box[2]) / 2
-    k[:, 1] += (next_box[1] + next_box[3] - track.box[1] - track.box[3]) / 2
-    return k
-
-
 def _into(keypoints, warp) -> np.ndarray:
     """Keypoints (21, 3) in frame pixels -> in the pixels of the crop ``warp`` cuts."""
     k = keypoints.copy()
@@ -221,10 +213,10 @@ class Pipeline:
             boxes = self.detector.detect(frame)
             new, refined = self.tracker.select_detections(boxes, index,
                                                           self.detector.proposes_only)
-            whole = self.detector.whole_person
-            proposals = [(refined.get(tid, box), tid, False, whole and tid in refined)
+            found_people = not self.detector.proposes_only  # not a search's windows
+            proposals = [(refined.get(tid, box), tid, False, tid in refined)
                          for box, tid, _, _ in proposals]
-            proposals += [(box, None, confirmed, whole) for box, confirmed in new]
+            proposals += [(box, None, confirmed, found_people) for box, confirmed in new]
             if self.detector.proposes_only:
                 max_new = 1
         now = clock()
@@ -259,7 +251,7 @@ class Pipeline:
                 warps.append(m)
                 people, still = front[i]
                 others = [found[j] for j in people if j < lo]
-                others += [_moved(track, nb) for track, nb in still]
+                others += [track.moved_keypoints() for track in still]
                 occlusion.paint_out(crops[i], [_into(k, m) for k in others],
                                     self.tracker.keypoint_threshold)
             now = clock()
@@ -278,12 +270,12 @@ class Pipeline:
             expected = qualitymod.estimate(found[..., 2], self.quality)
         for i, (box, track_id, confirmed, detected) in enumerate(proposals):
             k = found[i].copy()
-            if detected:  # a detector's box holds the whole person: what is outside is
-                drop_outside(k, box)  # someone else's
+            if detected and self.detector.whole_person:  # the whole person is in the
+                drop_outside(k, box)  # box: what is outside is someone else's
             score = float(k[self.provided, 2].mean())
             poses.append(Pose(k, score, track_id,
                               None if expected is None else float(expected[i]), confirmed,
-                              crop_box=tuple(box)))
+                              detector_box=tuple(box) if detected else None))
         poses += [self.tracker.carry(tid) for tid in carried]
         tracks = self.tracker.update(poses, max_new=max_new)
         now = clock()
@@ -309,15 +301,15 @@ class Pipeline:
                            frame if self.keep_frame else None)
 
     def _in_front(self, proposals, carried):
-        """For each proposal: (indices of the proposals in front of them, [(track, its
-        next box)] of the people carried over this frame in front of them)."""
+        """For each proposal: (indices of the proposals in front of them, the tracks of
+        the people carried over this frame in front of them)."""
         if not self.paint_out:
             return [((), ())] * len(proposals)
         boxes = [p[0] for p in proposals]
         still = [(t, t.next_box()) for t in self.tracker.tracks if t.track_id in carried]
         return [([j for j, other in enumerate(boxes) if j != i
                   and occlusion.in_front(other, box)],
-                 [(t, nb) for t, nb in still if occlusion.in_front(nb, box)])
+                 [t for t, nb in still if occlusion.in_front(nb, box)])
                 for i, box in enumerate(boxes)]
 
     def _share_out(self, proposals):

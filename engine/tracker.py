@@ -48,8 +48,9 @@ class Pose:
     confirmed: bool = False
     #: not inferred this frame: the track's last pose, carried over (``Tracker.carry``)
     carried: bool = False
-    #: the box its crop was cut from (frame pixels), if known
-    crop_box: tuple | None = None
+    #: the person detector's box its crop was cut from (frame pixels); None: the crop
+    #: came from the person's own keypoints (or a window search)
+    detector_box: tuple | None = None
 
 
 @dataclass(eq=False)
@@ -72,6 +73,12 @@ class Track:
     def __post_init__(self):
         if self.refreshed_box is None:
             self.refreshed_box = self.box
+
+    def moved_keypoints(self) -> np.ndarray:
+        """Their last keypoints (a copy), moved on as their box moves to ``next_box``."""
+        k = self.keypoints.copy()
+        k[:, :2] += _centre(self.next_box()) - _centre(self.box)
+        return k
 
     def next_box(self, damping: float = 0.5) -> tuple[float, float, float, float]:
         """Where to crop next frame: the last box, moved on by the damped velocity."""
@@ -197,11 +204,11 @@ class Tracker:
         self.outranked = 0  # people dropped from a full cap for someone more prominent
         self._frame = 0
         self._gone: list[tuple[Track, int]] = []  # (lost track, frame it was lost)
-        self._detected: set[tuple] = set()  # this frame's detector boxes for newcomers
 
     # ---- before inference ----
-    def proposals(self) -> list[tuple[tuple, int, bool]]:
-        """(box, track_id, confirmed) to crop for every tracked person: first those whose
+    def proposals(self) -> list[tuple[tuple, int, bool, bool]]:
+        """(box, track_id, confirmed, a detector's box) to crop for every tracked person
+        (the last two False: their box comes from their keypoints): first those whose
         box overlaps someone else's (carried over, their crop could slide onto the other
         person), then the one inferred longest ago."""
         def crowded(t):
@@ -273,9 +280,7 @@ class Tracker:
         fresh.sort(key=lambda b: -(b[4] * np.sqrt(_area(b))))
         room = self.max_people - len(self.tracks)
         # one spare, in case the best one is a false alarm
-        new = [(tuple(b[:4]), b[4] >= self.confirm_score) for b in fresh[:room + 1]]
-        self._detected = {box for box, _ in new}
-        return new, refined
+        return [(tuple(b[:4]), b[4] >= self.confirm_score) for b in fresh[:room + 1]], refined
 
     # ---- after inference ----
     def pose_box(self, keypoints: np.ndarray):
@@ -316,10 +321,8 @@ class Tracker:
         for p in poses:
             old = previous.get(p.track_id) if p.track_id is not None else None
             if p.carried and old is not None:  # moved on as their box moves
-                box = old.next_box()
-                p.keypoints = p.keypoints.copy()
-                p.keypoints[:, :2] += _centre(box) - _centre(old.box)
-                scored.append((p, box))
+                p.keypoints = old.moved_keypoints()
+                scored.append((p, old.next_box()))
                 continue
             vouched = p.confirmed or (old is not None and
                                       self._frame - old.confirmed_at <= self.redetect_every)
@@ -369,8 +372,8 @@ class Tracker:
                     self._next_id += 1
                 if pose.confirmed:
                     old.confirmed_at = self._frame
-                if pose.crop_box in self._detected:
-                    old.detected_size, old.detected_at = _size(pose.crop_box), self._frame
+                if pose.detector_box is not None:
+                    old.detected_size, old.detected_at = _size(pose.detector_box), self._frame
                 old.refreshed_at, old.refreshed_box = self._frame, box
             elif pose.carried:
                 old.keypoints, old.box = pose.keypoints, box
@@ -386,7 +389,6 @@ class Tracker:
             kept.append(old)
             kept_ids.add(old.track_id)
         self._frame += 1
-        self._detected = set()
         gone = [t for tid, t in previous.items() if tid not in kept_ids]
         self.lost += len(gone)
         self._lost_since_detection |= bool(gone)
@@ -425,8 +427,8 @@ class Tracker:
         holds the whole person, as the crops the model was trained on do."""
         if old is not None and self._frame - old.detected_at <= self.redetect_every:
             size = old.detected_size
-        elif old is None and pose.crop_box in self._detected:
-            size = _size(pose.crop_box)
+        elif old is None and pose.detector_box is not None:
+            size = _size(pose.detector_box)
         else:
             return box
         return no_collapse(box, (0.0, 0.0) + size, self.hold_scale)

@@ -31,7 +31,7 @@ import numpy as np
 
 MIN_POINTS = 4
 TALL = 96  # px: "clearly visible" starts here (as the person recall bar's)
-PAN_FRAMES, SIZE, VIEW = 45, (1280, 720), 0.7  # a pan: frames, clip size, window / photo
+PAN_FRAMES = 45  # 1.5 s pans (``make_pan_clip.pan``)
 
 
 def found(box, shown) -> bool:
@@ -69,26 +69,22 @@ def video_clip(source: str, frames: int):
 
 
 def pan(image: np.ndarray, boxes, frames: int = PAN_FRAMES):
-    """A left-to-right camera pan across ``image`` (RGB) -> (frames, each frame's
+    """``make_pan_clip``'s camera pan across ``image`` (RGB) -> (frames, each frame's
     labelled boxes mapped into it, those at least 3/4 in view and taller than TALL)."""
     import cv2
 
-    h, w = image.shape[:2]
-    vw = VIEW * w
-    vh = min(vw * SIZE[1] / SIZE[0], h)
-    vw = vh * SIZE[0] / SIZE[1]
-    y0 = (h - vh) / 2
+    from make_pan_clip import SIZE, pan as pan_matrices
+
     out, want = [], []
-    for i, x0 in enumerate(np.linspace(0, w - vw, frames)):
-        s = SIZE[0] / vw
-        m = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], np.float32)
+    for i, m in enumerate(pan_matrices(image, frames)):
         out.append(cv2.warpAffine(image, m, SIZE, flags=cv2.INTER_LINEAR))
         if i % 5:
             want.append(None)
             continue
+        s, dx, dy = float(m[0, 0]), float(m[0, 2]), float(m[1, 2])
         keep = []
         for x, y, bw, bh in boxes:
-            b = ((x - x0) * s, (y - y0) * s, (x + bw - x0) * s, (y + bh - y0) * s)
+            b = (x * s + dx, y * s + dy, (x + bw) * s + dx, (y + bh) * s + dy)
             clipped = (max(b[0], 0), max(b[1], 0), min(b[2], SIZE[0]), min(b[3], SIZE[1]))
             area = (b[2] - b[0]) * (b[3] - b[1])
             seen = max(clipped[2] - clipped[0], 0) * max(clipped[3] - clipped[1], 0)

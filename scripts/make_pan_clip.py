@@ -24,21 +24,26 @@ FPS, SECONDS, SIZE = 30, 3, (1280, 720)
 VIEW = 0.7  # the window's width, as a share of the photo's
 
 
+def pan(image: np.ndarray, frames: int, place: float = 0.5):
+    """A left-to-right camera pan across ``image``: a window ``VIEW`` of its width (or
+    its whole height), ``SIZE``'s shape, ``place`` between its top and bottom -> the
+    2x3 affine (photo -> clip pixels) of each of ``frames`` frames."""
+    h, w = image.shape[:2]
+    vw = VIEW * w
+    vh = min(vw * SIZE[1] / SIZE[0], h)
+    vw = vh * SIZE[0] / SIZE[1]
+    y0, s = place * (h - vh), SIZE[0] / vw
+    return [np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], np.float32)
+            for x0 in np.linspace(0, w - vw, frames)]
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else ROOT / "runs/bench/crowd_pan_720p.mp4"
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
     for name, place in SCENES:
-        path = next(IMAGES.rglob(name))
-        image = cv2.imread(str(path))
-        h, w = image.shape[:2]
-        vw = VIEW * w
-        vh = min(vw * SIZE[1] / SIZE[0], h)
-        vw = vh * SIZE[0] / SIZE[1]
-        y0 = place * (h - vh)
-        for x0 in np.linspace(0, w - vw, FPS * SECONDS):
-            m = np.array([[SIZE[0] / vw, 0, -x0 * SIZE[0] / vw],
-                          [0, SIZE[1] / vh, -y0 * SIZE[1] / vh]], np.float32)
+        image = cv2.imread(str(next(IMAGES.rglob(name))))
+        for m in pan(image, FPS * SECONDS, place):
             writer.write(cv2.warpAffine(image, m, SIZE, flags=cv2.INTER_LINEAR))
     writer.release()
     print(out)

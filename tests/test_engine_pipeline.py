@@ -187,7 +187,7 @@ def test_a_crop_keeps_the_scale_of_the_detector_box_for_a_while():
     new, _ = t.select_detections([(*box, 0.9)], 0)
     assert new == [(box, True)]
     whole = _standing(100, 50, 300)
-    t.update([Pose(whole, 0.9, confirmed=True, crop_box=box)])
+    t.update([Pose(whole, 0.9, confirmed=True, detector_box=box)])
     upper = whole.copy()
     upper[8:, 2] = 0.0  # sure of the head and shoulders only: a box a third as tall
     assert t.pose_box(upper)[3] - t.pose_box(upper)[1] < 0.4 * 300
