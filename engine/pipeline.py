@@ -65,6 +65,9 @@ EVERYONE = 10
 #: video, a slow camera, a busy machine) 15 frames would be 3 s without seeing who walked
 #: in, while the engine waits idle for frames. At 25 fps and up, 15 frames come first.
 REDETECT_SECONDS = 0.6
+#: live, frames slower than ``target_fps`` (a 5 fps video, a slow camera) give each frame
+#: the time until the next one, up to this long (ms): the engine waits idle otherwise
+SLOWEST_FRAME_MS = 250.0
 
 
 @dataclass
@@ -138,6 +141,10 @@ class Pipeline:
         self._other_ms = None
         self._balance = 0.0  # ms ahead of (+) or behind (-) target_fps
         self._detected_at = None  # time.monotonic() of the last detector run
+        self._detect_ms = None  # running estimate of a detector run
+        self._finished_at = None  # time.monotonic() at the end of the last frame
+        self._busy_ms = 0.0  # the last frame's time
+        self._interval_ms = None  # running estimate of the time from frame to frame
         self.smoothing = smoothing
         self.max_people = max(1, int(max_people))
         if detector is None:
@@ -176,6 +183,7 @@ class Pipeline:
         self.frame_index = 0
         self._balance = 0.0
         self._detected_at = None
+        self._finished_at = None
 
     def _crops(self, n: int) -> np.ndarray:
         h, w = self.input_size
@@ -205,8 +213,9 @@ class Pipeline:
         # live, the periodic detection is also due by the wall clock (offline, where
         # frames come as fast as they are processed, by the frame count alone)
         wall = time.monotonic()
+        self._learn_interval(wall)
         overdue = (self.target_fps is not None and self._detected_at is not None
-                   and wall - self._detected_at >= REDETECT_SECONDS)
+                   and (wall - self._detected_at >= REDETECT_SECONDS or self._detect_fits()))
         if self.detector is not None and self.tracker.wants_detection(
                 index, self.detector.proposes_only, soon, overdue):
             self._detected_at = wall
@@ -221,6 +230,9 @@ class Pipeline:
                 max_new = 1
         now = clock()
         ms["detect"], t = (now - t) * 1e3, now
+        if self._detected_at == wall:
+            self._detect_ms = (ms["detect"] if self._detect_ms is None
+                               else self._detect_ms + 0.2 * (ms["detect"] - self._detect_ms))
 
         # which to infer: everyone, or as many as hold target_fps (the rest carried over)
         proposals, carried = self._share_out(proposals)
@@ -295,6 +307,8 @@ class Pipeline:
             self.smoother.reset()  # switching smoothing back on starts fresh
         ms["smooth"] = (clock() - t) * 1e3
         self._learn_costs(ms, len(proposals), (clock() - start) * 1e3)
+        self._finished_at = time.monotonic()
+        self._busy_ms = (self._finished_at - wall) * 1e3
 
         return FrameResult(index, float(timestamp), people, ms, self.backend.name,
                            (frame.shape[0], frame.shape[1]),
@@ -333,9 +347,30 @@ class Pipeline:
         return near + rest[:fit] + new, {p[1] for p in rest[fit:]}
 
     def _frame_ms(self) -> float:
-        """The time a frame may take: 1 / target_fps, less a tenth left to the rest of the
-        process (capture, drawing and the GUI share the cores with the engine)."""
-        return 0.9 * 1000.0 / self.target_fps
+        """The time a frame may take: 1 / target_fps, or the time from frame to frame
+        where frames come more slowly (``_learn_interval``), less a tenth left to the rest
+        of the process (capture, drawing and the GUI share the cores with the engine)."""
+        return 0.9 * max(1000.0 / self.target_fps, self._interval_ms or 0.0)
+
+    def _learn_interval(self, wall: float) -> None:
+        """Live: the time from frame to frame, as the last frame's time plus the time the
+        engine then waited for this one (up to ``SLOWEST_FRAME_MS``). An engine slower
+        than its source never waits (the newest frame is always there), so this is the
+        source's pace only where the engine keeps up, and never grows by itself."""
+        if self.target_fps is None or self._finished_at is None:
+            return
+        interval = min(self._busy_ms + (wall - self._finished_at) * 1e3, SLOWEST_FRAME_MS)
+        self._interval_ms = (interval if self._interval_ms is None
+                             else self._interval_ms + 0.3 * (interval - self._interval_ms))
+
+    def _detect_fits(self) -> bool:
+        """Live: whether the detector can run on this frame as well as everyone's crops
+        within the frame's time (frames coming slowly): people walking in, or out from
+        behind someone, are then looked for on every frame."""
+        if self._detect_ms is None or self._crop_ms is None or self._balance < 0:
+            return False
+        need = self._detect_ms + self._other_ms + len(self.tracker.tracks) * self._crop_ms
+        return need <= self._frame_ms()
 
     def _learn_costs(self, ms: dict, crops: int, frame_ms: float) -> None:
         """Running estimates of the inference per crop and of the rest of a frame but the

@@ -17,13 +17,18 @@ centre inside the other) and at least 4 of their drawn points (the app's draw th
 lie in it: a skeleton on them, not only a box. Prints the share found, the share found
 of the ``--max-people`` tallest (who a cap should keep), and the people shown per frame.
 
+With ``--live`` the pipeline runs as the app runs it (``target_fps``: sharing people
+out to hold 30 fps, the detector by the clock) on frames fed at the clip's own pace.
+
     python scripts/coverage.py runs/bench/street_720p.mp4 [--max-people 10] [--model M]
+    python scripts/coverage.py runs/bench/street_720p.mp4 --live
     python scripts/coverage.py --coco runs/pooled_val/ann.json --images runs/pooled_val/images
 """
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +123,7 @@ def coco_pans(annotations: str, images: str, min_keypoints: int):
 
 def main() -> int:
     from uniskel.engine import backends
-    from uniskel.engine.pipeline import Pipeline
+    from uniskel.engine.pipeline import LIVE_FPS, Pipeline
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("source", nargs="?", help="a video (default: --coco pans)")
@@ -130,16 +135,22 @@ def main() -> int:
     ap.add_argument("--backend", default="onnx")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--verbose", action="store_true", help="the people missed, per frame")
+    ap.add_argument("--live", action="store_true",
+                    help="as the app: hold 30 fps, frames fed at the clip's pace")
     a = ap.parse_args()
     clips = (video_clip(a.source, a.frames) if a.source
              else coco_pans(a.coco, a.images, a.min_keypoints))
     pipe = Pipeline(backends.create(a.backend, a.model), smoothing=False,
-                    max_people=a.max_people, keep_frame=False)
+                    max_people=a.max_people, keep_frame=False,
+                    target_fps=LIVE_FPS if a.live else None)
     hits = total = top_hits = top_total = 0
     shown = []
     for c, (frames, fps, wanted) in enumerate(clips):
         pipe.reset()
+        start = time.monotonic()
         for i, (frame, want) in enumerate(zip(frames, wanted)):
+            if a.live:  # the next frame comes 1 / fps after the last, not before
+                time.sleep(max(start + i / fps - time.monotonic(), 0.0))
             people = pipe.process(frame, i / fps).people
             shown.append(len(people))
             if want is None:
@@ -158,7 +169,7 @@ def main() -> int:
     print(f"clearly visible people found: {hits}/{total} = {100 * hits / max(total, 1):.1f}% "
           f"({len(clips)} clip(s), every 5th frame); the {a.max_people} tallest found: "
           f"{top_hits}/{top_total} = {100 * top_hits / max(top_total, 1):.1f}%; people shown "
-          f"per frame {np.mean(shown):.2f}; cap {a.max_people}")
+          f"per frame {np.mean(shown):.2f}; cap {a.max_people}{'; live' if a.live else ''}")
     pipe.close()
     return 0
 
