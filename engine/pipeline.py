@@ -28,8 +28,12 @@ capture and drawing, which share the cores): first those whose box touches someo
 else's, then those inferred longest ago. The others' last poses are carried over, moved
 on as their boxes move (``Person.refreshed`` is False for them). Newly detected people,
 and the tracked people their boxes touch, are always inferred; time a frame overruns
-(one that ran the detector) is paid back over the next frames. Without ``target_fps``,
-everyone is inferred on every frame (``uniskel infer``, ``eval``, the Python API).
+(one that ran the detector) is paid back over the next frames. Frames that come more
+slowly than ``target_fps`` (a 5 fps video, a slow camera) give each frame the time until
+the next one (learnt from the engine's own waits, up to ``SLOWEST_FRAME_MS``): then
+everyone is inferred, and the detector runs on every frame where it fits beside
+everyone's crops. Without ``target_fps``, everyone is inferred on every frame
+(``uniskel infer``, ``eval``, the Python API).
 
 ``max_people=1`` is the one-person (presenter) mode: it follows the
 most prominent person, and the detector looks at a smaller image (256 px) since that
@@ -354,12 +358,16 @@ class Pipeline:
 
     def _learn_interval(self, wall: float) -> None:
         """Live: the time from frame to frame, as the last frame's time plus the time the
-        engine then waited for this one (up to ``SLOWEST_FRAME_MS``). An engine slower
+        engine then waited for this one (up to ``SLOWEST_FRAME_MS``; no wait, or one of a
+        few ms: 1 / target_fps). An engine slower
         than its source never waits (the newest frame is always there), so this is the
         source's pace only where the engine keeps up, and never grows by itself."""
         if self.target_fps is None or self._finished_at is None:
             return
-        interval = min(self._busy_ms + (wall - self._finished_at) * 1e3, SLOWEST_FRAME_MS)
+        waited = (wall - self._finished_at) * 1e3
+        # a few ms is the caller's own work (a thread waking, a copy), not a wait: the
+        # source is as fast as the engine, and 1 / target_fps holds
+        interval = min(self._busy_ms + waited, SLOWEST_FRAME_MS) if waited >= 5.0 else 0.0
         self._interval_ms = (interval if self._interval_ms is None
                              else self._interval_ms + 0.3 * (interval - self._interval_ms))
 

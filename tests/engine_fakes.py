@@ -14,6 +14,20 @@ import numpy as np
 from uniskel.engine.backends.base import Backend
 
 
+class FakeClock:
+    """Stands in for the ``time`` module in ``engine.pipeline`` (``monotonic`` and
+    ``perf_counter``: one clock that only moves when a test moves it), so the frame-rate
+    logic can be tested exactly: ``monkeypatch.setattr(pipeline_module, "time", clock)``."""
+
+    def __init__(self, now: float = 100.0):
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    perf_counter = monotonic
+
+
 def frame_with_person(box=None, size=(240, 320)) -> np.ndarray:
     frame = np.full((*size, 3), 20, np.uint8)
     if box is not None:

@@ -109,23 +109,38 @@ def test_the_person_in_front_is_painted_out_of_the_crop_of_the_one_behind():
 
 
 def test_live_the_periodic_detection_keeps_to_the_clock_when_frames_come_slowly(monkeypatch):
-    import time
+    """Live, the periodic detection is due every ``REDETECT_SECONDS`` by the clock, not
+    only every 15 frames. A fake clock where the detector costs 150 ms and a crop 10 ms:
+    at 10 fps the detector does not fit in every frame (``_detect_fits``), so the clock
+    decides."""
+    import uniskel.engine.pipeline as pipeline_module
+    from engine_fakes import FakeClock, frame_with_person
 
-    from engine_fakes import frame_with_person
-
-    now = [100.0]
-    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    clock = FakeClock()
+    monkeypatch.setattr(pipeline_module, "time", clock)
     box = (100, 40, 160, 200)
 
-    def run(seconds_apart, target_fps):
-        det = FixedDetector([(*box, 0.9)])
-        pipe = Pipeline(BlobBackend(), detector=det, max_people=3, smoothing=False,
+    class Timed(FixedDetector):
+        def detect(self, frame):
+            clock.now += 0.150
+            return super().detect(frame)
+
+    class TimedBlob(BlobBackend):
+        def infer(self, crops):
+            clock.now += 0.010 * len(crops)
+            return super().infer(crops)
+
+    def run(seconds_apart, target_fps, frames):
+        det = Timed([(*box, 0.9)])
+        pipe = Pipeline(TimedBlob(), detector=det, max_people=3, smoothing=False,
                         target_fps=target_fps)
-        for i in range(8):
-            now[0] += seconds_apart
+        for i in range(frames):
+            start = clock.now
             pipe.process(frame_with_person(box), i * seconds_apart)
+            clock.now = max(clock.now, start + seconds_apart)  # waits for the next frame
         return det.calls
 
-    assert run(0.2, 30.0) >= 3  # frames 0.2 s apart: at 0, 0.6 and 1.2 s
-    assert run(1 / 30, 30.0) == 1  # 30 a second: within the 15-frame period
-    assert run(0.2, None) == 1  # offline: by the frame count alone, deterministic
+    # 10 fps, 15 frames: at 0, 0.6 and 1.2 s (the 15-frame period alone: at 0 only)
+    assert run(0.1, 30.0, 15) == 3
+    assert run(1 / 30, 30.0, 8) == 1  # 30 a second, 8 frames: within both periods
+    assert run(0.1, None, 15) == 1  # offline: by the frame count alone, deterministic

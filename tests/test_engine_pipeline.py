@@ -430,3 +430,50 @@ def test_a_frame_rate_target_shares_many_people_out_over_frames():
     # a target any machine meets, and none: everyone on every frame
     for target in (1e-3, None):
         assert all(p.refreshed for people in run(target) for p in people)
+
+
+def test_frames_slower_than_the_target_get_everyone_and_the_detector_every_frame(monkeypatch):
+    """Live (target_fps), a source slower than the target (a 5 fps video) gives each
+    frame the time to the next: everyone is inferred on every frame and the detector,
+    which fits too, runs on every frame. A source as fast as the engine (it never waits)
+    keeps the 30 fps budget: people shared out, the detector by the clock. A fake clock:
+    the detector costs 40 ms, a crop 10 ms."""
+    import uniskel.engine.pipeline as pipeline_module
+    from engine_fakes import FakeClock
+
+    clock = FakeClock()
+    monkeypatch.setattr(pipeline_module, "time", clock)
+    boxes = [(30 + 130 * k, 40, 70 + 130 * k, 200) for k in range(5)]
+    frame = np.zeros((240, 660, 3), np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        frame[y0:y1, x0:x1] = 255
+
+    class Timed(FixedDetector):
+        def detect(self, f):
+            clock.now += 0.040
+            return super().detect(f)
+
+    class TimedBlob(BlobBackend):
+        def infer(self, crops):
+            clock.now += 0.010 * len(crops)
+            return super().infer(crops)
+
+    def run(interval):
+        det = Timed([(*b, 0.9) for b in boxes])
+        pipe = Pipeline(TimedBlob(), detector=det, max_people=5, smoothing=False,
+                        target_fps=30.0)
+        frames = []
+        for i in range(20):
+            start = clock.now
+            frames.append(pipe.process(frame, i * interval).people)
+            clock.now = max(clock.now, start + interval)  # waits for the next frame
+        return det.calls, frames
+
+    calls, frames = run(0.2)  # 5 fps: 200 ms a frame
+    assert calls >= 17  # every frame once the costs are known
+    assert all(len(people) == 5 and all(p.refreshed for p in people)
+               for people in frames[3:])
+    calls, frames = run(0.0)  # frames always waiting: the 30 fps budget
+    assert calls <= 6  # 20 frames of ~50 ms: the clock's 0.6 s, not every frame
+    assert all(len(people) == 5 for people in frames)
+    assert any(not p.refreshed for people in frames[3:] for p in people)
