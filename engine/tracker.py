@@ -21,8 +21,8 @@ and box move on by half their recent motion (as their next crop does), and their
 is measured between the frames that were inferred.
 
 Identities: a person found again within ``keep_lost`` frames of losing them, where their
-lost track would be by now (its last box moved on by its velocity, IoU at least
-``reclaim_iou``), gets their old id back (in the spirit of OC-SORT's re-update from
+lost track would be by now (its last box moved on by its velocity) or where it was
+(IoU at least ``reclaim_iou``), gets their old id back (in the spirit of OC-SORT's re-update from
 the last observation), so a brief occlusion or a missed frame is not an id switch.
 """
 from __future__ import annotations
@@ -453,12 +453,16 @@ class Tracker:
             if t.track_id in taken:
                 continue
             frames = max(self._frame + 1 - lost_at, 1)
-            there = t.next_box(damping=0.5 * frames)  # where they would be now
-            overlap = iou(box, there)
-            if overlap < self.reclaim_iou and _inside(_centre(box), there) \
-                    and _inside(_centre(there), box):
-                overlap = self.reclaim_iou  # the same place, boxed differently (a detector's
-                #                             box against one from the keypoints)
+            # where they would be now, moved on by their velocity, or where they were
+            # (they stopped; a small person's velocity is mostly the jitter of their box)
+            overlap = 0.0
+            for there in (t.next_box(damping=0.5 * frames), t.box):
+                o = iou(box, there)
+                if o < self.reclaim_iou and _inside(_centre(box), there) \
+                        and _inside(_centre(there), box):
+                    o = self.reclaim_iou  # the same place, boxed differently (a detector's
+                    #                       box against one from the keypoints)
+                overlap = max(overlap, o)
             if overlap >= best_iou and (best is None or overlap > best_iou):
                 best, best_iou = t, overlap
         if best is not None:

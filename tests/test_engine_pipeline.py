@@ -325,6 +325,28 @@ def test_a_person_found_again_soon_keeps_their_id():
     assert sorted(t.track_id for t in other) == [1, 2]  # someone elsewhere is someone new
 
 
+def test_a_person_who_stopped_is_found_again_where_they_were():
+    """A small person standing still whose box jittered (a velocity of 10 px a frame,
+    noise): lost for 12 frames, found again where they stood, not where that velocity
+    would have carried them. They keep their id."""
+    from uniskel.engine.tracker import Pose, Tracker
+
+    def pose_at(x, score=0.9):
+        k = np.zeros((21, 3), np.float32)
+        k[:, 0] = x + np.linspace(0, 30, 21)
+        k[:, 1] = np.linspace(100, 160, 21)
+        k[:, 2] = score
+        return Pose(k, score)
+
+    tr = Tracker(max_people=2, min_score=0.3)
+    tr.update([pose_at(100)])
+    tr.tracks[0].velocity = np.array([10.0, 0.0])  # the jitter of a small person's box
+    for _ in range(12):
+        tr.update([])
+    back = tr.update([pose_at(101)])
+    assert [t.track_id for t in back] == [1] and tr.reclaimed == 1
+
+
 def test_a_person_seen_from_the_waist_up_keeps_a_body_sized_box():
     """Shoulders sure, hips given confidence 0 (below the picture's edge): the next crop
     reaches a torso's length below the shoulders instead of closing in on the face;
