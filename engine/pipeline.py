@@ -31,8 +31,8 @@ and the tracked people their boxes touch, are always inferred; time a frame over
 (one that ran the detector) is paid back over the next frames. Frames that come more
 slowly than ``target_fps`` (a 5 fps video, a slow camera) give each frame the time until
 the next one (learnt from the engine's own waits, up to ``SLOWEST_FRAME_MS``): then
-everyone is inferred, and the detector runs on every frame where it fits beside
-everyone's crops. Without ``target_fps``, everyone is inferred on every frame
+more people are inferred per frame (everyone, on a 5 fps video), and the detector runs
+on every frame where it takes at most half a frame's time. Without ``target_fps``, everyone is inferred on every frame
 (``uniskel infer``, ``eval``, the Python API).
 
 ``max_people=1`` is the one-person (presenter) mode: it follows the
@@ -188,6 +188,7 @@ class Pipeline:
         self._balance = 0.0
         self._detected_at = None
         self._finished_at = None
+        self._interval_ms = None  # a new source may come at another pace
 
     def _crops(self, n: int) -> np.ndarray:
         h, w = self.input_size
@@ -218,8 +219,9 @@ class Pipeline:
         # frames come as fast as they are processed, by the frame count alone)
         wall = time.monotonic()
         self._learn_interval(wall)
+        fits = self._detect_fits()
         overdue = (self.target_fps is not None and self._detected_at is not None
-                   and (wall - self._detected_at >= REDETECT_SECONDS or self._detect_fits()))
+                   and (wall - self._detected_at >= REDETECT_SECONDS or fits))
         if self.detector is not None and self.tracker.wants_detection(
                 index, self.detector.proposes_only, soon, overdue):
             self._detected_at = wall
@@ -239,7 +241,9 @@ class Pipeline:
                                else self._detect_ms + 0.2 * (ms["detect"] - self._detect_ms))
 
         # which to infer: everyone, or as many as hold target_fps (the rest carried over)
-        proposals, carried = self._share_out(proposals)
+        # a detector run that fitted in a slow frame's time is paid for out of it
+        proposals, carried = self._share_out(
+            proposals, ms["detect"] if fits and self._detected_at == wall else 0.0)
 
         # crop and infer, in two passes: first the people nobody stands in front of,
         # then the others, with the people in front of them painted out of their crops
@@ -330,11 +334,11 @@ class Pipeline:
                  [t for t, nb in still if occlusion.in_front(nb, box)])
                 for i, box in enumerate(boxes)]
 
-    def _share_out(self, proposals):
+    def _share_out(self, proposals, spent_ms: float = 0.0):
         """-> (proposals to infer, ids of tracked people carried over). Newly found people
         and the tracked people their boxes touch are inferred; other tracked people
         (crowded ones, then those inferred longest ago, first) while the frame's estimated
-        time stays within 1 / target_fps, at least one person a frame."""
+        time stays within 1 / target_fps (less ``spent_ms``), at least one person a frame."""
         tracked = [p for p in proposals if p[1] is not None]
         new = [p for p in proposals if p[1] is None]
         if self.target_fps is None or self._crop_ms is None or len(tracked) < 2:
@@ -345,7 +349,7 @@ class Pipeline:
         rest = [p for p in tracked if p not in near]
         # time saved on earlier frames is spent now; time overrun (a frame that ran the
         # detector) is paid back over the next frames
-        budget = (self._frame_ms() + self._balance - self._other_ms
+        budget = (self._frame_ms() + self._balance - self._other_ms - spent_ms
                   - (len(new) + len(near)) * self._crop_ms)
         fit = max(0 if near or new else 1, int(budget // self._crop_ms))
         return near + rest[:fit] + new, {p[1] for p in rest[fit:]}
@@ -358,27 +362,31 @@ class Pipeline:
 
     def _learn_interval(self, wall: float) -> None:
         """Live: the time from frame to frame, as the last frame's time plus the time the
-        engine then waited for this one (up to ``SLOWEST_FRAME_MS``; no wait, or one of a
-        few ms: 1 / target_fps). An engine slower
-        than its source never waits (the newest frame is always there), so this is the
-        source's pace only where the engine keeps up, and never grows by itself."""
+        engine then waited for this one (up to ``SLOWEST_FRAME_MS``). Where the engine did
+        not wait (or for a few ms only: a thread waking), the source is at least as fast
+        as the engine: the estimate only comes down, towards the last frame's time, so
+        an engine slower than its source never stretches its own budget, and a source
+        that speeds up is followed within a few frames."""
         if self.target_fps is None or self._finished_at is None:
             return
         waited = (wall - self._finished_at) * 1e3
-        # a few ms is the caller's own work (a thread waking, a copy), not a wait: the
-        # source is as fast as the engine, and 1 / target_fps holds
-        interval = min(self._busy_ms + waited, SLOWEST_FRAME_MS) if waited >= 5.0 else 0.0
+        if waited >= 5.0:
+            interval = min(self._busy_ms + waited, SLOWEST_FRAME_MS)
+        elif self._interval_ms is None:
+            return
+        else:
+            interval = min(self._busy_ms, self._interval_ms)
         self._interval_ms = (interval if self._interval_ms is None
                              else self._interval_ms + 0.3 * (interval - self._interval_ms))
 
     def _detect_fits(self) -> bool:
-        """Live: whether the detector can run on this frame as well as everyone's crops
-        within the frame's time (frames coming slowly): people walking in, or out from
-        behind someone, are then looked for on every frame."""
-        if self._detect_ms is None or self._crop_ms is None or self._balance < 0:
+        """Live: whether the detector can run on this frame too: frames come slowly
+        enough that it takes at most half a frame's time (the rest goes to people's
+        crops, shared out as ever). People walking in, or out from behind someone, are
+        then looked for on every frame."""
+        if self.target_fps is None or self._detect_ms is None or self._balance < 0:
             return False
-        need = self._detect_ms + self._other_ms + len(self.tracker.tracks) * self._crop_ms
-        return need <= self._frame_ms()
+        return self._detect_ms <= 0.5 * self._frame_ms()
 
     def _learn_costs(self, ms: dict, crops: int, frame_ms: float) -> None:
         """Running estimates of the inference per crop and of the rest of a frame but the
