@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from uniskel.engine import crop as cropmod
+from uniskel.engine import occlusion
 from uniskel.engine import skeleton
 from uniskel.engine.detector import iou
 
@@ -274,8 +275,12 @@ class Tracker:
             if boxes[i][4] >= self.confirm_score:
                 t.confirmed_at = self._frame
         tracked = [t.box for t in self.tracks] + [t.next_box() for t in self.tracks]
+        # a box inside a tracked person's is a part of them, unless it could be someone
+        # half hidden behind them (``occlusion.in_front``): the pipeline paints the
+        # person in front out of that crop, so what the model finds there is not them
         fresh = [b for i, b in enumerate(boxes) if i not in used
-                 and all(iou(b, t) < self.same_person_iou and _within(b, t) < PART_OF
+                 and all(iou(b, t) < self.same_person_iou
+                         and (_within(b, t) < PART_OF or occlusion.in_front(t, b))
                          for t in tracked)]
         fresh.sort(key=lambda b: -(b[4] * np.sqrt(_area(b))))
         room = self.max_people - len(self.tracks)

@@ -499,3 +499,19 @@ def test_frames_slower_than_the_target_get_everyone_and_the_detector_every_frame
     assert calls <= 6  # 20 frames of ~50 ms: the clock's 0.6 s, not every frame
     assert all(len(people) == 5 for people in frames)
     assert any(not p.refreshed for people in frames[3:] for p in people)
+
+
+def test_a_box_inside_someone_is_a_part_of_them_unless_it_could_be_someone_behind():
+    """A detector box mostly inside a tracked person's box is taken for a part of them
+    (no new person), unless they stand in front of it (their box reaches lower and is
+    taller): then it may be someone half hidden behind them (the man in the cap behind
+    the girl in the street clip), and is offered as a new person."""
+    from uniskel.engine.tracker import Track, Tracker
+
+    t = Tracker(max_people=6)
+    t.tracks = [Track(1, np.zeros((21, 3), np.float32), (100, 100, 300, 600), 0.5)]
+    head_and_shoulders = (240, 90, 300, 200, 0.5)  # someone behind: ends far higher
+    legs = (120, 350, 280, 600, 0.5)  # ends where they do: a part of them
+    new, refined = t.select_detections([head_and_shoulders, legs], frame_index=3)
+    assert refined == {}
+    assert [box for box, _ in new] == [head_and_shoulders[:4]]
