@@ -32,8 +32,8 @@ and the tracked people their boxes touch, are always inferred; time a frame over
 slowly than ``target_fps`` (a 5 fps video, a slow camera) give each frame the time until
 the next one (learnt from the engine's own waits, up to ``SLOWEST_FRAME_MS``): then
 more people are inferred per frame (everyone, on a 5 fps video), and the detector runs
-on every frame where it takes at most half a frame's time. Without ``target_fps``, everyone is inferred on every frame
-(``uniskel infer``, ``eval``, the Python API).
+on every frame where it takes at most half a frame's time. Without ``target_fps``,
+everyone is inferred on every frame (``uniskel infer``, ``eval``, the Python API).
 
 ``max_people=1`` is the one-person (presenter) mode: it follows the
 most prominent person, and the detector looks at a smaller image (256 px) since that
@@ -212,6 +212,7 @@ class Pipeline:
         t = clock()
         proposals = self.tracker.proposals()  # (box, track_id, confirmed, detector's box)
         max_new = None
+        ran_detector = False
         # someone lost is looked for soon, unless the frame rate target is behind: then
         # at the periodic detection
         soon = self.target_fps is None or self._balance >= 0
@@ -224,7 +225,7 @@ class Pipeline:
                    and (wall - self._detected_at >= REDETECT_SECONDS or fits))
         if self.detector is not None and self.tracker.wants_detection(
                 index, self.detector.proposes_only, soon, overdue):
-            self._detected_at = wall
+            self._detected_at, ran_detector = wall, True
             boxes = self.detector.detect(frame)
             new, refined = self.tracker.select_detections(boxes, index,
                                                           self.detector.proposes_only)
@@ -236,14 +237,14 @@ class Pipeline:
                 max_new = 1
         now = clock()
         ms["detect"], t = (now - t) * 1e3, now
-        if self._detected_at == wall:
+        if ran_detector:
             self._detect_ms = (ms["detect"] if self._detect_ms is None
                                else self._detect_ms + 0.2 * (ms["detect"] - self._detect_ms))
 
         # which to infer: everyone, or as many as hold target_fps (the rest carried over)
         # a detector run that fitted in a slow frame's time is paid for out of it
         proposals, carried = self._share_out(
-            proposals, ms["detect"] if fits and self._detected_at == wall else 0.0)
+            proposals, ms["detect"] if fits and ran_detector else 0.0)
 
         # crop and infer, in two passes: first the people nobody stands in front of,
         # then the others, with the people in front of them painted out of their crops

@@ -22,8 +22,9 @@ is measured between the frames that were inferred.
 
 Identities: a person found again within ``keep_lost`` frames of losing them, where their
 lost track would be by now (its last box moved on by its velocity) or where it was
-(IoU at least ``reclaim_iou``), gets their old id back (in the spirit of OC-SORT's re-update from
-the last observation), so a brief occlusion or a missed frame is not an id switch.
+(IoU at least ``reclaim_iou``), gets their old id back (in the spirit of OC-SORT's
+re-update from the last observation), so a brief occlusion or a missed frame is not an
+id switch.
 """
 from __future__ import annotations
 

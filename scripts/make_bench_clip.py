@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LENGTH = 60  # frames written
 
 
+def ping_pong(count: int) -> list[int]:
+    """The source frames' order in one back-and-forth pass: 0 1 2 3 4 3 2 1 for 5."""
+    return list(range(count)) + list(range(count - 2, 0, -1))
+
+
 def main(argv: list[str]) -> int:
     src = Path(argv[0]) if argv else ROOT.parent / "shared/data/videos/mmpose_demo.mp4"
     out = Path(argv[1]) if len(argv) > 1 else ROOT / "runs/bench/street_720p.mp4"
@@ -32,7 +37,7 @@ def main(argv: list[str]) -> int:
         if not ok:
             break
         frames.append(cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_CUBIC))
-    order = list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))  # ping-pong
+    order = ping_pong(len(frames))
     n = 0
     while frames and n < LENGTH:
         writer.write(frames[order[n % len(order)]])

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from make_bench_clip import ping_pong
+
 ROOT = Path(__file__).resolve().parents[1]
 MAN = {0: (1160, 225, 1235, 470), 1: (1185, 222, 1258, 470)}  # source frame: his region
-ORDER = [0, 1, 2, 3, 4, 3, 2, 1]  # make_bench_clip's ping-pong
+ORDER = ping_pong(5)  # make_bench_clip's order of mmpose_demo's 5 source frames
 
 
 def main(argv: list[str]) -> int:

@@ -27,6 +27,25 @@ class FakeClock:
 
     perf_counter = monotonic
 
+    def charge(self, fn, seconds: float, per_item: bool = False):
+        """``fn`` (one argument), costing ``seconds`` of this clock a call, or a call per
+        item of its argument (a backend's crops)."""
+        def timed(x):
+            self.now += seconds * (len(x) if per_item else 1)
+            return fn(x)
+        return timed
+
+    def feed(self, pipeline, frames, seconds_apart: float) -> list:
+        """Run ``frames`` through ``pipeline`` as a source ``seconds_apart`` apart sends
+        them: the next comes that long after the last began, or at once if the engine
+        took longer. -> their FrameResults."""
+        results = []
+        for i, frame in enumerate(frames):
+            start = self.now
+            results.append(pipeline.process(frame, i * seconds_apart))
+            self.now = max(self.now, start + seconds_apart)
+        return results
+
 
 def frame_with_person(box=None, size=(240, 320)) -> np.ndarray:
     frame = np.full((*size, 3), 20, np.uint8)

@@ -120,24 +120,13 @@ def test_live_the_periodic_detection_keeps_to_the_clock_when_frames_come_slowly(
     monkeypatch.setattr(pipeline_module, "time", clock)
     box = (100, 40, 160, 200)
 
-    class Timed(FixedDetector):
-        def detect(self, frame):
-            clock.now += 0.150
-            return super().detect(frame)
-
-    class TimedBlob(BlobBackend):
-        def infer(self, crops):
-            clock.now += 0.010 * len(crops)
-            return super().infer(crops)
-
     def run(seconds_apart, target_fps, frames):
-        det = Timed([(*box, 0.9)])
-        pipe = Pipeline(TimedBlob(), detector=det, max_people=3, smoothing=False,
+        det, backend = FixedDetector([(*box, 0.9)]), BlobBackend()
+        det.detect = clock.charge(det.detect, 0.150)
+        backend.infer = clock.charge(backend.infer, 0.010, per_item=True)
+        pipe = Pipeline(backend, detector=det, max_people=3, smoothing=False,
                         target_fps=target_fps)
-        for i in range(frames):
-            start = clock.now
-            pipe.process(frame_with_person(box), i * seconds_apart)
-            clock.now = max(clock.now, start + seconds_apart)  # waits for the next frame
+        clock.feed(pipe, [frame_with_person(box)] * frames, seconds_apart)
         return det.calls
 
     # 10 fps, 15 frames: at 0, 0.6 and 1.2 s (the 15-frame period alone: at 0 only)

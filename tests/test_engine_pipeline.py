@@ -300,17 +300,24 @@ def test_nanodet_finds_every_clearly_visible_person_and_nothing_in_an_empty_fram
     assert det.detect(np.zeros((480, 640, 3), np.uint8)) == []
 
 
+def _line_pose(x, width, top, bottom, score=0.9):
+    """A Pose of 21 sure points on a slanted line from (x, top) to (x + width, bottom)."""
+    from uniskel.engine.tracker import Pose
+
+    k = np.zeros((21, 3), np.float32)
+    k[:, 0] = x + np.linspace(0, width, 21)
+    k[:, 1] = np.linspace(top, bottom, 21)
+    k[:, 2] = score
+    return Pose(k, score)
+
+
 def test_a_person_found_again_soon_keeps_their_id():
     """Lost for a few frames (occluded), then found where their track was heading: the
     old id comes back, not a new one."""
     from uniskel.engine.tracker import Pose, Tracker
 
-    def pose_at(x, score=0.9):
-        k = np.zeros((21, 3), np.float32)
-        k[:, 0] = x + np.linspace(0, 40, 21)
-        k[:, 1] = np.linspace(100, 300, 21)
-        k[:, 2] = score
-        return Pose(k, score)
+    def pose_at(x):
+        return _line_pose(x, 40, 100, 300)
 
     tr = Tracker(max_people=2, min_score=0.3)
     first = tr.update([pose_at(100)])
@@ -329,14 +336,10 @@ def test_a_person_who_stopped_is_found_again_where_they_were():
     """A small person standing still whose box jittered (a velocity of 10 px a frame,
     noise): lost for 12 frames, found again where they stood, not where that velocity
     would have carried them. They keep their id."""
-    from uniskel.engine.tracker import Pose, Tracker
+    from uniskel.engine.tracker import Tracker
 
-    def pose_at(x, score=0.9):
-        k = np.zeros((21, 3), np.float32)
-        k[:, 0] = x + np.linspace(0, 30, 21)
-        k[:, 1] = np.linspace(100, 160, 21)
-        k[:, 2] = score
-        return Pose(k, score)
+    def pose_at(x):
+        return _line_pose(x, 30, 100, 160)
 
     tr = Tracker(max_people=2, min_score=0.3)
     tr.update([pose_at(100)])
@@ -470,26 +473,14 @@ def test_frames_slower_than_the_target_get_everyone_and_the_detector_every_frame
     for x0, y0, x1, y1 in boxes:
         frame[y0:y1, x0:x1] = 255
 
-    class Timed(FixedDetector):
-        def detect(self, f):
-            clock.now += 0.040
-            return super().detect(f)
-
-    class TimedBlob(BlobBackend):
-        def infer(self, crops):
-            clock.now += 0.010 * len(crops)
-            return super().infer(crops)
-
     def run(interval):
-        det = Timed([(*b, 0.9) for b in boxes])
-        pipe = Pipeline(TimedBlob(), detector=det, max_people=5, smoothing=False,
+        det, backend = FixedDetector([(*b, 0.9) for b in boxes]), BlobBackend()
+        det.detect = clock.charge(det.detect, 0.040)
+        backend.infer = clock.charge(backend.infer, 0.010, per_item=True)
+        pipe = Pipeline(backend, detector=det, max_people=5, smoothing=False,
                         target_fps=30.0)
-        frames = []
-        for i in range(20):
-            start = clock.now
-            frames.append(pipe.process(frame, i * interval).people)
-            clock.now = max(clock.now, start + interval)  # waits for the next frame
-        return det.calls, frames
+        people = [r.people for r in clock.feed(pipe, [frame] * 20, interval)]
+        return det.calls, people
 
     calls, frames = run(0.2)  # 5 fps: 200 ms a frame
     assert calls >= 17  # every frame once the costs are known
