@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".uniskel-installed"
-EXTRAS = "mediapipe,export,train,dev"
+EXTRAS = "mediapipe,train,dev"  # everything but the GPU paths: PyTorch (CPU), eval, training
 
 
 def _python() -> Path:

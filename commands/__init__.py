@@ -15,20 +15,30 @@ import os
 import re
 import sys
 
+from uniskel.engine import extras
 from uniskel.engine.errors import reporting
 
+#: subcommand -> (its module, the extra it needs beyond the core install, its help line)
 SUBCOMMANDS = {
-    "demo": ("uniskel.commands.demo", "open the live window on a camera, a video or an image"),
-    "infer": ("uniskel.commands.infer", "annotate a video or camera to MP4 and keypoint records"),
-    "bench": ("uniskel.commands.bench", "measure the full frame pipeline on a video, per stage"),
-    "eval": ("uniskel.commands.eval", "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
-    "train": ("uniskel.commands.train", "train a teacher or distil the 21-keypoint student"),
-    "export": ("uniskel.commands.export", "export a checkpoint to ONNX (and TensorRT where installed)"),
-    "quality": ("uniskel.commands.quality", "fit a model's quality estimate (expected OKS from "
-                                            "its confidences)"),
-    "pack": ("uniskel.commands.pack", "pack a training config's data into one small folder"),
-    "soak": ("uniskel.commands.soak", "run the live pipeline on a looping video for N minutes; "
-                                      "check memory and frame rate"),
+    "demo": ("uniskel.commands.demo", None,
+             "open the live window on a camera, a video or an image"),
+    "infer": ("uniskel.commands.infer", None,
+              "annotate a video or camera to MP4 and keypoint records"),
+    "bench": ("uniskel.commands.bench", None,
+              "measure the full frame pipeline on a video, per stage"),
+    "eval": ("uniskel.commands.eval", "eval",
+             "COCO AP / LSP PCK / MPII PCKh of a model on a dataset"),
+    "train": ("uniskel.commands.train", "train",
+              "train a teacher or distil the 21-keypoint student"),
+    "export": ("uniskel.commands.export", "export",
+               "export a checkpoint to ONNX (and TensorRT where installed)"),
+    "quality": ("uniskel.commands.quality", "train",
+                "fit a model's quality estimate (expected OKS from its confidences)"),
+    "pack": ("uniskel.commands.pack", "eval",
+             "pack a training config's data into one small folder"),
+    "soak": ("uniskel.commands.soak", None,
+             "run the live pipeline on a looping video for N minutes; "
+             "check memory and frame rate"),
 }
 
 
@@ -39,10 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="--verbose (anywhere): also show native libraries' own log lines (MediaPipe, "
                "TFLite, Qt Multimedia, OpenCV), which are kept off the terminal otherwise.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in SUBCOMMANDS.items():
+    for name, (module, extra, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(p)
+        p.set_defaults(_module=module, _extra=extra)
+        if not (extra and extras.missing(extra)):  # else main() names the extra it needs
+            importlib.import_module(module).add_arguments(p)
     return parser
 
 
@@ -62,7 +73,7 @@ NATIVE_CHATTER = re.compile(
     r"|WARNING: All log messages before absl::InitializeLog"
     r"|INFO: Created TensorFlow Lite"
     r"|qt\.multimedia[\w.]*:"
-    r"|\[h264 @ |\[mov,mp4)")
+    r"|\[h264 @ |\[mov,mp4|libpng warning: )")
 
 
 class NativeLogFilter:
@@ -149,12 +160,16 @@ def console_main() -> int:
 def main(argv: list[str] | None = None) -> int:
     quiet_native_logs()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    return reporting(f"uniskel {args.command}",
-                     lambda: importlib.import_module(args._module).run(args))
+    prog = f"uniskel {args.command}"
+    if args._extra and extras.missing(args._extra):  # its options are unknown without it
+        return reporting(prog, lambda: extras.require(args._extra, prog))
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return reporting(prog, lambda: importlib.import_module(args._module).run(args))
 
 
 if __name__ == "__main__":

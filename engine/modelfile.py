@@ -99,6 +99,9 @@ def refusal(path, exc: Exception) -> str:
 def safe_torch_load(path: Path):
     """``torch.load`` with ``weights_only=True`` and nothing else: tensors, containers and
     plain values (plus numpy arrays, by name). Raises UniskelError naming the file."""
+    from uniskel.engine import extras
+
+    extras.require("torch", f"{path}: a .pt model")
     import torch
 
     try:

@@ -22,7 +22,7 @@ def cuda_problem(prefix: str) -> str | None:
 
     spec = importlib.util.find_spec("torch")
     if spec is None or not spec.origin:
-        return f"{prefix}: PyTorch not installed"
+        return f"{prefix}: PyTorch not installed (pip install 'uniskel[gpu]')"
     lib = Path(spec.origin).parent / "lib"
     if not any(lib.glob("*torch_cuda*")):
         return f"{prefix}: this PyTorch build has no CUDA support"

@@ -52,7 +52,7 @@ def _bad_complexity(model_complexity) -> str:
 def unavailable(model_complexity: int = 1) -> str | None:
     root = _package_root()
     if root is None:
-        return "mediapipe: not installed (pip install uniskel[mediapipe])"
+        return "mediapipe: not installed (pip install 'uniskel[mediapipe]')"
     if not (root / LANDMARK_MODEL).is_file():
         return "mediapipe: this release bundles no pose model (needs mediapipe==0.10.21)"
     if model_complexity not in LANDMARK_FILES:
@@ -73,7 +73,7 @@ def install_landmark_model(path, model_complexity: int) -> Path:
 
     root = _package_root()
     if root is None:
-        raise UniskelError("mediapipe: not installed (pip install uniskel[mediapipe])")
+        raise UniskelError("mediapipe: not installed (pip install 'uniskel[mediapipe]')")
     if model_complexity not in LANDMARK_FILES:
         raise UniskelError(_bad_complexity(model_complexity))
     src = Path(path)

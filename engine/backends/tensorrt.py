@@ -45,9 +45,9 @@ def unavailable() -> str | None:
     from uniskel.engine.backends.cuda import cuda_problem
 
     if importlib.util.find_spec("torch") is None:
-        return "tensorrt: PyTorch not installed"
+        return "tensorrt: PyTorch not installed (pip install 'uniskel[tensorrt]')"
     if importlib.util.find_spec("torch_tensorrt") is None:
-        return "tensorrt: torch_tensorrt not installed (pip install uniskel[tensorrt])"
+        return "tensorrt: torch_tensorrt not installed (pip install 'uniskel[tensorrt]')"
     return cuda_problem(NAME)
 
 

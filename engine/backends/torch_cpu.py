@@ -17,7 +17,7 @@ AUTO_RANK = 3  # place in --backend auto's order (None: never chosen by auto)
 
 def unavailable() -> str | None:
     if importlib.util.find_spec("torch") is None:
-        return "cpu: PyTorch not installed"
+        return "cpu: PyTorch not installed (pip install 'uniskel[torch]')"
     return None
 
 
