@@ -7,18 +7,23 @@ redraw on their own timer a few times a second so the dashboard never sets the p
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, QTimer
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from uniskel.engine import skeleton
 
 HISTORY = 300       # samples kept per series
 STAGE_COLOURS = ("#ffb000", "#5ab4ff", "#7ee07e", "#ff6e6e", "#c48bff", "#e0e0e0")
+TITLE_SIZE = "9pt"
+LABEL_PX = 10       # the confidence plot's keypoint names
+PLOT_STRETCH = (3, 4, 10)  # heights: frames per second, milliseconds, confidence rows
 
 
 class Dashboard(QWidget):
@@ -42,17 +47,23 @@ class Dashboard(QWidget):
         self.summary = QLabel("waiting for frames")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
-        plots = pg.GraphicsLayoutWidget()
-        layout.addWidget(plots, 1)
-
-        self.fps_plot = plots.addPlot(row=0, col=0, title="frames per second")
+        # three plot widgets, the confidence rows the tallest (PLOT_STRETCH), so that their
+        # 21 names can be read beside a video that gets most of the window
+        views = [pg.PlotWidget() for _ in PLOT_STRETCH]
+        for view, stretch in zip(views, PLOT_STRETCH):
+            layout.addWidget(view, stretch)
+        self.fps_plot, self.ms_plot, self.conf_plot = (v.getPlotItem() for v in views)
+        self.fps_plot.setTitle("frames per second", size=TITLE_SIZE)
         self.fps_curve = self.fps_plot.plot(pen=pg.mkPen("#7ee07e", width=2))
-        self.ms_plot = plots.addPlot(row=1, col=0, title="milliseconds per frame")
-        self.ms_plot.addLegend(offset=(-5, 5), labelTextSize="7pt", brush=(22, 22, 26, 200))
+        self.ms_plot.setTitle("milliseconds per frame", size=TITLE_SIZE)
+        self.ms_plot.addLegend(offset=(-2, 1), labelTextSize="7pt", brush=(22, 22, 26, 200),
+                            colCount=3, verSpacing=-8)  # six names in two short rows
         self.latency_curve = self.ms_plot.plot(pen=pg.mkPen("#ffffff", width=2),
                                                name="capture to paint")
         self.stage_curves: dict[str, pg.PlotDataItem] = {}
-        self.conf_plot = plots.addPlot(row=2, col=0, title="keypoint confidence (followed person)")
+        # each keypoint a row, each frame a column (the newest on the right)
+        self._conf_title = None
+        self._title_conf_plot()
         self.conf_image = pg.ImageItem(axisOrder="row-major")
         self.conf_image.setColorMap(pg.colormap.get("viridis"))
         self.conf_plot.addItem(self.conf_image)
@@ -60,14 +71,18 @@ class Dashboard(QWidget):
         self.conf_plot.setYRange(0, skeleton.NUM_KEYPOINTS, padding=0)
         self.conf_plot.setXRange(0, 50, padding=0)
         self.conf_plot.setMouseEnabled(x=False, y=False)
-        self.conf_plot.setLabel("bottom", "frames")
-        self.conf_plot.getAxis("left").setTicks(
-            [[(i + 0.5, name) for i, name in enumerate(skeleton.KEYPOINTS)]])
-        self.conf_plot.getAxis("left").setStyle(tickFont=_small_font())
+        self.conf_plot.hideAxis("bottom")
+        self.label_font = _small_font()
+        self.conf_plot.getAxis("left").setStyle(tickFont=self.label_font)
+        self.conf_label_step = 0  # every how many rows a name is written (1: all)
+        self.conf_plot.getViewBox().sigResized.connect(self._fit_conf_labels)
+        self._fit_conf_labels()
         for p in (self.fps_plot, self.ms_plot):
             p.showGrid(x=True, y=True, alpha=0.2)
-            p.setLabel("bottom", "s")
-        plots.ci.layout.setRowStretchFactor(2, 2)
+            p.getAxis("left").setWidth(34)  # so that the two time axes line up
+        self.ms_plot.setLabel("bottom", "s")
+        self.fps_plot.setXLink(self.ms_plot)  # one time axis, under the two of them
+        self.fps_plot.getAxis("bottom").setStyle(showValues=False)
 
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
@@ -75,6 +90,34 @@ class Dashboard(QWidget):
 
     def sizeHint(self):  # noqa: N802 - the frame view, not the plots, gets the space
         return QSize(360, 480)
+
+    def _title_conf_plot(self) -> None:
+        """The confidence plot's title names whose it is ("... of #3"), briefly: the
+        dashboard may be narrow."""
+        title = ("keypoint confidence" if self.person is None
+                 else f"keypoint confidence of #{self.person}")
+        if title != self._conf_title:
+            self._conf_title = title
+            self.conf_plot.setTitle(title, size=TITLE_SIZE)
+
+    def conf_row_px(self) -> float:
+        """How tall one keypoint's row of the confidence plot is on screen (px)."""
+        return self.conf_plot.getViewBox().height() / skeleton.NUM_KEYPOINTS
+
+    def _fit_conf_labels(self, *_) -> None:
+        """Name every keypoint's row where the rows are at least a line of text tall;
+        where they are not (a short window), every second (third, ...) row, the others
+        keeping an unnamed tick, so that names never overlap."""
+        line = QFontMetricsF(self.label_font).height()
+        row = self.conf_row_px()
+        step = max(1, math.ceil(line / row - 1e-6)) if row > 0 else 1
+        if step == self.conf_label_step:
+            return
+        self.conf_label_step = step
+        names = list(enumerate(skeleton.KEYPOINTS))
+        self.conf_plot.getAxis("left").setTicks(
+            [[(i + 0.5, name) for i, name in names if i % step == 0],
+             [(i + 0.5, "") for i, name in names if i % step]])
 
     def reset(self) -> None:
         for d in (self.t, self.fps, self.latency, self.conf, self._paint_times):
@@ -147,6 +190,7 @@ class Dashboard(QWidget):
         self.conf_image.setRect(0, 0, conf.shape[1], skeleton.NUM_KEYPOINTS)
         self.conf_plot.setXRange(0, max(conf.shape[1], 50), padding=0)
         self.conf_plot.setYRange(0, skeleton.NUM_KEYPOINTS, padding=0)
+        self._title_conf_plot()
         cur = self.current()
         stages = "  ".join(f"{k} {v:.1f}" for k, v in cur.items()
                            if k not in ("fps", "latency_ms", "quality") and np.isfinite(v))
@@ -162,8 +206,7 @@ class Dashboard(QWidget):
                              + quality)
 
 
-def _small_font():
-    from PySide6.QtGui import QFont
+def _small_font() -> QFont:
     f = QFont()
-    f.setPixelSize(9)
+    f.setPixelSize(LABEL_PX)
     return f

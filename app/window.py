@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QMainWindow,
                                QToolBar, QWidget)
@@ -37,6 +37,22 @@ from uniskel.app.recorder import Recorder
 from uniskel.engine import assets
 
 ERROR_SECONDS = 8.0
+FIRST_SHARE = 2 / 3     # a first launch takes this much of the screen's free area...
+FIRST_AT_LEAST = QSize(960, 600)  # ...but no less than this where the screen has room
+DOCK_SHARE = 0.3        # the dashboard's share of the window's width on a first launch
+DOCK_MIN_WIDTH = 280
+
+
+def first_launch_rect(free: QRect) -> QRect:
+    """Where a first launch opens on a screen whose free area (``availableGeometry``) is
+    ``free``: two thirds of it (1280x720 on 1920x1080), at least 960x600 where 90% of the
+    screen has that much (a laptop's 1366x768 gets 960x600; a smaller screen 90%, which
+    leaves room for the window's frame), centred on it."""
+    w = max(round(free.width() * FIRST_SHARE),
+            min(FIRST_AT_LEAST.width(), int(free.width() * 0.9)))
+    h = max(round(free.height() * FIRST_SHARE),
+            min(FIRST_AT_LEAST.height(), int(free.height() * 0.9)))
+    return QRect(free.x() + (free.width() - w) // 2, free.y() + (free.height() - h) // 2, w, h)
 
 
 class MainWindow(QMainWindow):
@@ -47,7 +63,6 @@ class MainWindow(QMainWindow):
         self.autoload = autoload
         self.setWindowTitle("uniskel: live 21-keypoint pose")
         self.setAcceptDrops(True)
-        self.resize(1280, 780)
         self._store = store
         self.settings = settings_mod.load(store)
         self.last_error = ""
@@ -78,9 +93,8 @@ class MainWindow(QMainWindow):
         self.dock = QDockWidget("Dashboard", self)
         self.dock.setObjectName("dashboard")
         self.dock.setWidget(self.dashboard)
-        self.dock.setMinimumWidth(330)
+        self.dock.setMinimumWidth(DOCK_MIN_WIDTH)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        self.resizeDocks([self.dock], [380], Qt.Orientation.Horizontal)
 
         # the controllers, and how they talk to each other
         self.engines = EnginesController(self, model_path)
@@ -175,27 +189,48 @@ class MainWindow(QMainWindow):
         self.toolbars = [tb, tb2]
 
     def _restore_geometry(self):
+        """The size, place and dashboard width the window had when it last closed
+        ("geometry" and "window_state" in the settings store), else a first launch's."""
         store = self._store if self._store is not None else settings_mod.qsettings()
+        restored = False
         geometry = store.value("geometry")
         if geometry is not None:
             try:
-                if self.restoreGeometry(geometry):
-                    return
+                restored = bool(self.restoreGeometry(geometry))
             except TypeError:
                 pass  # a damaged entry: fit the screen as on a first launch
-        self.fit_screen()
-
-    def fit_screen(self) -> None:
-        """First launch: 1280x780, or 90% of the screen's free area where that is smaller,
-        centred on it (a laptop's 1366x768 shows the whole window)."""
-        screen = self.screen() or QApplication.primaryScreen()
-        if screen is None:
+        if not restored:
+            self.fit_screen()
             return
-        free = screen.availableGeometry()
-        w, h = min(1280, int(free.width() * 0.9)), min(780, int(free.height() * 0.9))
-        self.resize(max(w, 640), max(h, 420))
-        self.move(free.x() + (free.width() - self.width()) // 2,
-                  free.y() + (free.height() - self.height()) // 2)
+        self.fit_dock()
+        state = store.value("window_state")
+        if state is not None:
+            try:
+                self.restoreState(state)  # the dashboard's width as the user left it
+            except TypeError:
+                pass
+            self.dock.setVisible(self.settings.dashboard)  # the setting decides, as ever
+
+    def fit_screen(self, free: QRect | None = None) -> None:
+        """First launch: two thirds of the free area of the screen the window opens on
+        (``free``, by default that screen's ``availableGeometry``), centred on it
+        (first_launch_rect), the dashboard a third of the width at most."""
+        if free is None:
+            screen = self.screen() or QApplication.primaryScreen()
+            if screen is None:
+                return
+            free = screen.availableGeometry()
+        rect = first_launch_rect(free)
+        self.resize(rect.size())
+        self.move(rect.topLeft())  # the frame's corner: a title bar stays on the screen
+        self.fit_dock()
+
+    def fit_dock(self) -> None:
+        """The dashboard beside the video at DOCK_SHARE of the window's width (never over a
+        third, never under its minimum); the video gets the rest. The user can drag the
+        edge between them; closing remembers where (window_state)."""
+        width = min(round(self.width() * DOCK_SHARE), self.width() // 3)
+        self.resizeDocks([self.dock], [max(width, DOCK_MIN_WIDTH)], Qt.Orientation.Horizontal)
 
     # --- drag and drop ---------------------------------------------------------------
     def dragEnterEvent(self, event):  # noqa: N802
@@ -299,8 +334,9 @@ class MainWindow(QMainWindow):
         try:
             settings_mod.save(self.settings, self._store)
             store = self._store if self._store is not None else settings_mod.qsettings()
-            if not self.presenting:
+            if not self.presenting:  # full screen, no toolbars: not the window to reopen
                 store.setValue("geometry", self.saveGeometry())
+                store.setValue("window_state", self.saveState())
             store.sync()
         except Exception:  # noqa: BLE001 - failing to remember settings must not block quitting
             pass
