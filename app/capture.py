@@ -40,9 +40,10 @@ def multimedia_error() -> str | None:
 
 
 def list_cameras() -> list[tuple[str, bytes]]:
-    """(name, device id) of each camera Qt Multimedia sees; [] without Qt Multimedia."""
+    """(name, device id) of each camera Qt Multimedia sees. Without Qt Multimedia (the
+    desktop bundle leaves it out) the cameras Linux lists, the id their OpenCV index."""
     if multimedia_error():
-        return []
+        return [(name, str(index).encode()) for name, index in sources.v4l2_cameras()]
     from PySide6.QtMultimedia import QMediaDevices
     return [(d.description(), bytes(d.id())) for d in QMediaDevices.videoInputs()]
 
@@ -62,6 +63,9 @@ def open_source(spec: str, parent=None):
             if index >= len(cams):
                 raise UniskelError(f"no camera {index}: found {len(cams)} "
                                    f"({', '.join(n for n, _ in cams)})")
+            if multimedia_error():  # listed by Linux: OpenCV opens it by its own index
+                opencv = int(cams[index][1])
+                return Cv2Source(opencv, parent, source=sources.CameraSource(opencv))
             return QtCameraSource(cams[index][0], cams[index][1], parent)
         if multimedia_error():  # no Qt Multimedia: OpenCV opens the device directly
             return Cv2Source(index, parent, source=sources.open_source(spec))

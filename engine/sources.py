@@ -250,6 +250,22 @@ def parse_camera(spec: str) -> int | None:
     return None
 
 
+def v4l2_cameras(sysfs: Path = Path("/sys/class/video4linux")) -> list[tuple[str, int]]:
+    """(name, OpenCV index) of each camera Linux lists, read from sysfs (no device is
+    opened); [] elsewhere. A camera that exposes several nodes (capture, metadata) is
+    listed once, by its first node (``index`` 0), the one OpenCV captures from."""
+    found = []
+    for node in sysfs.glob("video*"):
+        number = node.name.removeprefix("video")
+        try:
+            if not number.isdigit() or (node / "index").read_text().strip() not in ("", "0"):
+                continue
+            found.append(((node / "name").read_text().strip() or node.name, int(number)))
+        except OSError:
+            continue
+    return sorted(found, key=lambda cam: cam[1])
+
+
 def open_source(spec, loop: bool = False, realtime: bool = False,
                 still_fps: float = STILL_FPS) -> Source:
     """Open ``"camera:N"``, a video file or an image file (``still_fps``: the rate a

@@ -110,3 +110,20 @@ def test_an_image_with_a_video_name_plays_as_the_image(tmp_path):
         assert src.size == (30, 40)
         (frame, _, _), = list(src)
     assert tuple(frame[0, 0]) == (30, 20, 10)  # RGB
+
+
+def test_linux_cameras_are_listed_from_sysfs_once_each(tmp_path):
+    """Without Qt Multimedia (the desktop bundle) the window lists the cameras Linux
+    knows: one entry per camera (its capture node, index 0), with its OpenCV index."""
+    from uniskel.engine.sources import v4l2_cameras
+
+    for node, name, index in [("video0", "Integrated Camera: Integrated C", "0"),
+                              ("video1", "Integrated Camera: Integrated C", "1"),  # metadata
+                              ("video10", "USB Cam", "0"), ("video2", "Capture card", "0")]:
+        (tmp_path / node).mkdir()
+        (tmp_path / node / "name").write_text(name + "\n")
+        (tmp_path / node / "index").write_text(index + "\n")
+    (tmp_path / "vbi0").mkdir()
+    assert v4l2_cameras(tmp_path) == [("Integrated Camera: Integrated C", 0),
+                                      ("Capture card", 2), ("USB Cam", 10)]
+    assert v4l2_cameras(tmp_path / "missing") == []
