@@ -81,23 +81,41 @@ class NativeLogFilter:
     pipe to a small forked process that passes every line on except those matching
     ``NATIVE_CHATTER``. Being a separate process, it still passes on the last words of a
     crash (Qt's "could not load the platform plugin" before an abort). ``stop()`` puts
-    the real stderr back and waits until everything is passed on. POSIX only."""
+    the real stderr back and waits until everything is passed on. POSIX only.
+
+    The filter ignores SIGINT, SIGTERM and SIGHUP (a terminal sends Ctrl+C to the whole
+    process group): it ends when the command's last copy of the pipe closes, after the
+    command's own last line. A terminal that is gone does not stop it reading either,
+    so the command never writes into a closed pipe."""
 
     def __init__(self):
+        import signal
+
         if not hasattr(os, "fork"):
             raise OSError("no fork here")
         read, write = os.pipe()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the filter: read until every writer is gone, then leave quietly
-            os.close(write)
-            try:
-                with os.fdopen(read, "rb") as pipe:
-                    for raw in pipe:
-                        if not NATIVE_CHATTER.match(raw.decode("utf-8", "replace")):
-                            os.write(2, raw)
-            finally:
-                os._exit(0)
+        stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # none may reach the
+        try:                                                    # child before it ignores them
+            pid = os.fork()
+            if pid == 0:  # the filter: read until every writer is gone, then leave quietly
+                try:
+                    for signum in stops:
+                        signal.signal(signum, signal.SIG_IGN)
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                    os.close(write)
+                    with os.fdopen(read, "rb") as pipe:
+                        for raw in pipe:
+                            if not NATIVE_CHATTER.match(raw.decode("utf-8", "replace")):
+                                try:
+                                    os.write(2, raw)
+                                except OSError:  # the terminal is gone: keep draining
+                                    pass
+                finally:
+                    os._exit(0)
+        finally:  # the parent (the child never gets here)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(read)
         self.pid = pid
         self.real = os.dup(2)
@@ -169,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         return reporting(prog, lambda: extras.require(args._extra, prog))
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    return reporting(prog, lambda: importlib.import_module(args._module).run(args))
+    # every command but the window (which handles its own closing) stops on SIGINT,
+    # SIGTERM and SIGHUP through its finally blocks, outputs finalised: exit 128 + signal
+    return reporting(prog, lambda: importlib.import_module(args._module).run(args),
+                     signals=args.command != "demo")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ def run(args) -> int:
 
     if args.repeat < 1:
         raise UniskelError("--repeat must be at least 1")
+    from uniskel.engine import safefiles
+
+    safefiles.check_output(args.json_out, "results", {"source": args.source,
+                                                      "model": args.model})
     if args.target_fps < 0:
         raise UniskelError("--target-fps must be 0 (everyone on every frame) or more")
     frames, fps = bench.decode_all(args.source, max(1, args.max_frames))

@@ -4,7 +4,6 @@ own person detector (the metrics themselves: uniskel.training.evaluate)."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys
@@ -76,6 +75,10 @@ def run(args) -> int:
         logging.basicConfig(level=logging.WARNING, format="uniskel eval: %(message)s")
     if args.batch_size < 1:
         raise UniskelError("--batch-size must be at least 1")
+    from uniskel.engine import safefiles
+
+    safefiles.check_output(args.json, "results", {  # before the run, not after it
+        "annotations": args.annotations, "joints": args.joints, "model": args.model})
     if args.mediapipe_complexity != 1 and args.backend != "mediapipe":
         raise UniskelError("--mediapipe-complexity applies to --backend mediapipe only")
     if args.boxes == "detector" and E.FORMATS[args.format] != "ap":
@@ -134,9 +137,9 @@ def run(args) -> int:
              + (f", model {model}" if model else ""))
     print(format_table(res, title))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(_jsonable(res), f, indent=2)
+        from uniskel.engine.records import write_json
+
+        write_json(args.json, _jsonable(res), "results")  # whole, or the old file stays
         print(f"  results written to {args.json}", file=sys.stderr)
     return 0
 

@@ -39,6 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     if not (args.weights or args.onnx or args.tensorrt):
         raise UniskelError("export: name at least one of --weights, --onnx, --tensorrt")
+    from uniskel.engine import safefiles
+
+    inputs = {"checkpoint": args.checkpoint, "quality fit": args.quality}
+    safefiles.check_output(args.weights, "weights", inputs)  # before anything is made
+    safefiles.check_output(args.onnx, "ONNX model", {**inputs, "weights": args.weights})
     coef, fitted_window = export.read_quality(args.quality)
     settings = {"person_score": args.person_score, "decode_window": args.decode_window,
                 "peak_band": args.peak_band, "quality": coef}

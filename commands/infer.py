@@ -3,9 +3,10 @@ and/or keypoint records (.jsonl / .csv).
 
 The writing is engine.outputs, the same as the window's recorder: the same drawing, the
 same records, the same disk-space guard and error lines. The MP4 and the records are
-finalised whatever happens (a source that breaks off mid-way, a full disk, Ctrl+C):
-everything written up to that frame stays playable/readable, and the error is reported
-afterwards.
+finalised whatever happens (a source that breaks off mid-way, a full disk, Ctrl+C,
+SIGTERM, SIGHUP): everything written up to that frame stays playable/readable, and the
+error is reported afterwards (an interruption exits 130 / 143 / 129). A run refused
+before its first frame leaves earlier files at those paths as they were.
 """
 from __future__ import annotations
 
@@ -44,12 +45,13 @@ def run(args) -> int:
     from uniskel.engine.pipeline import Pipeline
     from uniskel.engine.sources import open_source
 
-    outputs.check_paths(args.out, args.keypoints)
+    inputs = {"source": args.source, "model": args.model}
+    outputs.check_paths(args.out, args.keypoints, inputs)
     if args.max_frames is not None and args.max_frames < 1:
         raise UniskelError("--max-frames must be at least 1")
     source = open_source(args.source)
     backend = pipeline = out = None
-    failure = None
+    failure = stopped = None
     try:
         backend = backends.create(args.backend, args.model)
         pipeline = Pipeline(backend, smoothing=not args.no_smooth, max_people=args.max_people)
@@ -57,7 +59,7 @@ def run(args) -> int:
                               style=Style(subset=args.subset, threshold=args.threshold,
                                           boxes=args.boxes),
                               source=str(args.source),
-                              backend=backend.description or backend.name)
+                              backend=backend.description or backend.name, inputs=inputs)
         total = source.frame_count
         if args.max_frames:
             total = min(total, args.max_frames) if total else args.max_frames
@@ -73,8 +75,8 @@ def run(args) -> int:
                     break
         except (UniskelError, OSError) as exc:  # the source broke off, or an output failed
             failure = exc                       # (disk full, drive removed): keep the rest
-        except KeyboardInterrupt:
-            print("interrupted; finalising outputs", file=sys.stderr)
+        except KeyboardInterrupt as exc:  # Ctrl+C, SIGTERM, SIGHUP: finalise, then say so
+            stopped = exc
         finally:
             bar.close()
     finally:
@@ -86,7 +88,12 @@ def run(args) -> int:
         if backend is not None:
             backend.close()
         source.close()
+    if stopped is not None:
+        stopped.kept = out.kept()
+        raise stopped
     if failure is not None:
         raise UniskelError(out.summary_line(failure))
+    if not out.frames:
+        raise UniskelError(f"{args.source}: no frames to write ({out.kept()})")
     print(f"{out.frames} frames -> {', '.join(out.paths)}")
     return 0

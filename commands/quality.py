@@ -38,10 +38,15 @@ def run(args) -> int:
     from uniskel.training.datasets import read
     from uniskel.training.quality import fit_quality
 
+    from uniskel.engine import safefiles
+
     try:
         a0, a1 = (int(v) for v in args.lsp_range.split(":"))
     except ValueError:
         raise UniskelError(f"--lsp-range: expected START:STOP, got {args.lsp_range!r}") from None
+    safefiles.check_output(args.out, "quality fit", {  # before the fit, not after it
+        "LSP joints": args.lsp_joints, "COCO annotations": args.coco_annotations,
+        "model": args.model})
     rng = np.random.default_rng(args.seed)
     backend = create(args.backend, args.model)
     try:
@@ -55,8 +60,7 @@ def run(args) -> int:
     finally:
         backend.close()
     result["model"] = result["model"] or str(args.model)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    safefiles.write_text(args.out, json.dumps(result, indent=2), "quality fit")
     s = result["fit"]
     print(f"fitted on {s['crops']} crops (mean OKS {s['mean_oks']:.3f}); rank correlation "
           f"with OKS: estimate {s['spearman_estimate']:.3f}, mean-confidence rule "

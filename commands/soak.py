@@ -47,6 +47,10 @@ def run(args) -> int:
 
     if args.minutes <= 0:
         raise UniskelError("--minutes must be more than 0")
+    from uniskel.engine import safefiles
+
+    safefiles.check_output(args.json_out, "report", {"source": args.source,
+                                                     "model": args.model})
     seconds = args.minutes * 60.0
 
     def progress(now, stats):

@@ -44,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         q.add_argument("--init-from", help="warm start: a checkpoint's matching weights, or "
                        "(blaze_* archs) 'blazepose' or a BlazePose landmark .tflite")
         q.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+        q.add_argument("--overwrite", action="store_true",
+                       help="start afresh in a run folder that already holds a last.pt "
+                            "(replaced at the first checkpoint); without it, or --resume, "
+                            "such a folder is refused")
         q.add_argument("--max-steps", type=int, help="stop after N steps (quick checks)")
     q = sub.add_parser("movenet", help="the student v2: MoveNet Lightning with all 21 points",
                        description="Train the student v2 (training/movenet_student.py): the "
@@ -163,7 +167,7 @@ def run(args) -> int:
         return 0
     from uniskel.training.train import train
     cfg = config_from_args(args)
-    path = train(cfg, resume=args.resume, max_steps=args.max_steps)
+    path = train(cfg, resume=args.resume, max_steps=args.max_steps, overwrite=args.overwrite)
     if rank == 0:
         print(f"checkpoint: {path}")
     return 0

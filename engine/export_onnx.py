@@ -22,16 +22,31 @@ OPSET = 17
 def export_onnx(model, out_path, opset: int = OPSET, check: bool = True,
                 meta: dict | None = None, atol: float = 1e-3) -> Path:
     """Write ``model`` (a PoseNet) to ``out_path``; with ``check``, prove that
-    onnxruntime loads it and agrees with PyTorch on a random batch."""
-    import torch
+    onnxruntime loads it and agrees with PyTorch on a random batch. The file is made and
+    checked under a temporary name beside ``out_path`` and renamed only when it passed:
+    a failed export leaves an earlier model file as it was, and no temporary."""
+    from uniskel.engine import safefiles
 
     try:
-        import onnx
+        import onnx  # noqa: F401
     except ImportError:
         raise UniskelError("exporting ONNX needs the onnx package: pip install 'uniskel[export]'") \
             from None
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with safefiles.replacing(out_path, "ONNX model") as tmp:
+        try:
+            _write_onnx(model, tmp, opset, meta)
+            if check:
+                check_export(model, tmp, atol=atol)
+        except UniskelError as exc:  # say the file the user named, not the temporary
+            raise UniskelError(str(exc).replace(str(tmp), str(out_path))) from None
+    return out_path
+
+
+def _write_onnx(model, out_path: Path, opset: int, meta: dict | None) -> None:
+    import onnx
+    import torch
+
     cfg = model.cfg
     model = model.float().cpu().eval()
     h, w = cfg.input_size
@@ -52,9 +67,6 @@ def export_onnx(model, out_path, opset: int = OPSET, check: bool = True,
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v
     onnx.save(proto, str(out_path))
-    if check:
-        check_export(model, out_path, atol=atol)
-    return out_path
 
 
 def fold_pads_into_convs(proto):

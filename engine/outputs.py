@@ -2,12 +2,16 @@
 (commands/infer.py) and the window's recorder (app/recorder.py) alike.
 
 ``Outputs(video, keypoints, fps=, size_hw=, style=, source=, backend=)`` opens either or
-both files, refusing up front, in one line and leaving no file behind, where they cannot
-be written or the disk is already nearly full (checked once the files exist, so a
-read-only folder is named as such). ``write(frame, result)`` then checks the
-disk-space guard, draws the frame with ``engine.draw.render``, writes the frame's record
-and then the frame (a failed record leaves no extra frame). ``close()`` finalises both
-whatever happened, so the MP4 plays and the records read up to the last frame written.
+both files, refusing up front, in one line, where they cannot be written, where one is
+an input (``inputs=``: the source, the model; also through links) or the disk is
+already nearly full. Both are written under temporary names beside their targets
+(engine.safefiles) and renamed over them at ``close()``, and only if a frame was
+written: a refused run, or one that stops before its first frame, leaves files of an
+earlier run exactly as they were. ``write(frame, result)`` checks the disk-space guard,
+draws the frame with ``engine.draw.render``, writes the frame's record and then the
+frame (a failed record leaves no extra frame; a stop signal waits for both).
+``close()`` finalises both whatever happened, so the MP4 plays and the records read up
+to the last frame written.
 
 Failures read the same from both front ends: ``failure(exc)`` turns a write error into
 the one line (``cannot write output: ...``), ``summary_line(failure)`` adds what was
@@ -22,8 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uniskel.engine import draw, records
-from uniskel.engine.errors import UniskelError
+from uniskel.engine import draw, records, safefiles
+from uniskel.engine.errors import UniskelError, held_signals
 
 VIDEO_EXTS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
 #: stop writing while this much is still free: OpenCV's writer fails silently on a full
@@ -35,8 +39,10 @@ def free_bytes(folder) -> int:
     return shutil.disk_usage(folder).free
 
 
-def check_paths(video=None, keypoints=None) -> None:
-    """Refuse output names uniskel cannot write (before anything is loaded or made)."""
+def check_paths(video=None, keypoints=None, inputs: dict | None = None) -> None:
+    """Refuse outputs uniskel cannot write (before anything is loaded or made): unknown
+    extensions, the same file twice, a folder that cannot be written, an output that is
+    one of ``inputs`` ({"source": path, "model": path}, links included)."""
     if not video and not keypoints:
         raise UniskelError("nothing to write: pass --out annotated.mp4 and/or "
                            "--keypoints out.jsonl")
@@ -44,6 +50,9 @@ def check_paths(video=None, keypoints=None) -> None:
         raise UniskelError(f"{video}: output video must be one of {', '.join(VIDEO_EXTS)}")
     if keypoints and Path(keypoints).suffix.lower() not in records.FORMATS:
         raise UniskelError(f"{keypoints}: keypoint records must be .jsonl or .csv")
+    safefiles.check_output(video, "annotated video", inputs)
+    safefiles.check_output(keypoints, "keypoint records",
+                           {**(inputs or {}), **({"annotated video": video} if video else {})})
 
 
 def failure(exc: BaseException) -> UniskelError:
@@ -60,8 +69,8 @@ class VideoOutput:
     """An OpenCV VideoWriter for RGB frames of ``size_hw``, cut to even sides (what the
     encoder keeps anyway: keypoint coordinates still match the pixels)."""
 
-    def __init__(self, path, fps: float, size_hw):
-        self.path = Path(path)
+    def __init__(self, path, fps: float, size_hw, write_to=None):
+        self.path = Path(path)  # named in messages; ``write_to`` is written, if given
         fourcc = VIDEO_EXTS.get(self.path.suffix.lower())
         if fourcc is None:
             raise UniskelError(f"{self.path}: output video must be one of "
@@ -74,8 +83,8 @@ class VideoOutput:
         h, w = (max(int(v) // 2 * 2, 2) for v in size_hw)
         self.size_hw = (h, w)
         fps = float(fps) if fps and fps > 0 else 30.0
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), fps,
-                                       (w, h))
+        self._writer = cv2.VideoWriter(str(write_to or self.path),
+                                       cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
         if not self._writer.isOpened():
             raise UniskelError(f"{self.path}: cannot write a video there (folder read-only "
                                f"or missing?)")
@@ -101,8 +110,8 @@ class VideoOutput:
 class Outputs:
     def __init__(self, video=None, keypoints=None, *, fps: float, size_hw,
                  style: draw.Style = draw.Style(), source: str | None = None,
-                 backend: str | None = None):
-        check_paths(video, keypoints)
+                 backend: str | None = None, inputs: dict | None = None):
+        check_paths(video, keypoints, inputs)
         self.video_path = None if not video else str(video)
         self.keypoints_path = None if not keypoints else str(keypoints)
         self.style = style
@@ -110,31 +119,29 @@ class Outputs:
         self.video: VideoOutput | None = None
         self.records: records.KeypointWriter | None = None
         self.folders = []
+        #: (temporary, target) of each file being written, until close() settles them
+        self.pending: list[tuple[Path, Path]] = []
         for p in self.paths:
             folder = Path(p).resolve().parent
             if folder not in self.folders:
                 self.folders.append(folder)
-        made = []
         try:
-            if keypoints:
-                made.append(Path(keypoints))
-                self.records = records.KeypointWriter(
-                    keypoints, source=source, size=[int(v) for v in size_hw],
-                    fps=float(fps), backend=backend)
-            if video:
-                made.append(Path(video))
-                self.video = VideoOutput(video, fps, size_hw)
+            for p in self.paths:
+                safefiles.make_folder(p)
             for folder in self.folders:
                 if free_bytes(folder) < MIN_FREE_BYTES:
                     raise UniskelError(f"{folder}: not enough free space to write (under "
                                        f"{MIN_FREE_BYTES >> 20} MB left)")
+            if keypoints:
+                self.pending.append((safefiles.partial_path(keypoints), Path(keypoints)))
+                self.records = records.KeypointWriter(
+                    keypoints, write_to=self.pending[-1][0], source=source,
+                    size=[int(v) for v in size_hw], fps=float(fps), backend=backend)
+            if video:
+                self.pending.append((safefiles.partial_path(video), Path(video)))
+                self.video = VideoOutput(video, fps, size_hw, write_to=self.pending[-1][0])
         except BaseException:
-            self._close_quietly()
-            for p in made:  # nothing half-made left behind
-                try:
-                    p.unlink()
-                except OSError:
-                    pass
+            self._close_quietly()  # the temporaries go; earlier files stay as they were
             raise
 
     @property
@@ -159,25 +166,38 @@ class Outputs:
         """One frame and its record (``style``: this frame's, if not the outputs' own)."""
         self.check_space()
         image = self.canvas(frame, result, style) if self.video is not None else None
-        if self.records is not None:
-            self.records.write(result)  # first: a failed record leaves no extra frame
-        if image is not None:
-            self.video.write(image)
-        self.frames += 1
+        with held_signals():  # a stop signal comes after the frame is written whole
+            if self.records is not None:
+                self.records.write(result)  # first: a failed record leaves no extra frame
+            if image is not None:
+                self.video.write(image)
+            self.frames += 1
 
     def close(self) -> UniskelError | None:
-        """Finalise both files; the problem closing them, if any, as one line."""
+        """Finalise both files and, if a frame was written, put them in their targets'
+        places (else remove them: earlier files stay); the problem, if any, as one line.
+        Stop signals wait until this is done."""
         problem = None
-        if self.video is not None:
-            self.video.close()
-            self.video = None
-        if self.records is not None:
-            try:
-                self.records.close()
-            except OSError as exc:
-                problem = UniskelError(f"cannot finish {self.keypoints_path}: "
-                                       f"{exc.strerror or exc}")
-            self.records = None
+        with held_signals():
+            if self.video is not None:
+                self.video.close()
+                self.video = None
+            if self.records is not None:
+                try:
+                    self.records.close()
+                except OSError as exc:
+                    problem = UniskelError(f"cannot finish {self.keypoints_path}: "
+                                           f"{exc.strerror or exc}")
+                self.records = None
+            pending, self.pending = self.pending, []
+            for partial, target in pending:
+                if not self.frames:
+                    safefiles.discard(partial)
+                    continue
+                try:
+                    safefiles.commit(partial, target)
+                except UniskelError as exc:
+                    problem = problem or exc
         return problem
 
     def _close_quietly(self) -> None:
@@ -188,5 +208,11 @@ class Outputs:
 
     def summary_line(self, why: BaseException) -> str:
         """``why`` (a failure) and what was kept, as one line."""
-        return f"{failure(why)} ({self.frames} frames written to {', '.join(self.paths)})"
+        return f"{failure(why)} ({self.kept()})"
+
+    def kept(self) -> str:
+        """What this run left on disk, in words."""
+        if not self.frames:
+            return "no frames written; " + (", ".join(self.paths)) + " not touched"
+        return f"{self.frames} frames written to {', '.join(self.paths)}"
 

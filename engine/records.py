@@ -40,17 +40,20 @@ def _r(v: float, nd: int) -> float:
 
 
 class KeypointWriter:
-    """``write(result)`` per FrameResult; ``close()`` (or use as a context manager)."""
+    """``write(result)`` per FrameResult; ``close()`` (or use as a context manager).
+    ``write_to``: the file actually written, if not ``path`` (engine.outputs writes
+    under a temporary name and renames it at the end); messages name ``path``. Each
+    record is flushed as it is written: the file always ends with whole records."""
 
-    def __init__(self, path, **header):
+    def __init__(self, path, write_to=None, **header):
         self.path = Path(path)
         self.format = self.path.suffix.lower()
         if self.format not in FORMATS:
             raise UniskelError(f"{self.path}: keypoint records must be .jsonl or .csv")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._f = open(self.path, "w", newline="" if self.format == ".csv" else None,
-                           encoding="utf-8")
+            self._f = open(write_to or self.path, "w",
+                           newline="" if self.format == ".csv" else None, encoding="utf-8")
         except OSError as exc:
             raise UniskelError(f"{self.path}: cannot write ({exc.strerror})") from None
         self.frames = 0
@@ -79,6 +82,7 @@ class KeypointWriter:
                       for p in result.people]
             rec = {"frame": result.frame_index, "time": _r(result.timestamp, 4), "people": people}
             self._f.write(json.dumps(rec) + "\n")
+        self._f.flush()
         self.frames += 1
 
     def close(self) -> None:
@@ -112,15 +116,8 @@ def read_jsonl(path) -> tuple[dict, list[dict]]:
 
 
 def write_json(path, data: dict, what: str = "results") -> None:
-    """Write a report as indented JSON; an unwritable path is one readable line."""
-    import json
-    from pathlib import Path
+    """Write a report as indented JSON, whole or not at all (engine.safefiles: an earlier
+    file stays until the new one is complete); an unwritable path is one readable line."""
+    from uniskel.engine import safefiles
 
-    from uniskel.engine.errors import UniskelError
-
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-    except OSError as exc:
-        raise UniskelError(f"{path}: cannot write the {what} ({exc.strerror or exc})") from None
+    safefiles.write_text(path, json.dumps(data, indent=2), what)

@@ -125,7 +125,7 @@ def test_training_refuses_a_crafted_teacher_and_resume_checkpoint(crafted, tmp_p
             "--max-steps", "1"]
     assert cli.main(base + ["--resume"]) == 2
     assert "refused" in error_line(capsys, "train")
-    assert cli.main(base + ["--teachers", str(files["whole"])]) == 2
+    assert cli.main(base + ["--teachers", str(files["whole"]), "--overwrite"]) == 2
     assert "refused" in error_line(capsys, "train")
     assert not marker.exists()
 

@@ -93,7 +93,7 @@ def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
         cfg.loss.teacher_where_gt, cfg.loss.decay = False, "none"
     else:
         raise UniskelError(f"experiment: unknown variant {name!r}")
-    return train(cfg)
+    return train(cfg, overwrite=True)  # --train NAME asks for it again (--use NAME=... keeps one)
 
 
 def run_experiment(out: Path, epochs: int, use: dict[str, str], to_train: list[str],

@@ -101,12 +101,27 @@ def warm_start(model, cfg: TrainConfig) -> None:
         log.info("warm start from %s: %d/%d tensors", cfg.init_from, len(same), len(own))
 
 
+def check_run_folder(out, resume: bool, overwrite: bool) -> None:
+    """A run folder that holds a last.pt is another run: continue it (``resume``) or
+    replace it (``overwrite``), never silently; refused in one line before anything."""
+    last = Path(out) / "last.pt"
+    if resume and overwrite:
+        raise UniskelError("train: --resume continues the run in the folder, --overwrite "
+                           "starts it afresh; give one of them")
+    if not resume and not overwrite and last.exists():
+        raise UniskelError(f"train: {out} already holds a run ({last}); continue it with "
+                           f"--resume, start afresh over it with --overwrite, or choose "
+                           f"another --out")
+
+
 def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None,
-          hooks: list | None = None) -> Path:
+          hooks: list | None = None, overwrite: bool = False) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint. ``hooks``
     (training/loop.py: Hook) run after the progress bar, TensorBoard and checkpoints.
+    A folder holding an earlier run's last.pt needs ``resume`` or ``overwrite``.
     Under torchrun, one process of a distributed run (training/distributed.py)."""
     from uniskel.training import distributed
+    check_run_folder(cfg.out, resume, overwrite)
     group = distributed.setup(cfg.device)
     try:
         return _train(cfg, resume, max_steps, hooks, group)
