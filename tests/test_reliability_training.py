@@ -163,11 +163,12 @@ def test_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(UniskelError, match="last.pt: cannot write .No space left on device"):
         save_checkpoint({"config": {}, "state_dict": {"w": torch.zeros(2)}, "generation": 2},
                         path)
     monkeypatch.undo()
     assert load_checkpoint(path)["generation"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no .tmp left
 
 
 def test_resume_from_a_corrupt_checkpoint_is_one_line(tmp_path):
