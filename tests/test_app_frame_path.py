@@ -15,8 +15,7 @@ import cv2  # noqa: F401 - sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must 
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 pytest.importorskip("pytestqt")
 
-from uniskel.engine.backends.base import Backend  # noqa: E402
-from conftest import onnx_backend  # noqa: E402
+from engine_fakes import BlobBackend  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,49 +34,67 @@ def person(x=60.0, y=40.0):
     return Person(k, (x, y, x + 60, y + 120), 7, 0.9)
 
 
-class Slow(Backend):
-    """A real backend, slowed down so that the newest-frame-wins slot drops frames."""
-
-    def __init__(self, inner, seconds):
-        self.inner, self.seconds = inner, seconds
-        self.name, self.description = "slow", "slow"
-        self.input_size, self.provided = inner.input_size, inner.provided
-
-    def infer(self, crops):
-        time.sleep(self.seconds)
-        return self.inner.infer(crops)
-
-
-def test_every_result_comes_back_with_its_own_frames_packet(qtbot, random_onnx):
-    """Frames submitted faster than the model runs: many are dropped, and each result
-    that comes out is paired with the packet of the frame it was computed on."""
+def test_every_result_comes_back_with_its_own_frames_packet(qtbot, monkeypatch):
+    """Frames submitted faster than the model runs: the ones that arrive while a frame is
+    in progress are dropped (newest frame wins), and each result that comes out is paired
+    with the packet of the frame it was computed on. The engine is held inside its first
+    frame until all the others are submitted, so the drops do not depend on how fast
+    this machine (or the detector on these blank frames) is."""
     from PySide6.QtCore import Qt
 
+    import uniskel.engine.pipeline as pipeline_module
     from uniskel.app.engine_bridge import EngineBridge
 
+    inside, release = threading.Event(), threading.Event()
+
+    class Held(pipeline_module.Pipeline):
+        """The live pipeline, held at the start of each frame until ``release``."""
+
+        def process(self, frame, timestamp=None):
+            inside.set()
+            assert release.wait(30), "the test never released the engine"
+            return super().process(frame, timestamp)
+
+    monkeypatch.setattr(pipeline_module, "Pipeline", Held)  # what the bridge's loader builds
     bridge = EngineBridge("test")
-    with qtbot.waitSignal(bridge.ready, timeout=30000):
-        bridge.load("slow", factory=lambda: Slow(onnx_backend(random_onnx), 0.05))
-    seen = []
-    bridge.processed.connect(lambda p, r: seen.append((p, r)), Qt.ConnectionType.DirectConnection)
-    packets = [packet(np.full((120, 160, 3), i, np.uint8), i) for i in range(40)]
+    try:
+        with qtbot.waitSignal(bridge.ready, timeout=30000):
+            bridge.load("blob", factory=BlobBackend)
+        assert isinstance(bridge._pipeline, Held)
+        seen = []
+        bridge.processed.connect(lambda p, r: seen.append((p, r)),
+                                 Qt.ConnectionType.DirectConnection)
+        packets = [packet(np.full((120, 160, 3), i, np.uint8), i) for i in range(40)]
 
-    def feed():  # a source's thread
-        for p in packets:
-            bridge.submit(p)
-            time.sleep(0.005)
+        def feed():  # a source's thread: the rest arrive while the first is in progress
+            bridge.submit(packets[0])
+            if inside.wait(30):
+                for p in packets[1:]:
+                    bridge.submit(p)
 
-    t = threading.Thread(target=feed)
-    t.start()
-    t.join()
-    qtbot.waitUntil(lambda: seen and seen[-1][0] is packets[-1], timeout=20000)
-    stats = bridge.stats()
-    assert stats.dropped > 0 and len(seen) < len(packets)
-    for p, r in seen:
-        assert r.frame is p.frame and r.timestamp == pytest.approx(p.timestamp)
-    latest = bridge.take_latest()
-    assert latest[0] is packets[-1] and latest[1].frame is packets[-1].frame
-    bridge.shutdown()
+        t = threading.Thread(target=feed)
+        t.start()
+        t.join()
+        assert inside.is_set(), "the engine never started the first frame"
+        release.set()
+
+        def settled() -> bool:  # every frame processed or dropped, every result handed on
+            s = bridge.stats()
+            return s.processed + s.dropped == s.submitted == 40 and len(seen) == s.processed
+
+        qtbot.waitUntil(settled, timeout=20000)
+        stats = bridge.stats()
+        # the first frame, then only the newest: the 38 in between replaced each other
+        assert [p.index for p, _ in seen] == [0, 39]
+        assert (stats.submitted, stats.processed, stats.dropped) == (40, 2, 38)
+        for p, r in seen:
+            assert r.frame is p.frame and r.timestamp == pytest.approx(p.timestamp)
+            assert int(r.frame[0, 0, 0]) == p.index  # the pixels of that very frame
+        latest = bridge.take_latest()
+        assert latest[0] is packets[-1] and latest[1].frame is packets[-1].frame
+    finally:
+        release.set()
+        bridge.shutdown()
 
 
 def test_the_recorder_gets_results_through_its_subscription(qtbot, window, tmp_path):
