@@ -423,10 +423,17 @@ def test_a_crop_that_closed_in_on_a_face_does_not_collapse_or_split_the_person()
     assert refined == {7: (0, 0, 400, 600)} and new == []
 
 
-def test_a_frame_rate_target_shares_many_people_out_over_frames():
+def test_a_frame_rate_target_shares_many_people_out_over_frames(monkeypatch):
     """With target_fps, people tracked are inferred in turn (the one inferred longest
     ago first), at least one a frame; the others are carried over, moved on with their
-    box, and nobody is lost or renamed. Without it, everyone on every frame."""
+    box, and nobody is lost or renamed. Without it, everyone on every frame. A fake
+    clock (a crop costs 10 ms, frames always waiting): a stall of this machine between
+    two frames would otherwise read as a slower source and give everyone that frame."""
+    import uniskel.engine.pipeline as pipeline_module
+    from engine_fakes import FakeClock
+
+    clock = FakeClock()
+    monkeypatch.setattr(pipeline_module, "time", clock)
     boxes = [(20, 40, 70, 200), (200, 40, 250, 200), (380, 40, 430, 200)]
 
     def frame(step):
@@ -436,8 +443,9 @@ def test_a_frame_rate_target_shares_many_people_out_over_frames():
         return f
 
     def run(target_fps):
-        det = FixedDetector([(*b, 0.9) for b in boxes])
-        pipe = Pipeline(BlobBackend(), detector=det, max_people=3, smoothing=False,
+        det, backend = FixedDetector([(*b, 0.9) for b in boxes]), BlobBackend()
+        backend.infer = clock.charge(backend.infer, 0.010, per_item=True)
+        pipe = Pipeline(backend, detector=det, max_people=3, smoothing=False,
                         target_fps=target_fps)
         return [pipe.process(frame(2 * i), i / 30).people for i in range(10)]
 
