@@ -239,7 +239,7 @@ def test_cli_bad_range_syntax(capsys):
 
 
 def test_module_import_is_light():
-    code = ("import sys, training.evaluate, training.metrics; "
+    code = ("import sys, uniskel.training.evaluate, uniskel.training.metrics; "
             "print(sorted(m for m in ('torch', 'cv2', 'pycocotools', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

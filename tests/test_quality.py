@@ -113,7 +113,7 @@ def test_pipeline_records_the_estimate_only_for_models_that_have_one(tmp_path):
     from uniskel.engine.detector import SearchDetector
     from uniskel.engine.pipeline import Pipeline
     from uniskel.engine.records import KeypointWriter
-    from tests.engine_fakes import BlobBackend, frame_with_person
+    from engine_fakes import BlobBackend, frame_with_person
 
     frame = frame_with_person((120, 40, 170, 200))
     plain = Pipeline(BlobBackend(), detector=SearchDetector(), smoothing=False).process(frame)
