@@ -16,14 +16,22 @@ def _env(tmp_path) -> dict:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # remembered settings stay in tmp
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # and caches (a TensorRT engine)
+    env["UNISKEL_CACHE"] = str(tmp_path / "cache" / "uniskel")
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 
 def test_demo_quits_after_seconds_and_saves_a_screenshot(tmp_path):
+    from uniskel.app.controllers.sources import sample_video
+
+    # the bundled sample, named: without --source the demo opens a webcam where there is one
+    sample = sample_video()
+    assert sample.is_file(), sample
     shot = tmp_path / "x.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "uniskel", "demo", "--quit-after", "3", "--screenshot", str(shot)],
+        [sys.executable, "-m", "uniskel", "demo", "--source", str(sample), "--quit-after", "3",
+         "--screenshot", str(shot)],
         cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
