@@ -1,34 +1,44 @@
 #!/usr/bin/env python3
 """Build the standalone desktop bundle (build.spec) and prove that it really starts.
 
-    python3 scripts/build_bundle.py                 # venv, build, checks, report
-    python3 scripts/build_bundle.py --skip-build    # check an existing dist/uniskel
-    python3 scripts/build_bundle.py --lite          # ONNX-only build, without PyTorch
+    python3 scripts/build_bundle.py                       # build, checks, report
+    python3 scripts/build_bundle.py --skip-build          # check an existing dist/uniskel
+    python3 scripts/build_bundle.py --extras mediapipe    # also bundle MediaPipe (BlazePose)
+    python3 scripts/build_bundle.py --extras gpu          # the GPU build: CUDA PyTorch (not
+                                                          # built here: no GPU)
 
 Standard library only (run it with any Python 3.10+). Steps:
 
-1. the project venv (``python3 dev.py run --help`` creates it) plus PyInstaller in it;
+1. a build environment of its own, ``build/bundle-venv/<extras>``: uniskel installed from
+   the checkout (not editable) with its core dependencies and the ``--extras`` asked for,
+   plus PyInstaller, and nothing else. The default bundle is what the window, ``infer``,
+   ``bench``, ``soak`` and the Python API need: ONNX Runtime, OpenCV (headless), Qt
+   (PySide6), pyqtgraph; no PyTorch, SciPy, TensorBoard or MediaPipe (the
+   developer venv, .venv, has all of those and would bring them in);
 2. ``pyinstaller build.spec`` -> ``dist/uniskel/uniskel``;
 3. checks of the frozen binary, each PASS/FAIL on one line:
-   * layout: assets/ (everything in the checkout's assets/), Qt platform plugins
-     (offscreen, xcb), QtMultimedia plugins, ONNX Runtime, the BlazePose files, and no
-     CUDA / TensorRT / TensorBoard / JAX;
+   * size: at most ``--max-mib`` (400 by default; 0 = no limit);
+   * layout: assets/ (the shipped files of the checkout's assets/), Qt platform plugins
+     (offscreen, xcb), QtMultimedia plugins, ONNX Runtime, the BlazePose files when
+     bundled, and no CUDA / TensorRT / TensorBoard / JAX;
    * libraries: ``ldd`` of every shared library in the bundle; none may come from the
      build's virtual environment, and system libraries that are missing here are listed;
    * runs: the bundle is moved to another folder first (nothing may point back at
      dist/), and every command starts in a fresh temporary working directory with a
      bare environment (PATH=/usr/bin:/bin, a new HOME, no PYTHON* variables,
-     QT_QPA_PLATFORM=offscreen): ``--help``; ``infer`` with MediaPipe, with the bundled
-     model (or, when there is none, the clear "no model bundled" error), and with a
-     random test model (.pt and .onnx; made in the temporary folder by the venv, never
-     bundled); ``demo --quit-after 3 --screenshot``; the start-up time to the first
-     painted frame; and, where Xvfb is installed, the demo on the xcb platform.
+     QT_QPA_PLATFORM=offscreen): ``--help``; ``infer`` with MediaPipe (when bundled), with
+     the bundled model, and with a random test model (.onnx, and .pt where PyTorch is
+     bundled; made in the temporary folder by the developer venv, never bundled); the
+     commands the bundle leaves out say so in one line; ``demo --quit-after 3
+     --screenshot``; the start-up time to the first painted frame; and, where Xvfb is
+     installed, the demo on the xcb platform.
 4. prints the bundle size and start-up numbers and writes them, with every check, to a
    JSON report (``build/bundle_report.json``). Exit status 0 only if every check passed.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -37,10 +47,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_PY = ROOT / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+DEV_PY = ROOT / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 SAMPLE = ROOT / "assets" / "media" / "sample_astronaut.mp4"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -60,27 +71,48 @@ def log(msg: str) -> None:
 
 
 # ---------------------------------------------------------------------------- build
-def ensure_venv() -> None:
-    log("project environment: python3 dev.py run --help")
+def build_venv(extras: str) -> Path:
+    """``build/bundle-venv/<extras>``: uniskel from the checkout with the core dependencies,
+    ``extras`` and PyInstaller; reinstalled when pyproject.toml or constraints.txt change."""
+    folder = ROOT / "build" / "bundle-venv" / (extras.replace(",", "-") or "core")
+    py = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    want = hashlib.sha256(extras.encode() + b"".join(
+        (ROOT / n).read_bytes() for n in ("pyproject.toml", "setup.py", "constraints.txt"))
+    ).hexdigest()
+    stamp = folder / ".uniskel-bundle-env"
+    if py.exists() and stamp.is_file() and stamp.read_text().strip() == want:
+        log(f"build environment {folder} (up to date)")
+        return py
+    shutil.rmtree(folder, ignore_errors=True)
+    log(f"build environment {folder}: uniskel{f'[{extras}]' if extras else ''} + PyInstaller")
+    venv.EnvBuilder(with_pip=True).create(folder)
+    target = f"{ROOT}[{extras}]" if extras else str(ROOT)
+    r = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "-c",
+                        str(ROOT / "constraints.txt"), target, "pyinstaller>=6.10"],
+                       cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"could not set up {folder}:\n{r.stderr[-3000:]}")
+    stamp.write_text(want)
+    return py
+
+
+def ensure_dev_venv() -> None:
+    """The developer venv (.venv) makes the random test models (it has PyTorch)."""
+    log("developer environment: python3 dev.py run --help")
     r = subprocess.run([sys.executable, str(ROOT / "dev.py"), "run", "--help"], cwd=ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0 or not VENV_PY.exists():
+    if r.returncode != 0 or not DEV_PY.exists():
         sys.exit(f"dev.py could not set up .venv:\n{r.stderr[-3000:]}")
-    have = subprocess.run([str(VENV_PY), "-c", "import PyInstaller"], capture_output=True)
-    if have.returncode != 0:
-        log("installing PyInstaller into .venv (the `build` extra)")
-        subprocess.run([str(VENV_PY), "-m", "pip", "install", "--quiet", "-c",
-                        str(ROOT / "constraints.txt"), "pyinstaller>=6.10"], check=True)
 
 
-def build(dist: Path, work: Path, lite: bool) -> float:
-    env = dict(os.environ, UNISKEL_BUNDLE_TORCH="0" if lite else "1")
+def build(py: Path, dist: Path, work: Path, extras: str) -> float:
+    env = dict(os.environ, UNISKEL_BUNDLE_GPU="1" if "gpu" in extras.split(",") else "0")
     work.mkdir(parents=True, exist_ok=True)
     logfile = work / "pyinstaller.log"
     log(f"pyinstaller build.spec -> {dist / 'uniskel'} (log: {logfile}; takes minutes)")
     t0 = time.monotonic()
     with open(logfile, "w") as f:
-        r = subprocess.run([str(VENV_PY), "-m", "PyInstaller", "--noconfirm", "--clean",
+        r = subprocess.run([str(py), "-m", "PyInstaller", "--noconfirm", "--clean",
                             "--distpath", str(dist), "--workpath", str(work),
                             str(ROOT / "build.spec")], cwd=ROOT, env=env,
                            stdout=f, stderr=subprocess.STDOUT)
@@ -107,8 +139,9 @@ def human(n: float) -> str:
     return str(n)
 
 
-def check_layout(bundle: Path, lite: bool) -> None:
+def check_layout(bundle: Path, extras: str) -> None:
     exe, internal = bundle / "uniskel", bundle / "_internal"
+    lite = not (internal / "torch").exists()
     check("binary", exe.is_file() and os.access(exe, os.X_OK), str(exe))
     src_assets = sorted(p.relative_to(ROOT) for p in (ROOT / "assets").rglob("*")
                         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
@@ -126,7 +159,11 @@ def check_layout(bundle: Path, lite: bool) -> None:
     for plugin in ("platforms/libqoffscreen.so", "platforms/libqxcb.so"):
         check(f"Qt plugin {plugin}", (qt / plugin).is_file())
     mm = sorted(p.name for p in (qt / "multimedia").glob("*.so")) if (qt / "multimedia").is_dir() else []
-    check("Qt multimedia plugins", bool(mm), ", ".join(mm))
+    if os.environ.get("UNISKEL_BUNDLE_QT_MULTIMEDIA") == "1":
+        check("Qt multimedia plugins", bool(mm), ", ".join(mm))
+    else:  # cameras through OpenCV (build.spec)
+        check("Qt Multimedia left out", not mm and not (internal / "PySide6" / "QtMultimedia.abi3.so").exists(),
+              ", ".join(mm))
     ort = list((internal / "onnxruntime" / "capi").glob("*.so*"))
     check("ONNX Runtime libraries", any("pybind11_state" in p.name for p in ort),
           ", ".join(sorted(p.name for p in ort)))
@@ -139,10 +176,11 @@ def check_layout(bundle: Path, lite: bool) -> None:
                        if not p.parent.name.startswith("pose_"))
         check("MediaPipe non-pose models left out", not extra, ", ".join(sorted(set(extra))))
     torch_lib = internal / "torch" / "lib" / "libtorch_cpu.so"
-    if lite:
-        check("PyTorch left out (lite)", not (internal / "torch").exists())
+    wants_torch = bool({"torch", "gpu", "export", "train"} & set(extras.split(",")))
+    if not wants_torch:
+        check("PyTorch left out (no torch/gpu extra)", lite)
     else:
-        check("PyTorch CPU library", torch_lib.is_file())
+        check("PyTorch library", torch_lib.is_file())
     unwanted = [n for n in ("nvidia", "tensorrt", "tensorrt_libs", "torch_tensorrt", "tensorboard",
                             "tensorflow", "jax", "jaxlib", "triton", "tkinter", "pytest")
                 if (internal / n).exists()]
@@ -159,7 +197,7 @@ def check_libraries(bundle: Path) -> None:
     the library that loads it); a missing Qt library means an incomplete bundle (e.g.
     libQt6XcbQpa for the xcb platform plugin: "no Qt platform plugin could be
     initialized"); anything else must come from the target system and is listed."""
-    venv = str(ROOT / ".venv")
+    venvs = (str(ROOT / ".venv"), str(ROOT / "build" / "bundle-venv"))
     files = [p for p in bundle.rglob("*") if p.is_file() and not p.is_symlink()
              and (p.name == "uniskel" or ".so" in p.name)]
     names = {p.name for p in bundle.rglob("*")}
@@ -168,7 +206,7 @@ def check_libraries(bundle: Path) -> None:
         r = subprocess.run(["ldd", str(p)], capture_output=True, text=True,
                            env={"PATH": "/usr/bin:/bin"})
         for line in r.stdout.splitlines():
-            if venv in line:
+            if any(v in line for v in venvs):
                 from_venv.add(f"{p.name}: {line.strip()}")
             if "not found" in line and line.split()[0] not in names:
                 not_found.setdefault(line.split()[0], []).append(str(p.relative_to(bundle)))
@@ -187,9 +225,9 @@ def check_libraries(bundle: Path) -> None:
           warn=True)
 
 
-def site_packages_state() -> list[str]:
+def site_packages_state(py: Path) -> list[str]:
     """Installed distributions of the venv: they must not change during a build."""
-    r = subprocess.run([str(VENV_PY), "-c", "import importlib.metadata as m; print('\\n'.join("
+    r = subprocess.run([str(py), "-c", "import importlib.metadata as m; print('\\n'.join("
                         "f'{d.name}=={d.version}' for d in m.distributions()))"],
                        capture_output=True, text=True)
     return r.stdout.split()
@@ -227,7 +265,7 @@ def tail(text: str, n: int = 4) -> str:
 
 
 def venv_python(code: str, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_PY), "-c", code, *map(str, args)], cwd=ROOT,
+    return subprocess.run([str(DEV_PY), "-c", code, *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
@@ -297,7 +335,7 @@ def check_png(path: Path, name: str) -> None:
     check(name, ok, detail)
 
 
-def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep: bool,
+def run_checks(bundle: Path, source: Path, startup_wait: float, keep: bool,
                timeout: float, startup_backend: str | None = None) -> dict:
     results: dict = {}
     tmp = Path(tempfile.mkdtemp(prefix="uniskel-bundle-check-"))
@@ -310,6 +348,7 @@ def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep
     bundle.rename(moved)
     try:
         run = Runner(moved / "uniskel", cwd, home, timeout)
+        lite = not (moved / "_internal" / "torch").exists()
         shutil.copy(source, cwd / ("sample" + source.suffix))
         sample = "sample" + source.suffix  # relative to the working directory
 
@@ -339,12 +378,12 @@ def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep
             if lite:
                 rc, so, se, _ = run("infer", "--source", sample, "--out", "x.mp4",
                                     "--backend", "cpu", "--model", tmp / "random_test.pt")
-                check("lite: cpu backend says PyTorch is missing",
+                check("no PyTorch: cpu backend says PyTorch is missing",
                       rc == 2 and "PyTorch not installed" in se, tail(se, 2))
                 rc, so, se, _ = run("export", "--checkpoint", tmp / "random_test.pt",
                                     "--weights", "x.pt")
-                check("lite: export says the build has no PyTorch",
-                      rc == 2 and "no PyTorch" in se, tail(se, 2))
+                check("no PyTorch: export says which extra it needs",
+                      rc == 2 and "[export] extra" in se, tail(se, 2))
             else:
                 check_infer(run, "cpu-random", sample,
                             ["--backend", "cpu", "--model", tmp / "random_test.pt"], 5)
@@ -390,7 +429,11 @@ def run_checks(bundle: Path, lite: bool, source: Path, startup_wait: float, keep
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-build", action="store_true", help="check the existing bundle only")
-    ap.add_argument("--lite", action="store_true", help="build without PyTorch (ONNX only)")
+    ap.add_argument("--extras", default="", metavar="LIST",
+                    help="uniskel extras to bundle beside the core, comma-separated "
+                         "(mediapipe, gpu, ...; default none: the ONNX Runtime desktop build)")
+    ap.add_argument("--max-mib", type=float, default=400.0,
+                    help="the most the bundle may weigh, in MiB (default 400; 0: no limit)")
     ap.add_argument("--dist", type=Path, default=ROOT / "dist", help="PyInstaller --distpath")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller",
                     help="PyInstaller --workpath")
@@ -407,13 +450,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.dist, args.work, args.report = (p.resolve() for p in (args.dist, args.work, args.report))
 
-    ensure_venv()
+    ensure_dev_venv()
+    extras = ",".join(sorted(e.strip() for e in args.extras.split(",") if e.strip()))
     bundle = args.dist / "uniskel"
-    report: dict = {"lite": args.lite, "bundle": str(bundle)}
+    report: dict = {"extras": extras, "bundle": str(bundle)}
     if not args.skip_build:
-        before = site_packages_state()
-        report["build_seconds"] = round(build(args.dist, args.work, args.lite), 1)
-        after = site_packages_state()
+        py = build_venv(extras)
+        before = site_packages_state(py)
+        shutil.rmtree(bundle, ignore_errors=True)  # a failed build leaves nothing to check
+        report["build_seconds"] = round(build(py, args.dist, args.work, extras), 1)
+        after = site_packages_state(py)
         changed = sorted(set(before) ^ set(after))
         check("venv unchanged during the build", not changed,
               f"installed/removed while PyInstaller ran (rebuild): {', '.join(changed)}"
@@ -426,9 +472,11 @@ def main(argv=None) -> int:
                           for p in (bundle / "_internal").iterdir()), reverse=True)[:8]
         report["largest"] = {name: human(n) for n, name in biggest}
         log("largest: " + ", ".join(f"{name} {human(n)}" for n, name in biggest))
-        check_layout(bundle, args.lite)
+        if args.max_mib:
+            check(f"size at most {args.max_mib:g} MiB", size <= args.max_mib * 2**20, human(size))
+        check_layout(bundle, extras)
         check_libraries(bundle)
-        report.update(run_checks(bundle, args.lite, args.source.resolve(), args.startup_wait,
+        report.update(run_checks(bundle, args.source.resolve(), args.startup_wait,
                                  args.keep, args.timeout, args.startup_backend))
     else:
         check("bundle exists", False, f"{bundle / 'uniskel'} missing")

@@ -26,7 +26,7 @@ from test_api import readme_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = [pytest.mark.bundle, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
