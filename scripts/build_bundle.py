@@ -432,8 +432,9 @@ def main(argv=None) -> int:
     ap.add_argument("--extras", default="", metavar="LIST",
                     help="uniskel extras to bundle beside the core, comma-separated "
                          "(mediapipe, gpu, ...; default none: the ONNX Runtime desktop build)")
-    ap.add_argument("--max-mib", type=float, default=400.0,
-                    help="the most the bundle may weigh, in MiB (default 400; 0: no limit)")
+    ap.add_argument("--max-mib", type=float,
+                    help="the most the bundle may weigh, in MiB (default 400 for the "
+                         "default build, no limit with --extras; 0: no limit)")
     ap.add_argument("--dist", type=Path, default=ROOT / "dist", help="PyInstaller --distpath")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller",
                     help="PyInstaller --workpath")
@@ -472,6 +473,8 @@ def main(argv=None) -> int:
                           for p in (bundle / "_internal").iterdir()), reverse=True)[:8]
         report["largest"] = {name: human(n) for n, name in biggest}
         log("largest: " + ", ".join(f"{name} {human(n)}" for n, name in biggest))
+        if args.max_mib is None:
+            args.max_mib = 0.0 if extras else 400.0
         if args.max_mib:
             check(f"size at most {args.max_mib:g} MiB", size <= args.max_mib * 2**20, human(size))
         check_layout(bundle, extras)
