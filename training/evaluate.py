@@ -176,6 +176,25 @@ def _finite(x):
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
 
 
+def jsonable(x):
+    """``x`` (results: dicts, lists, numpy values, paths) as plain JSON values; NaN and
+    infinities become None."""
+    import numpy as np
+    from pathlib import Path
+
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, Path):
+        return str(x)
+    return _finite(x)
+
+
 def _coco_truth(instances, subset):
     """The annotated people as COCOeval takes them: keypoints (N, K, 3) over ``subset``
     (v >= 1 where labelled), object areas and boxes."""

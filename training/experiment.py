@@ -49,11 +49,11 @@ def evaluate_model(path_or_backend: str, sets=None) -> dict:
     """{set name: result dict} for a checkpoint path, or 'mediapipe' for BlazePose."""
     from uniskel.engine import backends
     from uniskel.training import datasets
-    from uniskel.training.evaluate import _provided, evaluate
+    from uniskel.training.evaluate import evaluate, provided_points
 
     name = "mediapipe" if path_or_backend == "mediapipe" else "cpu"
     backend = backends.create(name, None if name == "mediapipe" else Path(path_or_backend))
-    provided = _provided(backend, name)
+    provided = provided_points(backend, name)
     out = {}
     for key, (fmt, ann, images, kw) in (sets or eval_sets()).items():
         insts = datasets.read(fmt, ann, images, on_error="skip", **kw)
@@ -116,7 +116,7 @@ def run_experiment(out: Path, epochs: int, use: dict[str, str], to_train: list[s
     md, table = paper_table(results, list(eval_sets()))
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(md + "\n")
-    from uniskel.training.evaluate import _jsonable
+    from uniskel.training.evaluate import jsonable
     (out / "results.json").write_text(json.dumps(
-        _jsonable({"models": models, "table": table, "results": results}), indent=2))
+        jsonable({"models": models, "table": table, "results": results}), indent=2))
     return md, table
