@@ -139,7 +139,7 @@ def run(args) -> int:
     if args.json:
         from uniskel.engine.records import write_json
 
-        write_json(args.json, _jsonable(res), "results")  # whole, or the old file stays
+        write_json(args.json, E.jsonable(res), "results")  # whole, or the old file stays
         print(f"  results written to {args.json}", file=sys.stderr)
     return 0
 
@@ -227,21 +227,3 @@ def format_table(res: dict, title: str) -> str:
         lines.append(f"  skipped            {res['skipped']} (malformed entries or unreadable "
                      "images; see the warnings)")
     return "\n".join(lines)
-
-
-def _jsonable(x):
-    import numpy as np
-
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, Path):
-        return str(x)
-    return x
