@@ -24,13 +24,52 @@ import cv2  # noqa: E402,F401
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 
+#: what the tests read from the real data (``../shared/data``); their skips name these
+SHARED_DATA_NEEDS = ("format_samples", "coco_mini/annotations", "coco_mini/train2017",
+                     "coco128/images", "lspet/joints.mat", "lspet/images",
+                     "videos/mmpose_demo.mp4")
+
+
+def on_ci() -> bool:
+    """CI=true (as CI services set it): missing real data fails the run, never skips."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing_shared_data() -> list[Path]:
+    from uniskel.engine import assets
+
+    root = assets.shared_data()
+    if not root.is_dir():
+        return [root]
+    return [root / need for need in SHARED_DATA_NEEDS if not (root / need).exists()]
+
+
+def pytest_configure(config):
+    """On CI, a checkout without the real data fails at once, in one line, instead of
+    skipping the ~120 tests that read it (and passing green). Elsewhere they skip."""
+    if on_ci():
+        missing = missing_shared_data()
+        if missing:
+            raise pytest.UsageError(
+                f"CI=true, but the real data the tests read is missing: "
+                f"{', '.join(map(str, missing))} (put the shared data at ../shared/data "
+                f"beside the repository, or unset CI to skip those tests)")
+
+
+def skip_or_fail(reason: str):
+    """Skip a test that needs something absent; on CI (``on_ci``) fail it instead."""
+    if on_ci():
+        pytest.fail(f"CI=true: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     from uniskel.engine import assets
 
     path = assets.shared_data()
     if not path.is_dir():
-        pytest.skip(f"real data not found at {path}")
+        skip_or_fail(f"real data not found at {path}")
     return path
 
 
@@ -38,7 +77,7 @@ def shared_data() -> Path:
 def demo_video(shared_data) -> Path:
     path = shared_data / "videos" / "mmpose_demo.mp4"
     if not path.is_file():
-        pytest.skip(f"{path} missing")
+        skip_or_fail(f"{path} missing")
     return path
 
 
@@ -85,19 +124,58 @@ def onnx_backend(path):
     return onnx.load(path, threads=1)
 
 
+#: how long a window's engine threads (the availability look, loaders, stoppers) may
+#: take to end once it is closed; a stuck one fails its test instead of hanging the run
+ENGINE_THREADS_S = 60.0
+
+
+@pytest.fixture(scope="session")
+def engine_imports():
+    """What a window's engine threads import (the backend list and what it looks at, the
+    worker and pipeline modules, mediapipe), imported once here on the main thread, so
+    no thread ever imports a module (or loads a native library) at the same time as
+    the main thread or another thread does: concurrent first imports of native
+    extensions can deadlock, and mediapipe's is not thread-safe."""
+    from uniskel.app import engine_bridge
+    from uniskel.engine import backends, pipeline, worker  # noqa: F401
+
+    backends.available()
+    engine_bridge._preimport_mediapipe()
+
+
 @pytest.fixture
-def window(qtbot, tmp_path):
-    """The real main window, settings in tmp, nothing loaded until the test says so."""
+def window(qtbot, tmp_path, engine_imports):
+    """The real main window, settings in tmp, nothing loaded until the test says so.
+
+    It is handed over settled: the engine's look at the available backends (a thread
+    it starts when it opens) is done and shown, so that thread never overlaps the
+    test or its other fixtures. When the test ends, the window is closed and every
+    engine thread it started is joined (bounded), so none runs on into the next test."""
     from PySide6.QtCore import QSettings
 
+    from uniskel.app import engine_bridge
     from uniskel.app.window import MainWindow
+
+    leftover = not engine_bridge.wait_for_background(ENGINE_THREADS_S)
+    assert not leftover, "engine threads of an earlier test are still running"
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(store=store, autoload=False)
     w.settings.record_folder = str(tmp_path / "out")
     qtbot.addWidget(w)
     w.show()
+    qtbot.waitUntil(lambda: bool(w.engines.availability), timeout=int(ENGINE_THREADS_S * 1000))
     yield w
     w.close()
+    ended = engine_bridge.wait_for_background(ENGINE_THREADS_S)
+    # a loader that finished after the close started nothing (its generation is stale);
+    # shutting down again joins any worker all the same
+    w.engine.shutdown()
+    w.compare_engine.shutdown()
+    if not ended:
+        import threading
+        names = sorted(t.name for t in threading.enumerate() if t.is_alive())
+        pytest.fail(f"engine threads still running {ENGINE_THREADS_S:.0f} s after the window "
+                    f"closed: {', '.join(names)}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
