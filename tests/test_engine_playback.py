@@ -4,7 +4,6 @@ fake camera only where a device would have to be unplugged."""
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from uniskel.engine.errors import UniskelError
 from uniskel.engine.playback import Event, Packet, Player
 from uniskel.engine.sources import Source, SourceError, open_source
+from engine_fakes import FakeClock
 from test_engine_sources import write_video
 
 
@@ -25,6 +25,22 @@ def take(events, n, kinds=(Packet,)):
     return got, other
 
 
+def paced_by_a_fake_clock(monkeypatch, player) -> FakeClock:
+    """The player's clock, one that only moves while the player waits for a frame's time
+    (reading and decoding take none): pacing is then exact, however loaded the machine."""
+    from uniskel.engine import playback
+
+    clock = FakeClock()
+    monkeypatch.setattr(playback, "time", clock)
+
+    def wait(seconds):
+        clock.now += seconds
+        return False  # no control woke it
+
+    monkeypatch.setattr(player, "_wait", wait)
+    return clock
+
+
 @pytest.fixture
 def clip(tmp_path):
     """10 frames at 20 fps, each a different grey (frame i is 8 * i)."""
@@ -35,18 +51,19 @@ def grey(packet) -> int:
     return int(round(packet.frame.mean() / 8))
 
 
-def test_a_file_plays_at_its_rate_with_positions_and_timestamps(clip):
+def test_a_file_plays_at_its_rate_with_positions_and_timestamps(clip, monkeypatch):
     player = Player(open_source(clip), pace=True, interactive=True)
+    clock = paced_by_a_fake_clock(monkeypatch, player)
     events = player.events()
-    start = time.monotonic()
+    start = clock.now
     packets, other = take(events, 10)
-    took = time.monotonic() - start
+    took = clock.now - start
     assert other[0].kind == "opened" and other[0].source.fps == 20
     assert [p.index for p in packets] == list(range(10))
     assert [grey(p) for p in packets] == list(range(10))  # the frames, in order
     assert [p.timestamp for p in packets] == pytest.approx([i / 20 for i in range(10)])
     assert [p.restart for p in packets] == [True] + [False] * 9
-    assert 0.4 <= took < 1.5  # paced: 9 intervals of 50 ms, not as fast as decoding
+    assert took == pytest.approx(0.45)  # paced: 9 intervals of 50 ms, not as fast as decoding
     player.close()
 
 
@@ -98,15 +115,16 @@ def test_loop_restarts_at_frame_zero(clip):
     player.close()
 
 
-def test_a_still_image_repeats_at_its_rate_without_restarting(tmp_path):
+def test_a_still_image_repeats_at_its_rate_without_restarting(tmp_path, monkeypatch):
     import cv2
     path = tmp_path / "still.png"
     cv2.imwrite(str(path), np.full((30, 40, 3), 77, np.uint8))
     src = open_source(path, still_fps=50)
     player = Player(src, pace=True, interactive=True)
-    start = time.monotonic()
+    clock = paced_by_a_fake_clock(monkeypatch, player)
+    start = clock.now
     packets, _ = take(player.events(), 6)
-    assert 0.08 <= time.monotonic() - start < 1.0
+    assert clock.now - start == pytest.approx(0.1)  # 5 intervals of 20 ms
     assert [p.index for p in packets] == list(range(6))
     assert [p.restart for p in packets] == [True] + [False] * 5
     assert packets[0].frame is not packets[1].frame  # each packet owns its pixels
