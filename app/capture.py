@@ -88,6 +88,7 @@ class Cv2Source(QThread):
     lost = Signal(str)
     restored = Signal()
     position = Signal(int)
+    warning = Signal(str)  # odd but usable (an assumed frame rate, a size change): once each
 
     def __init__(self, target: str | int, parent=None, source: sources.Source | None = None):
         super().__init__(parent)
@@ -158,6 +159,8 @@ class Cv2Source(QThread):
             self.lost.emit(event.message)
         elif event.kind == "restored":
             self.restored.emit()
+        elif event.kind == "warning":
+            self.warning.emit(event.message)
 
 
 # --- Qt Multimedia cameras --------------------------------------------------------------

@@ -42,8 +42,17 @@ SUBCOMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a wrong option said in one line like every other refusal
+    (``uniskel infer: error: argument --threshold: must be a number from 0 to 1, got 2``,
+    exit 2); the usage is ``--help``'s. Subcommands' parsers are of this class too."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="uniskel",
         description="Live 2D pose on the 21-keypoint unified skeleton, and its training pipeline.",
         epilog="--verbose (anywhere): also show native libraries' own log lines (MediaPipe, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from uniskel.commands import options
 from uniskel.engine.errors import UniskelError
 from uniskel.training import export
 
@@ -20,10 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, type=Path, help="training checkpoint (.pt)")
     p.add_argument("--weights", type=Path, help="write the slim PyTorch weights here")
     p.add_argument("--onnx", type=Path, help="write the ONNX model here")
-    p.add_argument("--person-score", type=float,
+    p.add_argument("--person-score", type=options.fraction(),
                    help="calibrated mean keypoint confidence below which a crop holds nobody "
                         "(the tracker's bar; written into the model config)")
-    p.add_argument("--decode-window", type=int,
+    p.add_argument("--decode-window", type=options.whole_at_least(0),
                    help="SimCC decoding window in bins (written into the model config)")
     p.add_argument("--peak-band", type=int,
                    help="blaze_* models: at inference, decode each keypoint from the heatmap "
@@ -53,6 +54,10 @@ def run(args) -> int:
     if args.peak_band is not None and args.peak_band < 0:
         raise UniskelError("export: --peak-band must be 0 or more")
     src = args.checkpoint
+    from uniskel.engine import modelfile
+
+    # the model must load and run (finite outputs on 2 crops) before any file is made
+    modelfile.load_checkpoint(modelfile.resolve(src, src))
     if fitted_window is not None:
         from uniskel.engine.model import ModelConfig
         from uniskel.training.checkpoint import load_checkpoint

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-smooth", action="store_true", help="turn off One Euro smoothing")
     parser.add_argument("--subset", default="all", choices=sorted(skeleton.SUBSETS),
                         help="keypoints to draw (default all 21)")
-    parser.add_argument("--threshold", type=float, default=skeleton.DRAW_THRESHOLD,
+    parser.add_argument("--threshold", type=options.fraction(), default=skeleton.DRAW_THRESHOLD,
                         help=f"draw points with confidence at least this (default "
                              f"{skeleton.DRAW_THRESHOLD:g})")
     parser.add_argument("--boxes", action="store_true", help="also draw boxes and track ids")
@@ -50,6 +50,7 @@ def run(args) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise UniskelError("--max-frames must be at least 1")
     source = open_source(args.source)
+    options.say_warnings(source, "infer")
     backend = pipeline = out = None
     failure = stopped = None
     try:

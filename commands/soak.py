@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.source(parser, "video (or image) to loop")
     parser.add_argument("--minutes", type=float, default=10.0, help="how long (default 10)")
     options.backend(parser, model_help="model file for --backend (.pt, or .onnx for onnx)")
-    parser.add_argument("--rate", type=float, default=None,
+    parser.add_argument("--rate", type=options.number_at_least(0), default=None,
                         help="frames offered per second (default: the video's own rate; "
                              "0: as fast as it decodes)")
     parser.add_argument("--warmup", type=float, default=15.0,

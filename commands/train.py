@@ -12,8 +12,9 @@ import logging
 import os
 from pathlib import Path
 
+from uniskel.commands import options
 from uniskel.engine.errors import UniskelError
-from uniskel.training.config import PRESETS, TeacherSpec, TrainConfig, load_config
+from uniskel.training.config import PRESETS, TeacherSpec, TrainConfig, load_config, validate
 
 
 def _configs_folder() -> Path:
@@ -48,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="start afresh in a run folder that already holds a last.pt "
                             "(replaced at the first checkpoint); without it, or --resume, "
                             "such a folder is refused")
-        q.add_argument("--max-steps", type=int, help="stop after N steps (quick checks)")
+        q.add_argument("--max-steps", type=options.whole_at_least(1),
+                       help="stop after N steps (quick checks)")
     q = sub.add_parser("movenet", help="the student v2: MoveNet Lightning with all 21 points",
                        description="Train the student v2 (training/movenet_student.py): the "
                                    "four points COCO lacks, and empty maps below a picture's "
@@ -125,7 +127,7 @@ def config_from_args(args) -> TrainConfig:
         v = getattr(args, k, None)
         if v is not None:
             setattr(cfg, k, v)
-    return cfg
+    return validate(cfg)  # the values given here too, before any data loads
 
 
 def run(args) -> int:

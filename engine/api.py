@@ -27,6 +27,11 @@ from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
 
 
+class InputError(UniskelError, ValueError):
+    """What was handed to ``Body`` cannot be right (an empty array, a float image, a
+    batch): a ValueError naming the problem, and a UniskelError like uniskel's others."""
+
+
 @dataclass(frozen=True)
 class Person:
     """One person in an image, on the 21-keypoint unified skeleton
@@ -62,6 +67,10 @@ class Body:
         from uniskel.engine.pipeline import EVERYONE, Pipeline
 
         max_people = EVERYONE if max_people is None else max_people
+        if isinstance(max_people, bool) or not isinstance(max_people, (int, np.integer)) \
+                or max_people < 1:
+            raise InputError(f"max_people must be a whole number >= 1, got {max_people!r}")
+        self._closed = False
         self.backend = backends.create(backend, model)
         try:
             self.pipeline = Pipeline(self.backend, smoothing=False, max_people=max_people,
@@ -78,24 +87,34 @@ class Body:
     def __call__(self, image) -> list[Person]:
         """The people in one image (BGR uint8 array as OpenCV reads it, or a file path),
         looked at on its own."""
+        self._open()
+        rgb = _rgb(image)
         self.pipeline.reset()
         self.pipeline.smoothing = False
         self._tracking = False
-        return self._people(self.pipeline.process(_rgb(image)))
+        return self._people(self.pipeline.process(rgb))
 
     def track(self, frame, timestamp: float | None = None) -> list[Person]:
         """The people in the next frame of a video (BGR uint8, or a path): ids are kept
         from call to call and keypoints smoothed; ``timestamp`` in seconds (default: 30
         frames per second). ``reset()`` starts a new video."""
+        self._open()
+        rgb = _rgb(frame)
         if not self._tracking:
             self.pipeline.reset()
             self.pipeline.smoothing = True
             self._tracking = True
-        return self._people(self.pipeline.process(_rgb(frame), timestamp))
+        return self._people(self.pipeline.process(rgb, timestamp))
 
     def reset(self) -> None:
         """Forget everyone (``track`` starts a new video)."""
+        self._open()
         self.pipeline.reset()
+
+    def _open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this uniskel.Body is closed (close() or the end of its "
+                               "with block); make a new uniskel.Body()")
 
     @staticmethod
     def _people(result) -> list[Person]:
@@ -105,6 +124,10 @@ class Body:
                 for p in result.people]
 
     def close(self) -> None:
+        """Release the model; calls after this raise RuntimeError. Closing twice is fine."""
+        if self._closed:
+            return
+        self._closed = True
         self.pipeline.close()
         self.backend.close()
 
@@ -116,6 +139,8 @@ class Body:
 
 
 def _rgb(image) -> np.ndarray:
+    """The image as RGB uint8 (H, W, 3); InputError (a ValueError) naming what is wrong
+    with it otherwise, before OpenCV sees it."""
     import cv2
 
     if isinstance(image, (str, Path)):
@@ -123,16 +148,30 @@ def _rgb(image) -> np.ndarray:
 
         rgb = read_image(image) if Path(image).is_file() else None
         if rgb is None:
-            raise UniskelError(f"{image}: not a readable image")
+            raise InputError(f"{image}: not a readable image")
         return rgb
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise UniskelError(f"expected a BGR uint8 image (H, W, 3), got {image.dtype} "
-                           f"{image.shape}")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    if image.shape[2] != 3:
-        raise UniskelError(f"expected a BGR uint8 image (H, W, 3), got shape {image.shape}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    want = "expected a BGR uint8 image (H, W, 3) or a file path"
+    try:
+        array = np.asarray(image)
+    except (ValueError, TypeError):  # a ragged list
+        array = np.empty((), object)
+    if array.dtype == object or array.ndim == 0:
+        raise InputError(f"{want}, got {type(image).__name__}")
+    if array.ndim not in (2, 3):
+        hint = " (a batch? pass one image at a time)" if array.ndim == 4 else ""
+        raise InputError(f"{want}, got an array of {array.ndim} "
+                         f"dimension{'' if array.ndim == 1 else 's'} {array.shape}{hint}")
+    if array.size == 0:
+        raise InputError(f"{want}, got an empty image {array.shape}")
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if channels not in (1, 3, 4):
+        raise InputError(f"{want}, got {channels} channels {array.shape}")
+    if array.dtype != np.uint8:
+        hint = (" (floats in 0..1: (image * 255).astype(np.uint8))"
+                if array.dtype.kind == "f" else " (convert with .astype(np.uint8))")
+        raise InputError(f"{want}, got dtype {array.dtype} {array.shape}{hint}")
+    if channels == 1:
+        return cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2RGB)
+    if channels == 4:
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)

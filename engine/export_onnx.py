@@ -145,6 +145,10 @@ def check_export(model, onnx_path, atol: float = 1e-3, batch: int = 2) -> float:
     with torch.inference_mode():
         out = model(torch.from_numpy(x))
         want = [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+    from uniskel.engine.modelfile import check_finite
+
+    check_finite(onnx_path, want, "a random batch in PyTorch")  # NaN - NaN "matches"
+    check_finite(onnx_path, got, "a random batch in ONNX Runtime")
     err = max(float(np.abs(a - b).max()) for a, b in zip(got, want))
     if err > atol:
         raise UniskelError(f"{onnx_path}: ONNX output differs from PyTorch by {err:.2e} "

@@ -68,6 +68,75 @@ def check_keypoints(path: Path, num_keypoints: int, names=None) -> None:
         raise UniskelError(f"{path}: model's keypoint order differs from engine.skeleton.KEYPOINTS")
 
 
+def _model_rules() -> dict:
+    """The values a model file's config (a checkpoint's ``config``, an ONNX file's
+    ``uniskel_config``) may hold, by key; keys a file lacks are not checked."""
+    from uniskel.engine import values as V
+
+    return {
+        "arch": V.text(),
+        "input_size": V.pair(V.whole(16, 4096), "whole numbers from 16 to 4096 "
+                                                "(height, width)"),
+        "num_keypoints": V.whole(1),
+        "split_ratio": V.number(above=0, hi=64),
+        "decode_window": V.whole(0),
+        "person_score": V.number(0, 1),
+        "peak_band": V.whole(0),
+        "hidden": V.whole(0),
+        "output": V.one_of(*ONNX_OUTPUTS),
+    }
+
+
+def check_model_config(path, cfg: dict, what: str = "config") -> None:
+    """One line naming the key when a model file's config holds a value that cannot be
+    right (``person_score = 7: must be a number from 0 to 1``)."""
+    from uniskel.engine import values
+
+    values.check(_model_rules(), cfg, f"{path}: model {what} ")
+
+
+#: a model's outputs on the load-time probe must be finite; NaN or inf there means
+#: broken weights (a diverged training run, a bad conversion), and every frame would
+#: silently find nobody
+def check_finite(path, outputs, where: str = "a test batch of 2 crops") -> None:
+    import numpy as np
+
+    for out in outputs:
+        out = np.asarray(out)
+        if not np.isfinite(out).all():
+            kind = "NaN" if np.isnan(out).any() else "infinite values"
+            raise UniskelError(f"{path}: model outputs {kind} on {where} (broken weights? "
+                               f"a diverged training run or a bad conversion)")
+
+
+def probe_batch(input_size) -> "np.ndarray":
+    """The load-time probe: 2 crops (float32 NCHW, 0..255), one black, one a smooth
+    pattern, so a batch fixed at 1 and a model that outputs NaN both show at load."""
+    import numpy as np
+
+    h, w = (int(v) for v in input_size)
+    x = np.zeros((2, 3, h, w), np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for c in range(3):
+        x[1, c] = 127.5 + 100 * np.sin((xx * (c + 1) + yy) / 9.0)
+    return x
+
+
+def probe_torch(path, model, cfg) -> None:
+    """Run ``model`` (on the CPU, in eval mode) on ``probe_batch``: it must take a batch
+    of 2 and give finite outputs."""
+    import torch
+
+    with torch.inference_mode():
+        try:
+            out = model(torch.from_numpy(probe_batch(cfg.input_size)))
+        except Exception as exc:  # a config that builds a network that cannot run
+            raise UniskelError(f"{path}: model fails on a batch of 2 crops "
+                               f"({first_line(exc)})") from None
+    out = out if isinstance(out, tuple) else (out,)
+    check_finite(path, [t.float().numpy() for t in out])
+
+
 def _numpy_array_globals() -> list:
     """The only non-plain types a uniskel ``.pt`` may hold besides tensors: numpy arrays and
     scalars of numeric dtypes, which checkpoints from earlier uniskel versions carry (the
@@ -87,10 +156,10 @@ def _numpy_array_globals() -> list:
     return found
 
 
-def refusal(path, exc: Exception) -> str:
+def refusal(path, exc: Exception, name: str | None = None) -> str:
     """The one line for a file that holds more than tensors and plain values."""
     found = re.search(r"GLOBAL ([\w.]+)", str(exc)) or re.search(r"global ([\w.]+)", str(exc))
-    what = f" ({found.group(1)})" if found else ""
+    what = f" ({found.group(1)})" if found else (f" ({name})" if name else "")
     return (f"{path}: refused: it holds Python objects{what}, not only tensors and plain "
             f"values, and loading it could run code; uniskel never does. Re-export the "
             f"model from a trusted copy (uniskel export --checkpoint TRUSTED.pt --weights NEW.pt)")
@@ -104,11 +173,21 @@ def safe_torch_load(path: Path):
     extras.require("torch", f"{path}: a .pt model")
     import torch
 
+    if not _looks_like_torch(path):
+        raise UniskelError(f"{path}: not a readable PyTorch checkpoint (not a PyTorch file: "
+                           f"neither the zip archive torch.save writes nor a pickle; "
+                           f"corrupt, or another kind of file)")
     try:
         with torch.serialization.safe_globals(_numpy_array_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc).lower()
+        if "unsupported operand" in text:  # an opcode torch's unpickler does not take:
+            names = _pickle_globals(path)  # a pickle that names code, or no pickle at all
+            if names:
+                raise UniskelError(refusal(path, exc, names[0])) from None
+            raise UniskelError(_unreadable(path, exc, "not a PyTorch file, or corrupt?")) \
+                from None
         if "weights_only" in text or "weights only" in text or "unsupported global" in text:
             raise UniskelError(refusal(path, exc)) from None
         raise UniskelError(_unreadable(path, exc)) from None
@@ -117,8 +196,41 @@ def safe_torch_load(path: Path):
         raise UniskelError(_unreadable(path, exc)) from None
 
 
-def _unreadable(path, exc) -> str:
-    return (f"{path}: not a readable PyTorch checkpoint (truncated or corrupt? "
+def _pickle_globals(path: Path) -> list[str] | None:
+    """The globals (code) the file's first pickle names, read as opcodes only (nothing is
+    unpickled); None if the bytes are not a pickle at all."""
+    import pickletools
+
+    names, strings = [], []
+    try:
+        with open(path, "rb") as f:
+            for op, arg, _ in pickletools.genops(f):
+                if op.name in ("GLOBAL", "INST"):
+                    names.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL":
+                    names.append(".".join(strings[-2:]) or "a global")
+                elif isinstance(arg, str):
+                    strings.append(arg)
+    except Exception:  # noqa: BLE001 - any parse failure: not a pickle
+        return None
+    return names
+
+
+def _looks_like_torch(path: Path) -> bool:
+    """Whether the file starts as something torch.save writes: a zip archive (PyTorch
+    1.6 and later; a truncated one still starts so), or a pickle (the legacy format, and
+    a bare pickle, which the restricted unpickler then judges)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # let torch.load say what is wrong with reading it
+    return head.startswith(b"PK\x03\x04") or (len(head) >= 2 and head[0] == 0x80
+                                              and 2 <= head[1] <= 5)
+
+
+def _unreadable(path, exc, what: str = "truncated or corrupt?") -> str:
+    return (f"{path}: not a readable PyTorch checkpoint ({what} "
             f"{first_line(exc, 120)})")
 
 
@@ -135,10 +247,14 @@ def read_checkpoint(path: Path) -> dict:
 
 
 def load_checkpoint(path: Path):
-    """-> (PoseNet in eval mode on the CPU, ModelConfig, meta dict)."""
+    """-> (PoseNet in eval mode on the CPU, ModelConfig, meta dict). The config's values
+    are checked (``check_model_config``) and the network is run once on two crops: a
+    model that fails on a batch or outputs NaN is refused here, in one line."""
     from uniskel.engine.model import ModelConfig, from_config
 
     ckpt = read_checkpoint(path)
+    if isinstance(ckpt["config"], dict):
+        check_model_config(path, ckpt["config"])
     try:
         cfg = ModelConfig.from_dict(ckpt["config"])
     except (TypeError, ValueError, AttributeError) as exc:
@@ -179,6 +295,7 @@ def load_checkpoint(path: Path):
             f"{path}: weights do not match its '{cfg.arch}' config: {'; '.join(parts)}")
     model.load_state_dict(state)
     model.eval()
+    probe_torch(path, model, cfg)  # a batch of 2, finite outputs
     return model, cfg, ckpt.get("meta", {}) or {}
 
 
@@ -266,6 +383,7 @@ def inspect_onnx(path: Path) -> dict:
             raise UniskelError(f"{path}: metadata 'uniskel_config' is not valid JSON") from None
         if not isinstance(cfg, dict):
             raise UniskelError(f"{path}: metadata 'uniskel_config' is not a JSON object")
+        check_model_config(path, cfg, "uniskel_config")
     shape = _dims(ins[0])
     if len(shape) != 4 or shape[1] != 3:
         raise UniskelError(f"{path}: input 'image' has shape {shape}; uniskel feeds "
@@ -277,13 +395,13 @@ def inspect_onnx(path: Path) -> dict:
                            f"uniskel_config says {want[0]}x{want[1]}")
     if want is None and not all(isinstance(d, int) for d in have):
         raise UniskelError(f"{path}: input size is not fixed and no uniskel_config says it")
-    if cfg.get("output", "simcc") != kind:
+    if cfg.get("output", kind) != kind:  # a config that does not say: the graph's
         raise UniskelError(f"{path}: its uniskel_config says output {cfg['output']!r} but "
                            f"the graph outputs {[o.name for o in outs]}")
     cfg["output"] = kind
     out_dims = [_dims(o) for o in outs]
     for o, d in zip(outs, out_dims):
-        if len(d) != 3 or (kind == "keypoints" and d[2] != 3):
+        if len(d) != 3 or (kind == "keypoints" and isinstance(d[2], int) and d[2] != 3):
             raise UniskelError(f"{path}: output '{o.name}' has shape {d}; expected "
                                + ("(N, keypoints, 3)" if kind == "keypoints"
                                   else "(N, keypoints, bins)"))

@@ -65,6 +65,39 @@ def failure(exc: BaseException) -> UniskelError:
     return UniskelError(f"{type(exc).__name__}: {exc}")
 
 
+#: what each encoder takes: the largest side in pixels, and frame rates (the MPEG-4
+#: time base's denominator is 16 bits; below 0.01 fps FFmpeg sets no time base)
+ENCODER_LIMITS = {"mp4v": (8191, 0.01, 65535.0), "MJPG": (65500, 0.01, 1e6)}
+
+
+def encoder_problem(fourcc: str, w: int, h: int, fps: float) -> str | None:
+    """Why the ``fourcc`` encoder would refuse frames of w x h at ``fps``, or None."""
+    side, lo, hi = ENCODER_LIMITS.get(fourcc, (None, None, None))
+    if side and max(w, h) > side:
+        other = "; write .avi (MJPG, up to 65500 px)" if fourcc != "MJPG" else ""
+        return (f"the frame size {w}x{h} is larger than the {fourcc} encoder takes ({side} "
+                f"px a side at most){other}, or scale the source down")
+    if lo and not lo <= fps <= hi:
+        return (f"frame rate {fps:g} fps cannot be encoded by {fourcc} (it takes {lo:g} to "
+                f"{hi:g} fps)")
+    return None
+
+
+def writer_problem(path: Path, fourcc: str, w: int, h: int, fps: float) -> str:
+    """What most likely kept OpenCV's video writer from opening ``path``: the place, or
+    else the encoder (OpenCV says no more than that it failed)."""
+    import os
+
+    if path.is_dir():
+        return "cannot write a video there: it is a folder"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"cannot write a video there: the folder {path.parent} is read-only"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "cannot write a video there: the file exists and is read-only"
+    return (f"OpenCV's video writer (FFmpeg) cannot open {fourcc} for {w}x{h} at {fps:g} "
+            f"fps (OPENCV_FFMPEG_LOGLEVEL=24 shows FFmpeg's own reason)")
+
+
 class VideoOutput:
     """An OpenCV VideoWriter for RGB frames of ``size_hw``, cut to even sides (what the
     encoder keeps anyway: keypoint coordinates still match the pixels)."""
@@ -83,11 +116,13 @@ class VideoOutput:
         h, w = (max(int(v) // 2 * 2, 2) for v in size_hw)
         self.size_hw = (h, w)
         fps = float(fps) if fps and fps > 0 else 30.0
+        problem = encoder_problem(fourcc, w, h, fps)  # what the encoder refuses, said as such
+        if problem:
+            raise UniskelError(f"{self.path}: {problem}")
         self._writer = cv2.VideoWriter(str(write_to or self.path),
                                        cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
         if not self._writer.isOpened():
-            raise UniskelError(f"{self.path}: cannot write a video there (folder read-only "
-                               f"or missing?)")
+            raise UniskelError(f"{self.path}: {writer_problem(self.path, fourcc, w, h, fps)}")
 
     def fit(self, rgb: np.ndarray) -> np.ndarray:
         """The frame as it will be encoded: odd sides lose their last row/column; a

@@ -167,6 +167,7 @@ class Pipeline:
         self.quality = tuple(getattr(backend, "quality", ()) or ())
         self.frame_index = 0
         self._buffer = np.zeros((0, 0, 0, 3), np.uint8)
+        self._frame_hw = None  # the last frame's size: tracks do not carry over a change
 
     def set_max_people(self, n: int) -> None:
         """Change the cap between frames (the app's one-person toggle); tracks over the
@@ -200,6 +201,10 @@ class Pipeline:
         """Run the five stages on one RGB uint8 frame (H, W, 3)."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"frame must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        if self._frame_hw is not None and frame.shape[:2] != self._frame_hw:
+            self.tracker.reset()  # boxes and keypoints in another picture's pixels
+            self.smoother.reset()
+        self._frame_hw = frame.shape[:2]
         index = self.frame_index
         self.frame_index += 1
         if timestamp is None:

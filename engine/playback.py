@@ -2,7 +2,8 @@
 
 ``Player(source).events()`` yields, in order, ``Event("opened")``, then a ``Packet``
 per frame, and ``Event("ended")``, ``Event("lost", message)`` / ``Event("restored")``
-as they happen; a source that breaks off raises its ``SourceError`` (a one-line
+and ``Event("warning", message)`` (once each: the source's ``warnings``, e.g. a frame
+rate it had to assume, a frame size that changes) as they happen; a source that breaks off raises its ``SourceError`` (a one-line
 ``UniskelError``) after the frames that did arrive. The controls (``play``, ``pause``,
 ``seek``, ``set_loop``, ``stop``) may be called from any thread while another iterates.
 
@@ -50,9 +51,9 @@ class Packet:
 
 @dataclass
 class Event:
-    kind: str                  # "opened", "ended", "lost" or "restored"
+    kind: str                  # "opened", "ended", "lost", "restored" or "warning"
     source: Source | None = None
-    message: str = ""          # "lost": why, in one line
+    message: str = ""          # "lost": why; "warning": what; one line
 
 
 class Player:
@@ -73,6 +74,7 @@ class Player:
         self._at_end = False
         self._stopped = False
         self._lost = False
+        self._said: set[str] = set()  # warnings already passed on
         self._start = time.monotonic()
 
     # --- controls: any thread ---------------------------------------------------------
@@ -123,6 +125,7 @@ class Player:
     def events(self) -> Iterator[Packet | Event]:
         if self.source is not None:
             yield Event("opened", self.source)
+            yield from self._warnings(self.source)
         show = restart = True     # read one frame now, even paused; mark it a restart
         in_pass = 0               # frames since the start or the last seek (loop guard)
         t0, due_n = time.monotonic(), 0
@@ -157,6 +160,7 @@ class Player:
                     raise
                 yield from self._lose(f"{self.name} disconnected; waiting for it to come back")
                 continue
+            yield from self._warnings(src)
             if got is None:
                 if src.live and self.reconnect:
                     yield from self._lose(f"{self.name} disconnected; waiting for it to "
@@ -185,6 +189,12 @@ class Player:
             show = restart = False
             in_pass += 1
             yield packet
+
+    def _warnings(self, src: Source):
+        for message in getattr(src, "warnings", ()):
+            if message not in self._said:
+                self._said.add(message)
+                yield Event("warning", src, message)
 
     def _wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if a control woke us."""

@@ -14,12 +14,24 @@ looping, pause and seek from another thread, waiting for a camera to come back -
 ``engine.playback.Player``, which the window (app/capture.py) and iterating a source (the
 command line: ``for frame, timestamp, index in source``) both use.
 
+Odd but usable sources say so once: ``source.warnings`` (one line each) and, as each
+arises, ``source.on_warning(line)``; the player passes them on as ``Event("warning")``
+(the window's status), ``uniskel infer`` prints them. A video file states no frame rate, or one outside
+``MIN_FPS``..``MAX_FPS``: timestamps assume ``DEFAULT_FPS``. The frame size changes
+mid-video: said where it does (the pipeline restarts its tracks there). OpenCV cannot
+decode past a change of frame size in most containers and repeats the last frame it
+could instead; a video that moves and then ends on ``STALE_RUN`` or more exact copies
+of one frame ends at that frame, said once, rather than have those copies posed as
+frames. Identical frames that the video goes on from (a still picture), and a video
+that is one picture throughout, are frames.
+
 Cameras use ``CAP_PROP_BUFFERSIZE = 1`` so a slow consumer sees fresh frames, not a
 queue. ``loop=True`` repeats a video or an image forever when iterated (soak);
 ``realtime=True`` paces files at their frame rate.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -33,6 +45,10 @@ from uniskel.engine.errors import UniskelError
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 CAMERA_PREFIX = "camera:"
 STILL_FPS = 30.0      # the rate an image is repeated at when it loops
+DEFAULT_FPS = 30.0    # a video that states no plausible frame rate
+MIN_FPS, MAX_FPS = 0.01, 1000.0  # plausible: a frame every 100 s (time-lapse) to 1000 fps
+STALE_RUN = 3         # a video ending on this many copies of its last frame: see above
+LOOKAHEAD = 300       # identical frames read ahead, at most, to see whether the video ends
 
 
 class SourceError(UniskelError):
@@ -59,6 +75,27 @@ class Source:
         self.frame_count: int | None = None
         self.loop = False       # how iterating plays it (see engine.playback.Player)
         self.realtime = False
+        self.warnings: list[str] = []  # odd but usable: said once each (see above)
+        self.on_warning = None  # called with each new warning line (after those before)
+        self._shape = None      # the last frame's (h, w), to see a change
+
+    def warn(self, message: str) -> None:
+        """Say ``message`` once: kept in ``warnings``, passed to ``on_warning`` if set."""
+        if message in self.warnings:
+            return
+        self.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
+
+    def _check_size(self, frame: np.ndarray, index: int) -> None:
+        """Say (once) that the frame size changed, where it did."""
+        shape = frame.shape[:2]
+        if self._shape is not None and shape != self._shape and not any(
+                "frame size changes" in w for w in self.warnings):
+            (h0, w0), (h1, w1) = self._shape, shape
+            self.warn(f"{self.name}: the frame size changes from {w0}x{h0} to {w1}x{h1} at "
+                      f"frame {index}; people are found afresh from there")
+        self._shape = shape
 
     def read(self) -> tuple[np.ndarray, int] | None:
         """The next frame (RGB, owned by the caller) and its index, or None at the end;
@@ -133,11 +170,18 @@ class CameraSource(Source):
             if frame is None:
                 raise SourceError(f"camera {self.index}: stopped delivering frames "
                                   f"(unplugged or taken by another program?)")
+        self._check_size(frame, self._count)
         self._count += 1
         return _rgb(frame), self._count - 1
 
     def close(self):
         self.cap.release()
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Exactly the same pixels (a sparse look first: almost always enough to differ)."""
+    return a.shape == b.shape and np.array_equal(a[::7, ::7], b[::7, ::7]) \
+        and np.array_equal(a, b)
 
 
 class VideoSource(Source):
@@ -154,9 +198,19 @@ class VideoSource(Source):
             raise UniskelError(f"{path}: no frame can be decoded (not a video, or truncated)")
         self._first = first
         self._next = 0          # the index of the frame read() gives next
+        self._last = None       # the last frame decoded (BGR), to see copies of it
+        self._pending = None    # a frame read ahead, given after the copies before it
+        self._copies = 0        # copies of _last still to give (a still picture)
+        self._dropped = 0       # copies at the end left out (see the module's notes)
         self.size = first.shape[:2]
         fps = self.cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 1 <= fps <= 1000 else 30.0
+        if fps and math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS:
+            self.fps = float(fps)
+        else:
+            self.fps = DEFAULT_FPS
+            said = "states no frame rate" if not fps or not math.isfinite(fps) \
+                else f"states an implausible frame rate ({fps:g} fps)"
+            self.warn(f"{path}: the file {said}; timestamps assume {DEFAULT_FPS:g} fps")
         count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 else None
 
@@ -175,21 +229,58 @@ class VideoSource(Source):
             raise SourceError(f"{self.path}: stream breaks off after frame {read} of {n} "
                               f"(truncated or corrupt)")
 
-    def read(self):
-        frame, self._first = self._first, None
+    def _decode(self) -> np.ndarray | None:
+        """The next decoded frame (BGR), or None at the end."""
+        frame, self._pending = self._pending, None
+        if frame is None:
+            frame, self._first = self._first, None
         if frame is None:
             ok, frame = self.cap.read()
             if not ok or frame is None:
-                self._check_complete(self._next)
                 return None
+        return frame
+
+    def _give(self, frame: np.ndarray):
         self._next += 1
         return _rgb(frame), self._next - 1
+
+    def read(self):
+        if self._copies:  # a still picture the video went on from: its frames
+            self._copies -= 1
+            return self._give(self._last)
+        frame = self._decode()
+        if frame is None:
+            self._check_complete(self._next + self._dropped)
+            return None
+        if self._last is not None and _same(frame, self._last):
+            copies = 1
+            while True:  # read on: does the video go on from this picture?
+                after = self._decode()
+                if after is None or not _same(after, self._last) or copies >= LOOKAHEAD:
+                    break
+                copies += 1
+            if after is None and copies >= STALE_RUN and self._next > 1:
+                self._dropped += copies
+                k = self._next - 1
+                self.warn(f"{self.path}: the last {copies} frames are exact copies of frame "
+                          f"{k}, which is what OpenCV gives when the frame size changes "
+                          f"mid-video (it cannot decode past that point); the video ends at "
+                          f"frame {k} here, the copies left out (re-encode it at one frame "
+                          f"size to use the rest)")
+                self._check_complete(self._next + self._dropped)
+                return None
+            self._pending, self._copies = after, copies - 1
+            return self._give(frame)
+        self._check_size(frame, self._next)
+        self._last = frame
+        return self._give(frame)
 
     def seek(self, index: int) -> None:
         index = max(0, int(index))
         if self.frame_count:
             index = min(index, self.frame_count - 1)
-        self._first = None
+        self._first = self._pending = self._last = None
+        self._copies = self._dropped = 0
         if index == 0:  # from the start: reopen, which every container supports
             self.cap.release()
             self.cap = self._open()

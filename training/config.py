@@ -1,7 +1,9 @@
 """Training configuration: plain dataclasses, the dataset presets, and the TOML reader.
 
 A config file is a ``TrainConfig`` written as TOML (see training/configs/); unknown keys
-are refused by name. Nothing here imports torch.
+are refused by name, and every value is checked against its rule (``_rules``: types,
+ranges, known names) by ``validate`` before any data loads. Importing this module does
+not import torch (checking ``arch`` does: engine.model holds the names).
 """
 from __future__ import annotations
 
@@ -124,12 +126,20 @@ def _from_dict(cls, d):
     """Build a (nested) config dataclass from a TOML table, rejecting unknown keys."""
     from uniskel.training.augment import AugmentConfig
     from uniskel.training.losses import LossConfig
+    if not isinstance(d, dict):
+        raise UniskelError(f"{cls.__name__} in config must be a table, not {d!r}")
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(d) - set(names)
     if unknown:
         raise UniskelError(f"unknown {cls.__name__} keys in config: {', '.join(sorted(unknown))}")
+    missing = [f.name for f in names.values() if f.name not in d
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise UniskelError(f"{cls.__name__} in config lacks {', '.join(missing)}")
     kw = {}
     for k, v in d.items():
+        if k in ("datasets", "teachers") and not isinstance(v, list):
+            raise UniskelError(f"{k} in config must be [[{k}]] tables, not {v!r}")
         if k == "datasets":
             v = [_from_dict(DatasetSpec, x) for x in v]
         elif k == "teachers":
@@ -144,6 +154,158 @@ def _from_dict(cls, d):
     return cls(**kw)
 
 
+# ---------------------------------------------------------------- checking the values
+# One rule per key (engine/values.py); ``validate`` applies them, and the few rules that
+# relate two keys, before anything is loaded: a wrong value is one line naming the key.
+
+def _archs() -> tuple:
+    from uniskel.engine.model import SIZES
+    return tuple(SIZES)
+
+
+def _formats() -> tuple:
+    from uniskel.training.datasets import READERS
+    return tuple(READERS)
+
+
+def _teacher_kinds() -> tuple:
+    from uniskel.training.teachers import KINDS
+    return tuple(KINDS)
+
+
+def _skeletons() -> tuple:
+    from uniskel.engine.skeleton import MAPPINGS
+    return tuple(MAPPINGS)
+
+
+def _device(v):
+    if isinstance(v, str) and (v in ("auto", "cpu", "cuda")
+                               or (v.startswith("cuda:") and v[5:].isdigit())):
+        return None
+    return "must be auto, cpu, cuda or cuda:N"
+
+
+def _names(v):
+    return None if isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v) \
+        else "must be true, false or a list of dataset names"
+
+
+def _rules() -> dict:
+    """{TrainConfig, DatasetSpec, TeacherSpec, "loss", "augment": {key: rule}}."""
+    from uniskel.engine import values as V
+    prob = V.number(0, 1)
+    return {
+        TrainConfig: {
+            "mode": V.one_of("teacher", "student"),
+            "arch": V.one_of(lookup=_archs),
+            "input_size": V.pair(V.whole(32, 2048), "whole numbers from 32 to 2048 "
+                                                    "(height, width)"),
+            "epochs": V.whole(1),
+            "samples_per_epoch": V.whole(0),
+            "batch_size": V.whole(1),
+            "lr": V.number(above=0),
+            "weight_decay": V.number(0),
+            "decay_norms": V.flag(),
+            "warmup_steps": V.whole(0),
+            "cosine_from_epoch": V.whole(0),
+            "lr_floor": prob,
+            "clip_norm": V.number(above=0),
+            "ema_momentum": V.number(0, below=1),
+            "sync_bn": V.flag(),
+            "seed": V.whole(0, 2 ** 32 - 1),
+            "device": _device,
+            "workers": V.whole(0),
+            "amp": V.flag(),
+            "out": V.text(),
+            "init_from": V.text(empty=True),
+            "checkpoint_every": V.whole(0),
+            "on_error": V.one_of("skip", "raise"),
+            "repair_lr_swaps": V.flag(),
+            "cache_dir": V.text(),
+            "final_epochs": V.whole(0),
+        },
+        DatasetSpec: {
+            "name": V.text(),
+            "format": V.one_of(lookup=_formats),
+            "images": V.text(),
+            "annotations": V.text(),
+            "range": V.optional(V.pair(V.whole(0), "whole numbers >= 0 (first, last + 1)",
+                                       ordered=True)),
+            "weight": V.number(above=0),
+            "split": V.optional(V.one_of("train", "val")),
+        },
+        TeacherSpec: {
+            "kind": V.one_of(lookup=_teacher_kinds),
+            "path": V.text(empty=True),
+            "skeleton": V.one_of(lookup=_skeletons),
+            "role": V.one_of("coco", "mpii"),
+            "where_gt": V.optional(V.either(V.flag(), _names, reason="must be true, false "
+                                            "or a list of dataset names")),
+            "complexity": V.whole(1, 2),
+            "tflite": V.text(empty=True),
+            "weight": V.optional(V.number(0)),
+            "decay": V.optional(V.one_of("linear", "none")),
+        },
+        "loss": {
+            "beta": V.number(above=0),
+            "sigma": V.pair(V.number(above=0), "numbers > 0 (x, y bins)"),
+            "w_gt": V.number(0),
+            "w_coco_teacher": V.number(0),
+            "w_mpii_teacher": V.number(0),
+            "temperature": V.number(above=0),
+            "decay": V.one_of("linear", "none"),
+            "teacher_where_gt": V.flag(),
+            "teacher_min_conf": prob,
+        },
+        "augment": {
+            "padding": V.number(above=0),
+            "scale": V.pair(V.number(above=0), "numbers > 0", ordered=True),
+            "rotate": V.number(0, 180),
+            "rotate_prob": prob,
+            "flip_prob": prob,
+            "shift": V.number(0, 1),
+            "half_body_prob": prob,
+            "color_prob": prob,
+            "blur_prob": prob,
+            "downscale_prob": prob,
+            "gray_prob": prob,
+        },
+    }
+
+
+def config_problem(cfg: TrainConfig) -> str | None:
+    """The first value of ``cfg`` that cannot be right, as one line naming its key
+    (``datasets[2].format = 'yolo': must be one of ...``; lists counted from 1), or None."""
+    from uniskel.engine import values as V
+    rules = _rules()
+    found = V.problem(rules[TrainConfig], cfg)
+    for name in ("loss", "augment", "final_augment"):
+        part = getattr(cfg, name)
+        if found or part is None:
+            continue
+        found = V.problem(rules[name if name != "final_augment" else "augment"], part,
+                          f"{name}.")
+    for key, spec_type in (("datasets", DatasetSpec), ("teachers", TeacherSpec)):
+        for i, spec in enumerate(getattr(cfg, key), 1):
+            found = found or V.problem(rules[spec_type], spec, f"{key}[{i}].")
+            if not found and spec_type is TeacherSpec and spec.kind == "model" \
+                    and not spec.path:
+                found = f"{key}[{i}].path = '': a model teacher needs its checkpoint"
+    if not found and cfg.final_epochs > cfg.epochs:
+        found = (f"final_epochs = {cfg.final_epochs}: must be at most epochs "
+                 f"({cfg.epochs})")
+    return found
+
+
+def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
+    """Raise UniskelError naming the first wrong value (``where``: what to say first, e.g.
+    the config file); returns ``cfg``."""
+    found = config_problem(cfg)
+    if found:
+        raise UniskelError(f"{where}{found}")
+    return cfg
+
+
 def load_config(path: str | Path) -> TrainConfig:
     import tomllib
     path = Path(path)
@@ -154,4 +316,4 @@ def load_config(path: str | Path) -> TrainConfig:
         raise UniskelError(f"config not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UniskelError(f"config {path} is not valid TOML: {exc}") from None
-    return _from_dict(TrainConfig, data)
+    return validate(_from_dict(TrainConfig, data), f"config {path}: ")

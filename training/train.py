@@ -121,12 +121,28 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None,
     A folder holding an earlier run's last.pt needs ``resume`` or ``overwrite``.
     Under torchrun, one process of a distributed run (training/distributed.py)."""
     from uniskel.training import distributed
+    from uniskel.training.config import validate
+    validate(cfg)  # every value, before anything is loaded or made
     check_run_folder(cfg.out, resume, overwrite)
     group = distributed.setup(cfg.device)
     try:
         return _train(cfg, resume, max_steps, hooks, group)
     finally:
         distributed.teardown(group)
+
+
+def _check_resumable(ck: dict, cfg: TrainConfig, last: Path) -> None:
+    """A run resumes only as the network it was: the same arch and input size."""
+    saved = ck["config"] if isinstance(ck.get("config"), dict) else {}
+    was_arch, was_size = saved.get("arch"), list(saved.get("input_size") or ())
+    if was_arch != cfg.arch:
+        raise UniskelError(f"--resume: {last} was trained as arch {was_arch!r}, the config "
+                           f"now says {cfg.arch!r}; set arch back to {was_arch!r}, or start a "
+                           f"new run in another --out")
+    if was_size != list(cfg.input_size):
+        raise UniskelError(f"--resume: {last} was trained at input size {was_size}, the "
+                           f"config now says {list(cfg.input_size)}; set input_size back, or "
+                           f"start a new run in another --out")
 
 
 def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | None,
@@ -156,6 +172,7 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
         if not last.exists():
             raise UniskelError(f"--resume: no checkpoint at {last}")
         ck = load_checkpoint(last)
+        _check_resumable(ck, cfg, last)
     # the global batch: a resumed run keeps its checkpoint's, whatever the process count
     per_rank = cfg.batch_size
     if ck is not None:

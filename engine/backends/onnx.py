@@ -79,14 +79,22 @@ class OnnxBackend(StudentBackend):
 
     # ---- checks: a wrong file says which way it is wrong ----
     def _check_keypoints(self):
-        if "num_keypoints" in self.cfg:
+        if "num_keypoints" in self.cfg:  # a whole number: inspect_onnx checked the values
             modelfile.check_keypoints(self.path, int(self.cfg["num_keypoints"]),
                                     self.cfg.get("keypoints"))
+        # two crops, not one: a model exported with its batch fixed at 1 passes every
+        # other check and fails on the first frame with two people
         try:
-            out = self._run(np.zeros((1, 3, *self.input_size), np.float32))
+            out = self._run(modelfile.probe_batch(self.input_size))
         except Exception as exc:
-            raise UniskelError(f"{self.path}: model fails on a {self.input_size} input "
-                               f"({first_line(exc)})") from None
+            raise UniskelError(f"{self.path}: model fails on a batch of 2 crops of "
+                               f"{self.input_size[0]}x{self.input_size[1]} (exported with "
+                               f"a fixed batch size? {first_line(exc, 100)})") from None
+        if any(o.shape[0] != 2 for o in out):
+            raise UniskelError(f"{self.path}: model fails on a batch of 2 crops: it gives "
+                               f"{out[0].shape[0]} results (exported with a fixed batch "
+                               f"size?)")
+        modelfile.check_finite(self.path, out)
         modelfile.check_keypoints(self.path, out[0].shape[1])
         if self.output == "keypoints":
             if out[0].shape[2:] != (3,):
