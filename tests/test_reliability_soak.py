@@ -99,7 +99,10 @@ def test_soak_fails_when_the_engine_gives_up(tmp_path, monkeypatch, capsys):
 
 
 def test_soak_bad_source_is_one_line(tmp_path, capsys):
-    rc = commands.main(["soak", "--source", str(tmp_path / "none.mp4"), "--minutes", "1"])
+    # --json in tmp: the default (runs/soak.json) is checked in the working directory,
+    # which may be anywhere (read-only, or holding an earlier report)
+    rc = commands.main(["soak", "--source", str(tmp_path / "none.mp4"), "--minutes", "1",
+                        "--json", str(tmp_path / "soak.json")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "source not found" in err[0]
 
