@@ -345,3 +345,15 @@ def test_compare_view_runs_movenet_and_switches_between_variants(qtbot, window, 
     qtbot.waitUntil(lambda: window.compare_view.frames_painted > 0, timeout=20000)
     assert window.settings.compare_with == "movenet:thunder"
     window.action["compare"].setChecked(False)
+
+
+def test_an_odd_video_says_so_in_the_status_bar(qtbot, window, tmp_path):
+    """A file whose frame rate is implausible plays at an assumed rate, and the window
+    says so once (the same line ``uniskel infer`` prints as a warning)."""
+    from test_reliability_values import implausible_fps_avi
+
+    path = implausible_fps_avi(tmp_path / "odd_rate.avi")
+    assert window.open_path(str(path))
+    qtbot.waitUntil(lambda: "timestamps assume" in window.statusBar().currentMessage(),
+                    timeout=20000)
+    assert str(path) in window.statusBar().currentMessage()

@@ -145,6 +145,8 @@ class SourcesController(QObject):
         source.lost.connect(self.on_lost)
         source.restored.connect(self.on_restored)
         source.position.connect(self._on_position)
+        if hasattr(source, "warning"):  # files: an assumed frame rate, a size change
+            source.warning.connect(self._on_warning)
         source.set_loop(self.loop_box.isChecked())
         self.switched.emit()
         self.w.view.placeholder = f"Opening {self.name()}..."
@@ -158,7 +160,7 @@ class SourcesController(QObject):
         if self.source is not None:
             src, self.source = self.source, None
             for sig in (src.frame, src.opened, src.failed, src.ended, src.lost, src.restored,
-                        src.position):
+                        src.position, *([src.warning] if hasattr(src, "warning") else [])):
                 try:
                     sig.disconnect()
                 except (RuntimeError, TypeError):
@@ -176,6 +178,9 @@ class SourcesController(QObject):
         self.w.show_error(message)
         self.ended.emit("source failed")
         self.w.view.placeholder = NO_SOURCE
+
+    def _on_warning(self, message) -> None:
+        self.w.statusBar().showMessage(message, 15000)
 
     def _on_ended(self) -> None:
         self.ended.emit("source ended")
