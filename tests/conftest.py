@@ -216,3 +216,14 @@ def error_line(capsys, command: str) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith(f"uniskel {command}: error: "), lines[0]
     return lines[0]
+
+
+@pytest.fixture
+def blob_engine(monkeypatch):
+    """A fast fake model and the window-search detector: the outputs are the subject."""
+    from engine_fakes import BlobBackend
+    from uniskel.engine.detector import SearchDetector
+
+    monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: BlobBackend())
+    monkeypatch.setattr("uniskel.engine.detector.create",
+                        lambda name="auto", people=1: SearchDetector())

@@ -17,20 +17,9 @@ pytest.importorskip("pytestqt")
 from uniskel import commands as cli  # noqa: E402
 from uniskel.engine import outputs, records  # noqa: E402
 from conftest import error_line  # noqa: E402
-from engine_fakes import BlobBackend  # noqa: E402
 from reliability_fakes import BreakingSource, read_video, write_video  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def blob_engine(monkeypatch):
-    """A fast fake model and the window-search detector: the outputs are the subject."""
-    from uniskel.engine.detector import SearchDetector
-
-    monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: BlobBackend())
-    monkeypatch.setattr("uniskel.engine.detector.create",
-                        lambda name="auto", people=1: SearchDetector())
 
 
 @pytest.fixture

@@ -28,20 +28,9 @@ import pytest
 
 from uniskel import commands as cli
 from conftest import error_line
-from engine_fakes import BlobBackend
 from reliability_fakes import BreakingSource, camera_unplugged, read_video, tmpfs, write_video
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def stub_backend(monkeypatch):
-    """A fast fake model and the window-search detector: the outputs are the subject."""
-    from uniskel.engine.detector import SearchDetector
-
-    monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: BlobBackend())
-    monkeypatch.setattr("uniskel.engine.detector.create",
-                        lambda name="auto", people=1: SearchDetector())
 
 
 def use_source(monkeypatch, source):
@@ -98,7 +87,7 @@ def _interrupted_while_opening(monkeypatch, folder):
                                   _source_gives_no_frame, _interrupted_while_opening],
                          ids=lambda f: f.__name__.strip("_"))
 def test_a_run_that_writes_nothing_keeps_the_earlier_outputs(case, monkeypatch, earlier_run,
-                                                              capsys, stub_backend):
+                                                              capsys, blob_engine):
     use_source(monkeypatch, BreakingSource(5))
     flags = {"--out": earlier_run / "clip.mp4", "--keypoints": earlier_run / "clip.jsonl"}
     change, words = case(monkeypatch, earlier_run)
@@ -117,7 +106,7 @@ def test_a_run_that_writes_nothing_keeps_the_earlier_outputs(case, monkeypatch, 
 
 
 def test_a_run_that_writes_replaces_the_earlier_outputs(monkeypatch, earlier_run, capsys,
-                                                         stub_backend):
+                                                         blob_engine):
     """The other side: a run that wrote frames leaves its own files, and no temporary."""
     use_source(monkeypatch, BreakingSource(4))
     out, kp = earlier_run / "clip.mp4", earlier_run / "clip.jsonl"
@@ -158,7 +147,7 @@ def _records_hard_link(source: Path) -> tuple[str, Path]:
 
 @pytest.mark.parametrize("case", [_same_path, _symlink, _relative_path, _hard_link,
                                   _records_hard_link], ids=lambda f: f.__name__.strip("_"))
-def test_an_output_that_is_the_source_is_refused(case, tmp_path, capsys, stub_backend):
+def test_an_output_that_is_the_source_is_refused(case, tmp_path, capsys, blob_engine):
     source = write_video(tmp_path / "holiday.mp4", n=8)
     (tmp_path / "sub").mkdir()
     data = source.read_bytes()
