@@ -6,8 +6,8 @@ Light at import time: Qt, OpenCV and the engine are imported inside ``run``.
 from __future__ import annotations
 
 import os
+import signal
 import sys
-
 
 
 def prepare_qt_environment() -> None:
@@ -15,6 +15,28 @@ def prepare_qt_environment() -> None:
     before QApplication exists, or PySide6 loads the wrong platform plugin."""
     import cv2  # noqa: F401 - importing cv2 is what sets the variable
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+
+
+def stop_on_signals(app, window, result: dict) -> None:
+    """Ctrl+C, SIGTERM and SIGHUP close the window as its Quit does (a recording finished
+    and playable, settings saved) and end ``app.exec()``; ``result["signum"]`` says which.
+    Python runs signal handlers only between bytecodes, so a timer gives it a turn while
+    Qt's event loop runs."""
+    from PySide6.QtCore import QTimer
+
+    from uniskel.engine.errors import STOP_SIGNALS
+
+    def stop(signum, _frame):
+        if not result.get("signum"):
+            result["signum"] = signum
+            QTimer.singleShot(0, lambda: (window.close(), app.quit()))
+
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: leave it ignored
+            signal.signal(signum, stop)
+    tick = QTimer(app)
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
 
 
 def run(source: str | None = None, backend: str | None = None, model: str | None = None,
@@ -46,6 +68,7 @@ def run(source: str | None = None, backend: str | None = None, model: str | None
     window.open_path(source or window.default_source())
 
     result = {"code": 0}
+    stop_on_signals(app, window, result)
     if quit_after is not None:
         def finish():
             if screenshot:
@@ -57,6 +80,11 @@ def run(source: str | None = None, backend: str | None = None, model: str | None
             app.quit()
         QTimer.singleShot(int(quit_after * 1000), finish)
     code = app.exec()
+    if result.get("signum"):
+        name = signal.Signals(result["signum"]).name
+        print(f"uniskel demo: interrupted by {name}; the window closed as on quit "
+              f"(recordings finished)", file=sys.stderr)
+        result["code"] = 128 + result["signum"]
     # Tear the window down (threads stopped, camera and models released) while Python
     # is fully alive, rather than in the interpreter's final garbage collection.
     window.deleteLater()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +56,38 @@ def test_demo_with_an_unreadable_source_reports_it_and_still_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "broken.mp4" in proc.stderr and "Traceback" not in proc.stderr
     assert np.asarray(cv2.imread(str(shot))).std() > 5
+
+
+@pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
+def test_demo_stopped_by_a_signal_closes_the_window_as_quit_does(tmp_path, signame, code):
+    """A logout, `kill` or Ctrl+C while the window runs: it closes as its Quit does
+    (recordings finished, settings saved) and exits 128 + the signal with one line."""
+    import signal
+    import time
+
+    from uniskel.app.controllers.sources import sample_video
+
+    env = _env(tmp_path)
+    env["UNISKEL_STARTUP_REPORT"] = f"{time.time():.6f}"  # says when the first frame is painted
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "uniskel_entry.py"), "demo", "--source",
+         str(sample_video()), "--quit-after", "300"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stderr:  # the window is up and its event loop runs
+            lines.append(line)
+            if "first frame painted" in line:
+                break
+        assert lines and "first frame painted" in lines[-1], "".join(lines)
+        proc.send_signal(getattr(signal, signame))
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=120) == code, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in rest
+    said = [line for line in rest.splitlines() if line.strip()]
+    assert said == [f"uniskel demo: interrupted by {signame}; the window closed as on quit "
+                    f"(recordings finished)"], rest
+    assert list((tmp_path / "config").rglob("*.conf")), "the window did not save its settings"
