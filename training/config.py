@@ -22,9 +22,13 @@ if TYPE_CHECKING:
 @dataclass
 class DatasetSpec:
     name: str
-    format: str                    # coco | mpii | lsp | halpe | aic | crowdpose
+    format: str                    # coco | mpii | lsp | halpe | aic | crowdpose |
+                                   # unlabelled (people found by the person detector, no
+                                   # labels: taught by the teachers alone; datasets.py)
     images: str
-    annotations: str               # JSON file, or joints.mat for lsp
+    annotations: str = ""          # JSON file, or joints.mat for lsp; for unlabelled, ""
+                                   # or the labelled file of the same images, whose
+                                   # labelled people are then left out (only the others)
     range: tuple[int, int] | None = None  # keep instances [a, b) (e.g. LSPET's split)
     weight: float = 1.0            # sampling weight in the mixed loader
     split: str | None = None       # "train" | "val": keep one part of the image-id
@@ -119,6 +123,21 @@ PRESETS = {
         "coco_mini", "coco", _shared("coco_mini", "train2017"),
         _shared("coco_mini", "annotations", "person_keypoints_train2017.json"), None, 1.0,
         "train"),
+    # unlabelled people (format "unlabelled": the person detector's boxes, the teachers
+    # alone teach them): ccp_photos' 2,098 photos, and the people nobody labelled in
+    # the training images of the labelled sets (their labelled people left out)
+    "ccp_photos": lambda: DatasetSpec("ccp_photos", "unlabelled",
+                                      _shared("ccp_photos", "images")),
+    "lspet_others": lambda: DatasetSpec("lspet_others", "unlabelled",
+                                        _shared("lspet", "images"),
+                                        _shared("lspet", "joints.mat"), (0, 7500)),
+    "coco_mini_others": lambda: DatasetSpec(
+        "coco_mini_others", "unlabelled", _shared("coco_mini", "train2017"),
+        _shared("coco_mini", "annotations", "person_keypoints_train2017.json"), None, 1.0,
+        "train"),
+    "coco_extra_others": lambda: DatasetSpec(
+        "coco_extra_others", "unlabelled", _shared("coco_extra", "images"),
+        _shared("coco_extra", "person_keypoints_train2017.json")),
 }
 
 
@@ -228,7 +247,7 @@ def _rules() -> dict:
             "name": V.text(),
             "format": V.one_of(lookup=_formats),
             "images": V.text(),
-            "annotations": V.text(),
+            "annotations": V.text(empty=True),
             "range": V.optional(V.pair(V.whole(0), "whole numbers >= 0 (first, last + 1)",
                                        ordered=True)),
             "weight": V.number(above=0),
@@ -269,8 +288,55 @@ def _rules() -> dict:
             "blur_prob": prob,
             "downscale_prob": prob,
             "gray_prob": prob,
+            "occlude_prob": prob,
+            "occlude_person": prob,
+            "occlude_size": V.pair(V.number(above=0, hi=1), "numbers > 0 and <= 1 "
+                                   "(fractions of the crop height)", ordered=True),
+            "second_person_prob": prob,
         },
     }
+
+
+# The validation sets never enter training in any form, labelled or as unlabelled images
+# for the teachers: a dataset whose images or annotations lie in one of these folders
+# (by name anywhere in the path, or resolved into ../shared/data) is refused, or, for the
+# two sets that share a folder with training data, limited to the training part.
+HELD_OUT = {
+    "coco128": "coco128 is a validation set",
+    "coco_val2017_dev": "coco_val2017_dev is a validation set",
+    "val2017": "COCO val2017 is validation data",
+}
+LSPET_VAL = (7500, 8000)   # LSPET images 7500-7999 (0-based index, im07501-im08000)
+
+
+def _path_names(path: str) -> set[str]:
+    p = Path(path)
+    names = set(p.parts)
+    try:
+        names |= set(p.resolve().parts)
+    except OSError:
+        pass
+    return names
+
+
+def held_out_problem(spec: DatasetSpec, where: str = "dataset") -> str | None:
+    """One line when ``spec`` would train on a validation set (``HELD_OUT``, LSPET
+    7500-7999, coco_mini's "val" part), else None."""
+    names = _path_names(spec.images) | (_path_names(spec.annotations)
+                                        if spec.annotations.strip() else set())
+    head = f"{where} ({spec.name}): "
+    for folder, why in HELD_OUT.items():
+        if folder in names or any(n.endswith(f"_{folder}.json") for n in names):
+            return head + f"{why}; it is never trained on, labelled or not"
+    if "lspet" in names:
+        a, b = spec.range if spec.range is not None else (0, None)
+        if b is None or (a < LSPET_VAL[1] and b > LSPET_VAL[0]):
+            return head + (f"range = {list(spec.range) if spec.range else 'all'} reaches "
+                           f"LSPET 7500-7999, the validation split; use range = [0, 7500]")
+    if "coco_mini" in names and spec.split != "train":
+        return head + (f"split = {spec.split or 'none'} takes coco_mini's validation part "
+                       f"(image id % 4 == 1); use split = \"train\"")
+    return None
 
 
 def config_problem(cfg: TrainConfig) -> str | None:
@@ -291,6 +357,12 @@ def config_problem(cfg: TrainConfig) -> str | None:
             if not found and spec_type is TeacherSpec and spec.kind == "model" \
                     and not spec.path:
                 found = f"{key}[{i}].path = '': a model teacher needs its checkpoint"
+            if not found and spec_type is DatasetSpec and spec.format != "unlabelled" \
+                    and not spec.annotations.strip():
+                found = (f"{key}[{i}].annotations = '': a {spec.format} dataset needs its "
+                         f"annotation file")
+            if not found and spec_type is DatasetSpec:
+                found = held_out_problem(spec, f"{key}[{i}]")
     if not found and cfg.final_epochs > cfg.epochs:
         found = (f"final_epochs = {cfg.final_epochs}: must be at most epochs "
                  f"({cfg.epochs})")

@@ -17,14 +17,20 @@ from uniskel.training.config import DatasetSpec, TrainConfig
 log = logging.getLogger("uniskel.train")
 
 
-def load_instances(spec: DatasetSpec, on_error: str):
+def load_instances(spec: DatasetSpec, on_error: str, cache_dir: str = "runs/cache"):
+    """``spec``'s person instances. An unlabelled dataset's person boxes are found once by
+    the detector and cached in ``cache_dir`` (``box_cache_path``); its range and split
+    choose images before the detector sees any."""
     from uniskel.training import datasets
     if spec.format not in datasets.READERS:
         raise UniskelError(f"dataset {spec.name}: unknown format {spec.format!r} "
                            f"(use one of {', '.join(datasets.READERS)})")
     check_paths(spec)
+    kw = {}
+    if spec.format == "unlabelled":
+        kw = {"cache": box_cache_path(spec, cache_dir), "index_range": spec.range}
     insts = datasets.read(spec.format, spec.annotations, spec.images, split=spec.split,
-                          on_error=on_error)
+                          on_error=on_error, **kw)
     if spec.range is not None:
         a, b = spec.range
         insts = [x for x in insts if a <= _index(x) < b]
@@ -33,11 +39,21 @@ def load_instances(spec: DatasetSpec, on_error: str):
     return insts
 
 
+def box_cache_path(spec: DatasetSpec, cache_dir: str):
+    """The JSON file holding an unlabelled dataset's person boxes (datasets.person_boxes:
+    keyed inside by image path and detector checksum, so a stale entry is found again)."""
+    from pathlib import Path
+    return Path(cache_dir) / f"person_boxes_{spec.name}.json"
+
+
 def check_paths(spec: DatasetSpec) -> None:
     """One line naming the dataset and path when its annotations or images are missing
     (e.g. a full-scale preset not yet pointed at the user's copy)."""
     from pathlib import Path
     for what in ("annotations", "images"):
+        if what == "annotations" and spec.format == "unlabelled" \
+                and not spec.annotations.strip():
+            continue
         path = Path(getattr(spec, what))
         if not path.exists():
             raise UniskelError(
@@ -87,7 +103,7 @@ def prepare_sources(cfg: TrainConfig, cached_teachers=()) -> list:
     from uniskel.training.teachers import blazepose_keypoints
     sources = []
     for spec in cfg.datasets:
-        insts = load_instances(spec, cfg.on_error)
+        insts = load_instances(spec, cfg.on_error, cfg.cache_dir)
         if cfg.repair_lr_swaps and spec.format == "lsp":
             n = repair_lr_swaps(insts, blazepose_keypoints(spec, insts, cfg))
             log.info("%s: repaired %d left/right swapped labels of %d", spec.name, n, len(insts))
@@ -117,12 +133,14 @@ class MixedSamples:
         self.plan = np.zeros((0, 2), np.int64)
         self.epoch = 0
         self.derived = [
-            [skeleton.INDEX[n] for n in skeleton.MAPPINGS[spec.format].derived]
+            [skeleton.INDEX[n] for n in (skeleton.MAPPINGS[spec.format].derived
+                                         if spec.format in skeleton.MAPPINGS else ())]
             for spec, _, _ in sources]
         counts = {len(c) for _, _, c in self.sources}
         if len(counts) > 1:
             raise ValueError(f"every source needs the same cached teachers, got {counts}")
         self.teachers = counts.pop() if counts else 0
+        self._donor_pools = None
 
     def make_plan(self, epoch: int, samples_per_epoch: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, epoch, 7])
@@ -151,7 +169,7 @@ class MixedSamples:
         import cv2
         import torch
 
-        from uniskel.training.augment import make_sample
+        from uniskel.training.augment import make_sample, occluded_points
         cv2.setNumThreads(1)
         k, i = self.plan[pos]
         spec, insts, cached = self.sources[k]
@@ -168,9 +186,11 @@ class MixedSamples:
             mask = np.zeros(skeleton.NUM_KEYPOINTS, bool)
         else:
             mask = inst.mask
+        info: dict = {}
         patch, coords, mask, _, tks = make_sample(
             img, inst.box, inst.keypoints, mask, self.input_size, self.augment_at(self.epoch),
-            rng, [c[i] for c in cached])
+            rng, [c[i] for c in cached], donors=lambda r, person: self.donor(r, person, (k, i)),
+            info=info)
         for d in self.derived[k]:  # documented rule: thorax / pelvis = midpoint of parents
             a, b = (skeleton.INDEX[n] for n in skeleton.DERIVED_RULES[skeleton.KEYPOINTS[d]])
             if mask[a] and mask[b]:
@@ -185,7 +205,40 @@ class MixedSamples:
             "teacher_coords": torch.from_numpy(tk[..., :2].astype(np.float32)),
             "teacher_conf": torch.from_numpy((tk[..., 2] * t_ok).astype(np.float32)),
             "source": int(k),
+            # points under pasted pixels (occlusion augmentation; their labels are kept)
+            "occluded": torch.from_numpy(occluded_points(coords, info["cover"])),
         }
+
+    def donor(self, rng, person: bool, other_than=None, tries: int = 4):
+        """Another training image for the occlusion augmentations, drawn with ``rng``
+        (so a sample stays a function of its seed): (image BGR, keypoints, mask) of a
+        random instance of a random source (by weight); ``person``: one with at least
+        ``DONOR_POINTS`` labelled points (its person is cut out along them). None when
+        ``tries`` draws find none (or only ``other_than``, the sample's own (k, i))."""
+        import cv2
+        if self._donor_pools is None:  # sources with an instance to cut (a person) from
+            self._donor_pools = {
+                want: [k for k, (_, insts, _) in enumerate(self.sources)
+                       if any(not want or x.mask.sum() >= DONOR_POINTS for x in insts)]
+                for want in (False, True)}
+        pool = self._donor_pools[bool(person)]
+        if not pool:
+            return None
+        w = np.array([self.sources[k][0].weight for k in pool], np.float64)
+        for _ in range(tries):
+            k = pool[int(rng.choice(len(pool), p=w / w.sum()))]
+            insts = self.sources[k][1]
+            i = int(rng.integers(len(insts)))
+            inst = insts[i]
+            if (k, i) == other_than or (person and inst.mask.sum() < DONOR_POINTS):
+                continue
+            img = cv2.imread(str(inst.image))
+            if img is not None:
+                return img, inst.keypoints, inst.mask
+        return None
+
+
+DONOR_POINTS = 8  # a person cut out to paste needs this many labelled points
 
 
 def _as_teachers(cached) -> tuple:
