@@ -15,6 +15,7 @@ through a symlink or a hard link: ``os.path.samefile``).
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 from pathlib import Path
 
@@ -24,9 +25,29 @@ from uniskel.engine.errors import UniskelError, held_signals
 def partial_path(target) -> Path:
     """Where ``target`` is written until it is whole: a hidden name in the same folder
     (so the rename is atomic) with the same extension (OpenCV picks the container by
-    it), unique per process."""
+    it), unique per process. Partial files of ``target`` that a process which no longer
+    runs left behind (killed with SIGKILL, a power cut) are removed here."""
     target = Path(target)
-    return target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
+    prefix = f".{target.stem}.partial-"
+    with contextlib.suppress(OSError):
+        for old in target.parent.glob(glob.escape(prefix) + "*" + glob.escape(target.suffix)):
+            pid = old.name[len(prefix):len(old.name) - len(target.suffix)]
+            if pid.isdigit() and not _running(int(pid)):
+                old.unlink(missing_ok=True)
+    return target.with_name(f"{prefix}{os.getpid()}{target.suffix}")
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (True where that cannot be told)."""
+    if pid == os.getpid() or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def same_file(a, b) -> bool:

@@ -435,3 +435,24 @@ def test_a_failed_export_leaves_nothing_behind(case, tmp_path, monkeypatch, caps
     line = error_line(capsys, "export")
     assert words in line, line
     assert snapshot(folder) == before  # no .tmp, nothing replaced
+
+
+def test_partial_files_of_a_killed_run_are_swept_by_the_next(tmp_path):
+    """A run killed with SIGKILL cannot remove its partial file; the next run writing the
+    same target removes it, and leaves those of processes still running."""
+    import subprocess
+    import sys
+
+    from uniskel.engine import safefiles
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    target = tmp_path / "clip.mp4"
+    stale = tmp_path / f".clip.partial-{gone.pid}.mp4"
+    alive = tmp_path / f".clip.partial-{os.getppid()}.mp4"
+    other = tmp_path / f".other.partial-{gone.pid}.mp4"
+    for f in (stale, alive, other):
+        f.write_bytes(b"half a video")
+    mine = safefiles.partial_path(target)
+    assert mine.name == f".clip.partial-{os.getpid()}.mp4"
+    assert not stale.exists() and alive.exists() and other.exists()
