@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shutil
 from pathlib import Path
 
 from uniskel.engine.errors import UniskelError, held_signals
@@ -27,7 +28,7 @@ def partial_path(target) -> Path:
     (so the rename is atomic) with the same extension (OpenCV picks the container by
     it), unique per process. Partial files of ``target`` that a process which no longer
     runs left behind (killed with SIGKILL, a power cut) are removed here."""
-    target = Path(target)
+    target = written_through(target)
     prefix = f".{target.stem}.partial-"
     with contextlib.suppress(OSError):
         for old in target.parent.glob(glob.escape(prefix) + "*" + glob.escape(target.suffix)):
@@ -35,6 +36,13 @@ def partial_path(target) -> Path:
             if pid.isdigit() and not _running(int(pid)):
                 old.unlink(missing_ok=True)
     return target.with_name(f"{prefix}{os.getpid()}{target.suffix}")
+
+
+def written_through(target) -> Path:
+    """The file ``target`` names: a symlink's destination (the output replaces the file
+    the link points at, and the link stays), else ``target`` itself."""
+    target = Path(target)
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
 
 
 def _running(pid: int) -> bool:
@@ -118,8 +126,12 @@ def discard(path) -> None:
 def commit(partial, target, what: str = "output") -> None:
     """Put the whole ``partial`` in ``target``'s place (signals held meanwhile); on
     failure the partial file is removed and the target is as it was."""
+    target = written_through(target)
     with held_signals():
         try:
+            with contextlib.suppress(OSError):  # a replaced file keeps its permissions
+                if target.exists():
+                    shutil.copymode(target, partial)
             os.replace(partial, target)
         except OSError as exc:
             discard(partial)

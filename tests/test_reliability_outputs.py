@@ -456,3 +456,20 @@ def test_partial_files_of_a_killed_run_are_swept_by_the_next(tmp_path):
     mine = safefiles.partial_path(target)
     assert mine.name == f".clip.partial-{os.getpid()}.mp4"
     assert not stale.exists() and alive.exists() and other.exists()
+
+
+def test_an_output_through_a_symlink_replaces_its_file_and_keeps_its_mode(tmp_path):
+    """Writing to a link writes the file it points at (the link stays a link), and a
+    replaced file keeps its permissions."""
+    from uniskel.engine import safefiles
+
+    real = tmp_path / "store" / "report.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    real.chmod(0o640)
+    link = tmp_path / "report.json"
+    link.symlink_to(real)
+    safefiles.write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert (real.stat().st_mode & 0o777) == 0o640
+    assert [p.name for p in real.parent.iterdir()] == ["report.json"]
