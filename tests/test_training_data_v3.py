@@ -213,20 +213,22 @@ def test_an_object_occluder_covers_part_of_the_person_keeps_and_marks_their_poin
     plain = _run(AugmentConfig(**STILL), 0)
     cfg = AugmentConfig(**STILL, occlude_prob=1.0, occlude_person=0.0)
     donor = lambda rng, person: (np.full((50, 60, 3), (255, 0, 0), np.uint8), None, None)  # noqa: E731
-    marked = 0
+    marked, jitters = 0, []
     for seed in range(12):
         patch, coords, m, info = _run(cfg, seed, donor)
         cover = info["cover"]
-        assert info["pasted"] == ["object"]
+        (paste,) = info["pasted"]
+        assert paste["kind"] == "object"
         changed = np.abs(patch.astype(int) - plain[0]).max(2) > 0
         assert changed.any() and not changed[cover == 0].any()  # pixels only where pasted
         blue = np.abs(patch[cover > 0.99].astype(int) - (0, 0, 255)).max()
         assert blue <= 2  # the donor's blue (the crop is RGB) where it covers
-        # the occluder sits on the person: within their crop box (plus its own size)
+        # where the rule puts it: over one of the person's labelled points, jittered by
+        # N(0, size / 4), and the pasted pixels round that centre
         ys, xs = np.nonzero(cover > 0.5)
-        lab = plain[1][plain[2]]
-        assert lab[:, 0].min() - 60 < xs.mean() < lab[:, 0].max() + 60
-        assert lab[:, 1].min() - 80 < ys.mean() < lab[:, 1].max() + 80
+        at, size = np.array(paste["at"]), paste["size"]
+        assert np.hypot(xs.mean() - at[0], ys.mean() - at[1]) < size / 2
+        jitters.append(np.hypot(*(plain[1][plain[2]] - at).T).min() / (size / 4))
         # the rule: ground truth kept, points under the pasted pixels marked occluded
         assert np.array_equal(coords, plain[1]) and np.array_equal(m, plain[2])
         want = np.array([cover[int(round(y)), int(round(x))] >= 0.5 if 0 <= x < 96 and
@@ -234,6 +236,7 @@ def test_an_object_occluder_covers_part_of_the_person_keeps_and_marks_their_poin
         assert np.array_equal(info["occluded"], want)
         marked += int(info["occluded"][m].sum())
     assert marked > 0
+    assert np.mean(jitters) < 2.0  # a Rayleigh(1) distance has mean 1.25
 
 
 def test_a_second_person_stands_beside_the_first_and_is_not_labelled():
@@ -243,7 +246,7 @@ def test_a_second_person_stands_beside_the_first_and_is_not_labelled():
     for seed in range(10):
         patch, coords, m, info = _run(cfg, seed, lambda rng, person: _donor_person())
         cover = info["cover"]
-        assert info["pasted"] == ["second_person"]
+        assert [p["kind"] for p in info["pasted"]] == ["second_person"]
         green = (patch[..., 1].astype(int) - patch[..., 0] > 40)
         assert green.sum() > 100 and not green[cover == 0].any()
         # beside: the pasted person's centre is off the crop person's centre by at least

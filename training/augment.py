@@ -86,7 +86,8 @@ def make_sample(image: np.ndarray, box, keypoints: np.ndarray, mask: np.ndarray,
     (image BGR, keypoints (21, >=2) image px, mask (21,)) or None (``person``: one with
     enough labelled points to cut a person out). ``info``, a dict, receives
     "occluded" ((21,) bool, the points under pasted pixels), "cover" ((H, W) float32,
-    how much pasted pixels cover each crop pixel) and "pasted" (what was pasted).
+    how much pasted pixels cover each crop pixel) and "pasted" (what was pasted: a dict
+    per paste, its "kind" and, for an occluder, its centre "at" and "size" in crop px).
     """
     h_in, w_in = input_size
     kpts = np.asarray(keypoints, np.float64)[:, :2]
@@ -117,7 +118,7 @@ def make_sample(image: np.ndarray, box, keypoints: np.ndarray, mask: np.ndarray,
     inside = (out[:, 0] >= 0) & (out[:, 0] < w_in) & (out[:, 1] >= 0) & (out[:, 1] < h_in)
     mask &= inside
     cover = np.zeros(patch.shape[:2], np.float32)
-    pasted: list[str] = []
+    pasted: list[dict] = []
     if cfg is not None and (cfg.second_person_prob or cfg.occlude_prob):
         corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[0], box[3]],
                             [box[2], box[3]]], np.float64)
@@ -127,7 +128,7 @@ def make_sample(image: np.ndarray, box, keypoints: np.ndarray, mask: np.ndarray,
             donor = donors(rng, True) if donors is not None else None
             if donor is not None:
                 patch, cover = _second_person(patch, cover, donor, tbox, out, mask, rng)
-                pasted.append("second_person")
+                pasted.append({"kind": "second_person"})
         if cfg.occlude_prob and rng.random() < cfg.occlude_prob:
             person = rng.random() < cfg.occlude_person
             donor = donors(rng, person) if donors is not None else None
@@ -135,10 +136,10 @@ def make_sample(image: np.ndarray, box, keypoints: np.ndarray, mask: np.ndarray,
             at = _occluder_centre(tbox, out, mask, size, rng, (w_in, h_in))
             if person and donor is not None:
                 patch, cover = _paste_person(patch, cover, donor, at, 2.5 * size, rng)
-                pasted.append("person")
+                pasted.append({"kind": "person", "at": tuple(at), "size": size})
             elif not person:
                 patch, cover = _paste_object(patch, cover, donor, at, size, rng)
-                pasted.append("object")
+                pasted.append({"kind": "object", "at": tuple(at), "size": size})
     if info is not None:
         info["occluded"] = occluded_points(out, cover)
         info["cover"] = cover
