@@ -76,13 +76,14 @@ def quiet_native_logs() -> None:
 
 #: lines native libraries print on their own at start-up and first use: absl/glog
 #: ("W0000 00:00:... file.cc:123] ..."), TFLite's delegate notes, Qt Multimedia's
-#: FFmpeg banner. Our own messages never look like these.
+#: FFmpeg banner, libpng's colour-profile notes, the offscreen platform's size-hint note.
+#: Our own messages never look like these.
 NATIVE_CHATTER = re.compile(
     r"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\]"
     r"|WARNING: All log messages before absl::InitializeLog"
     r"|INFO: Created TensorFlow Lite"
     r"|qt\.multimedia[\w.]*:"
-    r"|\[h264 @ |\[mov,mp4|libpng warning: )")
+    r"|\[h264 @ |\[mov,mp4|libpng warning: |This plugin does not support propagateSizeHints)")
 
 
 class NativeLogFilter:

@@ -168,6 +168,8 @@ def test_native_chatter_is_kept_off_the_terminal_and_errors_are_not(tmp_path):
         "os.write(2, b'W0000 00:00:1796026413.464397   10899 landmark_projection_calculator"
         ".cc:186] Using NORM_RECT\\n')\n"
         "os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n')\n"
+        "os.write(2, b'libpng warning: iCCP: known incorrect sRGB profile\\n')\n"
+        "os.write(2, b'This plugin does not support propagateSizeHints()\\n')\n"
         "print('uniskel demo: error: camera 3 not found', file=sys.stderr)\n"
         "f.stop()\n"
         "os._exit(2)\n")
