@@ -15,6 +15,7 @@ from pathlib import Path
 from uniskel.commands import options
 from uniskel.engine.errors import UniskelError
 from uniskel.training.config import PRESETS, TeacherSpec, TrainConfig, load_config, validate
+from uniskel.training.students import STUDENTS
 
 
 def _configs_folder() -> Path:
@@ -37,13 +38,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                 "teachers) and/or 'blazepose'")
         q.add_argument("--out", help="run folder (checkpoints, TensorBoard logs)")
         q.add_argument("--epochs", type=int)
-        q.add_argument("--arch", choices=["tiny", "small", "medium"])
+        q.add_argument("--arch", choices=list(STUDENTS),
+                       help="the student network (training/students.py)")
         q.add_argument("--batch-size", type=int)
         q.add_argument("--device", choices=["auto", "cpu", "cuda"])
         q.add_argument("--seed", type=int)
         q.add_argument("--workers", type=int, help="data loader processes")
         q.add_argument("--init-from", help="warm start: a checkpoint's matching weights, or "
-                       "(blaze_* archs) 'blazepose' or a BlazePose landmark .tflite")
+                       "(blaze_* archs) 'blazepose' or a BlazePose landmark .tflite, or "
+                       "(movenet_* archs) the arch's name: Google's published weights")
         q.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
         q.add_argument("--overwrite", action="store_true",
                        help="start afresh in a run folder that already holds a last.pt "

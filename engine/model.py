@@ -66,9 +66,12 @@ SIZES = {
     "blaze_lite": dict(widths=(), depths=(), hidden=0, input_size=(256, 192)),
     "blaze_full": dict(widths=(), depths=(), hidden=0, input_size=(256, 192)),
     # MoveNet Lightning's network with all 21 points (engine/movenet_net.py): the student
-    # v2, started from Google's published weights (training/movenet_student.py)
+    # v2, started from Google's published weights (training/students.py: the student table)
     "movenet_lightning": dict(widths=(), depths=(), hidden=0, input_size=(192, 192),
                               output="keypoints"),
+    # MoveNet Thunder's network (its backbone 1.75 times as wide) with all 21 points
+    "movenet_thunder": dict(widths=(), depths=(), hidden=0, input_size=(256, 256),
+                            output="keypoints"),
 }
 
 
@@ -175,8 +178,8 @@ def from_config(cfg: ModelConfig) -> nn.Module:
     """The model a config describes: a ``PoseNet``, for ``blaze_*`` a ``BlazeNet``, for
     ``movenet_*`` a ``MoveNet``."""
     if cfg.arch.startswith("movenet"):
-        from uniskel.engine.movenet_net import MoveNet
-        model = MoveNet(cfg.num_keypoints, cfg.input_size[0])
+        from uniskel.engine.movenet_net import WIDTHS, MoveNet
+        model = MoveNet(cfg.num_keypoints, cfg.input_size[0], WIDTHS.get(cfg.arch, 1.0))
         model.cfg = cfg
         return model
     if cfg.arch.startswith("blaze"):

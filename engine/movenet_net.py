@@ -64,21 +64,34 @@ def separable(cin, cout):
     return nn.Sequential(conv(cin, cin, 3, groups=cin, bias=False), conv(cin, cout), nn.ReLU())
 
 
+def divisible(v: float, by: int = 8) -> int:
+    """MobileNet's channel rounding: the nearest multiple of ``by``, never 10% below."""
+    out = max(by, int(v + by / 2) // by * by)
+    return out + by if out < 0.9 * v else out
+
+
+#: the published networks' backbone widths (MobileNetV2's multiplier), by arch name
+WIDTHS = {"movenet_lightning": 1.0, "movenet_thunder": 1.75}
+
+
 class MoveNet(nn.Module):
-    def __init__(self, num_keypoints: int = 17, input_size: int = 192):
+    def __init__(self, num_keypoints: int = 17, input_size: int = 192, width: float = 1.0):
         super().__init__()
-        self.num_keypoints, self.input_size = num_keypoints, input_size
-        blocks, cin = [nn.Sequential(conv(3, 32, 3, 2), nn.ReLU6())], 32
+        self.num_keypoints, self.input_size, self.width = num_keypoints, input_size, width
+        stem = divisible(32 * width)
+        blocks, cin = [nn.Sequential(conv(3, stem, 3, 2), nn.ReLU6())], stem
         for t, c, n, s in MOBILENET_V2:
+            c = divisible(c * width)
             for i in range(n):
                 blocks.append(InvertedResidual(cin, c, t, s if i == 0 else 1))
                 cin = c
         blocks.append(nn.Sequential(conv(cin, 1280), nn.ReLU6()))
         self.backbone = nn.ModuleList(blocks)
         self.top = conv(1280, 64)
+        taps = [divisible(c * width) for c in (64, 32, 24)]  # the tapped blocks' channels
         self.fpn = nn.ModuleList([  # stride 16, 8, 4: (lateral conv on the tap, smoothing)
-            nn.ModuleDict({"lateral": conv(c, c), "smooth": separable(c, out)})
-            for c, out in ((64, 32), (32, 24), (24, 24))])
+            nn.ModuleDict({"lateral": conv(tap, c), "smooth": separable(c, out)})
+            for tap, (c, out) in zip(taps, ((64, 32), (32, 24), (24, 24)))])
         k = num_keypoints
         out = {"regress": 2 * k, "offset": 2 * k, "heatmap": k, "center": 1}
         self.heads = nn.ModuleDict({h: nn.Sequential(separable(24, 96), conv(96, out[h]))
@@ -195,10 +208,14 @@ def published_convs(path) -> list:
 
 def from_movenet(path, num_keypoints: int = 17, names: tuple = ()) -> MoveNet:
     """A MoveNet with the published weights of ``path`` (movenet_lightning.onnx: 192 px,
-    movenet_thunder.onnx: 256 px); ``names`` are the unified names of keypoints 17.. ."""
+    movenet_thunder.onnx: 256 px, its backbone 1.75 times as wide, read from the first
+    convolution's channels); ``names`` are the unified names of keypoints 17.. ."""
+    import onnx
+
     weights = published_convs(path)
-    size = 256 if "thunder" in str(path) else 192
-    model = MoveNet(num_keypoints, size)
+    dims = [d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
+    size = dims[1] if len(dims) == 4 and dims[1] > 0 else (256 if "thunder" in str(path) else 192)
+    model = MoveNet(num_keypoints, size, width=weights[0][0].shape[0] / 32)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if len(convs) != len(weights):
         raise ValueError(f"{path}: {len(weights)} convolutions, MoveNet has {len(convs)}")

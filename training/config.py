@@ -39,8 +39,11 @@ class DatasetSpec:
 class TeacherSpec:
     """One teacher of the student (training/teachers.py: ``KINDS`` turns it into one)."""
     kind: str                      # "model" (a PoseNet checkpoint, run online each step) |
-                                   # "blazepose" (keypoints cached once per image)
-    path: str = ""                 # checkpoint for kind=model
+                                   # "blazepose" (keypoints cached once per image) |
+                                   # "movenet" (a network's decoded points, online)
+    path: str = ""                 # checkpoint for kind=model; for kind=movenet
+                                   # "movenet_thunder", "movenet_lightning", a published
+                                   # MoveNet .onnx or a uniskel .pt
     skeleton: str = "lsp"          # which dataset skeleton a model teacher covers
     role: str = "mpii"             # "coco" or "mpii": which loss weight of the paper applies
     where_gt: bool | tuple[str, ...] | None = None  # also teach points that have ground
@@ -54,6 +57,10 @@ class TeacherSpec:
                                    # (loss.w_coco_teacher or loss.w_mpii_teacher)
     decay: str | None = None       # "linear" | "none": this teacher's decay over the
                                    # epochs; None: the loss's decay
+    points: tuple[str, ...] = ()   # kind=movenet: the unified points it teaches (names);
+                                   # empty: all it gives
+    min_conf: float | None = None  # kind=movenet: its points below this confidence are
+                                   # left out; None: the loss's teacher_min_conf
 
 
 @dataclass
@@ -178,8 +185,15 @@ def _from_dict(cls, d):
 # relate two keys, before anything is loaded: a wrong value is one line naming the key.
 
 def _archs() -> tuple:
-    from uniskel.engine.model import SIZES
-    return tuple(SIZES)
+    from uniskel.training.students import STUDENTS
+    return tuple(STUDENTS)
+
+
+def _point_names(v):
+    from uniskel.engine.skeleton import INDEX
+    if isinstance(v, (list, tuple)) and all(isinstance(x, str) and x in INDEX for x in v):
+        return None
+    return "must be a list of unified point names (e.g. ['head_top', 'upper_neck'])"
 
 
 def _formats() -> tuple:
@@ -264,6 +278,8 @@ def _rules() -> dict:
             "tflite": V.text(empty=True),
             "weight": V.optional(V.number(0)),
             "decay": V.optional(V.one_of("linear", "none")),
+            "points": _point_names,
+            "min_conf": V.optional(prob),
         },
         "loss": {
             "beta": V.number(above=0),
@@ -275,6 +291,10 @@ def _rules() -> dict:
             "decay": V.one_of("linear", "none"),
             "teacher_where_gt": V.flag(),
             "teacher_min_conf": prob,
+            "heat_sigma": V.number(above=0),
+            "reg_weight": V.number(0),
+            "center_weight": V.number(0),
+            "hidden_weight": V.number(0),
         },
         "augment": {
             "padding": V.number(above=0),
@@ -354,15 +374,18 @@ def config_problem(cfg: TrainConfig) -> str | None:
     for key, spec_type in (("datasets", DatasetSpec), ("teachers", TeacherSpec)):
         for i, spec in enumerate(getattr(cfg, key), 1):
             found = found or V.problem(rules[spec_type], spec, f"{key}[{i}].")
-            if not found and spec_type is TeacherSpec and spec.kind == "model" \
+            if not found and spec_type is TeacherSpec and spec.kind in ("model", "movenet") \
                     and not spec.path:
-                found = f"{key}[{i}].path = '': a model teacher needs its checkpoint"
+                found = f"{key}[{i}].path = '': a {spec.kind} teacher needs its network"
             if not found and spec_type is DatasetSpec and spec.format != "unlabelled" \
                     and not spec.annotations.strip():
                 found = (f"{key}[{i}].annotations = '': a {spec.format} dataset needs its "
                          f"annotation file")
             if not found and spec_type is DatasetSpec:
                 found = held_out_problem(spec, f"{key}[{i}]")
+    if not found:
+        from uniskel.training.students import problem
+        found = problem(cfg.arch, cfg.input_size)
     if not found and cfg.final_epochs > cfg.epochs:
         found = (f"final_epochs = {cfg.final_epochs}: must be at most epochs "
                  f"({cfg.epochs})")

@@ -4,9 +4,12 @@
 DistributedDataParallel), the optimiser, scheduler and scaler, a function giving an
 epoch's batches from a step on, the teachers, hooks that log, show progress and
 checkpoint, and on several processes their ``Group`` (training/distributed.py), through
-which each loss term becomes the global batch's and the step's losses are reduced. ``batch_loss`` is one step's loss: ``w_gt`` x the SimCC loss against ground
-truth, plus each teacher's weight x decay x its loss on the points it teaches
-(training/teachers.py); in teacher mode the ground-truth loss alone.
+which each loss term becomes the global batch's and the step's losses are reduced.
+``batch_loss`` is one step's loss: ``w_gt`` x the student family's loss against ground
+truth (training/students.py: SimCC KL, or MoveNet's heatmap losses), plus each teacher's
+weight x decay x its loss on the points it teaches (training/teachers.py); in teacher
+mode the ground-truth loss alone. The model it gets is the family's view of the network
+(for a MoveNet its maps), so one loop trains every student.
 """
 from __future__ import annotations
 
@@ -89,12 +92,10 @@ def batch_loss(model, batch: dict, teachers, ctx: LossContext, mode: str, epoch:
     computes on the whole batch."""
     import torch
 
-    from uniskel.training import losses
     device = batch["image"].device
     with torch.autocast(device.type, enabled=amp, dtype=torch.float16):
         pred = model(batch["image"])
-        l_gt = losses.simcc_loss(pred, batch["coords"], batch["mask"], ctx.bins,
-                                 ctx.split_ratio, ctx.loss)
+        l_gt = ctx.family.gt_loss(pred, batch, ctx)  # the student family's own loss
         if group is None:
             if mode == "teacher":
                 return StepLoss(l_gt, l_gt)
@@ -102,7 +103,7 @@ def batch_loss(model, batch: dict, teachers, ctx: LossContext, mode: str, epoch:
                                              ctx, epoch, epochs)
             return StepLoss(total, l_gt, terms)
         found = teacher_losses(pred, batch, teachers, ctx) if mode != "teacher" else []
-        f = group.shares([batch["mask"].sum()] + [tot for _, _, tot in found])
+        f = group.shares([ctx.family.gt_total(batch)] + [tot for _, _, tot in found])
         l_gt = l_gt * f[0]
         if mode == "teacher":
             return StepLoss(l_gt, l_gt)

@@ -1,4 +1,5 @@
-"""Losses of the method: SimCC KL against ground truth, and distillation from each teacher.
+"""Losses of the method: SimCC KL against ground truth, and distillation from each teacher;
+and the heatmap losses of the MoveNet-family student (``heatmap_points_loss``).
 
 All SimCC distributions are ``softmax(beta * logits)``; beta, the target width and the
 targets themselves come from the one codec, ``engine.simcc``.
@@ -24,6 +25,11 @@ class LossConfig:
     decay: str = "linear"       # "linear": teacher terms x (1 - epoch/epochs); "none"
     teacher_where_gt: bool = True  # also distil on points that have ground truth
     teacher_min_conf: float = 0.5  # coordinate-only teachers: ignore points below this
+    # heatmap students (the MoveNet family, training/students.py; v2's losses)
+    heat_sigma: float = 1.5     # Gaussian heatmap targets, in cells (4 px)
+    reg_weight: float = 1.0     # L1 on the regression from the person centre
+    center_weight: float = 1.0  # focal loss on the person-centre map (ground truth only)
+    hidden_weight: float = 20.0  # empty maps for labelled points hidden below a cut
 
 
 def gaussian_targets(coords: torch.Tensor, bins: tuple[int, int], split_ratio: float,
@@ -64,3 +70,83 @@ def decay_factor(cfg: LossConfig, epoch: int, epochs: int) -> float:
     if cfg.decay == "linear":
         return max(0.0, 1.0 - epoch / max(epochs, 1))
     raise ValueError(f"unknown distillation decay {cfg.decay!r} (use 'linear' or 'none')")
+
+
+# ---------------------------------------------------------------- heatmap students
+
+def center_prior(cells: int, device=None) -> torch.Tensor:
+    """MoveNet's centre weighting (cells, cells): 1 / (distance to the crop centre + 1.8)."""
+    g = torch.arange(cells, dtype=torch.float32, device=device)
+    c = cells / 2
+    return 1.0 / (((g.view(cells, 1) - c) ** 2 + (g.view(1, cells) - c) ** 2).sqrt() + 1.8)
+
+
+def focal_terms(pred: torch.Tensor, target: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss per cell (>= 0): ``pos`` marks the peaks."""
+    pred = pred.float().clamp(1e-4, 1 - 1e-4)
+    return -((1 - pred) ** 2 * torch.log(pred) * pos
+             + (1 - target) ** 4 * pred ** 2 * torch.log(1 - pred) * (1 - pos))
+
+
+def _gaussians(xy: torch.Tensor, cells: int, sigma: float):
+    """(N, K, 2) x, y in cells -> Gaussian maps (N, K, cells, cells), their peak cells
+    (N, K, 2 long, x y) and one-hot peak maps."""
+    g = torch.arange(cells, dtype=torch.float32, device=xy.device)
+    d2 = ((g.view(1, 1, 1, cells) - xy[..., 0, None, None]) ** 2
+          + (g.view(1, 1, cells, 1) - xy[..., 1, None, None]) ** 2)
+    target = torch.exp(-d2 / (2 * sigma ** 2))
+    cell = xy.round().clamp(0, cells - 1).long()
+    flat = cell[..., 1] * cells + cell[..., 0]
+    pos = torch.zeros_like(target).flatten(2).scatter_(2, flat.unsqueeze(2), 1.0)
+    return target, cell, flat, pos.view_as(target)
+
+
+def heatmap_points_loss(maps: dict, coords: torch.Tensor, weight: torch.Tensor,
+                        input_size: int, cfg: LossConfig, hidden: torch.Tensor | None = None,
+                        center: torch.Tensor | None = None,
+                        has_center: torch.Tensor | None = None) -> torch.Tensor:
+    """The MoveNet-family student's loss towards points (the student v2's losses, for any
+    of its keypoints): CenterNet's focal loss on each point's heatmap against a Gaussian
+    at the point (``cfg.heat_sigma`` cells), L1 on its sub-cell offset at the point's cell
+    and on its regression from the person centre the model picks (x ``cfg.reg_weight``).
+
+    ``maps``: the network's maps (``MoveNet.maps``); ``coords`` (N, K, 2) input px;
+    ``weight`` (N, K) >= 0 (0: no say; a teacher's confidence, or the labelled mask).
+    ``hidden`` (N, K): labelled points hidden below a cut, whose maps must be empty (the
+    focal loss's negatives alone, x ``cfg.hidden_weight``). ``center`` (N, 2) input px:
+    the person's centre, a focal loss on the centre map (x ``cfg.center_weight``) where
+    ``has_center`` (N,) (default: every sample).
+    Every term is a sum over points divided by the total point weight (clamped at 1), as
+    the SimCC losses are, so training on several processes can share it out."""
+    heat = maps["heatmap"]
+    n, k, cells = heat.shape[0], heat.shape[1], heat.shape[-1]
+    stride = input_size / cells
+    w = weight.float()
+    total = w.sum().clamp_min(1.0)
+    xy = torch.nan_to_num(coords.float()[:, :k] / stride).clamp(-cells, 2 * cells)
+    target, cell, flat, pos = _gaussians(xy, cells, cfg.heat_sigma)
+    per = focal_terms(heat, target, pos).sum((2, 3))                       # (N, K)
+    loss = (per * w).sum() / total
+    off = maps["offset"].float().flatten(2).view(n, k, 2, cells * cells)
+    off = off.gather(3, flat.view(n, k, 1, 1).expand(n, k, 2, 1)).squeeze(3)  # (y, x)
+    want = torch.stack([xy[..., 1] - cell[..., 1], xy[..., 0] - cell[..., 0]], 2)
+    loss = loss + ((off - want).abs().sum(2) * w).sum() / total
+    with torch.no_grad():
+        at = (maps["center"][:, 0].float() * center_prior(cells, heat.device)).flatten(1)
+        c = at.argmax(1)
+    cy, cx = (c // cells).float(), (c % cells).float()
+    reg = maps["regress"].float().flatten(2).gather(
+        2, c.view(n, 1, 1).expand(n, 2 * k, 1)).view(n, k, 2)
+    want = torch.stack([xy[..., 1] - cy[:, None], xy[..., 0] - cx[:, None]], 2)
+    loss = loss + cfg.reg_weight * ((reg - want).abs().sum(2) * w).sum() / total
+    if hidden is not None and hidden.any():
+        empty = focal_terms(heat, torch.zeros_like(heat), torch.zeros_like(heat)).sum((2, 3))
+        loss = loss + cfg.hidden_weight * (empty * hidden.float()).sum() / total
+    if center is not None and cfg.center_weight > 0:
+        cxy = torch.nan_to_num(center.float().view(n, 1, 2) / stride)
+        t, _, _, p = _gaussians(cxy, cells, cfg.heat_sigma)
+        per = focal_terms(maps["center"].float(), t, p).sum((1, 2, 3))
+        if has_center is not None:
+            per = per * has_center.float()
+        loss = loss + cfg.center_weight * per.sum() / total
+    return loss

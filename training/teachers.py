@@ -47,11 +47,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LossContext:
-    """What every loss term needs besides the tensors: the loss settings and the
-    student's SimCC geometry."""
+    """What every loss term needs besides the tensors: the loss settings, the student's
+    SimCC geometry, its family (training/students.py: its losses) and input size."""
     loss: "LossConfig"
     bins: tuple[int, int]
     split_ratio: float
+    family: object = None                     # None: the SimCC family
+    input_size: tuple[int, int] = (0, 0)      # (height, width)
+
+    def __post_init__(self):
+        if self.family is None:
+            from uniskel.training.students import SIMCC
+            self.family = SIMCC
 
 
 class Teacher(Protocol):
@@ -176,13 +183,146 @@ class CachedTeacher:
         return self.covers.to(conf.device)[None] & (conf > self.min_conf)
 
     def loss(self, pred, batch, taught, ctx):
-        from uniskel.training import losses
         conf = batch["teacher_conf"][:, self.slot]
-        return losses.simcc_loss(pred, batch["teacher_coords"][:, self.slot],
-                                 taught.float() * conf, ctx.bins, ctx.split_ratio, ctx.loss)
+        return ctx.family.points_loss(pred, batch["teacher_coords"][:, self.slot],
+                                      taught.float() * conf, ctx)
 
     def weight_total(self, batch, taught):
         return (taught.float() * batch["teacher_conf"][:, self.slot]).sum()
+
+
+@dataclass
+class PointsTeacher:
+    """A pose network run on the student's own crop at every step (``model``: images ->
+    (B, 21, 3) crop px, confidence 0 where it gives nothing). Its decoded points with
+    their confidences are the target, in the student family's own loss (``points_loss``):
+    the one currency every family takes, whatever the teacher's resolution or heads. It
+    teaches the covered points it is confident about (above ``min_conf``), weighted by
+    confidence, as a cached teacher does."""
+    name: str
+    covers: "torch.Tensor"
+    weight: float
+    decay: str
+    on_gt: "torch.Tensor"
+    model: Callable
+    min_conf: float = 0.5
+    kind: str = "online"
+    _seen: tuple | None = None  # (the batch's images, the teacher's points on them)
+
+    def run(self, batch) -> "torch.Tensor":
+        """The teacher's (B, 21, 3) on this batch's images: once per batch."""
+        img = batch["image"]
+        if self._seen is None or self._seen[0] is not img:
+            self._seen = (img, self.model(img))
+        return self._seen[1]
+
+    def points(self, batch):
+        k = self.run(batch)
+        return self.covers.to(k.device)[None] & (k[..., 2] > self.min_conf)
+
+    def loss(self, pred, batch, taught, ctx):
+        if not taught.any():
+            return None
+        k = self.run(batch)
+        return ctx.family.points_loss(pred, k[..., :2], taught.float() * k[..., 2], ctx)
+
+    def weight_total(self, batch, taught):
+        return (taught.float() * self.run(batch)[..., 2]).sum()
+
+
+class PointsModel:
+    """A frozen pose network as a teacher: crops (B, 3, H, W) RGB 0..255 of any size ->
+    (B, 21, 3) unified points in those crops' pixels, with confidences (0 where it gives
+    none). Each crop is fitted into the network's input (scaled, centred, black around,
+    as the engine feeds MoveNet); thorax and pelvis, where the network lacks them, are
+    derived as the skeleton defines them (the midpoints of shoulders and of hips,
+    the lower confidence of the two)."""
+
+    def __init__(self, net, input_size: tuple[int, int], index, output: str = "keypoints",
+                 codec=None, path: str = ""):
+        import torch
+        self.net, self.input_size, self.output, self.codec = net, tuple(input_size), output, codec
+        self.index = torch.as_tensor(list(index), dtype=torch.long)  # its point k -> unified
+        self.gives = np.zeros(skeleton.NUM_KEYPOINTS, bool)
+        self.gives[list(index)] = True
+        self.derive = [(skeleton.INDEX[d], [skeleton.INDEX[p] for p in parents])
+                       for d, parents in skeleton.DERIVED_RULES.items()
+                       if not self.gives[skeleton.INDEX[d]]
+                       and all(self.gives[skeleton.INDEX[p]] for p in parents)]
+        for d, _ in self.derive:
+            self.gives[d] = True
+        self.path = path
+
+    def names(self) -> list[str]:
+        return [skeleton.KEYPOINTS[i] for i in np.flatnonzero(self.gives)]
+
+    @classmethod
+    def load(cls, path: str, device) -> "PointsModel":
+        """Google's published MoveNet (by name, or its .onnx) or a uniskel .pt checkpoint,
+        read as data (``engine.modelfile``); anything else refused in one line."""
+        from uniskel.engine import assets
+        from uniskel.engine.movenet_net import from_movenet
+        p = str(path)
+        if p in ("movenet_thunder", "movenet_lightning"):
+            p = str(assets.asset("models", p + ".onnx"))
+        if p.endswith(".onnx"):
+            if not Path(p).is_file():
+                raise UniskelError(f"teacher {path}: file not found")
+            try:
+                net = from_movenet(p)
+            except (ValueError, KeyError, IndexError, OSError) as exc:
+                raise UniskelError(f"teacher {path}: not a published MoveNet ONNX ({exc}); "
+                                   f"give a uniskel model as its .pt checkpoint") from None
+            size = (net.input_size, net.input_size)
+            return cls(_frozen(net, device), size, range(17), path=p)
+        from uniskel.engine import modelfile
+        from uniskel.engine.simcc import SimCC
+        if not Path(p).is_file():
+            raise UniskelError(f"teacher {path}: checkpoint not found")
+        model, mcfg, _ = modelfile.load_checkpoint(Path(p))
+        names = list(mcfg.keypoints)[: mcfg.num_keypoints]
+        unknown = [n for n in names if n not in skeleton.INDEX]
+        if unknown:
+            raise UniskelError(f"teacher {path}: keypoints {unknown} are not unified points")
+        codec = SimCC.of(mcfg) if mcfg.output == "simcc" else None
+        return cls(_frozen(model, device), mcfg.input_size,
+                   [skeleton.INDEX[n] for n in names], mcfg.output, codec, p)
+
+    def __call__(self, images):
+        import torch
+        import torch.nn.functional as F
+        with torch.no_grad():
+            b, _, h, w = images.shape
+            th, tw = self.input_size
+            s = min(th / h, tw / w)
+            nh, nw = max(1, round(h * s)), max(1, round(w * s))
+            x = images.float()
+            if (nh, nw) != (h, w):
+                x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
+            top, left = (th - nh) // 2, (tw - nw) // 2
+            x = F.pad(x, (left, tw - nw - left, top, th - nh - top))
+            if self.output == "simcc":
+                lx, ly = self.net(x)
+                k = torch.from_numpy(self.codec.decode(lx.float().cpu().numpy(),
+                                                       ly.float().cpu().numpy())).to(x)
+            else:
+                k = self.net(x).float()
+            out = torch.zeros(b, skeleton.NUM_KEYPOINTS, 3, device=images.device)
+            xy = (k[..., :2] - torch.tensor([left, top], device=k.device)) / s
+            idx = self.index.to(images.device)
+            out[:, idx, :2] = xy.to(out)
+            out[:, idx, 2] = k[..., 2].to(out).clamp(0, 1)
+            for d, parents in self.derive:
+                out[:, d, :2] = out[:, parents, :2].mean(1)
+                out[:, d, 2] = out[:, parents, 2].min(1).values
+        return out
+
+
+def _frozen(net, device):
+    net = net.eval().to(device)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
 
 
 # ---------------------------------------------------------------- the kinds
@@ -191,6 +331,10 @@ def model_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], devi
                   ctx: LossContext) -> OnlineTeacher:
     """kind = "model": a PoseNet checkpoint covering ``spec.skeleton``'s points."""
     lc = ctx.loss
+    if not ctx.family.logits:
+        raise UniskelError(f"teacher {spec.path}: a 'model' teacher teaches SimCC logits, "
+                           f"which the {cfg.arch} student has not; give it as kind = "
+                           f"'movenet' (its decoded points teach any student)")
     mt = ModelTeacher(spec.path, teacher_covers(spec.skeleton), device)
     if mt.cfg.bins != tuple(ctx.bins):
         raise UniskelError(f"teacher {spec.path}: input {mt.cfg.input_size} differs from "
@@ -214,11 +358,39 @@ def blazepose_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], 
                          lc.teacher_min_conf)
 
 
+def movenet_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], device,
+                    ctx: LossContext) -> "PointsTeacher":
+    """kind = "movenet": a pose network run on the student's crop at every step, its
+    decoded points with their confidences teaching ``spec.points`` (default: all it
+    gives). ``path``: "movenet_thunder" or "movenet_lightning" (Google's published
+    networks, assets/models/), a published MoveNet .onnx, or a uniskel .pt checkpoint of
+    any student (e.g. assets/models/uniskel_student.pt, the student v2, 21 points)."""
+    import torch
+    lc = ctx.loss
+    net = PointsModel.load(spec.path, device)
+    covers = net.gives.copy()
+    if spec.points:
+        want = np.zeros(skeleton.NUM_KEYPOINTS, bool)
+        want[[skeleton.INDEX[n] for n in spec.points]] = True
+        missing = [n for n in spec.points if not covers[skeleton.INDEX[n]]]
+        if missing:
+            raise UniskelError(f"teacher {spec.path}: it gives no {', '.join(missing)} "
+                               f"(it gives {', '.join(net.names())})")
+        covers = want
+    name = "teacher_" + Path(spec.path).stem.replace("movenet_", "")
+    role_weight = lc.w_coco_teacher if spec.role == "coco" else lc.w_mpii_teacher
+    return PointsTeacher(name, torch.as_tensor(covers, device=device),
+                         _or(spec.weight, role_weight), _or(spec.decay, lc.decay),
+                         _on_gt(spec, lc, datasets, device), net,
+                         _or(spec.min_conf, lc.teacher_min_conf))
+
+
 # kind in a config -> the function building that teacher (spec, cfg, dataset names,
 # device, LossContext)
 KINDS = {
     "model": model_teacher,
     "blazepose": blazepose_teacher,
+    "movenet": movenet_teacher,
 }
 
 

@@ -84,10 +84,18 @@ def param_groups(model, decay_norms: bool):
 
 
 def warm_start(model, cfg: TrainConfig) -> None:
-    """Start from ``cfg.init_from``: BlazePose's published weights (a blaze_* arch) or a
-    checkpoint's tensors of matching name and shape."""
+    """Start from ``cfg.init_from``: BlazePose's published weights (a blaze_* arch),
+    Google's published MoveNet (a movenet_* arch: its own name, e.g. "movenet_lightning",
+    or a published MoveNet .onnx; training/students.py) or a checkpoint's tensors of
+    matching name and shape."""
+    from uniskel.training import students
     from uniskel.training.checkpoint import load_checkpoint
-    if cfg.init_from.endswith(".tflite") or cfg.init_from == "blazepose":
+    row = students.row(cfg.arch)
+    if row.published and (cfg.init_from == cfg.arch or cfg.init_from.endswith(".onnx")):
+        path = cfg.init_from if cfg.init_from.endswith(".onnx") else ""
+        n = students.published_weights(model, row, path)
+        log.info("warm start from %s: %d tensors", path or row.published, n)
+    elif cfg.init_from.endswith(".tflite") or cfg.init_from == "blazepose":
         # MediaPipe's published BlazePose weights (training/blazepose_init.py)
         from uniskel.training.blazepose_init import bundled_full_model, load_blazepose
         path = bundled_full_model() if cfg.init_from == "blazepose" else cfg.init_from
@@ -155,6 +163,7 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
     from uniskel.training import data as D
     from uniskel.training import distributed
     from uniskel.training import loop
+    from uniskel.training import students
     from uniskel.training.checkpoint import load_checkpoint, rng_state, set_rng_state
     from uniskel.training.teachers import LossContext, build_teachers
 
@@ -193,8 +202,10 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
 
     # decoding weighs the bins within about one label sigma of the peak, so a confident
     # keypoint scores about 0.75 whatever the input size
-    mcfg = config_for(cfg.arch, input_size=tuple(cfg.input_size),
-                      decode_window=max(3, round(max(cfg.loss.sigma))))
+    row = students.row(cfg.arch)  # the student table: its family's view and losses
+    mcfg = config_for(cfg.arch, **{"input_size": tuple(cfg.input_size),
+                                   "decode_window": max(3, round(max(cfg.loss.sigma))),
+                                   **row.model})
     model = from_config(mcfg).to(device)
     if device.type == "cuda":  # one fixed input shape: let cuDNN pick its fastest kernels
         torch.backends.cudnn.benchmark = True
@@ -205,7 +216,8 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
     if group is not None and cfg.sync_bn:
         model = distributed.sync_batchnorm(model, device)
     # after the student: a model teacher's construction draws from torch's RNG
-    ctx = LossContext(cfg.loss, mcfg.bins, mcfg.split_ratio)
+    ctx = LossContext(cfg.loss, mcfg.bins, mcfg.split_ratio, row.family,
+                      tuple(cfg.input_size))
     teachers = build_teachers(cfg, device, ctx)
 
     if group is not None and not main:
@@ -245,7 +257,8 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
                      progress.step_in_epoch)
     ema = (loop.EMA(model, cfg.ema_momentum, average=ema_average)
            if cfg.ema_momentum > 0 and main else None)
-    trained = model  # the module itself; DDP wraps it for the steps
+    trained = model  # the module itself; the loop calls its family's view of it (for a
+    model = row.family.view(model)  # MoveNet its maps), which DDP wraps for the steps
     if group is not None:
         model = distributed.wrap(model, group)
 

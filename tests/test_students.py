@@ -1,0 +1,380 @@
+"""The student table (training/students.py) and the MoveNet teachers (training/teachers.py):
+one pipeline trains every student family, and point teachers teach any of them.
+
+Real data: LSPET's first images and coco_mini's train part; Google's published MoveNet
+Lightning and Thunder (assets/models) and the shipped student v2 as teachers; the
+MoveNet-family student started from Lightning's published weights.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from uniskel.engine import assets, skeleton  # noqa: E402
+from uniskel.engine.errors import UniskelError  # noqa: E402
+
+pytestmark = pytest.mark.timeout(600)
+
+COCO17 = [skeleton.KEYPOINTS[i] for i in range(17)]
+
+
+def lspet_spec(shared_data, n=8):
+    from uniskel.training.config import DatasetSpec
+    lsp = shared_data / "lspet"
+    return DatasetSpec("lspet", "lsp", str(lsp / "images"), str(lsp / "joints.mat"), (0, n))
+
+
+def ctx_for(arch, input_size, loss=None):
+    from uniskel.engine.model import config_for
+    from uniskel.training import students
+    from uniskel.training.losses import LossConfig
+    from uniskel.training.teachers import LossContext
+    mcfg = config_for(arch, input_size=tuple(input_size))
+    return LossContext(loss or LossConfig(), mcfg.bins, mcfg.split_ratio,
+                       students.row(arch).family, tuple(input_size))
+
+
+def real_batch(shared_data, input_size, n=8):
+    from torch.utils.data import default_collate
+
+    from uniskel.training.augment import AugmentConfig
+    from uniskel.training.config import TrainConfig
+    from uniskel.training.data import MixedSamples, prepare_sources
+    cfg = TrainConfig(input_size=tuple(input_size), datasets=[lspet_spec(shared_data, n)],
+                      repair_lr_swaps=False)
+    still = AugmentConfig(rotate_prob=0, flip_prob=0, half_body_prob=0, color_prob=0,
+                          blur_prob=0, downscale_prob=0, scale=(1, 1), shift=0)
+    data = MixedSamples(prepare_sources(cfg), cfg.input_size, still, cfg.loss, 0, "raise")
+    data.make_plan(0, n)
+    return default_collate([data[i] for i in range(n)])
+
+
+# ---------------------------------------------------------------- the table
+
+def test_every_list_of_students_derives_from_the_table():
+    """The engine's archs, the config's check and --arch's choices are the table's rows;
+    each row has a family with the loss methods the loop calls."""
+    import argparse
+
+    from uniskel.commands import train as train_cmd
+    from uniskel.engine.model import SIZES
+    from uniskel.training import students
+    from uniskel.training.config import TrainConfig, config_problem
+
+    assert set(students.STUDENTS) == set(SIZES)
+    assert {s.family.name for s in students.STUDENTS.values()} == {"simcc", "movenet"}
+    for arch, row in students.STUDENTS.items():
+        size = (192, 192) if row.square else (128, 96)
+        assert config_problem(TrainConfig(arch=arch, input_size=size)) is None, arch
+        for method in ("view", "gt_loss", "gt_total", "points_loss"):
+            assert callable(getattr(row.family, method))
+    assert "arch" in config_problem(TrainConfig(arch="movenet"))
+    assert "square" in config_problem(TrainConfig(arch="movenet_lightning",
+                                                  input_size=(256, 192)))
+    assert "square" in config_problem(TrainConfig(arch="movenet_thunder",
+                                                  input_size=(200, 200)))
+    p = argparse.ArgumentParser()
+    train_cmd.add_arguments(p)
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    arch = next(a for a in sub.choices["student"]._actions if a.dest == "arch")
+    assert list(arch.choices) == list(students.STUDENTS)
+
+
+def test_the_simcc_family_keeps_todays_loss_exactly():
+    from uniskel.training import losses, students
+    ctx = ctx_for("tiny", (128, 96))
+    g = torch.Generator().manual_seed(0)
+    pred = (torch.randn(3, 21, 192, generator=g), torch.randn(3, 21, 256, generator=g))
+    batch = {"coords": torch.rand(3, 21, 2, generator=g) * 90,
+             "mask": torch.rand(3, 21, generator=g) > 0.3}
+    want = losses.simcc_loss(pred, batch["coords"], batch["mask"], ctx.bins, ctx.split_ratio,
+                             ctx.loss)
+    assert students.SIMCC.gt_loss(pred, batch, ctx).item() == want.item()
+    assert students.SIMCC.points_loss(pred, batch["coords"], batch["mask"], ctx).item() \
+        == want.item()
+    assert students.SIMCC.view(pred) is pred
+
+
+def test_the_movenet_family_loss_is_the_student_v2s():
+    """On Lightning's maps of random crops, the family's point loss equals v2's
+    (training/movenet_student.py's points_loss: focal heatmaps, offsets, regression); a
+    point of weight 0 gets no gradient on its channels; a hidden point's map is pushed
+    empty; the centre map learns from the labelled points' middle."""
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training import losses, students
+    from uniskel.training import movenet_student as M
+
+    torch.set_num_threads(1)
+    net = from_config(config_for("movenet_lightning"))
+    students.published_weights(net, students.STUDENTS["movenet_lightning"])
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 192, 192, generator=g) * 255
+    coords = torch.rand(2, 21, 2, generator=g) * 150 + 20
+    mask = torch.rand(2, 21, generator=g) > 0.3
+    mask[:, 20] = False
+    maps = students.MOVENET.view(net)(x)
+    v2 = sum(M.points_loss(net, maps, coords.numpy(), mask.numpy(), mask.numpy(),
+                           list(range(21)), 1.5))
+    ours = losses.heatmap_points_loss(maps, coords, mask, 192,
+                                      losses.LossConfig(center_weight=0))
+    assert ours.item() == pytest.approx(v2.item(), rel=1e-5)
+    ours.backward()
+    grad = net.heads["heatmap"][1].weight.grad[:, :, 0, 0].abs().sum(1)
+    assert torch.equal(grad > 0, mask.any(0)) and not mask[:, 20].any()
+    net.zero_grad()
+    hidden = torch.zeros(2, 21, dtype=torch.bool)
+    hidden[:, 20] = True
+    lc = losses.LossConfig(center_weight=0)
+    with torch.no_grad():
+        plain = losses.heatmap_points_loss(maps, coords, mask, 192, lc)
+        hid = losses.heatmap_points_loss(maps, coords, mask, 192, lc, hidden)
+    assert hid > plain
+    ctx = ctx_for("movenet_lightning", (192, 192))
+    with torch.no_grad():
+        with_centre = students.MOVENET.gt_loss(maps, {"coords": coords, "mask": mask}, ctx)
+    assert with_centre > plain
+
+
+def test_thunders_network_is_ported_with_its_width(shared_data):
+    """The movenet_thunder row's network (MobileNetV2 1.75 wide) with the published
+    weights gives the published Thunder graph's keypoints on real images."""
+    import cv2
+    import onnxruntime as ort
+
+    from uniskel.engine.movenet_net import from_movenet
+
+    path = assets.asset("models", "movenet_thunder.onnx")
+    files = sorted((shared_data / "coco128" / "images").glob("*.jpg"))[:2]
+    crops = np.stack([cv2.resize(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB),
+                                 (256, 256)) for f in files])
+    net = from_movenet(path)
+    assert (net.input_size, net.width) == (256, 1.75)
+    with torch.no_grad():
+        ours = net(torch.from_numpy(crops).permute(0, 3, 1, 2).float()).numpy()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for crop, mine in zip(crops, ours):
+        ref = sess.run(None, {sess.get_inputs()[0].name: crop[None].astype(np.int32)})[0][0, 0]
+        assert np.abs(mine[:, :2] / 256 - ref[:, [1, 0]]).max() < 1e-3
+        assert np.abs(mine[:, 2] - ref[:, 2]).max() < 1e-3
+
+
+# ---------------------------------------------------------------- MoveNet teachers
+
+def test_thunder_teaches_on_the_students_own_crop(shared_data):
+    """Run on the student's non-square 256x192 crops (and square 192 ones), Thunder's
+    points land on LSPET's labels in those crops' pixels: the crop is fitted into its
+    input and its points mapped back, thorax and pelvis derived."""
+    from uniskel.training.teachers import PointsModel
+
+    torch.set_num_threads(1)
+    thunder = PointsModel.load("movenet_thunder", "cpu")
+    assert thunder.names() == COCO17 + ["pelvis", "thorax"]
+    for size in ((256, 192), (192, 192)):
+        batch = real_batch(shared_data, size)
+        k = thunder(batch["image"])
+        assert k.shape == (8, 21, 3) and (k[:, 19:, 2] == 0).all()
+        sure = (k[..., 2] > 0.4) & batch["mask"]
+        err = (k[..., :2] - batch["coords"]).norm(dim=-1)[sure]
+        assert sure.sum() > 30
+        assert err.median() < 0.05 * size[0], (size, err.median())
+        s = skeleton.INDEX
+        mid = (k[:, s["left_shoulder"], :2] + k[:, s["right_shoulder"], :2]) / 2
+        assert torch.allclose(k[:, s["thorax"], :2], mid)
+
+
+def taught_by_gradient(teacher, batch, ctx, net):
+    """(B, 21) bool: the points whose heatmap this teacher's term pulls on."""
+    from uniskel.training import students
+    from uniskel.training.teachers import add_teacher_terms
+
+    maps = students.MOVENET.view(net)(batch["image"])
+    maps["heatmap"].retain_grad()
+    total, terms = add_teacher_terms(torch.zeros(()), maps, batch, [teacher], ctx, 0, 2)
+    assert list(terms) == [teacher.name]
+    total.backward()
+    return maps["heatmap"].grad.abs().sum((2, 3)) > 0
+
+
+def test_movenet_teachers_teach_their_chosen_points_where_sure(shared_data):
+    """Thunder teaching the 17 COCO points and the student v2 head top and upper neck,
+    on a MoveNet student: each pulls exactly its chosen points where it is surer than
+    its min_conf and (where_gt false) the sample has no label; weights by confidence."""
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training.config import TeacherSpec, TrainConfig
+    from uniskel.training.teachers import build_teachers
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(arch="movenet_lightning", input_size=(192, 192),
+                      datasets=[lspet_spec(shared_data)], teachers=[
+                          TeacherSpec("movenet", "movenet_thunder", points=tuple(COCO17),
+                                      role="coco", where_gt=True, min_conf=0.3),
+                          TeacherSpec("movenet", str(assets.asset("models",
+                                                                  "uniskel_student.pt")),
+                                      points=("head_top", "upper_neck"), where_gt=False,
+                                      min_conf=0.2, weight=0.6, decay="none")])
+    ctx = ctx_for(cfg.arch, cfg.input_size)
+    thunder, v2 = build_teachers(cfg, torch.device("cpu"), ctx)
+    assert (thunder.name, thunder.weight, v2.name, v2.weight) == (
+        "teacher_thunder", cfg.loss.w_coco_teacher, "teacher_uniskel_student", 0.6)
+    batch = real_batch(shared_data, cfg.input_size)
+    batch["mask"][:4, 19:] = False  # four samples without head labels: v2 teaches them
+    net = from_config(config_for(cfg.arch))
+    for t, names, where in ((thunder, COCO17, True), (v2, ["upper_neck", "head_top"], False)):
+        k = t.run(batch)
+        chosen = torch.zeros(21, dtype=torch.bool)
+        chosen[[skeleton.INDEX[n] for n in names]] = True
+        allowed = torch.ones_like(batch["mask"]) if where else ~batch["mask"]
+        want = chosen[None] & (k[..., 2] > t.min_conf) & allowed
+        assert want.any(), t.name
+        net.zero_grad()
+        assert torch.equal(taught_by_gradient(t, batch, ctx, net), want), t.name
+    assert want[:4].any() and not (want & batch["mask"]).any()  # v2: not where labelled
+
+
+def test_a_logit_teacher_or_a_crafted_file_is_refused_in_one_line(shared_data, tmp_path):
+    """A SimCC-logit teacher cannot teach a MoveNet student; a pickle posing as a
+    teacher's checkpoint, a teacher asked for points it lacks, and a Thunder ONNX as the
+    warm start of a Lightning-width student are refused, each in one line."""
+    import pickle
+
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training import students
+    from uniskel.training.config import TeacherSpec, TrainConfig
+    from uniskel.training.teachers import build_teachers
+
+    ctx = ctx_for("movenet_lightning", (192, 192))
+    crafted = tmp_path / "evil.pt"
+    crafted.write_bytes(pickle.dumps({"config": {}, "state_dict": {}}))
+    cases = [TeacherSpec("model", str(crafted)), TeacherSpec("movenet", str(crafted)),
+             TeacherSpec("movenet", "movenet_lightning", points=("head_top",))]
+    for spec in cases:
+        cfg = TrainConfig(arch="movenet_lightning", input_size=(192, 192),
+                          datasets=[lspet_spec(shared_data)], teachers=[spec])
+        with pytest.raises(UniskelError) as e:
+            build_teachers(cfg, torch.device("cpu"), ctx)
+        assert "\n" not in str(e.value), str(e.value)
+    net = from_config(config_for("movenet_lightning"))
+    with pytest.raises(UniskelError, match="not movenet_lightning's"):
+        students.published_weights(net, students.STUDENTS["movenet_lightning"],
+                                   str(assets.asset("models", "movenet_thunder.onnx")))
+
+
+# ---------------------------------------------------------------- one pipeline
+
+V3_LIKE = """
+mode = "student"
+arch = "movenet_lightning"
+input_size = [192, 192]
+epochs = {epochs}
+samples_per_epoch = 24
+batch_size = 4
+lr = 1e-4
+warmup_steps = 3
+seed = 0
+device = "cpu"
+amp = false
+workers = 0
+checkpoint_every = 2
+repair_lr_swaps = false
+init_from = "movenet_lightning"
+out = "{out}"
+cache_dir = "{out}/cache"
+
+[[datasets]]
+name = "lspet"
+format = "lsp"
+images = "{lspet}/images"
+annotations = "{lspet}/joints.mat"
+range = [0, 4]
+
+[augment]  # the same 4 crops at every step
+rotate_prob = 0.0
+flip_prob = 0.0
+half_body_prob = 0.0
+color_prob = 0.0
+blur_prob = 0.0
+downscale_prob = 0.0
+gray_prob = 0.0
+scale = [1.0, 1.0]
+shift = 0.0
+
+[[teachers]]
+kind = "movenet"
+path = "movenet_thunder"
+points = {coco17}
+role = "coco"
+min_conf = 0.3
+decay = "none"
+
+[[teachers]]
+kind = "movenet"
+path = "{v2}"
+points = ["head_top", "upper_neck"]
+role = "mpii"
+min_conf = 0.2
+where_gt = true
+"""
+
+
+def test_the_movenet_student_trains_resumes_and_exports_through_the_pipeline(
+        shared_data, tmp_path, capsys):
+    """uniskel train student --config: the MoveNet-family student from Lightning's
+    weights, Thunder and v2 teaching, on 4 real LSPET crops: its losses fall, TensorBoard
+    has each teacher's term, a stopped run resumes to the step, and uniskel export makes
+    a 21-point ONNX model every student backend runs."""
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from uniskel import commands
+    from uniskel.engine import backends, modelfile
+
+    torch.set_num_threads(1)
+
+    def config(out):
+        path = out.with_suffix(".toml")
+        path.write_text(V3_LIKE.format(
+            epochs=2, out=out.as_posix(), lspet=(shared_data / "lspet").as_posix(),
+            coco17=json.dumps(COCO17),
+            v2=assets.asset("models", "uniskel_student.pt").as_posix()))
+        return ["train", "student", "--config", str(path)]
+
+    out = tmp_path / "run"
+    argv = config(out)
+    assert commands.main(argv + ["--max-steps", "8"]) == 0
+    ck = modelfile.read_checkpoint(out / "last.pt")
+    assert (ck["epoch"], ck["step_in_epoch"], ck["global_step"]) == (1, 2, 8)
+    assert ck["config"]["arch"] == "movenet_lightning"
+    assert ck["train_config"]["init_from"] == "movenet_lightning"
+    assert commands.main(argv + ["--resume"]) == 0
+    ck = modelfile.read_checkpoint(out / "last.pt")
+    assert (ck["epoch"], ck["global_step"]) == (2, 12)
+    assert commands.main(config(tmp_path / "whole")) == 0  # never stopped: the same weights
+    whole = modelfile.read_checkpoint(tmp_path / "whole" / "last.pt")
+    differ = [k for k in ck["state_dict"]
+              if not torch.equal(ck["state_dict"][k], whole["state_dict"][k])]
+    assert not differ, f"{len(differ)} tensors differ after resuming, e.g. {differ[:3]}"
+
+    acc = EventAccumulator(str(out / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"loss/gt", "loss/teacher_thunder", "loss/teacher_uniskel_student"} <= tags
+    total = [e.value for e in acc.Scalars("loss/total")]
+    assert len(total) == 12 and np.isfinite(total).all()
+    assert np.mean(total[-3:]) < 0.85 * np.mean(total[:3])  # the same 4 crops: it learns them
+
+    onnx_path = tmp_path / "v3.onnx"
+    assert commands.main(["export", "--checkpoint", str(out / "last.pt"), "--weights",
+                          str(tmp_path / "v3.pt"), "--onnx", str(onnx_path)]) == 0
+    be = backends.create("onnx", onnx_path)
+    try:
+        k = be.infer(real_batch(shared_data, (192, 192), 2)["image"].permute(0, 2, 3, 1)
+                     .numpy().astype(np.uint8))
+    finally:
+        be.close()
+    assert k.shape == (2, 21, 3) and (k[..., 2] > 0.2).any()
+    capsys.readouterr()
