@@ -378,3 +378,82 @@ def test_the_movenet_student_trains_resumes_and_exports_through_the_pipeline(
         be.close()
     assert k.shape == (2, 21, 3) and (k[..., 2] > 0.2).any()
     capsys.readouterr()
+
+
+DISTRIBUTED = """
+mode = "student"
+arch = "movenet_lightning"
+input_size = [64, 64]
+epochs = 2
+samples_per_epoch = 8
+batch_size = {batch}
+lr = 1e-4
+warmup_steps = 1
+seed = 0
+device = "cpu"
+amp = false
+workers = 0
+repair_lr_swaps = false
+init_from = "movenet_lightning"
+out = "{out}"
+cache_dir = "{out}/cache"
+
+[[datasets]]
+name = "lspet"
+format = "lsp"
+images = "{lspet}/images"
+annotations = "{lspet}/joints.mat"
+range = [0, 8]
+
+[[teachers]]
+kind = "movenet"
+path = "movenet_lightning"
+points = ["left_shoulder", "right_shoulder", "left_hip", "right_hip"]
+min_conf = 0.05
+where_gt = true
+"""
+
+
+def test_the_movenet_student_on_two_processes_learns_what_one_does(shared_data, tmp_path):
+    """torchrun, 2 processes x 2 samples against 1 x 4 (the same global batch), a point
+    teacher included: the same weights within float tolerance, as for the SimCC students
+    (tests/test_distributed.py)."""
+    import os
+    import subprocess
+    import sys
+
+    from uniskel.engine import modelfile
+    from uniskel.training.config import load_config
+    from uniskel.training.train import train
+
+    def config(name, batch):
+        out = tmp_path / name
+        out.mkdir()
+        path = out / "config.toml"
+        path.write_text(DISTRIBUTED.format(batch=batch, out=out.as_posix(),
+                                           lspet=(shared_data / "lspet").as_posix()))
+        return path
+
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training import students
+
+    torch.set_num_threads(1)
+    net = from_config(config_for("movenet_lightning", input_size=(64, 64)))
+    students.published_weights(net, students.STUDENTS["movenet_lightning"])
+    start = {"state_dict": net.state_dict()}
+    one = modelfile.read_checkpoint(train(load_config(config("one", 4))))
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+         "2", "-m", "uniskel", "train", "student", "--config", str(config("two", 2))],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        timeout=400, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    two = modelfile.read_checkpoint(tmp_path / "two" / "last.pt")
+    assert (two["global_step"], two["global_batch"], two["processes"]) == (4, 4, 2)
+
+    def flat(sd):
+        return torch.cat([v.double().flatten() for v in sd.values()])
+    moved = (flat(one["state_dict"]) - flat(start["state_dict"])).norm()
+    off = (flat(two["state_dict"]) - flat(one["state_dict"])).norm()
+    assert moved > 0 and off / moved < 0.1, (off / moved).item()
+    print(f"2 processes vs 1: off by {(off / moved).item():.4f} of the movement")
