@@ -49,10 +49,15 @@ def test_unlabelled_ccp_photos_are_the_detectors_people_cached_once(ccp, tmp_pat
     assert all(i.dataset == "unlabelled" and not i.mask.any() and not i.keypoints.any()
                for i in insts)
     live = det_mod.NanoDetDetector(size=D.DETECT_SIZE, min_score=D.DETECT_MIN_SCORE)
-    for inst in insts:  # the boxes are the bundled detector's, on the real photo
-        img = cv2.imread(str(inst.image))
-        found = live.detect(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        assert any(np.allclose(inst.box, b[:4], atol=0.01) for b in found)
+    for inst in insts:  # the boxes are the bundled detector's, on the real photo (or on
+        img = cv2.cvtColor(cv2.imread(str(inst.image)), cv2.COLOR_BGR2RGB)  # it framed)
+        p = round(D.DETECT_PAD * max(img.shape[:2]))
+        framed = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(114,) * 3)
+        found = live.detect(img) + [(x0 - p, y0 - p, x1 - p, y1 - p) for x0, y0, x1, y1, _
+                                    in live.detect(framed)]
+        box = np.array(inst.box)
+        assert any(np.abs(np.maximum(np.minimum(b[:4], [*img.shape[1::-1]] * 2), 0)
+                          - box).max() < 0.01 for b in found)
         assert inst.meta["score"] >= D.MIN_SCORE and inst.box[3] - inst.box[1] >= D.MIN_HEIGHT
     main = [i for i in insts if i.box[3] - i.box[1] > 0.7 * 384]  # the full-body person
     assert len({i.image for i in main}) == 4
@@ -80,6 +85,18 @@ def test_unlabelled_ccp_photos_are_the_detectors_people_cached_once(ccp, tmp_pat
     assert len(load_instances(spec, "raise", str(tmp_path))) == len(insts)
 
 
+def test_a_person_who_fills_the_frame_is_found(ccp, tmp_path):
+    """0010.jpg: NanoDet finds nobody in the photo as it is (the woman fills its height);
+    framed by a border (D.detect_people) she is found, full height."""
+    import cv2
+
+    from uniskel.engine.detector import NanoDetDetector
+    img = cv2.cvtColor(cv2.imread(str(ccp / "0010.jpg")), cv2.COLOR_BGR2RGB)
+    assert not NanoDetDetector(size=D.DETECT_SIZE, min_score=D.DETECT_MIN_SCORE).detect(img)
+    (boxes,) = D.person_boxes([ccp / "0010.jpg"], tmp_path / "boxes.json")
+    assert any(b[4] >= 0.5 and b[3] - b[1] > 0.8 * img.shape[0] for b in boxes)
+
+
 def test_a_changed_image_is_found_again_and_only_it(ccp, tmp_path, monkeypatch):
     from uniskel.engine import detector as det_mod
 
@@ -96,7 +113,7 @@ def test_a_changed_image_is_found_again_and_only_it(ccp, tmp_path, monkeypatch):
     assert D.person_boxes(D.image_files(folder), cache) == first and not seen
     shutil.copy(ccp / "0010.jpg", folder / "0002.jpg")  # another photo under that name
     now = D.person_boxes(D.image_files(folder), cache)
-    assert len(seen) == 1
+    assert len(seen) == 2  # that one image, seen plain and framed (D.detect_people)
     assert now[0] == first[0] and now[2] == first[2] and now[1] != first[1]
 
 
