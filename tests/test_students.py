@@ -457,3 +457,115 @@ def test_the_movenet_student_on_two_processes_learns_what_one_does(shared_data, 
     off = (flat(two["state_dict"]) - flat(one["state_dict"])).norm()
     assert moved > 0 and off / moved < 0.1, (off / moved).item()
     print(f"2 processes vs 1: off by {(off / moved).item():.4f} of the movement")
+
+
+# ---------------------------------------------------------------- v2's recipe as settings
+
+def framed_samples(shared_data, n, size=(192, 192), ignore=(), **augment):
+    from uniskel.training.augment import AugmentConfig
+    from uniskel.training.config import TrainConfig
+    from uniskel.training.data import MixedSamples, prepare_sources
+    spec = lspet_spec(shared_data, n)
+    spec.ignore_points = tuple(ignore)
+    cfg = TrainConfig(input_size=size, datasets=[spec], repair_lr_swaps=False)
+    aug = AugmentConfig(color_prob=0, **augment)
+    data = MixedSamples(prepare_sources(cfg), size, aug, cfg.loss, 0, "raise")
+    data.make_plan(0, n)
+    return [data[i] for i in range(n)]
+
+
+def test_cut_pictures_hide_the_points_below_them(shared_data):
+    """cut_prob = 1: every cut line hides the labelled points below it (no longer labels,
+    marked hidden for empty maps), the crop is black below a straight cut, and both of
+    v2's kinds occur (the picture cut before cropping, and the crop cut across)."""
+    from uniskel.training import framing
+
+    kinds, hidden_seen = set(), 0
+    for s in framed_samples(shared_data, 40, cut_prob=1.0):
+        line, coords = s["cut"].numpy().astype(np.float64), s["coords"].numpy()
+        mask, hidden = s["mask"].numpy(), s["hidden"].numpy()
+        if (line == framing.NO_CUT).all():
+            assert not hidden.any()
+            continue
+        down = framing.below(line, coords)
+        assert not (mask & down).any() and (hidden <= down).all()
+        hidden_seen += int(hidden.any())
+        if line[0] == 0 and line[1] == 1:
+            kinds.add("crop")
+            row = int(-line[2])
+            img = s["image"].numpy()
+            assert img[:, row:].max() == 0 and img[:, :row].max() > 0
+        else:
+            kinds.add("picture")
+    assert kinds == {"crop", "picture"} and hidden_seen >= 10
+
+
+def test_close_ups_and_ignored_labels(shared_data):
+    """closeup_prob = 1 frames head and shoulders (shoulders labelled, the ankles hardly
+    ever); ignore_points drops LSP's hips from the labels while pelvis is still derived
+    from them, and without either setting the samples are as before."""
+    hips = [skeleton.INDEX["left_hip"], skeleton.INDEX["right_hip"]]
+    ankles = [skeleton.INDEX["left_ankle"], skeleton.INDEX["right_ankle"]]
+    near = framed_samples(shared_data, 40, closeup_prob=1.0)
+    framed = [s for s in near if s["hidden"].any() or (s["cut"][2] != -1).item()]
+    assert len(framed) >= 15
+    assert sum(bool(s["mask"][ankles].any()) for s in framed) <= len(framed) // 5
+    assert sum(bool(s["mask"][hips[:1]].all()) for s in framed) < len(framed)
+    plain = framed_samples(shared_data, 8)
+    wide = framed_samples(shared_data, 8, ignore=("left_hip", "right_hip"))
+    pelvis = skeleton.INDEX["pelvis"]
+    assert any(s["mask"][hips].all() for s in plain)
+    for a, b in zip(plain, wide):
+        assert not b["mask"][hips].any() and b["mask"][pelvis] == a["mask"][pelvis]
+        assert torch.equal(a["image"], b["image"]) and torch.equal(a["coords"], b["coords"])
+
+
+def test_no_teacher_teaches_below_a_cut(shared_data):
+    """A point teacher run on a cut crop is silent where its points fall below the line;
+    the MoveNet student's ground-truth loss pulls the hidden points' maps towards empty."""
+    from torch.utils.data import default_collate
+
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training import framing, students
+    from uniskel.training.teachers import LossContext, PointsModel, PointsTeacher
+
+    torch.set_num_threads(1)
+    batch = default_collate(framed_samples(shared_data, 16, cut_prob=1.0))
+    net = PointsModel.load("movenet_lightning", "cpu")
+    t = PointsTeacher("t", torch.ones(21, dtype=torch.bool), 1.0, "none",
+                      torch.tensor([True]), net, 0.0)
+    k = t.run(batch)
+    down = torch.stack([torch.from_numpy(framing.below(line.numpy(), xy.numpy()))
+                        for line, xy in zip(batch["cut"].double(), k[..., :2].double())])
+    offered = t.points(batch)
+    assert down.any() and not (offered & down).any() and offered.any()
+    student = from_config(config_for("movenet_lightning"))
+    students.published_weights(student, students.STUDENTS["movenet_lightning"])
+    maps = student.maps(batch["image"])
+    maps["heatmap"].retain_grad()
+    ctx = ctx_for("movenet_lightning", (192, 192))
+    students.MOVENET.gt_loss(maps, batch, ctx).backward()
+    g = maps["heatmap"].grad.flatten(2)
+    hidden = batch["hidden"]
+    assert hidden.any()
+    # an empty-map pull is a push down on every cell of a hidden point's map
+    assert (g[hidden] >= 0).all() and (g[hidden].sum(-1) > 0).all()
+
+
+def test_the_v3_config_is_v2s_recipe_on_the_pipeline():
+    """training/configs/student_v3.toml: the MoveNet student, Thunder teaching exactly
+    the 17 COCO points, v2 head top and upper neck, v2's framings on, LSP's hips left to
+    the teachers, and no validation set among its data (the config check refuses those)."""
+    from uniskel.training.config import load_config
+
+    cfg = load_config(Path(__file__).parents[1] / "training" / "configs" / "student_v3.toml")
+    assert cfg.arch == "movenet_lightning" and cfg.mode == "student"
+    by_path = {t.path: t for t in cfg.teachers}
+    assert all(t.kind == "movenet" for t in cfg.teachers)
+    assert list(by_path["movenet_thunder"].points) == COCO17
+    assert set(by_path["assets/models/uniskel_student.pt"].points) == {"head_top", "upper_neck"}
+    assert cfg.augment.cut_prob > 0 and cfg.augment.closeup_prob > 0
+    for d in cfg.datasets:
+        assert (d.format == "lsp") == (set(d.ignore_points) == {"left_hip", "right_hip"})
+        assert d.format != "lsp" or d.range[1] <= 7500 or d.range[0] >= 8000
+        assert d.format != "coco" or d.split == "train" or "coco_extra" in d.images

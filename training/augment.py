@@ -57,6 +57,9 @@ class AugmentConfig:
                                  # crop height (a pasted person: 2.5 times that tall)
     second_person_prob: float = 0.0  # another person beside the first, their height
                                  # 0.8-1.15 times, overlapping up to about half (0: off)
+    cut_prob: float = 0.0        # pictures cut at a random height between shoulders and
+                                 # knees, the points below hidden (training/framing.py)
+    closeup_prob: float = 0.0    # close-ups: head and shoulders down to the waist
 
 
 OCCLUDED_AT = 0.5  # a point is occluded where the pasted pixels cover at least this much

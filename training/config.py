@@ -33,6 +33,8 @@ class DatasetSpec:
     weight: float = 1.0            # sampling weight in the mixed loader
     split: str | None = None       # "train" | "val": keep one part of the image-id
                                    # split (training/datasets.py: split_part), e.g. coco_mini
+    ignore_points: tuple[str, ...] = ()  # labels not used (e.g. LSP's hips, labelled
+                                   # wider than COCO's): teachers give these points here
 
 
 @dataclass
@@ -266,6 +268,7 @@ def _rules() -> dict:
                                        ordered=True)),
             "weight": V.number(above=0),
             "split": V.optional(V.one_of("train", "val")),
+            "ignore_points": _point_names,
         },
         TeacherSpec: {
             "kind": V.one_of(lookup=_teacher_kinds),
@@ -313,6 +316,8 @@ def _rules() -> dict:
             "occlude_size": V.pair(V.number(above=0, hi=1), "numbers > 0 and <= 1 "
                                    "(fractions of the crop height)", ordered=True),
             "second_person_prob": prob,
+            "cut_prob": prob,
+            "closeup_prob": prob,
         },
     }
 

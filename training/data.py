@@ -136,6 +136,8 @@ class MixedSamples:
             [skeleton.INDEX[n] for n in (skeleton.MAPPINGS[spec.format].derived
                                          if spec.format in skeleton.MAPPINGS else ())]
             for spec, _, _ in sources]
+        self.ignored = [[skeleton.INDEX[n] for n in getattr(spec, "ignore_points", ())]
+                        for spec, _, _ in sources]
         counts = {len(c) for _, _, c in self.sources}
         if len(counts) > 1:
             raise ValueError(f"every source needs the same cached teachers, got {counts}")
@@ -169,6 +171,7 @@ class MixedSamples:
         import cv2
         import torch
 
+        from uniskel.training import framing
         from uniskel.training.augment import make_sample, occluded_points
         cv2.setNumThreads(1)
         k, i = self.plan[pos]
@@ -187,8 +190,17 @@ class MixedSamples:
         else:
             mask = inst.mask
         info: dict = {}
-        patch, coords, mask, _, tks = make_sample(
-            img, inst.box, inst.keypoints, mask, self.input_size, self.augment_at(self.epoch),
+        aug = self.augment_at(self.epoch)
+        cut_prob = getattr(aug, "cut_prob", 0.0) if aug is not None else 0.0
+        closeup_prob = getattr(aug, "closeup_prob", 0.0) if aug is not None else 0.0
+        box, cut_y = inst.box, None
+        if cut_prob > 0 or closeup_prob > 0:  # v2's framings (training/framing.py)
+            img, box, cut_y, _ = framing.before_crop(img, box, inst.keypoints[:, :2], mask,
+                                                      cut_prob, closeup_prob, rng)
+            if cut_y is not None:  # the framing is the box: no half-body box instead
+                aug = dataclasses.replace(aug, half_body_prob=0.0)
+        patch, coords, mask, m, tks = make_sample(
+            img, box, inst.keypoints, mask, self.input_size, aug,
             rng, [c[i] for c in cached], donors=lambda r, person: self.donor(r, person, (k, i)),
             info=info)
         for d in self.derived[k]:  # documented rule: thorax / pelvis = midpoint of parents
@@ -196,6 +208,12 @@ class MixedSamples:
             if mask[a] and mask[b]:
                 coords[d] = (coords[a] + coords[b]) / 2
                 mask[d] = True
+        line = framing.NO_CUT
+        if cut_prob > 0 or closeup_prob > 0:
+            patch, line = framing.after_crop(patch, coords, mask, cut_y, m, cut_prob, rng)
+        hidden = mask & framing.below(line, coords)  # labelled, but below the picture's end
+        mask = mask & ~hidden
+        mask[self.ignored[k]] = False  # labels this dataset's points do not give
         tk = np.nan_to_num(np.asarray(tks, np.float64).reshape(-1, skeleton.NUM_KEYPOINTS, 3))
         t_ok = ((tk[..., 0] >= 0) & (tk[..., 0] < w) & (tk[..., 1] >= 0) & (tk[..., 1] < h))
         return {
@@ -207,6 +225,9 @@ class MixedSamples:
             "source": int(k),
             # points under pasted pixels (occlusion augmentation; their labels are kept)
             "occluded": torch.from_numpy(occluded_points(coords, info["cover"])),
+            # labelled points below a cut (framing.py): their maps must be empty
+            "hidden": torch.from_numpy(hidden),
+            "cut": torch.from_numpy(line.astype(np.float32)),  # the crop's cut line
         }
 
     def donor(self, rng, person: bool, other_than=None, tries: int = 4):

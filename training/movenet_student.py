@@ -189,59 +189,9 @@ def trainable(model: MoveNet) -> list:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def cut_row(kpts, mask, rng):
-    """A random height between the shoulders and the knees (lower than 30% of the way
-    down), or None where they are not labelled."""
-    idx = [skeleton.INDEX[n] for n in ("left_shoulder", "right_shoulder",
-                                       "left_knee", "right_knee")]
-    if not mask[idx].all():
-        return None
-    ys = kpts[idx, 1]
-    top, bottom = min(ys[:2]), max(ys[2:])
-    if bottom - top < 8:
-        return None
-    return float(rng.uniform(top + 0.3 * (bottom - top), bottom))
-
-
-def cut(patch, kpts, mask, rng):
-    """Black out the crop below a random height between the shoulders and the knees;
-    -> (patch, the row where the picture now ends; its height when not cut)."""
-    height = patch.shape[0]
-    row = cut_row(kpts, mask, rng)
-    if row is None:
-        return patch, height
-    row = int(row)
-    if not 0 < row < height:
-        return patch, height
-    patch = patch.copy()
-    patch[row:] = 0
-    return patch, row
-
-
-NO_CUT = np.array([0.0, 0.0, -1.0])  # a cut line nothing is below
-
-
-def below(line, xy) -> np.ndarray:
-    """Which points (..., 2) lie below a cut ``line`` (a, b, c): a x + b y + c >= 0."""
-    return xy[..., 0] * line[0] + xy[..., 1] * line[1] + line[2] >= 0
-
-
-SHOULDER_PAIR = [skeleton.INDEX["left_shoulder"], skeleton.INDEX["right_shoulder"]]
-
-
-def closeup(kpts, mask, rng):
-    """A close-up framing of a labelled person, as a webcam at a desk or someone passing
-    near a camera gives: (box, the row where the picture ends) from above the head to
-    between just under the shoulders and the waist; None without labelled shoulders and
-    face, or not upright (``skeleton.head_and_shoulders``)."""
-    frame = skeleton.head_and_shoulders(kpts, mask)
-    if frame is None:
-        return None
-    (sx, sy), top, unit = frame
-    half = rng.uniform(0.8, 1.2) * unit
-    top -= rng.uniform(0.3, 0.7) * unit
-    bottom = sy + rng.uniform(0.3, 2.2) * unit
-    return (sx - half, top, sx + half, bottom), bottom
+# v2's framings, now the pipeline's augmentation (training/framing.py)
+from uniskel.training.framing import (NO_CUT, SHOULDER_PAIR, below, closeup,  # noqa: E402
+                                      cut, cut_row)
 
 
 def sample(inst, rng, cfg: Config, size: int):

@@ -82,6 +82,17 @@ class Teacher(Protocol):
         clamp at 1): training on several processes divides by the global one."""
 
 
+def below_cut(batch: dict, xy) -> "torch.Tensor":
+    """(B, K) bool: points ``xy`` (B, K, 2) below their crop's cut line (training/
+    framing.py; the picture has nothing there, so no teacher teaches a point there)."""
+    import torch
+    line = batch.get("cut")
+    if line is None:
+        return torch.zeros(xy.shape[:2], dtype=torch.bool, device=xy.device)
+    line = line.to(xy)
+    return xy[..., 0] * line[:, None, 0] + xy[..., 1] * line[:, None, 1] + line[:, None, 2] >= 0
+
+
 def taught_points(w, mask, on_gt, source):
     """Narrow a teacher's (B, K) point weights ``w`` to the points it teaches: those
     without ground truth, and labelled ones where ``on_gt[source]`` (per dataset) allows."""
@@ -180,7 +191,8 @@ class CachedTeacher:
 
     def points(self, batch):
         conf = batch["teacher_conf"][:, self.slot]
-        return self.covers.to(conf.device)[None] & (conf > self.min_conf)
+        return (self.covers.to(conf.device)[None] & (conf > self.min_conf)
+                & ~below_cut(batch, batch["teacher_coords"][:, self.slot]))
 
     def loss(self, pred, batch, taught, ctx):
         conf = batch["teacher_conf"][:, self.slot]
@@ -218,7 +230,8 @@ class PointsTeacher:
 
     def points(self, batch):
         k = self.run(batch)
-        return self.covers.to(k.device)[None] & (k[..., 2] > self.min_conf)
+        return (self.covers.to(k.device)[None] & (k[..., 2] > self.min_conf)
+                & ~below_cut(batch, k[..., :2]))
 
     def loss(self, pred, batch, taught, ctx):
         if not taught.any():
