@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-smooth", action="store_true", help="skip the smoothing stage")
     parser.add_argument("--model-time", action="store_true",
                         help="also time the model alone on one crop (model_ms_per_crop)")
+    parser.add_argument("--truth", help="the clip's truth (JSON lines: frame, people "
+                        "[{id, box}]): also count id switches against it")
     options.json_out(parser)
 
 
@@ -38,7 +40,16 @@ def _line(r: dict) -> str:
             f"  inferred/frame {r['inferred_per_frame']:.2f}, each person "
             f"{r['person_refresh_hz']:.1f} times a second (target "
             f"{r['target_fps'] or 'none: everyone, every frame'})\n"
-            f"  stages (median ms): {st}")
+            f"  stages (median ms): {st}" + _truth_line(r.get("truth")))
+
+
+def _truth_line(t) -> str:
+    if not t:
+        return ""
+    return (f"\n  against the truth: id switches/100 frames {t['switches_per_100']:.2f} "
+            f"({t['switches']} in {t['frames']} frames), truth people matched "
+            f"{100 * t['coverage']:.1f}% ({t['matched']} of {t['truth_boxes']} boxes), "
+            f"track ids per person {t['ids_per_person']:.2f}")
 
 
 def run(args) -> int:
@@ -53,14 +64,16 @@ def run(args) -> int:
     from uniskel.engine import safefiles
 
     safefiles.check_output(args.json_out, "results", {"source": args.source,
-                                                      "model": args.model})
+                                                      "model": args.model,
+                                                      "truth": args.truth})
     if args.target_fps < 0:
         raise UniskelError("--target-fps must be 0 (everyone on every frame) or more")
+    truth = bench.read_truth(args.truth) if args.truth else None
     frames, fps = bench.decode_all(args.source, max(1, args.max_frames))
     h, w = frames[0].shape[:2]
     opts = dict(repeat=args.repeat, warmup=args.warmup, max_people=args.max_people,
                 smoothing=not args.no_smooth, with_model_time=args.model_time,
-                detector=args.detector, target_fps=args.target_fps or None)
+                detector=args.detector, target_fps=args.target_fps or None, truth=truth)
 
     def one(name, model):
         backend = backends.create(name, model)

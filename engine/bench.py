@@ -18,6 +18,14 @@ default, as in the app; 0 for none) shares many people out over frames
 inferred on their frame, the rest carried over from an earlier one; ``person_refresh_hz``
 how many times a second each person shown gets a pose of their own frame (fps x
 inferred / people).
+
+Against constructed truth (``--truth FILE``: JSON lines ``{"frame": i, "people": [{"id":
+..., "box": [x0, y0, x1, y1]}]}``, as ``scripts/make_crossing_clip.py`` and
+``scripts/make_pan_clip.py`` write): on each frame the people shown are matched one to
+one to the truth boxes (box IoU >= 0.5, Hungarian on IoU); ``truth`` reports
+``switches_per_100`` (a truth person matched under a track id other than the one they
+were last matched under, after a gap too), ``coverage`` (the share of truth boxes
+matched) and ``ids_per_person`` (distinct track ids each truth person was matched under).
 """
 from __future__ import annotations
 
@@ -80,9 +88,87 @@ def id_switches(frames_people) -> int:
     return switches
 
 
+def read_truth(path) -> dict[int, list[tuple]]:
+    """A truth file (JSON lines, one a frame) -> {frame: [(id, box), ...]}."""
+    import json
+    from pathlib import Path
+
+    from uniskel.engine.errors import UniskelError
+
+    out: dict[int, list[tuple]] = {}
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UniskelError(f"{path}: cannot read the truth file ({e})") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out[int(row["frame"])] = [(p["id"], tuple(float(v) for v in p["box"][:4]))
+                                      for p in row["people"]]
+        except (ValueError, KeyError, TypeError) as e:
+            raise UniskelError(f"{path}: line {n} is not a truth row ({e})") from None
+    return out
+
+
+def match_truth(truth_people, shown, min_iou: float = 0.5) -> dict:
+    """One frame: truth [(id, box)] and shown [(track_id, box)] -> {truth id: track id}
+    for pairs of box IoU >= ``min_iou``, one to one, the assignment of most summed IoU."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    from uniskel.engine.detector import iou
+
+    if not truth_people or not shown:
+        return {}
+    m = np.array([[iou(tb, sb) for _, sb in shown] for _, tb in truth_people])
+    rows, cols = linear_sum_assignment(-m)
+    return {truth_people[r][0]: shown[c][0] for r, c in zip(rows, cols)
+            if m[r, c] >= min_iou}
+
+
+def truth_switches(truth: dict, frames_people, min_iou: float = 0.5) -> dict:
+    """``frames_people``: per frame the people shown, [(track_id, box)]; ``truth``:
+    ``read_truth``'s dict (frames without a row have no one to find) -> {frames,
+    truth_boxes, matched, coverage, switches, switches_per_100, ids_per_person}."""
+    last: dict = {}
+    ids: dict = {}
+    switches = boxes = matched = 0
+    for i, shown in enumerate(frames_people):
+        people = truth.get(i, [])
+        boxes += len(people)
+        pairs = match_truth(people, shown, min_iou)
+        matched += len(pairs)
+        for tid, track in pairs.items():
+            if tid in last and last[tid] != track:
+                switches += 1
+            last[tid] = track
+            ids.setdefault(tid, set()).add(track)
+    n = len(frames_people)
+    return {"frames": n, "truth_boxes": boxes, "matched": matched,
+            "coverage": round(matched / boxes, 4) if boxes else 0.0,
+            "switches": switches,
+            "switches_per_100": round(100.0 * switches / max(1, n), 3),
+            "ids_per_person": round(sum(len(v) for v in ids.values()) / len(ids), 3)
+            if ids else 0.0}
+
+
+def _sum_truth(parts: list[dict]) -> dict:
+    frames = sum(p["frames"] for p in parts)
+    boxes = sum(p["truth_boxes"] for p in parts)
+    matched = sum(p["matched"] for p in parts)
+    switches = sum(p["switches"] for p in parts)
+    return {"frames": frames, "truth_boxes": boxes, "matched": matched,
+            "coverage": round(matched / boxes, 4) if boxes else 0.0, "switches": switches,
+            "switches_per_100": round(100.0 * switches / max(1, frames), 3),
+            "ids_per_person": round(sum(p["ids_per_person"] for p in parts) / len(parts), 3)}
+
+
 def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_people: int = 1,
             smoothing: bool = True, with_model_time: bool = False,
-            detector: str = "auto", target_fps: float | None = None) -> dict:
+            detector: str = "auto", target_fps: float | None = None,
+            truth: dict | None = None) -> dict:
     import time
 
     import numpy as np
@@ -92,6 +178,7 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
     pipeline = Pipeline(backend, smoothing=smoothing, max_people=max_people, keep_frame=False,
                         detector=detector, target_fps=target_fps)
     switches = 0
+    against_truth = []
     try:
         backend.warmup()
         for i in range(min(warmup, len(frames))):
@@ -110,6 +197,8 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
                 inferred.append(sum(p.refreshed for p in result.people))
                 seen.append([(p.track_id, p.box) for p in result.people])
             switches += id_switches(seen)
+            if truth is not None:
+                against_truth.append(truth_switches(truth, seen))
     finally:
         pipeline.close()
     total_s = sum(latencies) / 1e3
@@ -131,6 +220,8 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
         "max_people": max_people,
         "detector": getattr(pipeline.detector, "name", None),
     }
+    if truth is not None:
+        out["truth"] = _sum_truth(against_truth)
     if with_model_time:
         out["model_ms_per_crop"] = round(model_time(backend, frames), 3)
     return out

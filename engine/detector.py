@@ -147,7 +147,11 @@ class NanoDetDetector(Detector):
         x = (canvas[..., ::-1].astype(np.float32) - self.MEAN_BGR) / self.STD_BGR
         return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), scale
 
-    def decode(self, outputs, canvas_hw, scale: float) -> list[Box]:
+    def decode(self, outputs, canvas_hw, scale: float, min_score: float | None = None,
+               suppress: bool = True) -> list[Box]:
+        """Boxes above ``min_score`` (default the detector's), NMS-suppressed unless
+        ``suppress`` is False (``candidates``)."""
+        min_score = self.min_score if min_score is None else min_score
         ch, cw = canvas_hw
         boxes = []
         levels = {}
@@ -160,7 +164,7 @@ class NanoDetDetector(Detector):
                 raise UniskelError(f"{self.path}: unexpected output shapes "
                                    f"{[o.shape for o in outputs]}")
             scores = level[80][:, self.PERSON]
-            cells = np.flatnonzero(scores > self.min_score)
+            cells = np.flatnonzero(scores > min_score)
             if len(cells) == 0:
                 continue
             bins = level[4 * (self.REG_MAX + 1)][cells].reshape(-1, 4, self.REG_MAX + 1)
@@ -171,13 +175,22 @@ class NanoDetDetector(Detector):
             xyxy = np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2],
                              cy + dist[:, 3]], 1) / scale
             boxes += [(*map(float, b), float(s)) for b, s in zip(xyxy, scores[cells])]
-        return nms(boxes, self.nms_iou)
+        return nms(boxes, self.nms_iou) if suppress else boxes
 
     def detect(self, frame: np.ndarray) -> list[Box]:
+        return self._run(frame)
+
+    def candidates(self, frame: np.ndarray, min_score: float = 0.05) -> list[Box]:
+        """Every cell's person box scoring above ``min_score``, before the score
+        threshold and NMS (for ``scripts/coverage.py``'s misses by cause)."""
+        return self._run(frame, min_score, suppress=False)
+
+    def _run(self, frame: np.ndarray, min_score: float | None = None,
+             suppress: bool = True) -> list[Box]:
         x, scale = self._canvas(frame)
         outputs = self.session.run(self.outputs, {self.input: x})
         h, w = frame.shape[:2]
-        found = self.decode(outputs, x.shape[2:], scale)
+        found = self.decode(outputs, x.shape[2:], scale, min_score, suppress)
         return [(max(0.0, b[0]), max(0.0, b[1]), min(float(w), b[2]), min(float(h), b[3]), b[4])
                 for b in found]
 

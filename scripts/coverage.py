@@ -17,26 +17,117 @@ centre inside the other) and at least 4 of their drawn points (the app's draw th
 lie in it: a skeleton on them, not only a box. Prints the share found, the share found
 of the ``--max-people`` tallest (who a cap should keep), and the people shown per frame.
 
+``--set`` picks the labelled people instead: ``pans`` (the default with no video, as
+above), ``stills`` (each photo of the pooled val with a labelled person, one frame, as
+``uniskel infer`` on an image) or ``crowd`` (``make_pan_clip.py``'s crowd pan, its
+labelled people, listed as in its truth). On labelled people it also reports the misses
+by cause, as a table (markdown): each person missed on a counted frame gets one row,
+the first of **truncated** (their box touches the frame's edge, or fewer than 8 of
+their labelled points are in view), **crowd** (another labelled person's box overlaps
+theirs at IoU > 0.3), **small** (under 160 px tall), or none of those; and one column,
+what the person detector (NanoDet, as the pipeline runs it, on that frame) had for them
+at IoU >= 0.5: **never proposed** (no cell scored even 0.05), **below threshold** (a
+box, scoring under the detector's 0.3), **suppressed** (scoring 0.3 or more, removed by
+NMS), **unsure** (kept, under 0.45: a box the tracker takes only when the pose
+confirms it, or leaves out of its selection) or **sure** (0.45 or more: the detector had
+them; the tracker, the cap or the pose lost them). Also found / to find per height.
+
 With ``--live`` the pipeline runs as the app runs it (``target_fps``: sharing people
 out to hold 30 fps, the detector by the clock) on frames fed at the clip's own pace.
 
     python scripts/coverage.py runs/bench/street_720p.mp4 [--max-people 10] [--model M]
     python scripts/coverage.py runs/bench/street_720p.mp4 --live
     python scripts/coverage.py --coco runs/pooled_val/ann.json --images runs/pooled_val/images
+    python scripts/coverage.py --set stills     # or --set crowd
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 MIN_POINTS = 4
 TALL = 96  # px: "clearly visible" starts here (as the person recall bar's)
 PAN_FRAMES = 45  # 1.5 s pans (``make_pan_clip.pan``)
+# misses by cause
+SMALL = 160  # px: under this a person counts as small
+HEIGHTS = (96, 160, 256)  # the height buckets' lower ends
+CROWD_IOU = 0.3  # another labelled person's box overlapping this much: a crowd
+FEW_POINTS = 8  # fewer labelled points than this in view: truncated
+EDGE = 2.0  # px: a box this near the frame's edge touches it
+PROPOSED = 0.05  # a detector cell scoring at least this proposed someone
+CONDITIONS = ("truncated", "crowd", "small", "none of those")
+STAGES = ("never proposed", "below threshold", "suppressed", "unsure", "sure")
+
+
+def condition(box, frame_wh, points_in_view: int, others) -> str:
+    """A labelled person's first of ``CONDITIONS``: ``box`` (x0, y0, x1, y1, not clipped)
+    in a frame ``frame_wh`` (w, h), ``points_in_view`` of their labelled points in it,
+    ``others`` the other labelled people's boxes."""
+    from uniskel.engine.detector import iou
+
+    w, h = frame_wh
+    if (box[0] <= EDGE or box[1] <= EDGE or box[2] >= w - EDGE or box[3] >= h - EDGE
+            or points_in_view < FEW_POINTS):
+        return "truncated"
+    if any(iou(box, o) > CROWD_IOU for o in others):
+        return "crowd"
+    if box[3] - box[1] < SMALL:
+        return "small"
+    return "none of those"
+
+
+def detector_stage(box, candidates, kept, threshold: float = 0.3,
+                   sure: float = 0.45) -> str:
+    """What the detector had for ``box`` (IoU >= 0.5), one of ``STAGES``: ``candidates``
+    its boxes before the score threshold and NMS (``NanoDetDetector.candidates``),
+    ``kept`` those it returned (``detect``)."""
+    from uniskel.engine.detector import iou
+
+    best_kept = max((b[4] for b in kept if iou(box, b) >= 0.5), default=None)
+    if best_kept is not None:
+        return "sure" if best_kept >= sure else "unsure"
+    best = max((b[4] for b in candidates if iou(box, b) >= 0.5), default=None)
+    if best is None:
+        return "never proposed"
+    return "suppressed" if best >= threshold else "below threshold"
+
+
+def height_bucket(box) -> str:
+    h = box[3] - box[1]
+    low = max(b for b in HEIGHTS if b <= h) if h >= HEIGHTS[0] else 0
+    high = next((b for b in HEIGHTS if b > low), None)
+    return f"{low}-{high}" if high else f"{low}+"
+
+
+def cause_table(name: str, misses, total: int, found_by_height, total_by_height) -> str:
+    """``misses``: [(condition, stage)] -> a markdown table (rows ``CONDITIONS``,
+    columns ``STAGES``) with counts and shares of the misses."""
+    n = len(misses)
+    share = lambda k: f"{k} ({100 * k / n:.0f}%)" if n else "0"
+    lines = [f"misses by cause, {name}: {n} of {total} labelled people missed "
+             f"({100 * n / max(total, 1):.1f}%)", "",
+             "| missed person | " + " | ".join(STAGES) + " | all |",
+             "|---|" + "---:|" * (len(STAGES) + 1)]
+    for c in CONDITIONS:
+        row = [sum(1 for m in misses if m == (c, st)) for st in STAGES]
+        lines.append(f"| {c} | " + " | ".join(str(k) for k in row)
+                     + f" | {share(sum(row))} |")
+    cols = [sum(1 for m in misses if m[1] == st) for st in STAGES]
+    lines.append("| all | " + " | ".join(share(k) for k in cols) + f" | {n} |")
+    lines.append("")
+    lines.append("found by height (px): " + ", ".join(
+        f"{b}: {found_by_height.get(b, 0)}/{t} = {100 * found_by_height.get(b, 0) / t:.1f}%"
+        for b, t in sorted(total_by_height.items(), key=lambda x: int(x[0].split('-')[0]
+                                                                     .rstrip('+')))))
+    return "\n".join(lines)
 
 
 def found(box, shown) -> bool:
@@ -70,33 +161,67 @@ def video_clip(source: str, frames: int):
     want = [[b[:4] for b in reference.detect(f) if b[4] >= 0.45 and b[3] - b[1] > TALL]
             if i % 5 == 0 else None for i, f in enumerate(images)]
     reference.close()
-    return [(images, fps, want)]
+    return [(images, fps, want, None)]
 
 
-def pan(image: np.ndarray, boxes, frames: int = PAN_FRAMES):
+def labels_in(m, people, size):
+    """Labelled ``people`` ([(bbox xywh, keypoints (17, 3))]) through the affine ``m`` ->
+    (boxes to find: taller than TALL, 3/4 in view; each one's label for the misses by
+    cause: {box, points (labelled points in view), others (the other labelled boxes in
+    view)})."""
+    from make_pan_clip import in_view
+
+    s, dx, dy = float(m[0, 0]), float(m[0, 2]), float(m[1, 2])
+    mapped = []
+    for bbox, k in people:
+        x, y, bw, bh = bbox
+        b = (x * s + dx, y * s + dy, (x + bw) * s + dx, (y + bh) * s + dy)
+        pts = k[k[:, 2] > 0, :2] * s + (dx, dy)
+        n = int(((pts[:, 0] >= 0) & (pts[:, 0] < size[0]) & (pts[:, 1] >= 0)
+                 & (pts[:, 1] < size[1])).sum())
+        mapped.append((b, n, in_view(m, bbox, size, TALL) is not None,
+                       in_view(m, bbox, size, 0, 1e-9) is not None))
+    want, labels = [], []
+    for j, (b, n, wanted, _) in enumerate(mapped):
+        if wanted:
+            want.append(b)
+            labels.append({"box": b, "points": n, "others": [
+                o[0] for i, o in enumerate(mapped) if i != j and o[3]]})
+    return want, labels
+
+
+def pan(image: np.ndarray, boxes, frames: int = PAN_FRAMES, keypoints=None):
     """``make_pan_clip``'s camera pan across ``image`` (RGB) -> (frames, each frame's
-    labelled boxes mapped into it, those at least 3/4 in view and taller than TALL)."""
+    labelled boxes mapped into it, those at least 3/4 in view and taller than TALL,
+    each frame's labels (``labels_in``))."""
     import cv2
 
     from make_pan_clip import SIZE, pan as pan_matrices
 
-    out, want = [], []
+    if keypoints is None:
+        keypoints = [np.zeros((17, 3), np.float32)] * len(boxes)
+    out, want, labels = [], [], []
     for i, m in enumerate(pan_matrices(image, frames)):
         out.append(cv2.warpAffine(image, m, SIZE, flags=cv2.INTER_LINEAR))
         if i % 5:
             want.append(None)
+            labels.append(None)
             continue
-        s, dx, dy = float(m[0, 0]), float(m[0, 2]), float(m[1, 2])
-        keep = []
-        for x, y, bw, bh in boxes:
-            b = (x * s + dx, y * s + dy, (x + bw) * s + dx, (y + bh) * s + dy)
-            clipped = (max(b[0], 0), max(b[1], 0), min(b[2], SIZE[0]), min(b[3], SIZE[1]))
-            area = (b[2] - b[0]) * (b[3] - b[1])
-            seen = max(clipped[2] - clipped[0], 0) * max(clipped[3] - clipped[1], 0)
-            if b[3] - b[1] > TALL and seen >= 0.75 * area:
-                keep.append(b)
-        want.append(keep)
-    return out, want
+        w, lab = labels_in(m, list(zip(boxes, keypoints)), SIZE)
+        want.append(w)
+        labels.append(lab)
+    return out, want, labels
+
+
+def _people(annotations: str):
+    data = json.loads(Path(annotations).read_text())
+    people: dict[int, list] = {}
+    for a in data["annotations"]:
+        if not a.get("iscrowd"):
+            people.setdefault(a["image_id"], []).append(
+                (a["bbox"], np.asarray(a["keypoints"], np.float32).reshape(-1, 3),
+                 a.get("num_keypoints", 0)))
+    return data, people
 
 
 def coco_pans(annotations: str, images: str, min_keypoints: int):
@@ -104,21 +229,63 @@ def coco_pans(annotations: str, images: str, min_keypoints: int):
     labelled with at least ``min_keypoints`` points."""
     import cv2
 
-    data = json.loads(Path(annotations).read_text())
-    people: dict[int, list] = {}
-    for a in data["annotations"]:
-        if not a.get("iscrowd") and a.get("num_keypoints", 0) >= min_keypoints:
-            people.setdefault(a["image_id"], []).append(a["bbox"])
+    data, people = _people(annotations)
     clips = []
     for info in sorted(data["images"], key=lambda i: i["id"]):
-        boxes = people.get(info["id"], [])
-        if len(boxes) < 2:
+        labelled = [p for p in people.get(info["id"], []) if p[2] >= min_keypoints]
+        if len(labelled) < 2:
             continue
         image = cv2.cvtColor(cv2.imread(str(Path(images) / info["file_name"])),
                              cv2.COLOR_BGR2RGB)
-        frames, want = pan(image, boxes)
-        clips.append((frames, 30.0, want))
+        frames, want, labels = pan(image, [p[0] for p in labelled],
+                                   keypoints=[p[1] for p in labelled])
+        clips.append((frames, 30.0, want, labels))
     return clips
+
+
+def coco_stills(annotations: str, images: str, min_keypoints: int):
+    """-> [([photo], 30.0, [people to find], [labels])]: each photo with a labelled person
+    (at least ``min_keypoints`` points, taller than TALL) as a clip of one frame."""
+    import cv2
+
+    data, people = _people(annotations)
+    clips = []
+    for info in sorted(data["images"], key=lambda i: i["id"]):
+        labelled = [p[:2] for p in people.get(info["id"], []) if p[2] >= min_keypoints]
+        image = None
+        if labelled:
+            image = cv2.cvtColor(cv2.imread(str(Path(images) / info["file_name"])),
+                                 cv2.COLOR_BGR2RGB)
+        if image is None:
+            continue
+        h, w = image.shape[:2]
+        identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+        want, labels = labels_in(identity, labelled, (w, h))
+        if want:
+            clips.append(([image], 30.0, [want], [labels]))
+    return clips
+
+
+def crowd_pan():
+    """-> [(frames, 30.0, people to find, labels)]: ``make_pan_clip.py``'s crowd pan as
+    one clip (its scenes one after the other), its labelled people on every 5th frame."""
+    import cv2
+
+    from make_pan_clip import FPS, SIZE, scenes
+
+    frames, want, labels = [], [], []
+    for _, image, matrices, people in scenes():
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        for m in matrices:
+            frames.append(cv2.warpAffine(rgb, m, SIZE, flags=cv2.INTER_LINEAR))
+            if (len(frames) - 1) % 5:
+                want.append(None)
+                labels.append(None)
+                continue
+            w, lab = labels_in(m, [(p["bbox"], p["keypoints"]) for p in people], SIZE)
+            want.append(w)
+            labels.append(lab)
+    return [(frames, float(FPS), want, labels)]
 
 
 def main() -> int:
@@ -134,18 +301,32 @@ def main() -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--backend", default="onnx")
     ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--set", choices=("pans", "stills", "crowd"), default="pans",
+                    help="with no video: the people to find (default pans)")
     ap.add_argument("--verbose", action="store_true", help="the people missed, per frame")
     ap.add_argument("--live", action="store_true",
                     help="as the app: hold 30 fps, frames fed at the clip's pace")
     a = ap.parse_args()
-    clips = (video_clip(a.source, a.frames) if a.source
-             else coco_pans(a.coco, a.images, a.min_keypoints))
+    if a.source:
+        clips = video_clip(a.source, a.frames)
+    elif a.set == "stills":
+        clips = coco_stills(a.coco, a.images, a.min_keypoints)
+    elif a.set == "crowd":
+        clips = crowd_pan()
+    else:
+        clips = coco_pans(a.coco, a.images, a.min_keypoints)
     pipe = Pipeline(backends.create(a.backend, a.model), smoothing=False,
                     max_people=a.max_people, keep_frame=False,
                     target_fps=LIVE_FPS if a.live else None)
+    reference = None
+    if clips and clips[0][3] is not None:  # labelled people: the misses by cause
+        from uniskel.engine.detector import NanoDetDetector
+
+        reference = NanoDetDetector(size=416)  # as the pipeline's, everyone mode
+    misses, by_height, found_by_height = [], {}, {}
     hits = total = top_hits = top_total = 0
     shown = []
-    for c, (frames, fps, wanted) in enumerate(clips):
+    for c, (frames, fps, wanted, labels) in enumerate(clips):
         pipe.reset()
         start = time.monotonic()
         for i, (frame, want) in enumerate(zip(frames, wanted)):
@@ -157,6 +338,24 @@ def main() -> int:
                 continue
             total += len(want)
             hits += sum(found(b, people) for b in want)
+            if reference is not None:
+                kept, candidates = None, None
+                h, w = frame.shape[:2]
+                for lab in labels[i]:
+                    bucket = height_bucket(lab["box"])
+                    by_height[bucket] = by_height.get(bucket, 0) + 1
+                    if found(lab["box"], people):
+                        found_by_height[bucket] = found_by_height.get(bucket, 0) + 1
+                        continue
+                    if kept is None:
+                        kept = reference.detect(frame)
+                        candidates = reference.candidates(frame, PROPOSED)
+                    clipped = (max(lab["box"][0], 0), max(lab["box"][1], 0),
+                               min(lab["box"][2], w), min(lab["box"][3], h))
+                    misses.append((condition(lab["box"], (w, h), lab["points"],
+                                             lab["others"]),
+                                   detector_stage(clipped, candidates, kept,
+                                                  reference.min_score)))
             tallest = sorted(want, key=lambda b: b[1] - b[3])[:a.max_people]
             top_total += len(tallest)
             top_hits += sum(found(b, people) for b in tallest)
@@ -170,6 +369,10 @@ def main() -> int:
           f"({len(clips)} clip(s), every 5th frame); the {a.max_people} tallest found: "
           f"{top_hits}/{top_total} = {100 * top_hits / max(top_total, 1):.1f}%; people shown "
           f"per frame {np.mean(shown):.2f}; cap {a.max_people}{'; live' if a.live else ''}")
+    if reference is not None:
+        name = a.set + (", live" if a.live else "")
+        print(cause_table(name, misses, total, found_by_height, by_height))
+        reference.close()
     pipe.close()
     return 0
 
