@@ -65,7 +65,7 @@ def test_unlabelled_ccp_photos_are_the_detectors_people_cached_once(ccp, tmp_pat
     cache = box_cache_path(spec, str(tmp_path))
     data = json.loads(cache.read_text())  # plain JSON: no pickle
     assert data["key"]["sha256"] == assets.sha256(assets.default_detector())
-    assert set(data["images"]) == {str(f.resolve()) for f in files}
+    assert set(data["images"]) == {f.name for f in files}
 
     # read back with the detector broken: the same people, from the cache alone
     monkeypatch.setattr(det_mod, "NanoDetDetector", Broken)
@@ -111,10 +111,47 @@ def test_a_changed_image_is_found_again_and_only_it(ccp, tmp_path, monkeypatch):
     monkeypatch.setattr(det_mod.NanoDetDetector, "detect",
                         lambda self, f: seen.append(f.shape) or real(self, f))
     assert D.person_boxes(D.image_files(folder), cache) == first and not seen
+    moved = shutil.copytree(folder, tmp_path / "elsewhere")  # as uniskel pack copies them
+    assert D.person_boxes(D.image_files(moved), cache) == first and not seen
     shutil.copy(ccp / "0010.jpg", folder / "0002.jpg")  # another photo under that name
     now = D.person_boxes(D.image_files(folder), cache)
     assert len(seen) == 2  # that one image, seen plain and framed (D.detect_people)
     assert now[0] == first[0] and now[2] == first[2] and now[1] != first[1]
+
+
+def test_a_packed_unlabelled_set_gives_the_same_people_without_the_detector(
+        ccp, tmp_path, monkeypatch):
+    """uniskel pack cuts the photos to their people and rewrites the box cache to match:
+    each packed photo is a window of the original (found by template matching), the
+    packed people's boxes are the original boxes moved by that window, and no detector
+    runs for them."""
+    import cv2
+
+    from uniskel.engine import detector as det_mod
+    from uniskel.training.config import load_config
+    from uniskel.training.pack import pack, to_toml
+
+    spec = PRESETS["ccp_photos"]()
+    spec.range = (0, 5)
+    cfg = TrainConfig(datasets=[spec], cache_dir=str(tmp_path / "cache"),
+                      repair_lr_swaps=False)
+    (tmp_path / "c.toml").write_text(to_toml(cfg))
+    out = pack(str(tmp_path / "c.toml"), str(tmp_path / "pack"), margin=0.6)  # a tight cut
+    packed = load_config(out / "config.toml")
+    assert str(out) in packed.datasets[0].images and packed.datasets[0].range is None
+    monkeypatch.setattr(det_mod, "NanoDetDetector", Broken)
+    ia = load_instances(spec, "raise", cfg.cache_dir)
+    ib = load_instances(packed.datasets[0], "raise", packed.cache_dir)
+    assert [i.image.name for i in ia] == [i.image.name for i in ib]
+    shifts = []
+    for x, y in zip(ia, ib):
+        big, cut = cv2.imread(str(x.image)), cv2.imread(str(y.image))
+        assert cut.shape[0] < big.shape[0]
+        _, best, _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(big, cut, cv2.TM_CCOEFF_NORMED))
+        assert best > 0.95
+        assert np.allclose(np.array(y.box) + [dx, dy, dx, dy], x.box, atol=1.01)
+        shifts.append(dx + dy)
+    assert max(shifts) > 10
 
 
 def test_unlabelled_others_leave_the_labelled_people_out(shared_data, tmp_path):

@@ -9,6 +9,10 @@ machine takes 64 MiB per call) and has no mediapipe: LSPET's 7,500 training imag
   (``--quality``); they keep their ``imNNNNN.jpg`` names, since the readers look for
   those (OpenCV decodes by content). ``joints.mat`` is rewritten to match the cut.
 - COCO-format images the config's split uses, copied unchanged, with their annotations;
+- unlabelled images (format "unlabelled") cut to their kept people (``--margin`` x
+  the union of their boxes) and re-encoded as WebP, with the person-box cache rewritten
+  to match (keyed by the cut files' contents), so the run does not run the detector;
+  the labelled people they left out stay out;
 - the BlazePose teacher's cached keypoints, moved into the cut images' coordinates, so
   the run needs neither mediapipe nor the .tflite;
 - the model teachers and ``init_from`` checkpoints, slimmed to their weights;
@@ -84,6 +88,40 @@ def pack_coco(spec, insts, out: Path):
     return out / "images", ann
 
 
+def pack_unlabelled(spec, insts, out: Path, cache: Path, margin: float, quality: int):
+    """Cut each image to its people (a square window about the union of their boxes,
+    ``margin`` x its longer side, as ``_cut``), WebP; writes the person-box cache
+    ``cache`` of the cut images (the kept people only)."""
+    import cv2
+
+    from uniskel.training import datasets as D
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    by_image: dict = {}
+    for inst in insts:
+        by_image.setdefault(Path(inst.image), []).append(inst)
+    held = {}
+    for path, people in sorted(by_image.items()):
+        img = cv2.imread(str(path))
+        if img is None:
+            raise UniskelError(f"pack: cannot decode {path}")
+        h, w = img.shape[:2]
+        b = np.array([p.box for p in people], np.float64)
+        lo, hi = b[:, :2].min(0), b[:, 2:].max(0)
+        c, half = (lo + hi) / 2, (hi - lo).max() * margin / 2 + 10
+        x0, y0 = (int(max(0, np.floor(v))) for v in c - half)
+        x1, y1 = int(min(w, np.ceil(c[0] + half))), int(min(h, np.ceil(c[1] + half)))
+        ok, buf = cv2.imencode(".webp", img[y0:y1, x0:x1], [cv2.IMWRITE_WEBP_QUALITY, quality])
+        dst = out / "images" / path.name  # the name kept (OpenCV decodes by content)
+        dst.write_bytes(buf.tobytes())
+        held[dst.name] = {"stamp": D._stamp(dst), "boxes": [
+            [round(p.box[0] - x0, 2), round(p.box[1] - y0, 2), round(p.box[2] - x0, 2),
+             round(p.box[3] - y0, 2), p.meta.get("score", 1.0)] for p in people]}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"version": D.BOXES_VERSION, "key": D.detector_key(),
+                                 "images": held}))
+    return out / "images"
+
+
 def _slim(src: str, dst: Path) -> str:
     from uniskel.training.export import slim
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -130,15 +168,21 @@ def pack(config: str, out: str, margin: float = 1.8, quality: int = 80) -> Path:
         shutil.rmtree(out)
     packed = dataclasses.replace(cfg, cache_dir=str(out / "cache"))
     for spec in cfg.datasets:
-        insts = load_instances(spec, cfg.on_error)
+        insts = load_instances(spec, cfg.on_error, cfg.cache_dir)
         bp = _blazepose_for(spec, insts, cfg) if needs_blazepose(spec, cfg) else None
         where = out / spec.name
         if spec.format == "lsp":
             images, ann, bp = pack_lsp(spec, insts, bp, where, margin, quality)
         elif spec.format == "coco":
             images, ann = pack_coco(spec, insts, where)
+        elif spec.format == "unlabelled":  # its people are chosen: no range, split, file
+            from uniskel.training.data import box_cache_path
+            images = pack_unlabelled(spec, insts, where, box_cache_path(spec, packed.cache_dir),
+                                     margin, quality)
+            ann, spec.range, spec.split = "", None, None
         else:
-            raise UniskelError(f"pack: format {spec.format!r} is not supported (lsp, coco)")
+            raise UniskelError(f"pack: format {spec.format!r} is not supported (lsp, coco, "
+                               "unlabelled)")
         if bp is not None:  # same name, in the pack's cache folder: it is keyed by the spec
             path = blazepose_cache_path(spec, len(insts), packed)
             path.parent.mkdir(parents=True, exist_ok=True)
