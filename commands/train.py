@@ -1,4 +1,5 @@
-"""``uniskel train teacher|student|movenet|experiment``: the command line of training.
+"""``uniskel train teacher|student|movenet|experiment``: the command line of training
+(``movenet`` is ``student`` with training/configs/student_v3.toml unless --config).
 
 The work is in training/: training/train.py runs one training, training/experiment.py the
 paper's comparison table. Under torchrun (``torchrun --nproc_per_node 8 -m uniskel train
@@ -26,7 +27,9 @@ def _configs_folder() -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="what", metavar="WHAT", required=True)
     for what, text in (("teacher", "train a model on one dataset's skeleton"),
-                       ("student", "distil the 21-keypoint student from teachers and data")):
+                       ("student", "distil the 21-keypoint student from teachers and data"),
+                       ("movenet", "the MoveNet-family student: 'student' with the config "
+                                   "training/configs/student_v3.toml unless --config")):
         q = sub.add_parser(what, help=text, description=text)
         q.add_argument("--config", help="TOML config (copy one from training/configs/)")
         if what == "teacher":
@@ -54,34 +57,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                             "such a folder is refused")
         q.add_argument("--max-steps", type=options.whole_at_least(1),
                        help="stop after N steps (quick checks)")
-    q = sub.add_parser("movenet", help="the student v2: MoveNet Lightning with all 21 points",
-                       description="Train the student v2 (training/movenet_student.py): the "
-                                   "four points COCO lacks, and empty maps below a picture's "
-                                   "edge, on Lightning's published network.")
-    from uniskel.training.movenet_student import Config as MoveNetConfig
-
-    d = MoveNetConfig()
-    q.add_argument("--out", default=d.out, help=f"run folder (default {d.out}); a run "
-                   "started again in the same folder resumes from its last.pt")
-    q.add_argument("--epochs", type=int, default=d.epochs)
-    q.add_argument("--batch-size", type=int, default=d.batch)
-    q.add_argument("--lr", type=float, default=d.lr)
-    q.add_argument("--seed", type=int, default=d.seed)
-    q.add_argument("--init-from", default="", help="start from an earlier run's last.pt")
-    q.add_argument("--hidden-weight", type=float, default=d.hidden_weight,
-                   help=f"weight of the empty maps below a cut (default {d.hidden_weight:g})")
-    q.add_argument("--backbone-lr", type=float, default=d.backbone_lr,
-                   help="train the whole network, the backbone and FPN at this rate, the 17 "
-                        "points distilled from --init-from's frozen copy (default 0: only "
-                        "the heads train, on Lightning's frozen network)")
-    q.add_argument("--gt-weight", type=float, default=d.gt_weight,
-                   help="with --backbone-lr: the 17 COCO points also learn from their labels "
-                        "at this weight (default 0: from the teacher only)")
-    q.add_argument("--closeup-prob", type=float, default=d.closeup_prob,
-                   help="share of crops framed as close-ups (head and shoulders down to the "
-                        "waist, the picture ending there); with --backbone-lr the published "
-                        "Lightning teaches them (default 0)")
-    q.add_argument("--limit", type=int, help="train on the first N people (quick checks)")
     q = sub.add_parser("loader", help="measure the data loader: samples per second",
                        description="Decode, crop and augment a config's datasets with N "
                                    "worker processes and print samples per second.")
@@ -106,6 +81,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args) -> TrainConfig:
+    if args.what == "movenet":  # an alias: the student, by default with the v3 config
+        args.what = "student"
+        args.config = args.config or str(_configs_folder() / "student_v3.toml")
     cfg = load_config(args.config) if args.config else TrainConfig()
     if args.what != "loader":
         cfg.mode = args.what
@@ -146,15 +124,6 @@ def run(args) -> int:
         print(f"{r['samples_per_s']:.1f} samples/s with {r['workers']} worker(s) "
               f"({r['per_worker']:.1f} per worker; {r['samples']} samples of "
               f"{cfg.input_size[0]}x{cfg.input_size[1]}, batch {cfg.batch_size})")
-        return 0
-    if args.what == "movenet":
-        from uniskel.training import movenet_student as M
-        cfg = M.Config(out=args.out, epochs=args.epochs, batch=args.batch_size, lr=args.lr,
-                       seed=args.seed, init_from=args.init_from, limit=args.limit,
-                       hidden_weight=args.hidden_weight, backbone_lr=args.backbone_lr,
-                       gt_weight=args.gt_weight, closeup_prob=args.closeup_prob)
-        print(f"checkpoint: {M.train(cfg)}  (ship it: uniskel export --checkpoint ... "
-              f"--weights ... --onnx ...)")
         return 0
     if args.what == "experiment":
         from uniskel.training.experiment import run_experiment

@@ -99,14 +99,49 @@ def test_the_simcc_family_keeps_todays_loss_exactly():
     assert students.SIMCC.view(pred) is pred
 
 
+def v2_points_loss(maps, kpts, mask, sigma=1.5, size=192):
+    """The reference: the student v2's loss on keypoints (its trainer's ``points_loss``,
+    training/movenet_student.py before the one pipeline, as it was), for all 21 points:
+    CenterNet's focal loss on the heatmaps over the positives, L1 on the offsets at the
+    labelled cell and on the regression at the centre the model picks."""
+    from uniskel.training.losses import center_prior
+    n, k, cells = kpts.shape[0], kpts.shape[1], maps["heatmap"].shape[-1]
+    kc = torch.as_tensor(kpts / (size / cells), dtype=torch.float32)
+    vis = torch.as_tensor(mask, dtype=torch.float32)
+    g = torch.arange(cells, dtype=torch.float32)
+    d2 = (g.view(1, 1, 1, cells) - kc[..., 0, None, None]) ** 2 \
+        + (g.view(1, 1, cells, 1) - kc[..., 1, None, None]) ** 2
+    target = torch.exp(-d2 / (2 * sigma ** 2)) * vis[..., None, None]
+    cell = kc.round().clamp(0, cells - 1).long()
+    flat = cell[..., 1] * cells + cell[..., 0]
+    pos = torch.zeros_like(target).flatten(2)
+    pos.scatter_(2, flat.unsqueeze(2), vis.unsqueeze(2))
+    pos = pos.view_as(target)
+    pred = (maps["heatmap"] * vis[..., None, None]).clamp(1e-4, 1 - 1e-4)
+    l_heat = -(((1 - pred) ** 2 * torch.log(pred) * pos).sum()
+               + ((1 - target) ** 4 * pred ** 2 * torch.log(1 - pred) * (1 - pos)).sum()
+               ) / pos.sum().clamp(min=1)
+    off = maps["offset"].flatten(2).view(n, k, 2, cells * cells)
+    off = off.gather(3, flat.view(n, k, 1, 1).expand(n, k, 2, 1)).squeeze(3)
+    want = torch.stack([kc[..., 1] - cell[..., 1], kc[..., 0] - cell[..., 0]], 2)
+    l_off = ((off - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
+    with torch.no_grad():
+        centre = (maps["center"] * center_prior(cells)).flatten(1).argmax(1)
+    cy, cx = (centre // cells).float(), (centre % cells).float()
+    reg = maps["regress"].flatten(2).gather(
+        2, centre.view(n, 1, 1).expand(n, 2 * k, 1)).view(n, k, 2)
+    want = torch.stack([kc[..., 1] - cy[:, None], kc[..., 0] - cx[:, None]], 2)
+    l_reg = ((reg - want).abs().sum(2) * vis).sum() / vis.sum().clamp(min=1)
+    return l_heat + l_off + l_reg
+
+
 def test_the_movenet_family_loss_is_the_student_v2s():
-    """On Lightning's maps of random crops, the family's point loss equals v2's
-    (training/movenet_student.py's points_loss: focal heatmaps, offsets, regression); a
-    point of weight 0 gets no gradient on its channels; a hidden point's map is pushed
-    empty; the centre map learns from the labelled points' middle."""
+    """On Lightning's maps of random crops, the family's point loss equals v2's (its
+    trainer's points_loss, kept here as ``v2_points_loss``: focal heatmaps, offsets,
+    regression); a point of weight 0 gets no gradient on its channels; a hidden point's
+    map is pushed empty; the centre map learns from the labelled points' middle."""
     from uniskel.engine.model import config_for, from_config
     from uniskel.training import losses, students
-    from uniskel.training import movenet_student as M
 
     torch.set_num_threads(1)
     net = from_config(config_for("movenet_lightning"))
@@ -117,8 +152,7 @@ def test_the_movenet_family_loss_is_the_student_v2s():
     mask = torch.rand(2, 21, generator=g) > 0.3
     mask[:, 20] = False
     maps = students.MOVENET.view(net)(x)
-    v2 = sum(M.points_loss(net, maps, coords.numpy(), mask.numpy(), mask.numpy(),
-                           list(range(21)), 1.5))
+    v2 = v2_points_loss(maps, coords.numpy(), mask.numpy())
     ours = losses.heatmap_points_loss(maps, coords, mask, 192,
                                       losses.LossConfig(center_weight=0))
     assert ours.item() == pytest.approx(v2.item(), rel=1e-5)
@@ -261,6 +295,17 @@ def test_a_logit_teacher_or_a_crafted_file_is_refused_in_one_line(shared_data, t
     with pytest.raises(UniskelError, match="not movenet_lightning's"):
         students.published_weights(net, students.STUDENTS["movenet_lightning"],
                                    str(assets.asset("models", "movenet_thunder.onnx")))
+    junk = tmp_path / "junk.onnx"  # random bytes named .onnx: a teacher, a warm start
+    junk.write_bytes(np.random.default_rng(0).bytes(4000))
+    with pytest.raises(UniskelError) as e:
+        students.published_weights(net, students.STUDENTS["movenet_lightning"], str(junk))
+    assert "not a published MoveNet ONNX" in str(e.value) and "\n" not in str(e.value)
+    cfg = TrainConfig(arch="movenet_lightning", input_size=(192, 192),
+                      datasets=[lspet_spec(shared_data)],
+                      teachers=[TeacherSpec("movenet", str(junk))])
+    with pytest.raises(UniskelError) as e:
+        build_teachers(cfg, torch.device("cpu"), ctx)
+    assert "not a published MoveNet ONNX" in str(e.value) and "\n" not in str(e.value)
 
 
 # ---------------------------------------------------------------- one pipeline
@@ -569,3 +614,22 @@ def test_the_v3_config_is_v2s_recipe_on_the_pipeline():
         assert (d.format == "lsp") == (set(d.ignore_points) == {"left_hip", "right_hip"})
         assert d.format != "lsp" or d.range[1] <= 7500 or d.range[0] >= 8000
         assert d.format != "coco" or d.split == "train" or "coco_extra" in d.images
+
+
+def test_train_movenet_is_the_student_with_the_v3_config(tmp_path):
+    """``uniskel train movenet`` is an alias: the student command with student_v3.toml
+    (or another --config), its options applied on top; no trainer of its own."""
+    import argparse
+
+    from uniskel.commands import train as train_cmd
+    from uniskel.training.config import load_config
+
+    p = argparse.ArgumentParser()
+    train_cmd.add_arguments(p)
+    cfg = train_cmd.config_from_args(p.parse_args(
+        ["movenet", "--out", str(tmp_path / "v3"), "--epochs", "2"]))
+    want = load_config(Path(__file__).parents[1] / "training" / "configs" / "student_v3.toml")
+    assert (cfg.mode, cfg.arch, cfg.out, cfg.epochs) == ("student", want.arch,
+                                                         str(tmp_path / "v3"), 2)
+    assert cfg.teachers == want.teachers and cfg.datasets == want.datasets
+    assert not (Path(__file__).parents[1] / "training" / "movenet_student.py").exists()

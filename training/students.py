@@ -165,8 +165,9 @@ def published_weights(model, student: Student, path: str = "") -> int:
     k = model.num_keypoints
     try:
         published = from_movenet(src, k, EXTRA[: k - 17])
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise UniskelError(f"init_from {src}: not a published MoveNet ONNX ({exc})") from None
+    except Exception as exc:  # any file that is not one: one line (onnx's own errors vary)
+        raise UniskelError(f"init_from {src}: not a published MoveNet ONNX "
+                           f"({type(exc).__name__}: {str(exc)[:200]})") from None
     own, theirs = model.state_dict(), published.state_dict()
     wrong = [n for n in own if n not in theirs or theirs[n].shape != own[n].shape]
     if wrong:

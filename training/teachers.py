@@ -283,9 +283,10 @@ class PointsModel:
                 raise UniskelError(f"teacher {path}: file not found")
             try:
                 net = from_movenet(p)
-            except (ValueError, KeyError, IndexError, OSError) as exc:
-                raise UniskelError(f"teacher {path}: not a published MoveNet ONNX ({exc}); "
-                                   f"give a uniskel model as its .pt checkpoint") from None
+            except Exception as exc:  # any file that is not one: one line
+                raise UniskelError(f"teacher {path}: not a published MoveNet ONNX "
+                                   f"({type(exc).__name__}: {str(exc)[:200]}); give a uniskel "
+                                   f"model as its .pt checkpoint") from None
             size = (net.input_size, net.input_size)
             return cls(_frozen(net, device), size, range(17), path=p)
         from uniskel.engine import modelfile
