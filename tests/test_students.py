@@ -633,3 +633,37 @@ def test_train_movenet_is_the_student_with_the_v3_config(tmp_path):
                                                          str(tmp_path / "v3"), 2)
     assert cfg.teachers == want.teachers and cfg.datasets == want.datasets
     assert not (Path(__file__).parents[1] / "training" / "movenet_student.py").exists()
+
+
+def test_a_thunder_width_student_starts_from_thunder_and_exports(shared_data, tmp_path):
+    """The movenet_thunder row: init_from its own name loads Google's Thunder weights
+    widened to 21 points; written as a checkpoint and exported, the ONNX model gives the
+    published Thunder's 17 points on real crops (the student backends run it)."""
+    import cv2
+    import onnxruntime as ort
+
+    from uniskel.engine import backends, modelfile
+    from uniskel.engine.export_onnx import export_checkpoint
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training import students
+
+    cfg = config_for("movenet_thunder", **students.STUDENTS["movenet_thunder"].model)
+    net = from_config(cfg)
+    students.published_weights(net, students.STUDENTS["movenet_thunder"])
+    pt = modelfile.write_checkpoint({"config": cfg.to_dict(), "state_dict": net.state_dict(),
+                                     "meta": {}}, tmp_path / "thunder21.pt")
+    onnx_path = export_checkpoint(pt, tmp_path / "thunder21.onnx")
+    files = sorted((shared_data / "coco128" / "images").glob("*.jpg"))[2:4]
+    crops = np.stack([cv2.resize(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB),
+                                 (256, 256)) for f in files])
+    be = backends.create("onnx", onnx_path)
+    try:
+        ours = be.infer(crops)
+    finally:
+        be.close()
+    path = assets.asset("models", "movenet_thunder.onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert ours.shape == (2, 21, 3)
+    for crop, mine in zip(crops, ours):
+        ref = sess.run(None, {sess.get_inputs()[0].name: crop[None].astype(np.int32)})[0][0, 0]
+        assert np.abs(mine[:17, :2] / 256 - ref[:, [1, 0]]).max() < 2e-3
