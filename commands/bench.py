@@ -47,7 +47,8 @@ def _truth_line(t) -> str:
     if not t:
         return ""
     return (f"\n  against the truth: id switches/100 frames {t['switches_per_100']:.2f} "
-            f"({t['switches']} in {t['frames']} frames), truth people matched "
+            f"({t['switches']} in {t['frames']} frames, {t['to_another_persons_id']} onto "
+            f"another person's id), truth people matched "
             f"{100 * t['coverage']:.1f}% ({t['matched']} of {t['truth_boxes']} boxes), "
             f"track ids per person {t['ids_per_person']:.2f}")
 

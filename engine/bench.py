@@ -21,11 +21,14 @@ inferred / people).
 
 Against constructed truth (``--truth FILE``: JSON lines ``{"frame": i, "people": [{"id":
 ..., "box": [x0, y0, x1, y1]}]}``, as ``scripts/make_crossing_clip.py`` and
-``scripts/make_pan_clip.py`` write): on each frame the people shown are matched one to
-one to the truth boxes (box IoU >= 0.5, Hungarian on IoU); ``truth`` reports
+``scripts/make_pan_clip.py`` write; a person less than half in sight, ``"visible"``
+under 0.5, is not looked for on that frame): on each frame the people shown are matched
+one to one to the truth boxes (box IoU >= 0.5, Hungarian on IoU); ``truth`` reports
 ``switches_per_100`` (a truth person matched under a track id other than the one they
-were last matched under, after a gap too), ``coverage`` (the share of truth boxes
-matched) and ``ids_per_person`` (distinct track ids each truth person was matched under).
+were last matched under, after a gap too; ``to_another_persons_id``: of those, the
+switches onto a track id matched to another truth person before: an identity swap, not a
+fresh id), ``coverage`` (the share of truth boxes matched) and ``ids_per_person``
+(distinct track ids each truth person was matched under).
 """
 from __future__ import annotations
 
@@ -88,8 +91,15 @@ def id_switches(frames_people) -> int:
     return switches
 
 
-def read_truth(path) -> dict[int, list[tuple]]:
-    """A truth file (JSON lines, one a frame) -> {frame: [(id, box), ...]}."""
+#: a truth person with less than this share of them in sight (their row's ``visible``,
+#: 1 when absent) is not looked for on that frame: hidden behind someone, any box on
+#: them is the other person's
+MIN_VISIBLE = 0.5
+
+
+def read_truth(path, min_visible: float = MIN_VISIBLE) -> dict[int, list[tuple]]:
+    """A truth file (JSON lines, one a frame) -> {frame: [(id, box), ...]}, leaving out
+    those less than ``min_visible`` in sight."""
     import json
     from pathlib import Path
 
@@ -106,7 +116,8 @@ def read_truth(path) -> dict[int, list[tuple]]:
         try:
             row = json.loads(line)
             out[int(row["frame"])] = [(p["id"], tuple(float(v) for v in p["box"][:4]))
-                                      for p in row["people"]]
+                                      for p in row["people"]
+                                      if float(p.get("visible", 1.0)) >= min_visible]
         except (ValueError, KeyError, TypeError) as e:
             raise UniskelError(f"{path}: line {n} is not a truth row ({e})") from None
     return out
@@ -134,7 +145,8 @@ def truth_switches(truth: dict, frames_people, min_iou: float = 0.5) -> dict:
     truth_boxes, matched, coverage, switches, switches_per_100, ids_per_person}."""
     last: dict = {}
     ids: dict = {}
-    switches = boxes = matched = 0
+    owners: dict = {}  # track id -> the truth people it was matched to
+    switches = swaps = boxes = matched = 0
     for i, shown in enumerate(frames_people):
         people = truth.get(i, [])
         boxes += len(people)
@@ -143,12 +155,14 @@ def truth_switches(truth: dict, frames_people, min_iou: float = 0.5) -> dict:
         for tid, track in pairs.items():
             if tid in last and last[tid] != track:
                 switches += 1
+                swaps += bool(owners.get(track, set()) - {tid})
             last[tid] = track
             ids.setdefault(tid, set()).add(track)
+            owners.setdefault(track, set()).add(tid)
     n = len(frames_people)
     return {"frames": n, "truth_boxes": boxes, "matched": matched,
             "coverage": round(matched / boxes, 4) if boxes else 0.0,
-            "switches": switches,
+            "switches": switches, "to_another_persons_id": swaps,
             "switches_per_100": round(100.0 * switches / max(1, n), 3),
             "ids_per_person": round(sum(len(v) for v in ids.values()) / len(ids), 3)
             if ids else 0.0}
@@ -161,6 +175,7 @@ def _sum_truth(parts: list[dict]) -> dict:
     switches = sum(p["switches"] for p in parts)
     return {"frames": frames, "truth_boxes": boxes, "matched": matched,
             "coverage": round(matched / boxes, 4) if boxes else 0.0, "switches": switches,
+            "to_another_persons_id": sum(p["to_another_persons_id"] for p in parts),
             "switches_per_100": round(100.0 * switches / max(1, frames), 3),
             "ids_per_person": round(sum(p["ids_per_person"] for p in parts) / len(parts), 3)}
 

@@ -303,6 +303,10 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--set", choices=("pans", "stills", "crowd"), default="pans",
                     help="with no video: the people to find (default pans)")
+    ap.add_argument("--redetect-every", type=int, default=15,
+                    help="frames between the pipeline's detector runs (default 15, as "
+                         "shipped; 1: every frame, to tell the detector's timing from "
+                         "the rest)")
     ap.add_argument("--verbose", action="store_true", help="the people missed, per frame")
     ap.add_argument("--live", action="store_true",
                     help="as the app: hold 30 fps, frames fed at the clip's pace")
@@ -317,7 +321,8 @@ def main() -> int:
         clips = coco_pans(a.coco, a.images, a.min_keypoints)
     pipe = Pipeline(backends.create(a.backend, a.model), smoothing=False,
                     max_people=a.max_people, keep_frame=False,
-                    target_fps=LIVE_FPS if a.live else None)
+                    target_fps=LIVE_FPS if a.live else None,
+                    redetect_every=a.redetect_every)
     reference = None
     if clips and clips[0][3] is not None:  # labelled people: the misses by cause
         from uniskel.engine.detector import NanoDetDetector
@@ -370,7 +375,9 @@ def main() -> int:
           f"{top_hits}/{top_total} = {100 * top_hits / max(top_total, 1):.1f}%; people shown "
           f"per frame {np.mean(shown):.2f}; cap {a.max_people}{'; live' if a.live else ''}")
     if reference is not None:
-        name = a.set + (", live" if a.live else "")
+        name = (a.set + (", live" if a.live else "")
+                + (f", detector every {a.redetect_every} frames"
+                   if a.redetect_every != 15 else ""))
         print(cause_table(name, misses, total, found_by_height, by_height))
         reference.close()
     pipe.close()

@@ -43,7 +43,7 @@ def test_a_track_taking_over_a_truth_person_is_a_switch():
     truth = {i: [("a", _box(10 * i))] for i in range(6)}
     shown = [[(1 if i < 3 else 7, _box(10 * i))] for i in range(6)]
     r = bench.truth_switches(truth, shown)
-    assert r["switches"] == 1
+    assert r["switches"] == 1 and r["to_another_persons_id"] == 0  # a fresh id
     assert r["switches_per_100"] == pytest.approx(100 / 6, abs=1e-3)
     assert r["ids_per_person"] == 2.0
 
@@ -54,7 +54,8 @@ def test_two_people_crossing_with_swapped_ids_are_two_switches():
     truth = {i: [("a", _box(x)), ("b", _box(500 - x))] for i, x in enumerate(xs)}
     shown = [[(1 if i < 3 else 2, _box(x)), (2 if i < 3 else 1, _box(500 - x))]
              for i, x in enumerate(xs)]
-    assert bench.truth_switches(truth, shown)["switches"] == 2
+    r = bench.truth_switches(truth, shown)
+    assert r["switches"] == 2 and r["to_another_persons_id"] == 2
 
 
 def test_coming_back_after_a_gap_under_a_new_id_is_a_switch_under_the_old_is_not():
@@ -81,8 +82,11 @@ def test_truth_file_is_read_and_a_bad_line_refused(tmp_path):
 
     f = tmp_path / "t.jsonl"
     f.write_text('{"frame": 0, "people": [{"id": "a", "box": [1, 2, 3, 4]}]}\n'
-                 '{"frame": 2, "people": []}\n')
-    assert bench.read_truth(f) == {0: [("a", (1.0, 2.0, 3.0, 4.0))], 2: []}
+                 '{"frame": 2, "people": [{"id": "b", "box": [1, 2, 3, 4], "visible": 0.3},'
+                 ' {"id": "c", "box": [5, 6, 7, 8], "visible": 0.6}]}\n')
+    # b, mostly hidden behind someone, is not looked for there
+    assert bench.read_truth(f) == {0: [("a", (1.0, 2.0, 3.0, 4.0))],
+                                   2: [("c", (5.0, 6.0, 7.0, 8.0))]}
     f.write_text('{"frame": 0, "people": [{"id": "a"}]}\n')
     with pytest.raises(UniskelError, match="line 1"):
         bench.read_truth(f)
@@ -139,14 +143,19 @@ def test_crossing_clip_truth_boxes_cover_each_persons_pasted_pixels(shared_data,
 def test_crossing_clip_truth_file_matches_its_frames(shared_data, tmp_path):
     clips = _script("make_crossing_clip")
     clip, truth = clips.write("back", tmp_path)
-    rows = bench.read_truth(truth)
+    rows = bench.read_truth(truth, min_visible=0.0)
+    sight = [json.loads(line) for line in truth.read_text().splitlines()]
     bg, walkers, paths, frames = clips.build("back")
     assert sorted(rows) == list(range(frames))
     for i in (0, 70, frames - 1):
         _, people = clips.compose(bg, walkers, paths, i)
         assert [t for t, _ in rows[i]] == ["a", "b"]
-        for (_, box), p in zip(rows[i], people):
+        for (_, box), p, row in zip(rows[i], people, sight[i]["people"]):
             assert box == pytest.approx(p["box"], abs=0.06)
+            assert row["visible"] == pytest.approx(p["visible"], abs=1e-3)
+    # on frame 70 the one behind is hidden: not looked for there
+    assert sight[70]["people"][0]["visible"] < 0.5
+    assert [t for t, _ in bench.read_truth(truth)[70]] == ["b"]
     decoded, _ = bench.decode_all(str(clip), 1000)
     assert len(decoded) == frames and decoded[0].shape == (720, 1280, 3)
 
@@ -258,7 +267,7 @@ def test_bench_counts_switches_against_a_clips_truth(shared_data, tmp_path, caps
          "--json", str(out)])) == 0
     assert "against the truth: id switches/100 frames" in capsys.readouterr().out
     t = json.loads(out.read_text())["truth"]
-    assert t["frames"] == 30 and t["truth_boxes"] == 60
+    assert t["frames"] == 30 and t["truth_boxes"] == 60  # both in sight throughout
     assert t["coverage"] >= 0.8 and t["switches"] == 0 and t["ids_per_person"] == 1.0
     with pytest.raises(UniskelError, match="none.jsonl"):
         command.run(parser.parse_args(["--source", str(clip), "--truth",
