@@ -667,3 +667,29 @@ def test_a_thunder_width_student_starts_from_thunder_and_exports(shared_data, tm
     for crop, mine in zip(crops, ours):
         ref = sess.run(None, {sess.get_inputs()[0].name: crop[None].astype(np.int32)})[0][0, 0]
         assert np.abs(mine[:17, :2] / 256 - ref[:, [1, 0]]).max() < 2e-3
+
+
+def test_freeze_keeps_the_named_parameters_as_they_start(shared_data, tmp_path):
+    """freeze = ["backbone", "fpn", "top"]: v2's first round (the heads on Lightning's
+    frozen network) in the pipeline; two steps move the heads and nothing else. A prefix
+    that names no parameter is refused in one line."""
+    from uniskel.engine import modelfile
+    from uniskel.engine.model import config_for, from_config
+    from uniskel.training import students
+    from uniskel.training.config import TrainConfig
+    from uniskel.training.train import train
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(arch="movenet_lightning", input_size=(64, 64),
+                      datasets=[lspet_spec(shared_data, 4)], epochs=1, samples_per_epoch=4,
+                      batch_size=2, lr=1e-3, warmup_steps=1, workers=0, device="cpu",
+                      amp=False, repair_lr_swaps=False, init_from="movenet_lightning",
+                      freeze=("backbone", "fpn", "top"), out=str(tmp_path / "run"))
+    after = modelfile.read_checkpoint(train(cfg))["state_dict"]
+    net = from_config(config_for("movenet_lightning", input_size=(64, 64)))
+    students.published_weights(net, students.STUDENTS["movenet_lightning"])
+    moved = {k for k, v in net.state_dict().items() if not torch.equal(v, after[k])}
+    assert moved and all(k.startswith("heads.") for k in moved)
+    cfg.freeze, cfg.out = ("backbone", "neck"), str(tmp_path / "other")
+    with pytest.raises(UniskelError, match="no parameter of this network starts with 'neck'"):
+        train(cfg)

@@ -100,6 +100,8 @@ class TrainConfig:
                                    # blaze_* arch "blazepose" (the mediapipe wheel's model)
                                    # or a BlazePose landmark .tflite
     checkpoint_every: int = 0      # also checkpoint every N steps (0: once per epoch)
+    freeze: tuple[str, ...] = ()   # parameters kept as they start, by name prefix (e.g.
+                                   # ["backbone", "fpn", "top"]: a MoveNet's heads alone train)
     on_error: str = "skip"         # bad annotation entries / images: "skip" (logged) | "raise"
     repair_lr_swaps: bool = True   # fix LSPET's left/right swaps using the BlazePose teacher
     cache_dir: str = "runs/cache"
@@ -191,6 +193,12 @@ def _archs() -> tuple:
     return tuple(STUDENTS)
 
 
+def _texts(v):
+    if isinstance(v, (list, tuple)) and all(isinstance(x, str) and x for x in v):
+        return None
+    return "must be a list of parameter name prefixes (e.g. ['backbone', 'fpn'])"
+
+
 def _point_names(v):
     from uniskel.engine.skeleton import INDEX
     if isinstance(v, (list, tuple)) and all(isinstance(x, str) and x in INDEX for x in v):
@@ -254,6 +262,7 @@ def _rules() -> dict:
             "out": V.text(),
             "init_from": V.text(empty=True),
             "checkpoint_every": V.whole(0),
+            "freeze": _texts,
             "on_error": V.one_of("skip", "raise"),
             "repair_lr_swaps": V.flag(),
             "cache_dir": V.text(),

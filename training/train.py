@@ -109,6 +109,26 @@ def warm_start(model, cfg: TrainConfig) -> None:
         log.info("warm start from %s: %d/%d tensors", cfg.init_from, len(same), len(own))
 
 
+def freeze(model, prefixes) -> int:
+    """Keep the parameters whose names start with one of ``prefixes`` as they are (no
+    gradient, so the optimiser leaves them); returns how many. A prefix that names no
+    parameter is refused in one line."""
+    names = [n for n, _ in model.named_parameters()]
+    for pre in prefixes:
+        if not any(n.startswith(pre) for n in names):
+            tops = ", ".join(sorted({n.split(".")[0] for n in names}))
+            raise UniskelError(f"freeze: no parameter of this network starts with {pre!r} "
+                               f"(they start with {tops})")
+    n = 0
+    for name, p in model.named_parameters():
+        if prefixes and name.startswith(tuple(prefixes)):
+            p.requires_grad_(False)
+            n += 1
+    if n:
+        log.info("frozen: %d parameter tensors (%s)", n, ", ".join(prefixes))
+    return n
+
+
 def check_run_folder(out, resume: bool, overwrite: bool) -> None:
     """A run folder that holds a last.pt is another run: continue it (``resume``) or
     replace it (``overwrite``), never silently; refused in one line before anything."""
@@ -213,6 +233,7 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
         model = model.to(memory_format=torch.channels_last)
     if not resume:
         warm_start(model, cfg)
+    freeze(model, cfg.freeze)
     if group is not None and cfg.sync_bn:
         model = distributed.sync_batchnorm(model, device)
     # after the student: a model teacher's construction draws from torch's RNG
