@@ -27,7 +27,8 @@ one to one to the truth boxes (box IoU >= 0.5, Hungarian on IoU); ``truth`` repo
 ``switches_per_100`` (a truth person matched under a track id other than the one they
 were last matched under, after a gap too; ``to_another_persons_id``: of those, the
 switches onto a track id matched to another truth person before: an identity swap, not a
-fresh id), ``coverage`` (the share of truth boxes matched) and ``ids_per_person``
+fresh id; ``switch_events``: [frame, truth id, track id before, after] of each, in the
+first pass), ``coverage`` (the share of truth boxes matched) and ``ids_per_person``
 (distinct track ids each truth person was matched under).
 """
 from __future__ import annotations
@@ -147,6 +148,7 @@ def truth_switches(truth: dict, frames_people, min_iou: float = 0.5) -> dict:
     ids: dict = {}
     owners: dict = {}  # track id -> the truth people it was matched to
     switches = swaps = boxes = matched = 0
+    events = []
     for i, shown in enumerate(frames_people):
         people = truth.get(i, [])
         boxes += len(people)
@@ -156,6 +158,7 @@ def truth_switches(truth: dict, frames_people, min_iou: float = 0.5) -> dict:
             if tid in last and last[tid] != track:
                 switches += 1
                 swaps += bool(owners.get(track, set()) - {tid})
+                events.append([i, tid, last[tid], track])
             last[tid] = track
             ids.setdefault(tid, set()).add(track)
             owners.setdefault(track, set()).add(tid)
@@ -165,7 +168,8 @@ def truth_switches(truth: dict, frames_people, min_iou: float = 0.5) -> dict:
             "switches": switches, "to_another_persons_id": swaps,
             "switches_per_100": round(100.0 * switches / max(1, n), 3),
             "ids_per_person": round(sum(len(v) for v in ids.values()) / len(ids), 3)
-            if ids else 0.0}
+            if ids else 0.0,
+            "switch_events": events}
 
 
 def _sum_truth(parts: list[dict]) -> dict:
@@ -177,7 +181,9 @@ def _sum_truth(parts: list[dict]) -> dict:
             "coverage": round(matched / boxes, 4) if boxes else 0.0, "switches": switches,
             "to_another_persons_id": sum(p["to_another_persons_id"] for p in parts),
             "switches_per_100": round(100.0 * switches / max(1, frames), 3),
-            "ids_per_person": round(sum(p["ids_per_person"] for p in parts) / len(parts), 3)}
+            "ids_per_person": round(sum(p["ids_per_person"] for p in parts) / len(parts), 3),
+            # [frame, truth id, track id before, after] of each switch, the first pass's
+            "switch_events": parts[0]["switch_events"]}
 
 
 def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_people: int = 1,

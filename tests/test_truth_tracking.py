@@ -44,6 +44,7 @@ def test_a_track_taking_over_a_truth_person_is_a_switch():
     shown = [[(1 if i < 3 else 7, _box(10 * i))] for i in range(6)]
     r = bench.truth_switches(truth, shown)
     assert r["switches"] == 1 and r["to_another_persons_id"] == 0  # a fresh id
+    assert r["switch_events"] == [[3, "a", 1, 7]]
     assert r["switches_per_100"] == pytest.approx(100 / 6, abs=1e-3)
     assert r["ids_per_person"] == 2.0
 
