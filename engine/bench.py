@@ -169,10 +169,11 @@ def truth_switches(truth: dict, frames_people, min_iou: float = 0.5) -> dict:
             "switches_per_100": round(100.0 * switches / max(1, n), 3),
             "ids_per_person": round(sum(len(v) for v in ids.values()) / len(ids), 3)
             if ids else 0.0,
+            "people_matched": len(ids), "ids_matched": sum(len(v) for v in ids.values()),
             "switch_events": events}
 
 
-def _sum_truth(parts: list[dict]) -> dict:
+def sum_truth(parts: list[dict]) -> dict:
     frames = sum(p["frames"] for p in parts)
     boxes = sum(p["truth_boxes"] for p in parts)
     matched = sum(p["matched"] for p in parts)
@@ -181,7 +182,9 @@ def _sum_truth(parts: list[dict]) -> dict:
             "coverage": round(matched / boxes, 4) if boxes else 0.0, "switches": switches,
             "to_another_persons_id": sum(p["to_another_persons_id"] for p in parts),
             "switches_per_100": round(100.0 * switches / max(1, frames), 3),
-            "ids_per_person": round(sum(p["ids_per_person"] for p in parts) / len(parts), 3),
+            # over the truth people matched at least once, in every part
+            "ids_per_person": round(sum(p["ids_matched"] for p in parts)
+                                    / max(1, sum(p["people_matched"] for p in parts)), 3),
             # [frame, truth id, track id before, after] of each switch, the first pass's
             "switch_events": parts[0]["switch_events"]}
 
@@ -242,7 +245,7 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
         "detector": getattr(pipeline.detector, "name", None),
     }
     if truth is not None:
-        out["truth"] = _sum_truth(against_truth)
+        out["truth"] = sum_truth(against_truth)
     if with_model_time:
         out["model_ms_per_crop"] = round(model_time(backend, frames), 3)
     return out

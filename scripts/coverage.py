@@ -30,7 +30,9 @@ at IoU >= 0.5: **never proposed** (no cell scored even 0.05), **below threshold*
 box, scoring under the detector's 0.3), **suppressed** (scoring 0.3 or more, removed by
 NMS), **unsure** (kept, under 0.45: a box the tracker takes only when the pose
 confirms it, or leaves out of its selection) or **sure** (0.45 or more: the detector had
-them; the tracker, the cap or the pose lost them). Also found / to find per height.
+them; the tracker, the cap or the pose lost them). Also found / to find per height, and
+on the pans the id switches against the labelled people (``uniskel bench --truth``'s
+count, every frame, each pan on its own).
 
 With ``--live`` the pipeline runs as the app runs it (``target_fps``: sharing people
 out to hold 30 fps, the detector by the clock) on frames fed at the clip's own pace.
@@ -161,7 +163,7 @@ def video_clip(source: str, frames: int):
     want = [[b[:4] for b in reference.detect(f) if b[4] >= 0.45 and b[3] - b[1] > TALL]
             if i % 5 == 0 else None for i, f in enumerate(images)]
     reference.close()
-    return [(images, fps, want, None)]
+    return [(images, fps, want, None, None)]
 
 
 def labels_in(m, people, size):
@@ -185,32 +187,35 @@ def labels_in(m, people, size):
     for j, (b, n, wanted, _) in enumerate(mapped):
         if wanted:
             want.append(b)
-            labels.append({"box": b, "points": n, "others": [
+            labels.append({"id": j, "box": b, "points": n, "others": [
                 o[0] for i, o in enumerate(mapped) if i != j and o[3]]})
     return want, labels
 
 
+def _clip(box, size):
+    return (max(box[0], 0.0), max(box[1], 0.0), min(box[2], float(size[0])),
+            min(box[3], float(size[1])))
+
+
 def pan(image: np.ndarray, boxes, frames: int = PAN_FRAMES, keypoints=None):
     """``make_pan_clip``'s camera pan across ``image`` (RGB) -> (frames, each frame's
-    labelled boxes mapped into it, those at least 3/4 in view and taller than TALL,
-    each frame's labels (``labels_in``))."""
+    labelled boxes mapped into it, those at least 3/4 in view and taller than TALL
+    (None: not counted), each counted frame's labels (``labels_in``), every frame's
+    truth for the id switches: [(index of the person, box clipped to the frame)])."""
     import cv2
 
     from make_pan_clip import SIZE, pan as pan_matrices
 
     if keypoints is None:
         keypoints = [np.zeros((17, 3), np.float32)] * len(boxes)
-    out, want, labels = [], [], []
+    out, want, labels, truth = [], [], [], []
     for i, m in enumerate(pan_matrices(image, frames)):
         out.append(cv2.warpAffine(image, m, SIZE, flags=cv2.INTER_LINEAR))
-        if i % 5:
-            want.append(None)
-            labels.append(None)
-            continue
         w, lab = labels_in(m, list(zip(boxes, keypoints)), SIZE)
-        want.append(w)
-        labels.append(lab)
-    return out, want, labels
+        truth.append([(x["id"], _clip(x["box"], SIZE)) for x in lab])
+        want.append(None if i % 5 else w)
+        labels.append(None if i % 5 else lab)
+    return out, want, labels, truth
 
 
 def _people(annotations: str):
@@ -237,9 +242,9 @@ def coco_pans(annotations: str, images: str, min_keypoints: int):
             continue
         image = cv2.cvtColor(cv2.imread(str(Path(images) / info["file_name"])),
                              cv2.COLOR_BGR2RGB)
-        frames, want, labels = pan(image, [p[0] for p in labelled],
-                                   keypoints=[p[1] for p in labelled])
-        clips.append((frames, 30.0, want, labels))
+        frames, want, labels, truth = pan(image, [p[0] for p in labelled],
+                                          keypoints=[p[1] for p in labelled])
+        clips.append((frames, 30.0, want, labels, truth))
     return clips
 
 
@@ -262,7 +267,7 @@ def coco_stills(annotations: str, images: str, min_keypoints: int):
         identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
         want, labels = labels_in(identity, labelled, (w, h))
         if want:
-            clips.append(([image], 30.0, [want], [labels]))
+            clips.append(([image], 30.0, [want], [labels], None))
     return clips
 
 
@@ -273,23 +278,22 @@ def crowd_pan():
 
     from make_pan_clip import FPS, SIZE, scenes
 
-    frames, want, labels = [], [], []
-    for _, image, matrices, people in scenes():
+    frames, want, labels, truth = [], [], [], []
+    for k, image, matrices, people in scenes():
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         for m in matrices:
             frames.append(cv2.warpAffine(rgb, m, SIZE, flags=cv2.INTER_LINEAR))
-            if (len(frames) - 1) % 5:
-                want.append(None)
-                labels.append(None)
-                continue
             w, lab = labels_in(m, [(p["bbox"], p["keypoints"]) for p in people], SIZE)
-            want.append(w)
-            labels.append(lab)
-    return [(frames, float(FPS), want, labels)]
+            truth.append([(f"{k}:{x['id']}", _clip(x["box"], SIZE)) for x in lab])
+            counted = (len(frames) - 1) % 5 == 0
+            want.append(w if counted else None)
+            labels.append(lab if counted else None)
+    return [(frames, float(FPS), want, labels, truth)]
 
 
 def main() -> int:
     from uniskel.engine import backends
+    from uniskel.engine.bench import sum_truth, truth_switches
     from uniskel.engine.pipeline import LIVE_FPS, Pipeline
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -331,14 +335,19 @@ def main() -> int:
     misses, by_height, found_by_height = [], {}, {}
     hits = total = top_hits = top_total = 0
     shown = []
-    for c, (frames, fps, wanted, labels) in enumerate(clips):
+    switches = []
+    for c, (frames, fps, wanted, labels, truth) in enumerate(clips):
         pipe.reset()
         start = time.monotonic()
+        seen = []
         for i, (frame, want) in enumerate(zip(frames, wanted)):
             if a.live:  # the next frame comes 1 / fps after the last, not before
                 time.sleep(max(start + i / fps - time.monotonic(), 0.0))
             people = pipe.process(frame, i / fps).people
             shown.append(len(people))
+            seen.append([(p.track_id, p.box) for p in people])
+            if i == len(frames) - 1 and truth is not None:
+                switches.append(truth_switches(dict(enumerate(truth)), seen))
             if want is None:
                 continue
             total += len(want)
@@ -380,6 +389,13 @@ def main() -> int:
                    if a.redetect_every != 15 else ""))
         print(cause_table(name, misses, total, found_by_height, by_height))
         reference.close()
+    if switches:
+        t = sum_truth(switches)
+        print(f"id switches against the labelled people (every frame): "
+              f"{t['switches_per_100']:.2f} per 100 frames ({t['switches']} in {t['frames']} "
+              f"frames, {t['to_another_persons_id']} onto another person's id); labelled "
+              f"boxes matched (IoU >= 0.5) {100 * t['coverage']:.1f}%; track ids per person "
+              f"{t['ids_per_person']:.2f}")
     pipe.close()
     return 0
 

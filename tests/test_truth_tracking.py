@@ -45,6 +45,12 @@ def test_a_track_taking_over_a_truth_person_is_a_switch():
     r = bench.truth_switches(truth, shown)
     assert r["switches"] == 1 and r["to_another_persons_id"] == 0  # a fresh id
     assert r["switch_events"] == [[3, "a", 1, 7]]
+    # summed over clips (passes): ids per person over those matched, none counts nothing
+    nobody = bench.truth_switches(truth, [[] for _ in range(6)])
+    same = bench.truth_switches(truth, [[(1, _box(10 * i))] for i in range(6)])
+    total = bench.sum_truth([r, nobody, same])
+    assert total["ids_per_person"] == 1.5 and total["switches"] == 1
+    assert total["frames"] == 18 and total["coverage"] == pytest.approx(12 / 18, abs=1e-4)
     assert r["switches_per_100"] == pytest.approx(100 / 6, abs=1e-3)
     assert r["ids_per_person"] == 2.0
 
@@ -273,3 +279,22 @@ def test_bench_counts_switches_against_a_clips_truth(shared_data, tmp_path, caps
     with pytest.raises(UniskelError, match="none.jsonl"):
         command.run(parser.parse_args(["--source", str(clip), "--truth",
                                        str(tmp_path / "none.jsonl")]))
+
+
+def test_a_pans_truth_follows_each_labelled_person_on_every_frame(shared_data):
+    """coverage.py's pans: the people to find on every 5th frame, the truth for the id
+    switches on every frame, one id per labelled person, boxes clipped to the frame."""
+    cov = _script("coverage")
+    image = np.zeros((480, 1200, 3), np.uint8)
+    k = np.zeros((17, 3), np.float32)
+    k[:, 2] = 2
+    k[:, 0], k[:, 1] = 150, np.linspace(120, 400, 17)
+    boxes = [(100, 100, 100, 320), (900, 100, 100, 320)]
+    frames, want, labels, truth = cov.pan(image, boxes, frames=10, keypoints=[k, k])
+    assert len(frames) == len(truth) == 10
+    assert [w is not None for w in want] == [i % 5 == 0 for i in range(10)]
+    assert [t for t, _ in truth[0]] == [0]  # only the left one in view at the start
+    assert [t for t, _ in truth[-1]] == [1]  # only the right one at the end
+    for rows in truth:
+        for _, b in rows:
+            assert 0 <= b[0] < b[2] <= 1280 and 0 <= b[1] < b[3] <= 720
