@@ -584,6 +584,10 @@ def test_no_teacher_teaches_below_a_cut(shared_data):
                         for line, xy in zip(batch["cut"].double(), k[..., :2].double())])
     offered = t.points(batch)
     assert down.any() and not (offered & down).any() and offered.any()
+    batch["occluded"] = torch.zeros_like(batch["mask"])  # points under pasted occluders:
+    batch["occluded"][:, :5] = True                      # silent there too
+    assert torch.equal(t.points(batch), offered & ~batch["occluded"])
+    batch["occluded"][:] = False
     student = from_config(config_for("movenet_lightning"))
     students.published_weights(student, students.STUDENTS["movenet_lightning"])
     maps = student.maps(batch["image"])

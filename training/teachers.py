@@ -83,14 +83,21 @@ class Teacher(Protocol):
 
 
 def below_cut(batch: dict, xy) -> "torch.Tensor":
-    """(B, K) bool: points ``xy`` (B, K, 2) below their crop's cut line (training/
-    framing.py; the picture has nothing there, so no teacher teaches a point there)."""
+    """(B, K) bool: where no teacher teaches: points ``xy`` (B, K, 2) below their crop's
+    cut line (training/framing.py; the picture has nothing there), and the sample's points
+    under pasted occluders (``batch["occluded"]``, training/augment.py: a teacher run on
+    the occluded crop sees the occluder there, not the person)."""
     import torch
+    hid = torch.zeros(xy.shape[:2], dtype=torch.bool, device=xy.device)
     line = batch.get("cut")
-    if line is None:
-        return torch.zeros(xy.shape[:2], dtype=torch.bool, device=xy.device)
-    line = line.to(xy)
-    return xy[..., 0] * line[:, None, 0] + xy[..., 1] * line[:, None, 1] + line[:, None, 2] >= 0
+    if line is not None:
+        line = line.to(xy)
+        hid = xy[..., 0] * line[:, None, 0] + xy[..., 1] * line[:, None, 1] \
+            + line[:, None, 2] >= 0
+    occluded = batch.get("occluded")
+    if occluded is not None:
+        hid = hid | occluded.to(hid.device).bool()
+    return hid
 
 
 def taught_points(w, mask, on_gt, source):
