@@ -79,7 +79,7 @@ def model_time(backend, frames, iterations: int = 50) -> float:
 def id_switches(frames_people) -> int:
     """Across consecutive frames, people whose box overlaps (IoU >= 0.5) a person of the
     next frame that carries another id, and no person there with their own id."""
-    from uniskel.engine.detector import iou
+    from uniskel.engine.runtime.boxes import iou
 
     switches = 0
     for now, nxt in zip(frames_people, frames_people[1:]):
@@ -130,7 +130,7 @@ def match_truth(truth_people, shown, min_iou: float = 0.5) -> dict:
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
-    from uniskel.engine.detector import iou
+    from uniskel.engine.runtime.boxes import iou
 
     if not truth_people or not shown:
         return {}

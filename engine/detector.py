@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from typing import Sequence
 
 import cv2
 import numpy as np
 
 from uniskel.engine.errors import UniskelError
-
-Box = tuple  # (x0, y0, x1, y1, score)
+from uniskel.engine.runtime.boxes import Box, nms
 
 
 class Detector:
@@ -55,23 +53,6 @@ class Detector:
 
     def close(self) -> None:
         pass
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def nms(boxes: list[Box], threshold: float = 0.5) -> list[Box]:
-    """Greedy non-maximum suppression by score."""
-    keep: list[Box] = []
-    for b in sorted(boxes, key=lambda b: -b[4]):
-        if all(iou(b, k) < threshold for k in keep):
-            keep.append(b)
-    return keep
 
 
 class SearchDetector(Detector):

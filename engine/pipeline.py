@@ -54,6 +54,7 @@ from uniskel.engine import quality as qualitymod
 from uniskel.engine import skeleton
 from uniskel.engine import detector as detectors
 from uniskel.engine.detector import Detector
+from uniskel.engine.runtime.boxes import iou
 from uniskel.engine.smoothing import KeypointSmoother
 from uniskel.engine.tracker import Pose, Tracker, drop_outside
 
@@ -351,7 +352,7 @@ class Pipeline:
             return proposals, set()
         # a newcomer is told apart from the people tracked near them by their poses of
         # this frame: those are inferred whatever the time
-        near = [p for p in tracked if any(detectors.iou(p[0], q[0]) > 0 for q in new)]
+        near = [p for p in tracked if any(iou(p[0], q[0]) > 0 for q in new)]
         rest = [p for p in tracked if p not in near]
         # time saved on earlier frames is spent now; time overrun (a frame that ran the
         # detector) is paid back over the next frames

@@ -9,7 +9,7 @@ one-person mode), and a newcomer the detector vouches for whose box is ``outrank
 times the smallest tracked person's takes their place: someone walking up to the
 camera is shown before the far people who filled the cap. For ``redetect_every`` frames
 after a detector's box for a person, their crop keeps at least ``hold_scale`` of its
-size (``_hold_scale``). A person is lost when
+size (``_hold_scale``); the box from a pose is ``runtime.next_crop``'s. A person is lost when
 the mean confidence of their keypoints falls below ``min_score`` (or too few points
 remain); they are then dropped and acquisition runs again. Two poses that land on the
 same person (box IoU above ``same_person_iou``, or their shared sure points alike: OKS
@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from uniskel.engine import crop as cropmod
 from uniskel.engine import occlusion
 from uniskel.engine import skeleton
-from uniskel.engine.detector import iou
+from uniskel.engine.runtime.boxes import area as _area, centre as _centre, inside as _inside
+from uniskel.engine.runtime.boxes import iou, size as _size, within as _within
+from uniskel.engine.runtime.next_crop import no_collapse, pose_to_box
 
 
 @dataclass
@@ -94,42 +95,6 @@ class Track:
         return max(x1 - x0, y1 - y0, 1.0)
 
 
-SHOULDERS = [skeleton.INDEX["left_shoulder"], skeleton.INDEX["right_shoulder"]]
-HIPS = [skeleton.INDEX["left_hip"], skeleton.INDEX["right_hip"]]
-#: shoulder midpoint to hip midpoint, in shoulder widths (about 1.3 for an adult facing
-#: the camera; less, so a turned person's box does not overshoot)
-TORSO_PER_SHOULDERS = 1.2
-EARS = [skeleton.INDEX["left_ear"], skeleton.INDEX["right_ear"]]
-EYES = [skeleton.INDEX["left_eye"], skeleton.INDEX["right_eye"]]
-#: shoulder width in ear-to-ear widths (about 40 cm against 15), and ear-to-ear in
-#: eye-to-eye widths (15 cm against 6.3)
-SHOULDERS_PER_EARS = 2.7
-EARS_PER_EYES = 2.3
-
-
-def _size(box) -> tuple[float, float]:
-    return (float(box[2] - box[0]), float(box[3] - box[1]))
-
-
-def _centre(box) -> np.ndarray:
-    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-
-
-def no_collapse(box, old, max_shrink: float):
-    """``box``, no narrower or shorter than ``max_shrink`` x ``old``: a frame or two in
-    which the model is sure only of a face must not shrink the next crop onto the face
-    (and lose the person); widened about its centre, lengthened downwards (where a body
-    continues below a head)."""
-    x0, y0, x1, y1 = box
-    w, h = old[2] - old[0], old[3] - old[1]
-    if x1 - x0 < max_shrink * w:
-        cx, half = (x0 + x1) / 2, max_shrink * w / 2
-        x0, x1 = cx - half, cx + half
-    if y1 - y0 < max_shrink * h:
-        y1 = y0 + max_shrink * h
-    return (x0, y0, x1, y1)
-
-
 #: a person detector's box, widened by this share of its width and height on each side,
 #: holds all of that person's keypoints (``drop_outside``)
 DETECTOR_MARGIN = 0.1
@@ -151,21 +116,6 @@ def drop_outside(keypoints: np.ndarray, box, margin: float = DETECTOR_MARGIN) ->
 #: a detector box this much inside a tracked person's box is part of them (a face, a
 #: torso), not somebody new
 PART_OF = 0.8
-
-
-def _within(box, outer) -> float:
-    """The share of ``box``'s area inside ``outer``."""
-    ix = max(0.0, min(box[2], outer[2]) - max(box[0], outer[0]))
-    iy = max(0.0, min(box[3], outer[3]) - max(box[1], outer[1]))
-    return ix * iy / max(_area(box), 1e-9)
-
-
-def _inside(point, box) -> bool:
-    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
-
-
-def _area(box) -> float:
-    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
 
 
 class Tracker:
@@ -290,35 +240,9 @@ class Tracker:
 
     # ---- after inference ----
     def pose_box(self, keypoints: np.ndarray):
-        """The box to crop next: around the keypoints the model is sure of; for a person
-        seen from the waist up (shoulders sure, hips not: a model that gives hidden points
-        confidence 0), extended down by a torso's length (TORSO_PER_SHOULDERS x the
-        shoulder width), so the next crop holds the body down to the picture's edge
-        instead of closing in on the face. With the shoulders unsure as well, their
-        width and place come from the ears' (or eyes') spacing."""
-        box = cropmod.keypoint_box(keypoints, self.keypoint_threshold, self.min_points)
-        if box is None:
-            return None
-        sure = keypoints[:, 2] > self.keypoint_threshold
-        if sure[HIPS].any():
-            return box
-        if sure[SHOULDERS].all():
-            shoulders = keypoints[SHOULDERS, :2]
-            width = float(np.linalg.norm(shoulders[0] - shoulders[1]))
-            bottom = float(shoulders[:, 1].mean()) + TORSO_PER_SHOULDERS * width
-            return (box[0], box[1], box[2], max(box[3], bottom))
-        # shoulders unsure too (a close-up, the model's sure points down to the face):
-        # the shoulders' place and width from the head's, so the crop keeps the body
-        for pair, per in ((EARS, SHOULDERS_PER_EARS),
-                          (EYES, SHOULDERS_PER_EARS * EARS_PER_EYES)):
-            if sure[pair].all():
-                face = keypoints[pair, :2]
-                width = per * float(np.linalg.norm(face[0] - face[1]))
-                cx, cy = face.mean(0)
-                bottom = float(cy) + (0.5 + TORSO_PER_SHOULDERS) * width
-                return (min(box[0], cx - width / 2), box[1], max(box[2], cx + width / 2),
-                        max(box[3], bottom))
-        return box
+        """The box to crop next from ``keypoints`` (``next_crop.pose_to_box`` at this
+        tracker's thresholds), or None."""
+        return pose_to_box(keypoints, self.keypoint_threshold, self.min_points)
 
     def update(self, poses: list[Pose], max_new: int | None = None) -> list[Track]:
         """Take this frame's poses; returns the tracks that hold a person now."""

@@ -73,7 +73,7 @@ def condition(box, frame_wh, points_in_view: int, others) -> str:
     """A labelled person's first of ``CONDITIONS``: ``box`` (x0, y0, x1, y1, not clipped)
     in a frame ``frame_wh`` (w, h), ``points_in_view`` of their labelled points in it,
     ``others`` the other labelled people's boxes."""
-    from uniskel.engine.detector import iou
+    from uniskel.engine.runtime.boxes import iou
 
     w, h = frame_wh
     if (box[0] <= EDGE or box[1] <= EDGE or box[2] >= w - EDGE or box[3] >= h - EDGE
@@ -91,7 +91,7 @@ def detector_stage(box, candidates, kept, threshold: float = 0.3,
     """What the detector had for ``box`` (IoU >= 0.5), one of ``STAGES``: ``candidates``
     its boxes before the score threshold and NMS (``NanoDetDetector.candidates``),
     ``kept`` those it returned (``detect``)."""
-    from uniskel.engine.detector import iou
+    from uniskel.engine.runtime.boxes import iou
 
     best_kept = max((b[4] for b in kept if iou(box, b) >= 0.5), default=None)
     if best_kept is not None:
@@ -134,7 +134,7 @@ def cause_table(name: str, misses, total: int, found_by_height, total_by_height)
 
 def found(box, shown) -> bool:
     """Whether one of the people ``shown`` (``Person``) has a skeleton on ``box``."""
-    from uniskel.engine.detector import iou
+    from uniskel.engine.runtime.boxes import iou
     from uniskel.engine.skeleton import DRAW_THRESHOLD
 
     def inside(p, b):

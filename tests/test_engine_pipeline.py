@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uniskel.engine.detector import BlazePoseDetector, Detector, SearchDetector, blazepose_unavailable, iou
+from uniskel.engine.detector import BlazePoseDetector, Detector, SearchDetector, blazepose_unavailable
+from uniskel.engine.runtime.boxes import iou
 from uniskel.engine.pipeline import STAGES, FrameResult, Person, Pipeline
 from uniskel.engine.smoothing import KeypointSmoother, OneEuroFilter
 from engine_fakes import BlobBackend, frame_with_person
@@ -355,7 +356,8 @@ def test_a_person_seen_from_the_waist_up_keeps_a_body_sized_box():
     reaches a torso's length below the shoulders instead of closing in on the face;
     with the hips sure, the box is the keypoints' own."""
     from uniskel.engine import skeleton
-    from uniskel.engine.tracker import SHOULDERS_PER_EARS, TORSO_PER_SHOULDERS, Tracker
+    from uniskel.engine.runtime.next_crop import SHOULDERS_PER_EARS, TORSO_PER_SHOULDERS
+    from uniskel.engine.tracker import Tracker
 
     k = np.zeros((21, 3), np.float32)
     ix = skeleton.INDEX
@@ -413,7 +415,8 @@ def test_a_crop_that_closed_in_on_a_face_does_not_collapse_or_split_the_person()
     """A tracked box shrinks at most to max_shrink a frame (lengthened downwards), and a
     detector box that holds a tracked person's crop refines that person instead of
     starting somebody new."""
-    from uniskel.engine.tracker import Track, Tracker, no_collapse
+    from uniskel.engine.runtime.next_crop import no_collapse
+    from uniskel.engine.tracker import Track, Tracker
 
     assert no_collapse((40, 10, 60, 30), (0, 0, 100, 200), 0.8) == (10.0, 10, 90.0, 170.0)
     assert no_collapse((0, 0, 90, 190), (0, 0, 100, 200), 0.8) == (0, 0, 90, 190)

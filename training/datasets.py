@@ -533,7 +533,7 @@ def detect_people(det, rgb: np.ndarray) -> list:
     grey border of ``DETECT_PAD`` (moved back, clipped to the image), merged by NMS."""
     import cv2
 
-    from uniskel.engine.detector import nms
+    from uniskel.engine.runtime.boxes import nms
     h, w = rgb.shape[:2]
     p = int(round(DETECT_PAD * max(h, w)))
     framed = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=(114, 114, 114))

@@ -412,7 +412,7 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
     from tqdm import tqdm
 
     from uniskel.engine import crop as C
-    from uniskel.engine.detector import iou
+    from uniskel.engine.runtime.boxes import iou
     from uniskel.engine.quality import person_scores
     from uniskel.training.datasets import load_image
     from uniskel.training.metrics import coco_ap

@@ -1,0 +1,5 @@
+"""Where a frame goes: the live path from a picture to the people shown on it.
+
+Box geometry (``boxes``) and the rule that turns a pose into the next crop
+(``next_crop``), shared by the person detector and the tracker.
+"""
