@@ -17,23 +17,21 @@ Five named stages, each timed (milliseconds in ``FrameResult.stages_ms``):
 
 Everyone in the frame, up to ``max_people``: the person detector (``engine.detector``;
 NanoDet by default) finds people at the start, every ``redetect_every`` frames (live,
-at least every ``REDETECT_SECONDS``), and soon after someone is lost; in between,
+at least every ``budget.REDETECT_SECONDS``), and soon after someone is lost; in between,
 each person is followed by their own keypoints, and all crops of a frame go through the
 model as one batch.
 
 With ``target_fps`` (live use: the app and ``uniskel bench``), many people are shared out
-to hold that frame rate. Each frame infers as many tracked people as fit in 90% of
-1 / target_fps at the measured cost per crop (the rest of a frame's time is left to
-capture and drawing, which share the cores): first those whose box touches someone
-else's, then those inferred longest ago. The others' last poses are carried over, moved
-on as their boxes move (``Person.refreshed`` is False for them). Newly detected people,
-and the tracked people their boxes touch, are always inferred; time a frame overruns
-(one that ran the detector) is paid back over the next frames. Frames that come more
-slowly than ``target_fps`` (a 5 fps video, a slow camera) give each frame the time until
-the next one (learnt from the engine's own waits, up to ``SLOWEST_FRAME_MS``): then
-more people are inferred per frame (everyone, on a 5 fps video), and the detector runs
-on every frame where it takes at most half a frame's time. Without ``target_fps``,
-everyone is inferred on every frame (``uniskel infer``, ``eval``, the Python API).
+to hold that frame rate: the frame budget (``engine.runtime.budget.FrameBudget``) says
+how many tracked people's crops fit a frame, and whether the detector fits too; first
+those whose box touches someone else's are inferred, then those inferred longest ago.
+The others' last poses are carried over, moved on as their boxes move
+(``Person.refreshed`` is False for them). Newly detected people, and the tracked people
+their boxes touch, are always inferred. Frames that come more slowly than
+``target_fps`` (a 5 fps video, a slow camera) fit more people (everyone, on a 5 fps
+video) and the detector on every frame where it takes at most half a frame's time.
+Without ``target_fps``, everyone is inferred on every frame (``uniskel infer``,
+``eval``, the Python API).
 
 ``max_people=1`` is the one-person (presenter) mode: it follows the
 most prominent person, and the detector looks at a smaller image (256 px) since that
@@ -55,6 +53,7 @@ from uniskel.engine import skeleton
 from uniskel.engine import detector as detectors
 from uniskel.engine.detector import Detector
 from uniskel.engine.runtime.boxes import iou
+from uniskel.engine.runtime.budget import FrameBudget
 from uniskel.engine.smoothing import KeypointSmoother
 from uniskel.engine.tracker import Pose, Tracker, drop_outside
 
@@ -65,16 +64,6 @@ LIVE_FPS = 30.0
 #: street the people near the camera and the nearer of those further away
 #: (``scripts/coverage.py``); a group in front of a webcam is well under it
 EVERYONE = 10
-#: live (``target_fps``), the periodic detection runs at least this often by the wall
-#: clock, not only every ``redetect_every`` frames: with frames coming slowly (a 5 fps
-#: video, a slow camera, a busy machine) 15 frames would be 3 s without seeing who walked
-#: in, while the engine waits idle for frames. At 25 fps and up, 15 frames come first.
-REDETECT_SECONDS = 0.6
-#: live, frames slower than ``target_fps`` (a 5 fps video, a slow camera) give each frame
-#: the time until the next one, up to this long (ms): the engine waits idle otherwise
-SLOWEST_FRAME_MS = 250.0
-
-
 @dataclass
 class Person:
     keypoints: np.ndarray  # (21, 3): x, y in frame pixels, confidence in [0, 1]
@@ -122,7 +111,7 @@ class Pipeline:
     min_score       mean keypoint confidence below which a person counts as lost; None:
                     the model's own calibration (``person_score`` in its config), else 0.3
     padding         crop margin around a person box (as in training: 1.25)
-    redetect_every  frames between detector runs (live: at most ``REDETECT_SECONDS``)
+    redetect_every  frames between detector runs (live: at most ``budget.REDETECT_SECONDS``)
     keep_frame      put a reference to the frame in each FrameResult (for drawing)
     target_fps      hold this frame rate with many people by inferring some of them each
                     frame (see above); None: everyone, every frame
@@ -141,15 +130,8 @@ class Pipeline:
                  paint_out: bool = True):
         self.backend = backend
         self.paint_out = paint_out
-        self.target_fps = target_fps
-        self._crop_ms = None   # running estimates: inference per crop, everything else
-        self._other_ms = None
-        self._balance = 0.0  # ms ahead of (+) or behind (-) target_fps
-        self._detected_at = None  # time.monotonic() of the last detector run
-        self._detect_ms = None  # running estimate of a detector run
-        self._finished_at = None  # time.monotonic() at the end of the last frame
-        self._busy_ms = 0.0  # the last frame's time
-        self._interval_ms = None  # running estimate of the time from frame to frame
+        #: the live frame budget: how many crops fit a frame, and whether the detector does
+        self.budget = FrameBudget(target_fps)
         self.smoothing = smoothing
         self.max_people = max(1, int(max_people))
         if detector is None:
@@ -179,6 +161,10 @@ class Pipeline:
             self.detector.size = 416 if self.max_people > 1 else 256
 
     @property
+    def target_fps(self) -> float | None:
+        return self.budget.target_fps
+
+    @property
     def input_size(self) -> tuple[int, int]:
         return tuple(self.backend.input_size)
 
@@ -187,10 +173,7 @@ class Pipeline:
         self.tracker.reset()
         self.smoother.reset()
         self.frame_index = 0
-        self._balance = 0.0
-        self._detected_at = None
-        self._finished_at = None
-        self._interval_ms = None  # a new source may come at another pace
+        self.budget.reset()
 
     def _crops(self, n: int) -> np.ndarray:
         h, w = self.input_size
@@ -221,17 +204,16 @@ class Pipeline:
         ran_detector = False
         # someone lost is looked for soon, unless the frame rate target is behind: then
         # at the periodic detection
-        soon = self.target_fps is None or self._balance >= 0
+        soon = not self.budget.behind
         # live, the periodic detection is also due by the wall clock (offline, where
         # frames come as fast as they are processed, by the frame count alone)
         wall = time.monotonic()
-        self._learn_interval(wall)
-        fits = self._detect_fits()
-        overdue = (self.target_fps is not None and self._detected_at is not None
-                   and (wall - self._detected_at >= REDETECT_SECONDS or fits))
+        self.budget.start(wall)
+        fits = self.budget.detect_fits()
+        overdue = self.budget.detector_due(wall, fits)
         if self.detector is not None and self.tracker.wants_detection(
                 index, self.detector.proposes_only, soon, overdue):
-            self._detected_at, ran_detector = wall, True
+            ran_detector = True
             boxes = self.detector.detect(frame)
             new, refined = self.tracker.select_detections(boxes, index,
                                                           self.detector.proposes_only)
@@ -244,8 +226,7 @@ class Pipeline:
         now = clock()
         ms["detect"], t = (now - t) * 1e3, now
         if ran_detector:
-            self._detect_ms = (ms["detect"] if self._detect_ms is None
-                               else self._detect_ms + 0.2 * (ms["detect"] - self._detect_ms))
+            self.budget.detected(wall, ms["detect"])
 
         # which to infer: everyone, or as many as hold target_fps (the rest carried over)
         # a detector run that fitted in a slow frame's time is paid for out of it
@@ -321,9 +302,7 @@ class Pipeline:
         else:
             self.smoother.reset()  # switching smoothing back on starts fresh
         ms["smooth"] = (clock() - t) * 1e3
-        self._learn_costs(ms, len(proposals), (clock() - start) * 1e3)
-        self._finished_at = time.monotonic()
-        self._busy_ms = (self._finished_at - wall) * 1e3
+        self.budget.finish(ms, len(proposals), (clock() - start) * 1e3, time.monotonic())
 
         return FrameResult(index, float(timestamp), people, ms, self.backend.name,
                            (frame.shape[0], frame.shape[1]),
@@ -344,73 +323,19 @@ class Pipeline:
     def _share_out(self, proposals, spent_ms: float = 0.0):
         """-> (proposals to infer, ids of tracked people carried over). Newly found people
         and the tracked people their boxes touch are inferred; other tracked people
-        (crowded ones, then those inferred longest ago, first) while the frame's estimated
-        time stays within 1 / target_fps (less ``spent_ms``), at least one person a frame."""
+        (crowded ones, then those inferred longest ago, first) as many as the frame
+        budget fits (``FrameBudget.crops_that_fit``, less ``spent_ms``), at least one
+        person a frame."""
         tracked = [p for p in proposals if p[1] is not None]
         new = [p for p in proposals if p[1] is None]
-        if self.target_fps is None or self._crop_ms is None or len(tracked) < 2:
+        if len(tracked) < 2 or self.budget.crops_that_fit(0) is None:
             return proposals, set()
         # a newcomer is told apart from the people tracked near them by their poses of
         # this frame: those are inferred whatever the time
         near = [p for p in tracked if any(iou(p[0], q[0]) > 0 for q in new)]
         rest = [p for p in tracked if p not in near]
-        # time saved on earlier frames is spent now; time overrun (a frame that ran the
-        # detector) is paid back over the next frames
-        budget = (self._frame_ms() + self._balance - self._other_ms - spent_ms
-                  - (len(new) + len(near)) * self._crop_ms)
-        fit = max(0 if near or new else 1, int(budget // self._crop_ms))
+        fit = self.budget.crops_that_fit(len(new) + len(near), spent_ms)
         return near + rest[:fit] + new, {p[1] for p in rest[fit:]}
-
-    def _frame_ms(self) -> float:
-        """The time a frame may take: 1 / target_fps, or the time from frame to frame
-        where frames come more slowly (``_learn_interval``), less a tenth left to the rest
-        of the process (capture, drawing and the GUI share the cores with the engine)."""
-        return 0.9 * max(1000.0 / self.target_fps, self._interval_ms or 0.0)
-
-    def _learn_interval(self, wall: float) -> None:
-        """Live: the time from frame to frame, as the last frame's time plus the time the
-        engine then waited for this one (up to ``SLOWEST_FRAME_MS``). Where the engine did
-        not wait (or for a few ms only: a thread waking), the source is at least as fast
-        as the engine: the estimate only comes down, towards the last frame's time, so
-        an engine slower than its source never stretches its own budget, and a source
-        that speeds up is followed within a few frames."""
-        if self.target_fps is None or self._finished_at is None:
-            return
-        waited = (wall - self._finished_at) * 1e3
-        if waited >= 5.0:
-            interval = min(self._busy_ms + waited, SLOWEST_FRAME_MS)
-        elif self._interval_ms is None:
-            return
-        else:
-            interval = min(self._busy_ms, self._interval_ms)
-        self._interval_ms = (interval if self._interval_ms is None
-                             else self._interval_ms + 0.3 * (interval - self._interval_ms))
-
-    def _detect_fits(self) -> bool:
-        """Live: whether the detector can run on this frame too: frames come slowly
-        enough that it takes at most half a frame's time (the rest goes to people's
-        crops, shared out as ever). People walking in, or out from behind someone, are
-        then looked for on every frame."""
-        if self.target_fps is None or self._detect_ms is None or self._balance < 0:
-            return False
-        return self._detect_ms <= 0.5 * self._frame_ms()
-
-    def _learn_costs(self, ms: dict, crops: int, frame_ms: float) -> None:
-        """Running estimates of the inference per crop and of the rest of a frame but the
-        detector; the time balance against 1 / target_fps."""
-        if self.target_fps is not None and self._crop_ms is not None:
-            target = self._frame_ms()
-            self._balance = min(max(self._balance + target - frame_ms, -8 * target),
-                                target)
-        if not crops:
-            return
-        per = ms["infer"] / crops
-        other = sum(ms.values()) - ms["infer"] - ms["detect"]
-        if self._crop_ms is None:
-            self._crop_ms, self._other_ms = per, other
-        else:
-            self._crop_ms += 0.1 * (per - self._crop_ms)
-            self._other_ms += 0.1 * (other - self._other_ms)
 
     def close(self) -> None:
         if self.detector is not None:

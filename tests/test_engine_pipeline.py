@@ -517,3 +517,21 @@ def test_a_box_inside_someone_is_a_part_of_them_unless_it_could_be_someone_behin
     new, refined = t.select_detections([head_and_shoulders, legs], frame_index=3)
     assert refined == {}
     assert [box for box, _ in new] == [head_and_shoulders[:4]]
+
+
+def test_the_frame_budget_limits_only_live_and_once_the_costs_are_known():
+    """``FrameBudget``: no limit offline or before a frame's costs are measured; live, as
+    many crops as fit 90% of 1 / target_fps besides the sure ones, at least one."""
+    from uniskel.engine.runtime.budget import FrameBudget
+
+    offline = FrameBudget(None)
+    offline.finish({"detect": 0.0, "infer": 20.0, "crop": 1.0}, 2, 21.0, 1.0)
+    assert offline.crops_that_fit(0) is None and not offline.detect_fits()
+    live = FrameBudget(30.0)
+    assert live.crops_that_fit(0) is None
+    live.start(0.0)
+    live.finish({"detect": 0.0, "infer": 20.0, "crop": 1.0}, 2, 21.0, 0.021)
+    assert live.crop_ms == 10.0 and live.other_ms == 1.0
+    # 0.9 x 33.3 ms, less 1 ms for the rest: 2 crops of 10 ms; none beside 2 sure ones
+    assert live.crops_that_fit(0) == 2 and live.crops_that_fit(2) == 0
+    assert live.crops_that_fit(0, spent_ms=25.0) == 1  # at least one
