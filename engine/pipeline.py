@@ -1,6 +1,8 @@
 """The frame pipeline: one RGB frame in, the people in it (21 keypoints each) out.
 
-Five named stages, each timed (milliseconds in ``FrameResult.stages_ms``):
+Five named stages, each timed by one ``StageTimer`` (``engine.runtime.profile``;
+milliseconds in ``FrameResult.stages_ms``; ``Pipeline.add_callback`` hears each stage
+and each frame as it ends):
 
 ``detect``  which boxes to crop: tracked people's boxes from their last keypoints, plus
             a detector's boxes when people must be (re)acquired (``engine.tracker``);
@@ -54,6 +56,7 @@ from uniskel.engine import detector as detectors
 from uniskel.engine.detector import Detector
 from uniskel.engine.runtime.boxes import iou
 from uniskel.engine.runtime.budget import FrameBudget
+from uniskel.engine.runtime.profile import StageTimer
 from uniskel.engine.smoothing import KeypointSmoother
 from uniskel.engine.tracker import Pose, Tracker, drop_outside
 
@@ -132,6 +135,7 @@ class Pipeline:
         self.paint_out = paint_out
         #: the live frame budget: how many crops fit a frame, and whether the detector does
         self.budget = FrameBudget(target_fps)
+        self.callbacks: dict[str, list] = {"on_stage": [], "on_frame": []}
         self.smoothing = smoothing
         self.max_people = max(1, int(max_people))
         if detector is None:
@@ -181,6 +185,13 @@ class Pipeline:
             self._buffer = np.zeros((max(n, 4), h, w, 3), np.uint8)
         return self._buffer[:n]
 
+    def add_callback(self, event: str, fn) -> None:
+        """Call ``fn`` at ``event``: ``"on_stage"`` (``fn(name, ms)``, as each stage's
+        timed block ends) or ``"on_frame"`` (``fn(result)``, with each ``FrameResult``).
+        Called on the thread that runs the pipeline (the app's engine worker: a GUI takes
+        ``FrameResult.stages_ms`` from the result it is handed instead)."""
+        self.callbacks[event].append(fn)
+
     def process(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult:
         """Run the five stages on one RGB uint8 frame (H, W, 3)."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -195,86 +206,103 @@ class Pipeline:
             timestamp = index / 30.0
         clock = time.perf_counter
         start = clock()
-        ms: dict[str, float] = {}
-
-        # detect: tracked boxes, plus detections when someone must be (re)acquired
-        t = clock()
-        proposals = self.tracker.proposals()  # (box, track_id, confirmed, detector's box)
-        max_new = None
-        ran_detector = False
-        # someone lost is looked for soon, unless the frame rate target is behind: then
-        # at the periodic detection
-        soon = not self.budget.behind
-        # live, the periodic detection is also due by the wall clock (offline, where
-        # frames come as fast as they are processed, by the frame count alone)
+        timer = StageTimer(STAGES, clock, self.callbacks["on_stage"])
+        # live, the periodic detection is also due by the wall clock
         wall = time.monotonic()
         self.budget.start(wall)
         fits = self.budget.detect_fits()
-        overdue = self.budget.detector_due(wall, fits)
-        if self.detector is not None and self.tracker.wants_detection(
-                index, self.detector.proposes_only, soon, overdue):
-            ran_detector = True
-            boxes = self.detector.detect(frame)
-            new, refined = self.tracker.select_detections(boxes, index,
-                                                          self.detector.proposes_only)
-            found_people = not self.detector.proposes_only  # not a search's windows
-            proposals = [(refined.get(tid, box), tid, False, tid in refined)
-                         for box, tid, _, _ in proposals]
-            proposals += [(box, None, confirmed, found_people) for box, confirmed in new]
-            if self.detector.proposes_only:
-                max_new = 1
-        now = clock()
-        ms["detect"], t = (now - t) * 1e3, now
+
+        with timer("detect"):  # tracked boxes, plus detections to (re)acquire people
+            proposals, max_new, ran_detector = self._detect(frame, index, wall, fits)
         if ran_detector:
-            self.budget.detected(wall, ms["detect"])
+            self.budget.detected(wall, timer.ms["detect"])
+        with timer("crop"):
+            # which to infer: everyone, or as many as the frame budget fits (the rest
+            # carried over); a detector run that fitted a slow frame's time is paid from it
+            proposals, carried = self._share_out(
+                proposals, timer.ms["detect"] if fits and ran_detector else 0.0)
+        found = self._crop_and_infer(frame, proposals, carried, timer)
+        with timer("decode"):  # score; track
+            tracks = self._decode(found, proposals, carried, max_new)
+        with timer("smooth"):
+            people = self._smooth(tracks, carried, timestamp)
+        self.budget.finish(timer.ms, len(proposals), (clock() - start) * 1e3, time.monotonic())
 
-        # which to infer: everyone, or as many as hold target_fps (the rest carried over)
-        # a detector run that fitted in a slow frame's time is paid for out of it
-        proposals, carried = self._share_out(
-            proposals, ms["detect"] if fits and ran_detector else 0.0)
+        result = FrameResult(index, float(timestamp), people, timer.ms, self.backend.name,
+                             (frame.shape[0], frame.shape[1]),
+                             frame if self.keep_frame else None)
+        for fn in self.callbacks["on_frame"]:
+            fn(result)
+        return result
 
-        # crop and infer, in two passes: first the people nobody stands in front of,
-        # then the others, with the people in front of them painted out of their crops
-        # (``engine.occlusion``): from their poses of this very frame (first pass), or
-        # their last ones (carried over this frame)
-        front = self._in_front(proposals, carried)
-        proposals = ([p for p, f in zip(proposals, front) if not f[0]]
-                     + [p for p, f in zip(proposals, front) if f[0]])
-        front = self._in_front(proposals, carried)
-        n, first = len(proposals), sum(1 for f in front if not f[0])
-        h_in, w_in = self.input_size
-        crops = self._crops(n)
-        warps = []
-        found = np.zeros((n, skeleton.NUM_KEYPOINTS, 3), np.float32)  # frame pixels
-        ms["crop"] = ms["infer"] = 0.0
+    def _detect(self, frame, index: int, wall: float, fits: bool):
+        """-> (proposals: (box, track_id, confirmed, a detector's box) each, the most new
+        people to take (None: any), whether the detector ran)."""
+        proposals = self.tracker.proposals()
+        # someone lost is looked for soon, unless the frame budget is behind: then at the
+        # periodic detection (offline, by the frame count alone)
+        soon = not self.budget.behind
+        overdue = self.budget.detector_due(wall, fits)
+        if self.detector is None or not self.tracker.wants_detection(
+                index, self.detector.proposes_only, soon, overdue):
+            return proposals, None, False
+        boxes = self.detector.detect(frame)
+        new, refined = self.tracker.select_detections(boxes, index, self.detector.proposes_only)
+        found_people = not self.detector.proposes_only  # not a search's windows
+        proposals = [(refined.get(tid, box), tid, False, tid in refined)
+                     for box, tid, _, _ in proposals]
+        proposals += [(box, None, confirmed, found_people) for box, confirmed in new]
+        return proposals, (1 if self.detector.proposes_only else None), True
+
+    def _crop_and_infer(self, frame, proposals: list, carried: set, timer) -> np.ndarray:
+        """The ``crop`` and ``infer`` stages -> keypoints (n, 21, 3) in frame pixels, one
+        per proposal (reordered in place: the people nobody stands in front of first).
+
+        Two passes: first the people nobody stands in front of, then the others, with
+        the people in front of them painted out of their crops (``engine.occlusion``):
+        from their poses of this very frame (first pass), or their last ones (carried
+        over this frame)."""
+        with timer("crop"):
+            front = self._in_front(proposals, carried)
+            proposals[:] = ([p for p, f in zip(proposals, front) if not f[0]]
+                            + [p for p, f in zip(proposals, front) if f[0]])
+            front = self._in_front(proposals, carried)
+            n, first = len(proposals), sum(1 for f in front if not f[0])
+            h_in, w_in = self.input_size
+            crops = self._crops(n)
+            warps = []
+            found = np.zeros((n, skeleton.NUM_KEYPOINTS, 3), np.float32)  # frame pixels
         for lo, hi in ((0, first), (first, n)):
             if lo == hi:
                 continue
-            for i in range(lo, hi):
-                box = proposals[i][0]
-                c, s = cropmod.box_to_center_scale(box, (h_in, w_in), self.padding)
-                m = cropmod.warp_matrix(c, s, (h_in, w_in))
-                cv2.warpAffine(frame, m, (w_in, h_in), dst=crops[i], flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-                warps.append(m)
-                people, still = front[i]
-                others = [found[j] for j in people if j < lo]
-                others += [track.moved_keypoints() for track in still]
-                occlusion.paint_out(crops[i], [_into(k, m) for k in others],
-                                    self.tracker.keypoint_threshold)
-            now = clock()
-            ms["crop"], t = ms["crop"] + (now - t) * 1e3, now
-            kps = self.backend.infer(crops[lo:hi])
-            for i in range(lo, hi):
-                found[i] = kps[i - lo]
-                found[i, :, :2] = cropmod.apply(cropmod.invert(warps[i]), kps[i - lo, :, :2])
-            now = clock()
-            ms["infer"], t = ms["infer"] + (now - t) * 1e3, now
+            with timer("crop"):
+                for i in range(lo, hi):
+                    box = proposals[i][0]
+                    c, s = cropmod.box_to_center_scale(box, (h_in, w_in), self.padding)
+                    m = cropmod.warp_matrix(c, s, (h_in, w_in))
+                    cv2.warpAffine(frame, m, (w_in, h_in), dst=crops[i],
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                   borderValue=(0, 0, 0))
+                    warps.append(m)
+                    people, still = front[i]
+                    others = [found[j] for j in people if j < lo]
+                    others += [track.moved_keypoints() for track in still]
+                    occlusion.paint_out(crops[i], [_into(k, m) for k in others],
+                                        self.tracker.keypoint_threshold)
+            with timer("infer"):
+                kps = self.backend.infer(crops[lo:hi])
+                for i in range(lo, hi):
+                    found[i] = kps[i - lo]
+                    found[i, :, :2] = cropmod.apply(cropmod.invert(warps[i]),
+                                                    kps[i - lo, :, :2])
+        return found
 
-        # decode: score; track
+    def _decode(self, found: np.ndarray, proposals: list, carried: set, max_new):
+        """Score each pose (points outside a whole-person detector box dropped) and track
+        -> the tracks holding a person now."""
         poses = []
         expected = None
-        if self.quality and n:
+        if self.quality and len(proposals):
             expected = qualitymod.estimate(found[..., 2], self.quality)
         for i, (box, track_id, confirmed, detected) in enumerate(proposals):
             k = found[i].copy()
@@ -285,11 +313,9 @@ class Pipeline:
                               None if expected is None else float(expected[i]), confirmed,
                               detector_box=tuple(box) if detected else None))
         poses += [self.tracker.carry(tid) for tid in carried]
-        tracks = self.tracker.update(poses, max_new=max_new)
-        now = clock()
-        ms["decode"], t = (now - t) * 1e3, now
+        return self.tracker.update(poses, max_new=max_new)
 
-        # smooth
+    def _smooth(self, tracks, carried: set, timestamp: float) -> list[Person]:
         people = []
         for tr in tracks:
             k = (self.smoother(tr.track_id, tr.keypoints, timestamp, tr.size)  # a new array
@@ -301,12 +327,7 @@ class Pipeline:
             self.smoother.keep_only(tr.track_id for tr in tracks)
         else:
             self.smoother.reset()  # switching smoothing back on starts fresh
-        ms["smooth"] = (clock() - t) * 1e3
-        self.budget.finish(ms, len(proposals), (clock() - start) * 1e3, time.monotonic())
-
-        return FrameResult(index, float(timestamp), people, ms, self.backend.name,
-                           (frame.shape[0], frame.shape[1]),
-                           frame if self.keep_frame else None)
+        return people
 
     def _in_front(self, proposals, carried):
         """For each proposal: (indices of the proposals in front of them, the tracks of

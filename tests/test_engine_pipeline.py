@@ -535,3 +535,15 @@ def test_the_frame_budget_limits_only_live_and_once_the_costs_are_known():
     # 0.9 x 33.3 ms, less 1 ms for the rest: 2 crops of 10 ms; none beside 2 sure ones
     assert live.crops_that_fit(0) == 2 and live.crops_that_fit(2) == 0
     assert live.crops_that_fit(0, spent_ms=25.0) == 1  # at least one
+
+
+def test_stage_callbacks_hear_each_stage_and_frame():
+    """``Pipeline.add_callback``: ``on_stage`` hears every timed block (the five stages,
+    in order), ``on_frame`` each result, with the stage times the result carries."""
+    heard, frames = [], []
+    pipe = Pipeline(BlobBackend(), detector=FixedDetector([(0, 0, 320, 240, 0.9)]),
+                    smoothing=False)
+    pipe.add_callback("on_stage", lambda name, ms: heard.append(name))
+    pipe.add_callback("on_frame", frames.append)
+    res = pipe.process(frame_with_person(), 0.0)
+    assert frames == [res] and tuple(dict.fromkeys(heard)) == STAGES

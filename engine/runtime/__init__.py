@@ -2,5 +2,6 @@
 
 Box geometry (``boxes``) and the rule that turns a pose into the next crop
 (``next_crop``), shared by the person detector and the tracker; the live frame budget
-(``budget``: how many crops fit a frame, and whether the detector does).
+(``budget``: how many crops fit a frame, and whether the detector does); one way to
+time a stage, with callbacks (``profile``).
 """
