@@ -1,8 +1,8 @@
-"""Frame sources for the window: files, images and OpenCV cameras (engine.playback in a
+"""Frame sources for the window: files, images and OpenCV cameras (engine.media.playback in a
 QThread), and cameras through Qt Multimedia.
 
-Reading, decoding, seeking, pacing and looping are the engine's (engine.sources,
-engine.playback), the same code as ``uniskel infer``; this module only moves frames and
+Reading, decoding, seeking, pacing and looping are the engine's (engine.media.sources,
+engine.media.playback), the same code as ``uniskel infer``; this module only moves frames and
 state changes onto Qt signals. Every source emits ``frame(Packet)`` from its own thread;
 a Packet holds a fresh RGB array that no one else writes to, so it can cross threads as
 is. Sources also emit ``opened(dict)``, ``ended()``, ``failed(str)`` (a one-line reason,
@@ -17,15 +17,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from uniskel.engine import sources
+from uniskel.engine.media import sources
 from uniskel.engine.errors import UniskelError
-from uniskel.engine.playback import Event, Packet, Player
+from uniskel.engine.media.playback import Event, Packet, Player
 
 __all__ = ["Packet", "Cv2Source", "QtCameraSource", "open_source", "list_cameras",
            "multimedia_error", "parse_camera"]
 
 STILL_FPS = 10.0      # a still image is re-sent at this rate so the engine keeps measuring
-STOP_WAIT_MS = 5000   # a read blocks at most a camera's stall timeout (engine.sources)
+STOP_WAIT_MS = 5000   # a read blocks at most a camera's stall timeout (engine.media.sources)
 
 
 # --- camera discovery -------------------------------------------------------------------

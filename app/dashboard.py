@@ -1,6 +1,6 @@
 """Live numbers (pyqtgraph): frames per second, capture-to-paint latency, the engine's
 per-stage times, each keypoint's confidence over time, and (for a model that has one) the
-first person's expected accuracy, its quality estimate (engine/quality.py).
+first person's expected accuracy, its quality estimate (engine/models/quality.py).
 
 Results are appended as they are painted (cheap: a few deque appends); the plots
 redraw on their own timer a few times a second so the dashboard never sets the pace.

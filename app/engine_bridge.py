@@ -1,4 +1,4 @@
-"""Qt signals around engine.worker.EngineWorker: one bridge per model shown on screen.
+"""Qt signals around engine.runtime.worker.EngineWorker: one bridge per model shown on screen.
 
 Sources call ``submit(packet)`` from their own threads; it never blocks (the worker
 keeps only the newest frame, and carries the packet with it, so each result comes back
@@ -175,8 +175,8 @@ class EngineBridge(QObject):
     def _load(self, name, model_path, generation, factory=None):
         from uniskel.engine import backends
         from uniskel.engine.errors import UniskelError
-        from uniskel.engine.pipeline import LIVE_FPS, Pipeline
-        from uniskel.engine.worker import EngineWorker
+        from uniskel.engine.runtime.pipeline import LIVE_FPS, Pipeline
+        from uniskel.engine.runtime.worker import EngineWorker
         _preimport_mediapipe()
         try:
             backend = factory() if factory is not None else backends.create(name, model_path)

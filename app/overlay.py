@@ -2,7 +2,7 @@
 
 ``paint_people`` draws the window and the compare view at screen scale; it returns the
 keypoint indices it drew, which is what the tests check. What is written to disk
-(recordings, snapshots, ``uniskel infer``) is drawn by ``engine.draw.render`` with the
+(recordings, snapshots, ``uniskel infer``) is drawn by ``engine.media.draw.render`` with the
 same rules (which points and edges, which colours: ``visible_points``, ``edges_for``,
 ``person_colour``).
 """
@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from uniskel.engine import skeleton
-from uniskel.engine.draw import edges_for, person_colour, visible_points
+from uniskel.engine.media.draw import edges_for, person_colour, visible_points
 
 SINGLE_COLOUR = (80, 230, 120)
 
@@ -35,7 +35,7 @@ class OverlayOptions:
 
 def visible_edges(points: list[int], subset: str) -> list[tuple[int, int, tuple]]:
     """(a, b, rgb) of the subset's edges (the same rule as ``uniskel infer``'s drawing:
-    engine.draw.edges_for) whose two ends are both visible."""
+    engine.media.draw.edges_for) whose two ends are both visible."""
     shown = set(points)
     return [(a, b, c) for a, b, c in edges_for(subset) if a in shown and b in shown]
 

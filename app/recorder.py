@@ -1,7 +1,7 @@
 """Recording the annotated view to MP4 and the keypoints to JSON lines / CSV, and snapshots.
 
-The writing is engine.outputs, the same code as ``uniskel infer``: the same drawing
-(engine.draw.render, with the view's options mapped onto a draw.Style), the same
+The writing is engine.media.outputs, the same code as ``uniskel infer``: the same drawing
+(engine.media.draw.render, with the view's options mapped onto a draw.Style), the same
 records, the same disk-space guard and the same one-line errors. The engine's thread only
 queues (frame, result, options); a writer thread draws, writes the record, then encodes.
 Stopping, for whatever reason (the user, the source ending, a write error), finalises
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from uniskel.engine import outputs
-from uniskel.engine.draw import Style, render
+from uniskel.engine.media import outputs
+from uniskel.engine.media.draw import Style, render
 from uniskel.engine.errors import UniskelError
 
 QUEUE_FRAMES = 64

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from uniskel.engine.skeleton import DRAW_THRESHOLD
-from uniskel.engine.pipeline import EVERYONE
+from uniskel.engine.runtime.pipeline import EVERYONE
 
 ORG, APP = "uniskel", "demo"
 

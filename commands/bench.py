@@ -62,7 +62,7 @@ def run(args) -> int:
 
     if args.repeat < 1:
         raise UniskelError("--repeat must be at least 1")
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     safefiles.check_output(args.json_out, "results", {"source": args.source,
                                                       "model": args.model,
@@ -95,7 +95,7 @@ def run(args) -> int:
         print(_line(other))
         print(f"speedup: {result['speedup']}x ({result['backend']} vs {other['backend']})")
     if args.json_out:
-        from uniskel.engine.records import write_json
+        from uniskel.engine.media.records import write_json
 
         write_json(args.json_out, result, "results")
         print(f"wrote {args.json_out}", file=sys.stderr)

@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where the people are: the annotated boxes (gt, the default, for "
                         "comparing pose models) or the engine's person detector (detector: "
                         "the system as users run it; also reports person_recall)")
-    from uniskel.engine.detector import DETECTORS
+    from uniskel.engine.runtime.detector import DETECTORS
 
     p.add_argument("--detector", default="auto", choices=["auto", *DETECTORS],
                    help="--boxes detector: the person detector (default auto)")
@@ -75,7 +75,7 @@ def run(args) -> int:
         logging.basicConfig(level=logging.WARNING, format="uniskel eval: %(message)s")
     if args.batch_size < 1:
         raise UniskelError("--batch-size must be at least 1")
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     safefiles.check_output(args.json, "results", {  # before the run, not after it
         "annotations": args.annotations, "joints": args.joints, "model": args.model})
@@ -108,7 +108,7 @@ def run(args) -> int:
                    quality=tuple(getattr(backend, "quality", ()) or ()), batch_size=args.batch_size,
                    on_error=args.on_error, progress=None, cut=args.cut)
     if args.boxes == "detector":
-        from uniskel.engine import detector as detectors
+        from uniskel.engine.runtime import detector as detectors
 
         det = detectors.create(args.detector, people=20)
         gt_res = res
@@ -137,7 +137,7 @@ def run(args) -> int:
              + (f", model {model}" if model else ""))
     print(format_table(res, title))
     if args.json:
-        from uniskel.engine.records import write_json
+        from uniskel.engine.media.records import write_json
 
         write_json(args.json, E.jsonable(res), "results")  # whole, or the old file stays
         print(f"  results written to {args.json}", file=sys.stderr)

@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     if not (args.weights or args.onnx or args.tensorrt):
         raise UniskelError("export: name at least one of --weights, --onnx, --tensorrt")
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     inputs = {"checkpoint": args.checkpoint, "quality fit": args.quality}
     safefiles.check_output(args.weights, "weights", inputs)  # before anything is made
@@ -59,7 +59,7 @@ def run(args) -> int:
     # the model must load and run (finite outputs on 2 crops) before any file is made
     modelfile.load_checkpoint(modelfile.resolve(src, src))
     if fitted_window is not None:
-        from uniskel.engine.model import ModelConfig
+        from uniskel.engine.models.model import ModelConfig
         from uniskel.training.checkpoint import load_checkpoint
 
         window = args.decode_window
@@ -75,7 +75,7 @@ def run(args) -> int:
         print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")
         src = args.weights
     if args.onnx:
-        from uniskel.engine.export_onnx import export_checkpoint
+        from uniskel.engine.models.export_onnx import export_checkpoint
         export_checkpoint(src, args.onnx)
         export.record_if_bundled(args.onnx)
         print(f"onnx: {args.onnx} ({args.onnx.stat().st_size / 1e6:.1f} MB), "

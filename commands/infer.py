@@ -1,7 +1,7 @@
 """``uniskel infer``: run the pipeline over a video or camera; write an annotated MP4
 and/or keypoint records (.jsonl / .csv).
 
-The writing is engine.outputs, the same as the window's recorder: the same drawing, the
+The writing is engine.media.outputs, the same as the window's recorder: the same drawing, the
 same records, the same disk-space guard and error lines. The MP4 and the records are
 finalised whatever happens (a source that breaks off mid-way, a full disk, Ctrl+C,
 SIGTERM, SIGHUP): everything written up to that frame stays playable/readable, and the
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keypoints", help="keypoint records to write (.jsonl or .csv)")
     options.backend(parser)
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
-    from uniskel.engine.pipeline import EVERYONE
+    from uniskel.engine.runtime.pipeline import EVERYONE
 
     options.people(parser, default=EVERYONE)
     parser.add_argument("--no-smooth", action="store_true", help="turn off One Euro smoothing")
@@ -39,11 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from uniskel.engine import backends, outputs
-    from uniskel.engine.draw import Style
+    from uniskel.engine import backends
+    from uniskel.engine.media import outputs
+    from uniskel.engine.media.draw import Style
     from uniskel.engine.errors import UniskelError
-    from uniskel.engine.pipeline import Pipeline
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.runtime.pipeline import Pipeline
+    from uniskel.engine.media.sources import open_source
 
     inputs = {"source": args.source, "model": args.model}
     outputs.check_paths(args.out, args.keypoints, inputs)

@@ -62,7 +62,7 @@ def people(p: argparse.ArgumentParser, default: int, detector: bool = False) -> 
                    help=f"people tracked, each with its id (default {default}; "
                         f"1: only the most prominent person)")
     if detector:
-        from uniskel.engine.detector import DETECTORS
+        from uniskel.engine.runtime.detector import DETECTORS
 
         p.add_argument("--detector", default="auto", choices=["auto", *DETECTORS],
                        help="person detector (default auto)")
@@ -70,7 +70,7 @@ def people(p: argparse.ArgumentParser, default: int, detector: bool = False) -> 
 
 def target_fps(p: argparse.ArgumentParser) -> None:
     """``--target-fps``: with many people, infer some of them each frame to hold it."""
-    from uniskel.engine.pipeline import LIVE_FPS
+    from uniskel.engine.runtime.pipeline import LIVE_FPS
 
     p.add_argument("--target-fps", type=float, default=LIVE_FPS,
                    help=f"with several people, infer as many of them each frame as hold this "
@@ -85,7 +85,7 @@ def json_out(p: argparse.ArgumentParser, default: str | None = None) -> None:
 
 
 def say_warnings(source, command: str) -> None:
-    """Print each of ``source``'s warnings (engine.sources: an assumed frame rate, a
+    """Print each of ``source``'s warnings (engine.media.sources: an assumed frame rate, a
     frame size that changes) once, as one line on stderr, now and as they arise."""
     import sys
 

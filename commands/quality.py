@@ -38,7 +38,7 @@ def run(args) -> int:
     from uniskel.training.datasets import read
     from uniskel.training.quality import fit_quality
 
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     try:
         a0, a1 = (int(v) for v in args.lsp_range.split(":"))

@@ -47,7 +47,7 @@ def run(args) -> int:
 
     if args.minutes <= 0:
         raise UniskelError("--minutes must be more than 0")
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     safefiles.check_output(args.json_out, "report", {"source": args.source,
                                                      "model": args.model})
@@ -58,7 +58,7 @@ def run(args) -> int:
               f"{stats.errors} errors, {stats.fps:.1f} fps, RSS {soak.round1(soak.rss_mb())} MB",
               file=sys.stderr, flush=True)
 
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.media.sources import open_source
 
     open_source(args.source).close()  # a bad source is said before a model loads
     backend = backends.create(args.backend, args.model)
@@ -72,7 +72,7 @@ def run(args) -> int:
     report["passed"], report["problems"] = not problems, problems
     print(_line(report))
     if args.json_out:
-        from uniskel.engine.records import write_json
+        from uniskel.engine.media.records import write_json
 
         write_json(args.json_out, report, "report")
         print(f"  report: {args.json_out}", file=sys.stderr)

@@ -13,7 +13,7 @@ and Ultralytics' ``YOLO(...)(image)``::
 ``body(image)`` looks at each image on its own (the person detector runs every time);
 ``body.track(frame)`` treats calls as consecutive frames of one video, like the live
 window: people keep their ids, are followed by their keypoints between detector runs,
-and their keypoints are smoothed. Both go through the same ``engine.pipeline.Pipeline``
+and their keypoints are smoothed. Both go through the same ``engine.runtime.pipeline.Pipeline``
 as the app and ``uniskel infer``.
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Body:
     def __init__(self, backend: str = "auto", model: str | Path | None = None,
                  max_people: int | None = None):
         from uniskel.engine import backends
-        from uniskel.engine.pipeline import EVERYONE, Pipeline
+        from uniskel.engine.runtime.pipeline import EVERYONE, Pipeline
 
         max_people = EVERYONE if max_people is None else max_people
         if isinstance(max_people, bool) or not isinstance(max_people, (int, np.integer)) \
@@ -144,7 +144,7 @@ def _rgb(image) -> np.ndarray:
     import cv2
 
     if isinstance(image, (str, Path)):
-        from uniskel.engine.sources import read_image
+        from uniskel.engine.media.sources import read_image
 
         rgb = read_image(image) if Path(image).is_file() else None
         if rgb is None:

@@ -14,7 +14,7 @@ frame) and ``id_switches_per_100`` (per 100 frames, how often a person in one fr
 the same person in the next, box IoU at least 0.5, under another id; no ground truth
 needed, so it measures identity stability, not correctness). ``--target-fps`` (30 by
 default, as in the app; 0 for none) shares many people out over frames
-(``engine.pipeline``): ``inferred_per_frame`` is how many of the people shown were
+(``engine.runtime.pipeline``): ``inferred_per_frame`` is how many of the people shown were
 inferred on their frame, the rest carried over from an earlier one; ``person_refresh_hz``
 how many times a second each person shown gets a pose of their own frame (fps x
 inferred / people).
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 
 def decode_all(source_spec, max_frames: int):
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.media.sources import open_source
 
     frames = []
     with open_source(source_spec) as src:
@@ -60,7 +60,7 @@ def model_time(backend, frames, iterations: int = 50) -> float:
 
     import numpy as np
 
-    from uniskel.engine import crop as cropmod
+    from uniskel.engine.runtime import crop as cropmod
 
     h, w = frames[0].shape[:2]
     size = tuple(backend.input_size)
@@ -197,7 +197,7 @@ def measure(backend, frames, fps: float, repeat: int = 3, warmup: int = 5, max_p
 
     import numpy as np
 
-    from uniskel.engine.pipeline import STAGES, Pipeline
+    from uniskel.engine.runtime.pipeline import STAGES, Pipeline
 
     pipeline = Pipeline(backend, smoothing=smoothing, max_people=max_people, keep_frame=False,
                         detector=detector, target_fps=target_fps)

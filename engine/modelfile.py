@@ -8,7 +8,7 @@ go wrong. Model files are data: nothing in one can make uniskel run code.
   read only with ``torch.load(weights_only=True)`` (``safe_torch_load``), written
   atomically (``write_checkpoint``: temp file, fsync, rename).
 * ``.onnx``: read as data with the ``onnx`` package and checked before ONNX Runtime
-  sees it (``read_graph``, ``inspect_onnx``); written by ``engine.export_onnx``.
+  sees it (``read_graph``, ``inspect_onnx``); written by ``engine.models.export_onnx``.
 * both: ``resolve`` finds the file (the bundled default is checked against
   ``assets/models/SHA256SUMS``).
 """
@@ -250,7 +250,7 @@ def load_checkpoint(path: Path):
     """-> (PoseNet in eval mode on the CPU, ModelConfig, meta dict). The config's values
     are checked (``check_model_config``) and the network is run once on two crops: a
     model that fails on a batch or outputs NaN is refused here, in one line."""
-    from uniskel.engine.model import ModelConfig, from_config
+    from uniskel.engine.models.model import ModelConfig, from_config
 
     ckpt = read_checkpoint(path)
     if isinstance(ckpt["config"], dict):
@@ -261,7 +261,7 @@ def load_checkpoint(path: Path):
         raise UniskelError(f"{path}: unreadable model config ({exc})") from None
     check_keypoints(path, cfg.num_keypoints, cfg.keypoints)
     if cfg.quality:
-        from uniskel.engine.quality import check_coefficients
+        from uniskel.engine.models.quality import check_coefficients
         try:
             check_coefficients(cfg.quality, f"{path}: model config")
         except ValueError as e:

@@ -3,7 +3,7 @@ leaks memory nor slows down.
 
     uniskel soak --source assets/media/sample_astronaut.mp4 --minutes 10
 
-Frames go through ``engine.worker.EngineWorker`` exactly as in the app: the video is
+Frames go through ``engine.runtime.worker.EngineWorker`` exactly as in the app: the video is
 read in a loop at its own frame rate (like a camera; ``--rate``), submitted without
 blocking, and the worker keeps only the newest frame (the others count as dropped).
 
@@ -77,9 +77,9 @@ def soak(source_spec, backend, seconds: float, rate: float | None = None,
 
     import numpy as np
 
-    from uniskel.engine.pipeline import Pipeline
-    from uniskel.engine.sources import open_source
-    from uniskel.engine.worker import EngineWorker
+    from uniskel.engine.runtime.pipeline import Pipeline
+    from uniskel.engine.media.sources import open_source
+    from uniskel.engine.runtime.worker import EngineWorker
 
     rss_launch = rss_mb()
     source = open_source(source_spec, loop=True)

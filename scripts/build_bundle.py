@@ -282,8 +282,8 @@ im = cv2.imread(sys.argv[1]); print(im.shape[1], im.shape[0], float(im.std()))
 RANDOM_MODEL = """
 import sys, torch
 from pathlib import Path
-from uniskel.engine.model import build
-from uniskel.engine.export_onnx import export_onnx
+from uniskel.engine.models.model import build
+from uniskel.engine.models.export_onnx import export_onnx
 torch.manual_seed(0)
 m = build("tiny").eval()
 out = Path(sys.argv[1])

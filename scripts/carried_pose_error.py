@@ -15,9 +15,9 @@ import numpy as np
 
 def main(source: str) -> int:
     from uniskel.engine import backends
-    from uniskel.engine import crop as C
+    from uniskel.engine.runtime import crop as C
     from uniskel.engine.bench import decode_all
-    from uniskel.engine.pipeline import EVERYONE, LIVE_FPS, Pipeline
+    from uniskel.engine.runtime.pipeline import EVERYONE, LIVE_FPS, Pipeline
 
     frames, fps = decode_all(source, 300)
     backend = backends.create("onnx")

@@ -156,7 +156,7 @@ def video_clip(source: str, frames: int):
     """-> [(frames, fps, people to find on each frame (None: not counted))] for a video:
     the person detector's confident boxes of people taller than ``TALL``."""
     from uniskel.engine.bench import decode_all
-    from uniskel.engine.detector import NanoDetDetector
+    from uniskel.engine.runtime.detector import NanoDetDetector
 
     images, fps = decode_all(source, frames)
     reference = NanoDetDetector()
@@ -294,7 +294,7 @@ def crowd_pan():
 def main() -> int:
     from uniskel.engine import backends
     from uniskel.engine.bench import sum_truth, truth_switches
-    from uniskel.engine.pipeline import LIVE_FPS, Pipeline
+    from uniskel.engine.runtime.pipeline import LIVE_FPS, Pipeline
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("source", nargs="?", help="a video (default: --coco pans)")
@@ -329,7 +329,7 @@ def main() -> int:
                     redetect_every=a.redetect_every)
     reference = None
     if clips and clips[0][3] is not None:  # labelled people: the misses by cause
-        from uniskel.engine.detector import NanoDetDetector
+        from uniskel.engine.runtime.detector import NanoDetDetector
 
         reference = NanoDetDetector(size=416)  # as the pipeline's, everyone mode
     misses, by_height, found_by_height = [], {}, {}

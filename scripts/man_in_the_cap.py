@@ -29,7 +29,7 @@ ORDER = ping_pong(5)  # make_bench_clip's order of mmpose_demo's 5 source frames
 def main(argv: list[str]) -> int:
     from uniskel.engine import backends
     from uniskel.engine.bench import decode_all
-    from uniskel.engine.pipeline import LIVE_FPS, Pipeline
+    from uniskel.engine.runtime.pipeline import LIVE_FPS, Pipeline
     from uniskel.engine.skeleton import DRAW_THRESHOLD
 
     clip = argv[0] if argv else str(ROOT / "runs/bench/street_720p.mp4")

@@ -90,7 +90,7 @@ def model_dir(tmp_path_factory) -> Path:
 def random_model():
     import torch
 
-    from uniskel.engine.model import build
+    from uniskel.engine.models.model import build
 
     torch.manual_seed(0)
     model = build("tiny").eval()
@@ -112,7 +112,7 @@ def random_checkpoint(random_model, model_dir) -> Path:
 def random_onnx(random_model, model_dir) -> Path:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from uniskel.engine.export_onnx import export_onnx
+    from uniskel.engine.models.export_onnx import export_onnx
 
     model, _ = random_model
     return export_onnx(model, model_dir / "random_tiny.onnx", check=True)
@@ -137,7 +137,8 @@ def engine_imports():
     the main thread or another thread does: concurrent first imports of native
     extensions can deadlock, and mediapipe's is not thread-safe."""
     from uniskel.app import engine_bridge
-    from uniskel.engine import backends, pipeline, worker  # noqa: F401
+    from uniskel.engine import backends  # noqa: F401
+    from uniskel.engine.runtime import pipeline, worker
 
     backends.available()
     engine_bridge._preimport_mediapipe()
@@ -190,7 +191,7 @@ def make_lspet_crops(shared_data, size):
     import numpy as np
     import scipy.io
 
-    from uniskel.engine import crop
+    from uniskel.engine.runtime import crop
 
     joints = scipy.io.loadmat(shared_data / "lspet" / "joints.mat")["joints"]
     crops, gts = [], []
@@ -222,8 +223,8 @@ def error_line(capsys, command: str) -> str:
 def blob_engine(monkeypatch):
     """A fast fake model and the window-search detector: the outputs are the subject."""
     from engine_fakes import BlobBackend
-    from uniskel.engine.detector import SearchDetector
+    from uniskel.engine.runtime.detector import SearchDetector
 
     monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: BlobBackend())
-    monkeypatch.setattr("uniskel.engine.detector.create",
+    monkeypatch.setattr("uniskel.engine.runtime.detector.create",
                         lambda name="auto", people=1: SearchDetector())

@@ -15,7 +15,7 @@ from uniskel.engine.backends.base import Backend
 
 
 class FakeClock:
-    """Stands in for the ``time`` module in ``engine.pipeline`` (``monotonic`` and
+    """Stands in for the ``time`` module in ``engine.runtime.pipeline`` (``monotonic`` and
     ``perf_counter``: one clock that only moves when a test moves it), so the frame-rate
     logic can be tested exactly: ``monkeypatch.setattr(pipeline_module, "time", clock)``."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uniskel.engine.sources import Source, SourceError
+from uniskel.engine.media.sources import Source, SourceError
 
 
 def write_video(path, n=30, size=(160, 120), fps=15, fourcc="mp4v", noise=True):

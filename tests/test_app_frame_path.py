@@ -26,7 +26,7 @@ def packet(frame, index, restart=False):
 
 
 def person(x=60.0, y=40.0):
-    from uniskel.engine.pipeline import Person
+    from uniskel.engine.runtime.pipeline import Person
     k = np.zeros((21, 3), np.float32)
     k[:, 0] = np.linspace(x, x + 60, 21)
     k[:, 1] = np.linspace(y, y + 120, 21)
@@ -42,7 +42,7 @@ def test_every_result_comes_back_with_its_own_frames_packet(qtbot, monkeypatch):
     this machine (or the detector on these blank frames) is."""
     from PySide6.QtCore import Qt
 
-    import uniskel.engine.pipeline as pipeline_module
+    import uniskel.engine.runtime.pipeline as pipeline_module
     from uniskel.app.engine_bridge import EngineBridge
 
     inside, release = threading.Event(), threading.Event()
@@ -101,8 +101,8 @@ def test_the_recorder_gets_results_through_its_subscription(qtbot, window, tmp_p
     """processed(packet, result), emitted on an engine's thread, reaches the recorder on
     that same thread, and the record names the packet's frame number."""
     from uniskel.app.controllers.sources import sample_image
-    from uniskel.engine.pipeline import FrameResult
-    from uniskel.engine.records import read_jsonl
+    from uniskel.engine.runtime.pipeline import FrameResult
+    from uniskel.engine.media.records import read_jsonl
 
     assert window.open_path(str(sample_image()))
     qtbot.waitUntil(lambda: window.display.last_result is not None, timeout=10000)
@@ -140,7 +140,7 @@ def test_the_recorder_gets_results_through_its_subscription(qtbot, window, tmp_p
 def test_a_painted_frame_feeds_the_dashboard(qtbot, window):
     """The view says when a frame is on screen (painted); the display controller turns
     that into the dashboard's capture-to-paint latency and the followed person."""
-    from uniskel.engine.pipeline import FrameResult
+    from uniskel.engine.runtime.pipeline import FrameResult
 
     frame = np.zeros((240, 320, 3), np.uint8)
     p = packet(frame, 3)

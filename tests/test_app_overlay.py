@@ -11,7 +11,7 @@ import cv2  # noqa: F401 - sets QT_QPA_PLATFORM_PLUGIN_PATH, which the app must 
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 from uniskel.engine import skeleton  # noqa: E402
-from uniskel.engine.pipeline import EVERYONE  # noqa: E402
+from uniskel.engine.runtime.pipeline import EVERYONE  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
@@ -121,7 +121,7 @@ def test_everyone_gets_their_own_colour_and_id_and_a_click_follows_one(qtbot, wi
     from PySide6.QtCore import QPoint, Qt
 
     from uniskel.app.overlay import qimage_to_numpy, render_annotated
-    from uniskel.engine.draw import person_colour
+    from uniskel.engine.media.draw import person_colour
 
     frame = np.zeros((240, 320, 3), np.uint8)
     a, b = spread_person(150, 240), spread_person(150, 240)
@@ -217,7 +217,7 @@ def test_the_id_of_a_person_at_the_top_edge_stays_in_the_picture(qapp):
     """A person whose highest point is at the picture's top edge: their "#id" is drawn
     inside the picture (below the edge), not above it where nothing is painted."""
     from uniskel.app.overlay import OverlayOptions, qimage_to_numpy, render_annotated
-    from uniskel.engine.draw import person_colour
+    from uniskel.engine.media.draw import person_colour
 
     p = spread_person()
     p.keypoints[:, 1] += 200.0

@@ -105,7 +105,7 @@ def test_unreadable_file_shows_an_error_and_the_app_stays_usable(qtbot, window, 
 
 def test_recording_the_sample_gives_a_playable_video_and_matching_keypoints(
         qtbot, window, tmp_path, random_onnx):
-    from uniskel.engine.records import read_jsonl
+    from uniskel.engine.media.records import read_jsonl
     from uniskel.app.controllers.sources import sample_video
     window.engine.load("onnx", factory=lambda: onnx_backend(random_onnx))
     qtbot.waitUntil(lambda: window.engine.running, timeout=20000)
@@ -159,8 +159,8 @@ def test_recording_to_an_unwritable_folder_says_why(qtbot, window, tmp_path):
 
 def test_write_error_mid_recording_keeps_a_playable_file(qtbot, tmp_path, monkeypatch):
     """Disk full after 5 frames: recording stops with a message, the MP4 still plays."""
-    from uniskel.engine import records
-    from uniskel.engine.pipeline import FrameResult, Person
+    from uniskel.engine.media import records
+    from uniskel.engine.runtime.pipeline import FrameResult, Person
     from uniskel.app.overlay import OverlayOptions
     from uniskel.app.recorder import Recorder
 

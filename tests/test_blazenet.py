@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from uniskel.engine.blazenet import near_peak
-from uniskel.engine.model import build
+from uniskel.engine.models.blazenet import near_peak
+from uniskel.engine.models.model import build
 
 
 def _decode(heat_x, heat_y):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from uniskel.engine import skeleton
-from uniskel.engine.model import build
+from uniskel.engine.models.model import build
 
 # LSP joint index -> unified name, for joints whose definitions agree across datasets
 PAIRS = [(8, "right_shoulder"), (9, "left_shoulder"), (2, "right_hip"), (3, "left_hip"),

@@ -85,7 +85,7 @@ def fill_cache(cfg, teacher, seed: int, drop_face: bool = False) -> None:
 def root(tmp_path_factory):
     import scipy.io
 
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training.checkpoint import save_checkpoint
 
     torch.set_num_threads(1)
@@ -105,7 +105,7 @@ def setup_batch(cfg, n=16):
     """The run's teachers and one batch of ``n`` samples of epoch 0 (both datasets)."""
     from torch.utils.data import default_collate
 
-    from uniskel.engine.model import config_for
+    from uniskel.engine.models.model import config_for
     from uniskel.training.data import MixedSamples, prepare_sources
     from uniskel.training.loop import to_device
     from uniskel.training.teachers import LossContext, build_teachers
@@ -165,7 +165,7 @@ def test_each_teacher_teaches_its_points_except_where_ground_truth_takes_over(ro
 
 def test_teacher_terms_are_weighted_and_decayed_as_configured(root):
     """The loop's step loss: w_gt x gt + 0.45 x (1 - epoch/2) x online + 0.7 x cached."""
-    from uniskel.engine.model import from_config
+    from uniskel.engine.models.model import from_config
     from uniskel.training.loop import batch_loss
 
     cfg = make_config(root)

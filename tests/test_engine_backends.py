@@ -11,7 +11,7 @@ import torch
 from uniskel.engine import backends, skeleton
 from uniskel.engine import modelfile
 from uniskel.engine.errors import UniskelError
-from uniskel.engine.model import build
+from uniskel.engine.models.model import build
 
 
 def resize(img, size_hw):
@@ -148,7 +148,7 @@ def test_wrong_checkpoints_are_named(tmp_path):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_wrong_onnx_models_are_named(tmp_path):
     pytest.importorskip("onnx")
-    from uniskel.engine.export_onnx import export_onnx
+    from uniskel.engine.models.export_onnx import export_onnx
 
     m17 = build("tiny", num_keypoints=17, keypoints=skeleton.KEYPOINTS[:17]).eval()
     path = export_onnx(m17, tmp_path / "k17.onnx", check=False)
@@ -320,7 +320,7 @@ def test_listing_backends_never_imports_torch():
     import sys
 
     code = ("import sys\nfrom uniskel.engine import backends\nbackends.available()\n"
-            "import uniskel.app.main, uniskel.training.evaluate, uniskel.engine.outputs\n"
+            "import uniskel.app.main, uniskel.training.evaluate, uniskel.engine.media.outputs\n"
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(Path(__file__).resolve().parents[1]), timeout=120)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from uniskel.engine import skeleton
-from uniskel.engine.draw import draw_skeleton, edges_for
+from uniskel.engine.media.draw import draw_skeleton, edges_for
 from uniskel.engine.errors import UniskelError
-from uniskel.engine.pipeline import FrameResult, Person
-from uniskel.engine.records import KeypointWriter, csv_header, read_jsonl
+from uniskel.engine.runtime.pipeline import FrameResult, Person
+from uniskel.engine.media.records import KeypointWriter, csv_header, read_jsonl
 
 I = skeleton.INDEX
 
@@ -89,7 +89,7 @@ def test_bad_record_path(tmp_path):
 
 def test_style_mirror_ids_colours_and_followed():
     """render() leaves the frame alone and draws what the window's options ask for."""
-    from uniskel.engine.draw import Style, person_colour, render
+    from uniskel.engine.media.draw import Style, person_colour, render
 
     k = np.zeros((21, 3), np.float32)
     k[I["head_top"]] = (40, 60, 1.0)

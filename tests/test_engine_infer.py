@@ -9,7 +9,7 @@ import pytest
 
 from uniskel import commands
 from uniskel.engine import bench, skeleton
-from uniskel.engine.records import csv_header, read_jsonl
+from uniskel.engine.media.records import csv_header, read_jsonl
 
 
 def video_frames(path):

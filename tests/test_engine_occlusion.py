@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from uniskel.engine import occlusion, skeleton
-from uniskel.engine.detector import Detector
-from uniskel.engine.pipeline import Pipeline
-from uniskel.engine.tracker import drop_outside
+from uniskel.engine import skeleton
+from uniskel.engine.runtime import occlusion
+from uniskel.engine.runtime.detector import Detector
+from uniskel.engine.runtime.pipeline import Pipeline
+from uniskel.engine.runtime.tracker import drop_outside
 from engine_fakes import BlobBackend
 
 I = skeleton.INDEX
@@ -113,7 +114,7 @@ def test_live_the_periodic_detection_keeps_to_the_clock_when_frames_come_slowly(
     only every 15 frames. A fake clock where the detector costs 150 ms and a crop 10 ms:
     at 10 fps the detector does not fit in every frame (``_detect_fits``), so the clock
     decides."""
-    import uniskel.engine.pipeline as pipeline_module
+    import uniskel.engine.runtime.pipeline as pipeline_module
     from engine_fakes import FakeClock, frame_with_person
 
     clock = FakeClock()

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uniskel.engine.detector import BlazePoseDetector, Detector, SearchDetector, blazepose_unavailable
+from uniskel.engine.runtime.detector import BlazePoseDetector, Detector, SearchDetector, blazepose_unavailable
 from uniskel.engine.runtime.boxes import iou
-from uniskel.engine.pipeline import STAGES, FrameResult, Person, Pipeline
-from uniskel.engine.smoothing import KeypointSmoother, OneEuroFilter
+from uniskel.engine.runtime.pipeline import STAGES, FrameResult, Person, Pipeline
+from uniskel.engine.runtime.smoothing import KeypointSmoother, OneEuroFilter
 from engine_fakes import BlobBackend, frame_with_person
 
 
@@ -93,7 +93,7 @@ def test_a_pose_on_part_of_someone_already_shown_is_the_same_person():
     """A second pose that lies on the upper body of a person already kept (its box IoU
     with theirs well under 0.5) is merged by keypoint similarity; a person of the same
     size beside them is not."""
-    from uniskel.engine.tracker import Pose, Tracker
+    from uniskel.engine.runtime.tracker import Pose, Tracker
 
     rng = np.random.default_rng(0)
     whole = np.zeros((21, 3), np.float32)
@@ -118,7 +118,7 @@ def test_someone_lost_brings_the_detector_back_once_the_gap_has_passed():
     """A person lost a frame after a detection is looked for again as soon as lost_gap
     frames have passed since that detection, not only at the next periodic one (unless
     the pipeline is behind its frame rate)."""
-    from uniskel.engine.tracker import Pose, Tracker
+    from uniskel.engine.runtime.tracker import Pose, Tracker
 
     k = np.zeros((21, 3), np.float32)
     k[:, 0], k[:, 1], k[:, 2] = np.linspace(10, 60, 21), np.linspace(10, 200, 21), 0.9
@@ -149,7 +149,7 @@ def test_a_full_cap_still_lets_in_someone_much_nearer():
     mode); a newcomer a detector vouched for, 1.5x the size of the smallest tracked
     person, takes their place; one of about their size, or one no detector vouched
     for, does not."""
-    from uniskel.engine.tracker import Pose, Tracker
+    from uniskel.engine.runtime.tracker import Pose, Tracker
 
     a, b = _standing(10, 10, 100), _standing(200, 10, 120)
     t = Tracker(max_people=2, redetect_every=15)
@@ -181,7 +181,7 @@ def test_a_crop_keeps_the_scale_of_the_detector_box_for_a_while():
     stays at least 0.75 of its size, even when the model is sure only of their head and
     shoulders (on a small, blurred person the crop would otherwise close in on the upper
     body, where the model grows less sure still); then it may close in."""
-    from uniskel.engine.tracker import Pose, Tracker
+    from uniskel.engine.runtime.tracker import Pose, Tracker
 
     box = (100.0, 50.0, 175.0, 350.0)
     t = Tracker(max_people=3, min_score=0.1, redetect_every=15)
@@ -256,7 +256,7 @@ def test_blazepose_detector_finds_real_people(shared_data):
 
 def test_real_backend_on_the_demo_video(random_onnx, demo_video):
     from uniskel.engine import backends
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.media.sources import open_source
 
     pipe = Pipeline(backends.create("onnx"), max_people=2)  # the shipped student
     with open_source(demo_video) as src:
@@ -278,7 +278,7 @@ def test_nanodet_finds_every_clearly_visible_person_and_nothing_in_an_empty_fram
 
     import cv2
 
-    from uniskel.engine.detector import NanoDetDetector
+    from uniskel.engine.runtime.detector import NanoDetDetector
 
     coco = shared_data / "coco128"
     ann = json.loads((coco / "person_keypoints_train2017.json").read_text())
@@ -303,7 +303,7 @@ def test_nanodet_finds_every_clearly_visible_person_and_nothing_in_an_empty_fram
 
 def _line_pose(x, width, top, bottom, score=0.9):
     """A Pose of 21 sure points on a slanted line from (x, top) to (x + width, bottom)."""
-    from uniskel.engine.tracker import Pose
+    from uniskel.engine.runtime.tracker import Pose
 
     k = np.zeros((21, 3), np.float32)
     k[:, 0] = x + np.linspace(0, width, 21)
@@ -315,7 +315,7 @@ def _line_pose(x, width, top, bottom, score=0.9):
 def test_a_person_found_again_soon_keeps_their_id():
     """Lost for a few frames (occluded), then found where their track was heading: the
     old id comes back, not a new one."""
-    from uniskel.engine.tracker import Pose, Tracker
+    from uniskel.engine.runtime.tracker import Pose, Tracker
 
     def pose_at(x):
         return _line_pose(x, 40, 100, 300)
@@ -337,7 +337,7 @@ def test_a_person_who_stopped_is_found_again_where_they_were():
     """A small person standing still whose box jittered (a velocity of 10 px a frame,
     noise): lost for 12 frames, found again where they stood, not where that velocity
     would have carried them. They keep their id."""
-    from uniskel.engine.tracker import Tracker
+    from uniskel.engine.runtime.tracker import Tracker
 
     def pose_at(x):
         return _line_pose(x, 30, 100, 160)
@@ -357,7 +357,7 @@ def test_a_person_seen_from_the_waist_up_keeps_a_body_sized_box():
     with the hips sure, the box is the keypoints' own."""
     from uniskel.engine import skeleton
     from uniskel.engine.runtime.next_crop import SHOULDERS_PER_EARS, TORSO_PER_SHOULDERS
-    from uniskel.engine.tracker import Tracker
+    from uniskel.engine.runtime.tracker import Tracker
 
     k = np.zeros((21, 3), np.float32)
     ix = skeleton.INDEX
@@ -416,7 +416,7 @@ def test_a_crop_that_closed_in_on_a_face_does_not_collapse_or_split_the_person()
     detector box that holds a tracked person's crop refines that person instead of
     starting somebody new."""
     from uniskel.engine.runtime.next_crop import no_collapse
-    from uniskel.engine.tracker import Track, Tracker
+    from uniskel.engine.runtime.tracker import Track, Tracker
 
     assert no_collapse((40, 10, 60, 30), (0, 0, 100, 200), 0.8) == (10.0, 10, 90.0, 170.0)
     assert no_collapse((0, 0, 90, 190), (0, 0, 100, 200), 0.8) == (0, 0, 90, 190)
@@ -432,7 +432,7 @@ def test_a_frame_rate_target_shares_many_people_out_over_frames(monkeypatch):
     box, and nobody is lost or renamed. Without it, everyone on every frame. A fake
     clock (a crop costs 10 ms, frames always waiting): a stall of this machine between
     two frames would otherwise read as a slower source and give everyone that frame."""
-    import uniskel.engine.pipeline as pipeline_module
+    import uniskel.engine.runtime.pipeline as pipeline_module
     from engine_fakes import FakeClock
 
     clock = FakeClock()
@@ -474,7 +474,7 @@ def test_frames_slower_than_the_target_get_everyone_and_the_detector_every_frame
     which fits too, runs on every frame. A source as fast as the engine (it never waits)
     keeps the 30 fps budget: people shared out, the detector by the clock. A fake clock:
     the detector costs 40 ms, a crop 10 ms."""
-    import uniskel.engine.pipeline as pipeline_module
+    import uniskel.engine.runtime.pipeline as pipeline_module
     from engine_fakes import FakeClock
 
     clock = FakeClock()
@@ -508,7 +508,7 @@ def test_a_box_inside_someone_is_a_part_of_them_unless_it_could_be_someone_behin
     (no new person), unless they stand in front of it (their box reaches lower and is
     taller): then it may be someone half hidden behind them (the man in the cap behind
     the girl in the street clip), and is offered as a new person."""
-    from uniskel.engine.tracker import Track, Tracker
+    from uniskel.engine.runtime.tracker import Track, Tracker
 
     t = Tracker(max_people=6)
     t.tracks = [Track(1, np.zeros((21, 3), np.float32), (100, 100, 300, 600), 0.5)]

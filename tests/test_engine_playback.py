@@ -1,4 +1,4 @@
-"""engine.playback.Player: the one way frames are played, by the command line (iterating a
+"""engine.media.playback.Player: the one way frames are played, by the command line (iterating a
 source) and by the window (app.capture.Cv2Source runs it in a QThread). Real files; a
 fake camera only where a device would have to be unplugged."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from uniskel.engine.errors import UniskelError
-from uniskel.engine.playback import Event, Packet, Player
-from uniskel.engine.sources import Source, SourceError, open_source
+from uniskel.engine.media.playback import Event, Packet, Player
+from uniskel.engine.media.sources import Source, SourceError, open_source
 from engine_fakes import FakeClock
 from test_engine_sources import write_video
 
@@ -28,7 +28,7 @@ def take(events, n, kinds=(Packet,)):
 def paced_by_a_fake_clock(monkeypatch, player) -> FakeClock:
     """The player's clock, one that only moves while the player waits for a frame's time
     (reading and decoding take none): pacing is then exact, however loaded the machine."""
-    from uniskel.engine import playback
+    from uniskel.engine.media import playback
 
     clock = FakeClock()
     monkeypatch.setattr(playback, "time", clock)
@@ -165,7 +165,7 @@ class FakeCamera(Source):
 
 
 def test_a_camera_is_waited_for_and_reopened(monkeypatch):
-    monkeypatch.setattr("uniskel.engine.playback.RETRY_S", 0.01)
+    monkeypatch.setattr("uniskel.engine.media.playback.RETRY_S", 0.01)
     plugged = iter([False, True, True])
     opened = []
 

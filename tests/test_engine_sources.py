@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from uniskel.engine.errors import UniskelError
-from uniskel.engine.sources import SourceError, open_source, parse_camera
+from uniskel.engine.media.sources import SourceError, open_source, parse_camera
 
 
 def write_video(path, n=30, fourcc="MJPG", size=(64, 48), fps=10):
@@ -115,7 +115,7 @@ def test_an_image_with_a_video_name_plays_as_the_image(tmp_path):
 def test_linux_cameras_are_listed_from_sysfs_once_each(tmp_path):
     """Without Qt Multimedia (the desktop bundle) the window lists the cameras Linux
     knows: one entry per camera (its capture node, index 0), with its OpenCV index."""
-    from uniskel.engine.sources import v4l2_cameras
+    from uniskel.engine.media.sources import v4l2_cameras
 
     for node, name, index in [("video0", "Integrated Camera: Integrated C", "0"),
                               ("video1", "Integrated Camera: Integrated C", "1"),  # metadata

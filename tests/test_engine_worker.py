@@ -6,8 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from uniskel.engine.pipeline import Pipeline
-from uniskel.engine.worker import EngineWorker
+from uniskel.engine.runtime.pipeline import Pipeline
+from uniskel.engine.runtime.worker import EngineWorker
 from engine_fakes import BlobBackend, frame_with_person
 
 pytestmark = pytest.mark.timeout(60)  # a blocking submit or a hung join fails, not hangs

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from uniskel.engine import crop as C
+from uniskel.engine.runtime import crop as C
 from uniskel.engine import skeleton as sk
 from uniskel.engine.assets import shared_data
 from uniskel.engine.errors import UniskelError
@@ -153,7 +153,7 @@ def test_unreadable_image_is_skipped_with_a_warning_or_raises(tmp_path):
 def test_random_posenet_end_to_end():
     import torch
 
-    from uniskel.engine.model import build
+    from uniskel.engine.models.model import build
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -174,7 +174,7 @@ def test_random_posenet_end_to_end():
 def random_checkpoint(tmp_path):
     import torch
 
-    from uniskel.engine.model import build
+    from uniskel.engine.models.model import build
 
     torch.manual_seed(0)
     net = build("tiny")

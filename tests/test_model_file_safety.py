@@ -35,7 +35,7 @@ def crafted(tmp_path_factory, random_model):
     import onnx
     import torch
 
-    from uniskel.engine.export_onnx import export_onnx
+    from uniskel.engine.models.export_onnx import export_onnx
 
     d = tmp_path_factory.mktemp("crafted")
     marker = d / "MARKER"
@@ -167,7 +167,7 @@ def test_an_onnx_file_with_external_data_is_refused(random_model, tmp_path):
     import onnx
 
     from uniskel.engine import backends
-    from uniskel.engine.export_onnx import export_onnx
+    from uniskel.engine.models.export_onnx import export_onnx
 
     model, _ = random_model
     path = export_onnx(model, tmp_path / "m.onnx", check=False)

@@ -1,4 +1,4 @@
-"""The student v2: MoveNet's network in PyTorch (engine/movenet_net.py), and networks that
+"""The student v2: MoveNet's network in PyTorch (engine/models/movenet_net.py), and networks that
 decode themselves in every student backend. Its training is the one pipeline's
 (training/students.py, row movenet_lightning): tests/test_students.py."""
 from __future__ import annotations
@@ -28,7 +28,7 @@ def test_the_port_matches_the_published_graph_on_real_images(coco_crops):
     keypoints (the ONNX converted from TF.js) to a small fraction of a pixel."""
     import onnxruntime as ort
 
-    from uniskel.engine.movenet_net import from_movenet
+    from uniskel.engine.models.movenet_net import from_movenet
 
     net = from_movenet(LIGHTNING)
     sess = ort.InferenceSession(str(LIGHTNING), providers=["CPUExecutionProvider"])
@@ -46,7 +46,7 @@ def test_the_port_matches_the_published_graph_on_real_images(coco_crops):
 def test_a_widened_network_keeps_the_published_points(coco_crops):
     """Widened to 21 points, the 17 published ones are unchanged: the new channels sit
     after them in every head."""
-    from uniskel.engine.movenet_net import from_movenet
+    from uniskel.engine.models.movenet_net import from_movenet
 
     x = torch.from_numpy(coco_crops[:2]).permute(0, 3, 1, 2).float()
     with torch.no_grad():
@@ -60,7 +60,7 @@ def test_decoding_reads_the_heads_only_where_it_needs_them(coco_crops):
     """The network's forward runs the regression and offset heads only at the cells the
     decoding reads; its keypoints are those of decoding the full maps, on real crops and
     on a crop whose only content touches the corner (zero padding at the edge)."""
-    from uniskel.engine.movenet_net import from_movenet
+    from uniskel.engine.models.movenet_net import from_movenet
 
     net = from_movenet(LIGHTNING, 21, ("pelvis", "thorax", "upper_neck", "head_top"))
     torch.manual_seed(0)
@@ -80,8 +80,8 @@ def test_a_self_decoding_model_runs_in_every_student_backend(tmp_path):
     """A 'keypoints' network exports to ONNX with a 'keypoints' output and its config,
     and the cpu and onnx backends give the same (N, 21, 3)."""
     from uniskel.engine import backends, modelfile
-    from uniskel.engine.export_onnx import export_checkpoint
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.export_onnx import export_checkpoint
+    from uniskel.engine.models.model import config_for, from_config
 
     cfg = config_for("movenet_lightning")
     model = from_config(cfg)

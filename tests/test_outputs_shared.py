@@ -15,7 +15,7 @@ os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 pytest.importorskip("pytestqt")
 
 from uniskel import commands as cli  # noqa: E402
-from uniskel.engine import outputs, records  # noqa: E402
+from uniskel.engine.media import outputs, records  # noqa: E402
 from conftest import error_line  # noqa: E402
 from reliability_fakes import BreakingSource, read_video, write_video  # noqa: E402
 
@@ -42,7 +42,7 @@ def spy(monkeypatch):
 
 
 def use_source(monkeypatch, source):
-    monkeypatch.setattr("uniskel.engine.sources.open_source", lambda spec, **kw: source)
+    monkeypatch.setattr("uniskel.engine.media.sources.open_source", lambda spec, **kw: source)
 
 
 def record(qtbot, folder, pairs, options, stem="app"):
@@ -96,7 +96,7 @@ def test_recorder_and_infer_draw_and_record_the_same(qtbot, tmp_path, monkeypatc
 
     # the window's other options change the drawing the same way a Style does
     from uniskel.app.recorder import style_of
-    from uniskel.engine.draw import render
+    from uniskel.engine.media.draw import render
     frame, result = pairs[3]
     mirrored = OverlayOptions(mirror=True, show_ids=True, side_colours=False, followed=1)
     assert np.array_equal(render(frame, result.people, style_of(mirrored)),
@@ -118,7 +118,7 @@ def test_the_disk_space_guard_stops_both_with_the_same_line(qtbot, tmp_path, mon
     use_source(monkeypatch, BreakingSource(30))
     pairs_source = BreakingSource(30)
     pairs = []
-    from uniskel.engine.pipeline import FrameResult, Person
+    from uniskel.engine.runtime.pipeline import FrameResult, Person
     for frame, _, i in pairs_source:
         k = np.zeros((21, 3), np.float32)
         k[:, :2], k[:, 2] = (40 + i, 50), 1.0
@@ -161,7 +161,7 @@ def test_the_window_reads_the_same_frames_and_breaks_off_with_the_same_line(
     """app.capture plays a file through the engine's player: the frames are those the
     command line reads, and a cut file fails with the line infer prints."""
     from uniskel.app import capture
-    from uniskel.engine.sources import SourceError, open_source
+    from uniskel.engine.media.sources import SourceError, open_source
 
     whole = write_video(tmp_path / "whole.avi", n=40, size=(64, 48), fps=50, fourcc="MJPG")
     cut = tmp_path / "cut.avi"
@@ -201,9 +201,10 @@ def test_one_draw_threshold_for_the_window_the_command_line_and_the_checks():
     from uniskel.app.overlay import OverlayOptions
     from uniskel.app.settings import Settings
     from uniskel.commands import infer
-    from uniskel.engine import draw, skeleton
-    from uniskel.engine.pipeline import Pipeline
-    from uniskel.engine.tracker import Tracker
+    from uniskel.engine import skeleton
+    from uniskel.engine.media import draw
+    from uniskel.engine.runtime.pipeline import Pipeline
+    from uniskel.engine.runtime.tracker import Tracker
     from uniskel.training import evaluate
 
     parser = argparse.ArgumentParser()

@@ -1,4 +1,4 @@
-"""A model's quality estimate (engine/quality.py, training/quality.py): its expected OKS
+"""A model's quality estimate (engine/models/quality.py, training/quality.py): its expected OKS
 from its own confidences, used as AP's detection score and recorded per person."""
 import argparse
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from uniskel.engine import quality as Q
+from uniskel.engine.models import quality as Q
 from uniskel.engine import skeleton as sk
 from uniskel.engine.errors import UniskelError
 
@@ -110,9 +110,9 @@ def test_export_writes_quality_into_weights_and_onnx(tmp_path, random_checkpoint
 
 
 def test_pipeline_records_the_estimate_only_for_models_that_have_one(tmp_path):
-    from uniskel.engine.detector import SearchDetector
-    from uniskel.engine.pipeline import Pipeline
-    from uniskel.engine.records import KeypointWriter
+    from uniskel.engine.runtime.detector import SearchDetector
+    from uniskel.engine.runtime.pipeline import Pipeline
+    from uniskel.engine.media.records import KeypointWriter
     from engine_fakes import BlobBackend, frame_with_person
 
     frame = frame_with_person((120, 40, 170, 200))
@@ -196,7 +196,7 @@ def test_collect_targets_are_oks_in_the_jittered_crop(shared_data, monkeypatch):
     """A perfect prediction scores OKS 1 however the crop was jittered, and a prediction
     off by a fixed share of the person's size scores the same in each of its crops."""
     import uniskel.training.quality as TQ
-    from uniskel.engine import crop as C
+    from uniskel.engine.runtime import crop as C
     from uniskel.training.datasets import read
 
     people = read("lsp", shared_data / "lspet" / "joints.mat", shared_data / "lspet" / "images",

@@ -27,13 +27,13 @@ def test_recording_onto_a_disk_that_fills_up(qtbot, tmp_path, monkeypatch):
     and the keypoint file hold the same frames."""
     from uniskel.app import recorder as recmod
     from uniskel.app.overlay import OverlayOptions
-    from uniskel.engine.pipeline import FrameResult, Person
+    from uniskel.engine.runtime.pipeline import FrameResult, Person
 
     disk = tmp_path / "small_disk"
     with tmpfs(disk, "3m") as mounted:
         if not mounted:
             pytest.skip("cannot mount a tmpfs here (needs root)")
-        monkeypatch.setattr("uniskel.engine.outputs.MIN_FREE_BYTES", 1024 * 1024)
+        monkeypatch.setattr("uniskel.engine.media.outputs.MIN_FREE_BYTES", 1024 * 1024)
         rec = recmod.Recorder()
         video, keypoints = rec.start(disk, 15.0, (320, 240), "jsonl", stem="clip")
         rng = np.random.default_rng(0)
@@ -151,7 +151,7 @@ def test_unusable_source_is_shown_and_the_app_stays_usable(qtbot, window, tmp_pa
 
 def test_recording_a_video_that_breaks_off_keeps_what_was_recorded(qtbot, window, tmp_path,
                                                                    random_onnx):
-    from uniskel.engine.records import read_jsonl
+    from uniskel.engine.media.records import read_jsonl
     from reliability_fakes import write_video
 
     whole = write_video(tmp_path / "whole.avi", n=60, size=(160, 120), fourcc="MJPG")

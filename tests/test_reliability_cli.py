@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from uniskel import commands as cli
-from uniskel.engine import records
+from uniskel.engine.media import records
 from conftest import error_line
 from uniskel.engine.errors import UniskelError
-from uniskel.engine.sources import SourceError
+from uniskel.engine.media.sources import SourceError
 from engine_fakes import BlobBackend
 from reliability_fakes import (BreakingSource, bad_videos, camera_unplugged, read_video, tmpfs,
                                write_video)
@@ -40,7 +40,7 @@ def videos(tmp_path_factory):
 def stub_backend(monkeypatch):
     """backends.create -> a fast fake model, and no person detector: these tests are
     about the outputs, not the model."""
-    from uniskel.engine.detector import SearchDetector
+    from uniskel.engine.runtime.detector import SearchDetector
 
     made = []
 
@@ -49,12 +49,12 @@ def stub_backend(monkeypatch):
         return made[-1]
 
     monkeypatch.setattr("uniskel.engine.backends.create", create)
-    monkeypatch.setattr("uniskel.engine.detector.create", lambda name="auto", people=1: SearchDetector())
+    monkeypatch.setattr("uniskel.engine.runtime.detector.create", lambda name="auto", people=1: SearchDetector())
     return made
 
 
 def use_source(monkeypatch, source):
-    monkeypatch.setattr("uniskel.engine.sources.open_source", lambda spec, **kw: source)
+    monkeypatch.setattr("uniskel.engine.media.sources.open_source", lambda spec, **kw: source)
     return source
 
 
@@ -203,7 +203,7 @@ def test_real_disk_filling_up_stops_with_a_playable_video(monkeypatch, tmp_path,
                                                          stub_backend):
     """A 3 MB filesystem: noise frames fill it; the run must stop while the MP4 index
     still fits, say why, and leave a video and records that agree."""
-    from uniskel.engine import outputs
+    from uniskel.engine.media import outputs
 
     disk = tmp_path / "small_disk"
     with tmpfs(disk, "3m") as mounted:
@@ -231,8 +231,8 @@ def bad_models(tmp_path_factory, random_checkpoint):
     import torch
 
     from uniskel.engine import skeleton
-    from uniskel.engine.export_onnx import export_onnx
-    from uniskel.engine.model import PoseNet, build, config_for
+    from uniskel.engine.models.export_onnx import export_onnx
+    from uniskel.engine.models.model import PoseNet, build, config_for
 
     d = tmp_path_factory.mktemp("bad_models")
     data = random_checkpoint.read_bytes()
@@ -297,7 +297,7 @@ def test_checkpoints_with_a_broken_config_or_weights(tmp_path):
     import torch
 
     from uniskel.engine import backends
-    from uniskel.engine.model import build
+    from uniskel.engine.models.model import build
 
     ours = build("tiny").state_dict()
     cases = {

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def use_source(monkeypatch, source):
-    monkeypatch.setattr("uniskel.engine.sources.open_source", lambda spec, **kw: source)
+    monkeypatch.setattr("uniskel.engine.media.sources.open_source", lambda spec, **kw: source)
     return source
 
 
@@ -57,7 +57,7 @@ def earlier_run(tmp_path):
 # ------------------------------------------------------------------ refused or empty runs
 
 def _disk_nearly_full(monkeypatch, folder):
-    from uniskel.engine import outputs
+    from uniskel.engine.media import outputs
 
     monkeypatch.setattr(outputs, "free_bytes", lambda path: 0)
     return {}, "free space"
@@ -74,7 +74,7 @@ def _source_gives_no_frame(monkeypatch, folder):
 
 
 def _interrupted_while_opening(monkeypatch, folder):
-    from uniskel.engine import outputs
+    from uniskel.engine.media import outputs
 
     def refuse(*a, **k):
         raise KeyboardInterrupt
@@ -411,7 +411,7 @@ def _weights_target_is_a_folder(monkeypatch, folder):
 
 
 def _onnx_check_fails(monkeypatch, folder):
-    from uniskel.engine import export_onnx
+    from uniskel.engine.models import export_onnx
     from uniskel.engine.errors import UniskelError
 
     def differs(model, path, **kw):
@@ -443,7 +443,7 @@ def test_partial_files_of_a_killed_run_are_swept_by_the_next(tmp_path):
     import subprocess
     import sys
 
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -461,7 +461,7 @@ def test_partial_files_of_a_killed_run_are_swept_by_the_next(tmp_path):
 def test_an_output_through_a_symlink_replaces_its_file_and_keeps_its_mode(tmp_path):
     """Writing to a link writes the file it points at (the link stays a link), and a
     replaced file keeps its permissions."""
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     real = tmp_path / "store" / "report.json"
     real.parent.mkdir()

@@ -84,10 +84,10 @@ class Dies(BlobBackend):
 
 
 def test_soak_fails_when_the_engine_gives_up(tmp_path, monkeypatch, capsys):
-    from uniskel.engine.detector import SearchDetector
+    from uniskel.engine.runtime.detector import SearchDetector
 
     monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: Dies())
-    monkeypatch.setattr("uniskel.engine.detector.create", lambda name="auto", people=1: SearchDetector())
+    monkeypatch.setattr("uniskel.engine.runtime.detector.create", lambda name="auto", people=1: SearchDetector())
     out = tmp_path / "soak.json"
     rc = commands.main(["soak", "--source", str(SAMPLE), "--minutes", "0.5", "--json", str(out)])
     assert rc == 1

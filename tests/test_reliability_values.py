@@ -138,7 +138,7 @@ def test_every_shipped_config_passes_the_checks():
 def test_resume_with_another_arch_names_both(shared_data, tmp_path, capsys):
     """A run trained as 'tiny' resumed as 'small': one line naming both, before any
     weights are loaded into the wrong network."""
-    from uniskel.engine.model import config_for
+    from uniskel.engine.models.model import config_for
     from uniskel.engine.modelfile import write_checkpoint
 
     run = tmp_path / "run"
@@ -183,8 +183,8 @@ def odd_models(tmp_path_factory, random_model):
     import onnx
     import torch
 
-    from uniskel.engine.export_onnx import export_onnx
-    from uniskel.engine.model import build
+    from uniskel.engine.models.export_onnx import export_onnx
+    from uniskel.engine.models.model import build
 
     d = tmp_path_factory.mktemp("odd_models")
     model, cfg = random_model
@@ -348,10 +348,10 @@ def body(monkeypatch):
     checks at its door."""
     import uniskel
     from engine_fakes import BlobBackend
-    from uniskel.engine.detector import SearchDetector
+    from uniskel.engine.runtime.detector import SearchDetector
 
     monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: BlobBackend())
-    monkeypatch.setattr("uniskel.engine.detector.create",
+    monkeypatch.setattr("uniskel.engine.runtime.detector.create",
                         lambda name="auto", people=1: SearchDetector())
     b = uniskel.Body()
     yield b
@@ -401,7 +401,7 @@ def test_api_max_people(n, monkeypatch):
 
 def test_a_half_fps_video_gets_true_timestamps(tmp_path):
     """0.5 fps (a time-lapse, a slide show): frame n is at 2n seconds, not n / 30."""
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.media.sources import open_source
 
     path = write_video(tmp_path / "slow.mp4", n=4, fps=0.5)
     with open_source(path) as src:
@@ -421,7 +421,7 @@ def implausible_fps_avi(path: Path) -> Path:
 
 
 def test_an_implausible_frame_rate_is_said_once(tmp_path, capsys, monkeypatch):
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.media.sources import open_source
 
     path = implausible_fps_avi(tmp_path / "odd_rate.avi")
     with open_source(path) as src:
@@ -444,7 +444,7 @@ def test_a_frame_size_change_is_said_and_not_posed_on_stale_frames(tmp_path, cap
                                                                    monkeypatch):
     """OpenCV cannot decode past a size change: it repeats the last frame it could. Those
     copies are not frames of the video; they are not posed, and it is said once."""
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.media.sources import open_source
 
     path = size_changing_video(tmp_path / "switch.ts")
     with open_source(path) as src:
@@ -456,7 +456,7 @@ def test_a_frame_size_change_is_said_and_not_posed_on_stale_frames(tmp_path, cap
 
 def test_a_still_stretch_in_the_middle_is_kept(tmp_path):
     """Identical frames that the video goes on from (a frozen picture) are frames."""
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.media.sources import open_source
 
     path = tmp_path / "still.avi"
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
@@ -476,8 +476,8 @@ def test_a_still_stretch_in_the_middle_is_kept(tmp_path):
 
 def test_the_player_passes_a_warning_on_once(tmp_path):
     """What the window shows: an Event("warning") from the player, once."""
-    from uniskel.engine.playback import Event, Player
-    from uniskel.engine.sources import open_source
+    from uniskel.engine.media.playback import Event, Player
+    from uniskel.engine.media.sources import open_source
 
     src = open_source(implausible_fps_avi(tmp_path / "odd_rate.avi"))
     events = list(Player(src, pace=False).events())
@@ -487,7 +487,7 @@ def test_the_player_passes_a_warning_on_once(tmp_path):
 
 
 def test_a_source_whose_frames_change_size_says_so_once():
-    from uniskel.engine.sources import VideoSource
+    from uniskel.engine.media.sources import VideoSource
 
     class Cap:  # what a decoder that does deliver the new size gives
         def __init__(self):
@@ -516,12 +516,12 @@ def test_a_source_whose_frames_change_size_says_so_once():
 
 
 def _infer_warns_once(tmp_path, capsys, monkeypatch, path, words, frames):
-    from uniskel.engine import records
-    from uniskel.engine.detector import SearchDetector
+    from uniskel.engine.media import records
+    from uniskel.engine.runtime.detector import SearchDetector
     from engine_fakes import BlobBackend
 
     monkeypatch.setattr("uniskel.engine.backends.create", lambda *a, **k: BlobBackend())
-    monkeypatch.setattr("uniskel.engine.detector.create",
+    monkeypatch.setattr("uniskel.engine.runtime.detector.create",
                         lambda name="auto", people=1: SearchDetector())
     capsys.readouterr()
     kp = tmp_path / f"{path.stem}.jsonl"
@@ -543,7 +543,7 @@ WRITER_CASES = [
 
 @pytest.mark.parametrize("name,size,fps,words", WRITER_CASES, ids=[c[0] for c in WRITER_CASES])
 def test_the_video_writer_says_what_failed(name, size, fps, words, tmp_path):
-    from uniskel.engine.outputs import VideoOutput
+    from uniskel.engine.media.outputs import VideoOutput
 
     with pytest.raises(UniskelError) as e:
         VideoOutput(tmp_path / name, fps, size)
@@ -553,7 +553,7 @@ def test_the_video_writer_says_what_failed(name, size, fps, words, tmp_path):
 
 
 def test_the_video_writer_on_a_folder_says_so(tmp_path):
-    from uniskel.engine.outputs import VideoOutput
+    from uniskel.engine.media.outputs import VideoOutput
 
     (tmp_path / "taken.mp4").mkdir()
     with pytest.raises(UniskelError) as e:
@@ -563,7 +563,7 @@ def test_the_video_writer_on_a_folder_says_so(tmp_path):
 
 def test_a_wide_avi_is_still_written(tmp_path):
     """MJPG (.avi) takes what mp4v does not: the limit is the codec's, not ours."""
-    from uniskel.engine.outputs import VideoOutput
+    from uniskel.engine.media.outputs import VideoOutput
 
     out = VideoOutput(tmp_path / "wide.avi", 30.0, (16, 8192))
     out.write(np.zeros((16, 8192, 3), np.uint8))

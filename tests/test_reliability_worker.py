@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from uniskel.engine.pipeline import Pipeline
-from uniskel.engine.worker import EngineWorker
+from uniskel.engine.runtime.pipeline import Pipeline
+from uniskel.engine.runtime.worker import EngineWorker
 from engine_fakes import BlobBackend, frame_with_person
 
 pytestmark = pytest.mark.timeout(60)
@@ -31,7 +31,7 @@ def test_malformed_frames_are_skipped_counted_and_logged(caplog):
                           max_consecutive_errors=3).start()
     good = frame_with_person((100, 40, 150, 200))
     bad = [good[..., 0], good.astype(np.uint16), good[..., :2]]
-    with caplog.at_level(logging.WARNING, logger="uniskel.engine.worker"):
+    with caplog.at_level(logging.WARNING, logger="uniskel.engine.runtime.worker"):
         for i in range(13):
             frame = bad[(i // 2) % 3] if i % 2 else good
             worker.submit(frame, i / 30)

@@ -156,7 +156,7 @@ def test_blazepose_cache_is_filled_read_back_and_equals_the_live_teacher(shared_
     import cv2
     import torch
 
-    from uniskel.engine import crop
+    from uniskel.engine.runtime import crop
     from uniskel.engine.backends.mediapipe import MediaPipeBackend
     from uniskel.training import teachers as T
     from uniskel.training.data import load_instances, prepare_sources
@@ -211,7 +211,7 @@ def test_quality_command_fits_the_shipped_student_on_real_people(shared_data, tm
     that ``export --quality`` reads, with 22 finite coefficients and a fit whose estimate
     ranks the crops' OKS."""
     from uniskel.engine import assets
-    from uniskel.engine.quality import estimate
+    from uniskel.engine.models.quality import estimate
     from uniskel.training.export import read_quality
 
     out = tmp_path / "sub" / "quality.json"

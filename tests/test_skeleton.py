@@ -141,7 +141,7 @@ def test_the_pipeline_caps_a_students_derived_points():
 
     from uniskel.engine import assets
     from uniskel.engine.backends import create
-    from uniskel.engine.pipeline import Pipeline
+    from uniskel.engine.runtime.pipeline import Pipeline
 
     frame = cv2.cvtColor(cv2.imread(str(assets.asset("media", "astronaut.png"))),
                          cv2.COLOR_BGR2RGB)

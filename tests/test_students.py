@@ -29,7 +29,7 @@ def lspet_spec(shared_data, n=8):
 
 
 def ctx_for(arch, input_size, loss=None):
-    from uniskel.engine.model import config_for
+    from uniskel.engine.models.model import config_for
     from uniskel.training import students
     from uniskel.training.losses import LossConfig
     from uniskel.training.teachers import LossContext
@@ -61,7 +61,7 @@ def test_every_list_of_students_derives_from_the_table():
     import argparse
 
     from uniskel.commands import train as train_cmd
-    from uniskel.engine.model import SIZES
+    from uniskel.engine.models.model import SIZES
     from uniskel.training import students
     from uniskel.training.config import TrainConfig, config_problem
 
@@ -140,7 +140,7 @@ def test_the_movenet_family_loss_is_the_student_v2s():
     trainer's points_loss, kept here as ``v2_points_loss``: focal heatmaps, offsets,
     regression); a point of weight 0 gets no gradient on its channels; a hidden point's
     map is pushed empty; the centre map learns from the labelled points' middle."""
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training import losses, students
 
     torch.set_num_threads(1)
@@ -179,7 +179,7 @@ def test_thunders_network_is_ported_with_its_width(shared_data):
     import cv2
     import onnxruntime as ort
 
-    from uniskel.engine.movenet_net import from_movenet
+    from uniskel.engine.models.movenet_net import from_movenet
 
     path = assets.asset("models", "movenet_thunder.onnx")
     files = sorted((shared_data / "coco128" / "images").glob("*.jpg"))[:2]
@@ -237,7 +237,7 @@ def test_movenet_teachers_teach_their_chosen_points_where_sure(shared_data):
     """Thunder teaching the 17 COCO points and the student v2 head top and upper neck,
     on a MoveNet student: each pulls exactly its chosen points where it is surer than
     its min_conf and (where_gt false) the sample has no label; weights by confidence."""
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training.config import TeacherSpec, TrainConfig
     from uniskel.training.teachers import build_teachers
 
@@ -275,7 +275,7 @@ def test_a_logit_teacher_or_a_crafted_file_is_refused_in_one_line(shared_data, t
     warm start of a Lightning-width student are refused, each in one line."""
     import pickle
 
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training import students
     from uniskel.training.config import TeacherSpec, TrainConfig
     from uniskel.training.teachers import build_teachers
@@ -479,7 +479,7 @@ def test_the_movenet_student_on_two_processes_learns_what_one_does(shared_data, 
                                            lspet=(shared_data / "lspet").as_posix()))
         return path
 
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training import students
 
     torch.set_num_threads(1)
@@ -570,7 +570,7 @@ def test_no_teacher_teaches_below_a_cut(shared_data):
     the MoveNet student's ground-truth loss pulls the hidden points' maps towards empty."""
     from torch.utils.data import default_collate
 
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training import framing, students
     from uniskel.training.teachers import LossContext, PointsModel, PointsTeacher
 
@@ -647,8 +647,8 @@ def test_a_thunder_width_student_starts_from_thunder_and_exports(shared_data, tm
     import onnxruntime as ort
 
     from uniskel.engine import backends, modelfile
-    from uniskel.engine.export_onnx import export_checkpoint
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.export_onnx import export_checkpoint
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training import students
 
     cfg = config_for("movenet_thunder", **students.STUDENTS["movenet_thunder"].model)
@@ -678,7 +678,7 @@ def test_freeze_keeps_the_named_parameters_as_they_start(shared_data, tmp_path):
     frozen network) in the pipeline; two steps move the heads and nothing else. A prefix
     that names no parameter is refused in one line."""
     from uniskel.engine import modelfile
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training import students
     from uniskel.training.config import TrainConfig
     from uniskel.training.train import train

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from uniskel.engine import crop, simcc, skeleton
+from uniskel.engine import skeleton
+from uniskel.engine.runtime import crop
+from uniskel.engine.models import simcc
 from uniskel.training import losses
 from uniskel.training.augment import AugmentConfig, make_sample
 

@@ -39,7 +39,7 @@ def test_unlabelled_ccp_photos_are_the_detectors_people_cached_once(ccp, tmp_pat
                                                                       monkeypatch):
     import cv2
 
-    from uniskel.engine import detector as det_mod
+    from uniskel.engine.runtime import detector as det_mod
 
     spec = PRESETS["ccp_photos"]()
     spec.range = (0, 4)
@@ -90,7 +90,7 @@ def test_a_person_who_fills_the_frame_is_found(ccp, tmp_path):
     framed by a border (D.detect_people) she is found, full height."""
     import cv2
 
-    from uniskel.engine.detector import NanoDetDetector
+    from uniskel.engine.runtime.detector import NanoDetDetector
     img = cv2.cvtColor(cv2.imread(str(ccp / "0010.jpg")), cv2.COLOR_BGR2RGB)
     assert not NanoDetDetector(size=D.DETECT_SIZE, min_score=D.DETECT_MIN_SCORE).detect(img)
     (boxes,) = D.person_boxes([ccp / "0010.jpg"], tmp_path / "boxes.json")
@@ -98,7 +98,7 @@ def test_a_person_who_fills_the_frame_is_found(ccp, tmp_path):
 
 
 def test_a_changed_image_is_found_again_and_only_it(ccp, tmp_path, monkeypatch):
-    from uniskel.engine import detector as det_mod
+    from uniskel.engine.runtime import detector as det_mod
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -127,7 +127,7 @@ def test_a_packed_unlabelled_set_gives_the_same_people_without_the_detector(
     runs for them."""
     import cv2
 
-    from uniskel.engine import detector as det_mod
+    from uniskel.engine.runtime import detector as det_mod
     from uniskel.training.config import load_config
     from uniskel.training.pack import pack, to_toml
 

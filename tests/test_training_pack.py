@@ -12,7 +12,7 @@ def test_a_packed_config_yields_the_same_training_samples_without_mediapipe(tmp_
     nearly the same pixels."""
     import torch
 
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training.checkpoint import save_checkpoint
     from uniskel.training.pack import pack
     from uniskel.training.train import (DatasetSpec, MixedSamples, TeacherSpec, TrainConfig,

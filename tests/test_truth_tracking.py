@@ -240,7 +240,7 @@ def test_cause_table_counts_each_miss_once():
 def test_nanodet_candidates_hold_every_kept_box(shared_data):
     import cv2
 
-    from uniskel.engine.detector import NanoDetDetector, nanodet_unavailable
+    from uniskel.engine.runtime.detector import NanoDetDetector, nanodet_unavailable
     from uniskel.engine.runtime.boxes import iou
 
     if nanodet_unavailable():

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from uniskel.engine import crop, skeleton
+from uniskel.engine import skeleton
+from uniskel.engine.runtime import crop
 
 UPPER_BODY = np.array([skeleton.INDEX[n] for n in skeleton.KEYPOINTS
                        if skeleton.PART[n] in ("face", "left_arm", "right_arm")]

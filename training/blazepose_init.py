@@ -3,7 +3,7 @@
 ``pose_landmark_full.tflite`` ships inside the ``mediapipe`` wheel; the lite and heavy
 models are in the npm package ``@mediapipe/pose`` (Apache-2.0). This reads the TFLite
 flatbuffer (the ``tflite`` package), takes its convolutions in graph order, and copies
-those of the encoder and the stride-4 pyramid into ``engine.blazenet.BlazeNet``; the
+those of the encoder and the stride-4 pyramid into ``engine.models.blazenet.BlazeNet``; the
 heatmap layer's channels of BlazePose's 33 landmarks seed the COCO points we share, and
 the four extra points start from the landmarks nearest them (head top: the nose's and the
 ears' mean, upper neck and thorax: the shoulders', pelvis: the hips').

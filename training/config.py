@@ -3,7 +3,7 @@
 A config file is a ``TrainConfig`` written as TOML (see training/configs/); unknown keys
 are refused by name, and every value is checked against its rule (``_rules``: types,
 ranges, known names) by ``validate`` before any data loads. Importing this module does
-not import torch (checking ``arch`` does: engine.model holds the names).
+not import torch (checking ``arch`` does: engine.models.model holds the names).
 """
 from __future__ import annotations
 

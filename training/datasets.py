@@ -489,7 +489,7 @@ def read_lsp(joints_file, image_dir, *, index_range: tuple[int | None, int | Non
 # --------------------------------------------------------------------------- unlabelled
 
 # Images with people and no labels (ccp_photos; the people of a labelled set nobody
-# labelled): the people are the bundled person detector's boxes (engine/detector.py,
+# labelled): the people are the bundled person detector's boxes (engine/runtime/detector.py,
 # NanoDet), found once and cached, and the samples carry no ground truth (mask all
 # false), so the teachers alone teach them.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -599,7 +599,7 @@ def person_boxes(images: list[Path], cache, *, detector_path=None, size: int = D
     if todo:
         import cv2
 
-        from uniskel.engine.detector import NanoDetDetector
+        from uniskel.engine.runtime.detector import NanoDetDetector
         log.info("%s: finding the people in %d of %d images (NanoDet, once)", cache,
                  len(todo), len(images))
         det = NanoDetDetector(detector_path, size=size, min_score=DETECT_MIN_SCORE)

@@ -3,14 +3,14 @@ on ground-truth boxes (default) or on the engine's own person-detector boxes
 (``--boxes detector``).
 
 Each annotated person is cropped the way the live pipeline crops a tracked box
-(``engine.crop``: the box, padded 1.25x to the model's aspect, warped to its input),
+(``engine.runtime.crop``: the box, padded 1.25x to the model's aspect, warped to its input),
 the crops go through the backend in batches, and the predictions are mapped back to
 image pixels with the inverse warp. Metrics (definitions in ``training.metrics``):
 
 - ``--format coco``: OKS AP/AR over COCO's 17 points (pycocotools, COCO's sigmas);
   ``halpe``, ``aic``, ``crowdpose``: the same AP over the unified points that dataset
   annotates, with ``engine.skeleton.SIGMAS`` (not the datasets' official sigmas, so
-  not comparable to their leaderboards). Detection score (``engine.quality``): the
+  not comparable to their leaderboards). Detection score (``engine.models.quality``): the
   model's own quality estimate (expected OKS) where its config carries one, else the
   mean confidence of the predicted points above 0.2 (mmpose's rescoring; BlazePose).
 - ``--format lsp``: PCK@0.2 of the torso size over LSP's 14 joints (``neck`` is the
@@ -53,11 +53,11 @@ MPII_MEAN_EXCLUDES = ("pelvis", "thorax")  # MPII's "total" leaves these out
 # --------------------------------------------------------------------------- core
 
 def model_predict_fn(model):
-    """A predict_fn for a ``engine.model.PoseNet`` on its current device (no grad)."""
+    """A predict_fn for a ``engine.models.model.PoseNet`` on its current device (no grad)."""
     import numpy as np
     import torch
 
-    from uniskel.engine import simcc
+    from uniskel.engine.models import simcc
 
     device = next(model.parameters()).device
 
@@ -79,7 +79,7 @@ def model_predict_fn(model):
 
 def _crop_box(box, image, input_size, padding):
     """The crop the live pipeline would take of ``box``, and the inverse warp."""
-    from uniskel.engine import crop as C
+    from uniskel.engine.runtime import crop as C
 
     center, scale = C.box_to_center_scale(box, input_size, padding)
     m = C.warp_matrix(center, scale, input_size)
@@ -101,7 +101,7 @@ def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding:
     import numpy as np
     from tqdm import tqdm
 
-    from uniskel.engine import crop as C
+    from uniskel.engine.runtime import crop as C
     from uniskel.training.datasets import load_image
 
     if on_error not in ("skip", "raise"):
@@ -221,7 +221,7 @@ def instance_areas(instances):
 def _score_ap(instances, preds, mapping, quality=()):
     import numpy as np
 
-    from uniskel.engine.quality import person_scores
+    from uniskel.engine.models.quality import person_scores
     from uniskel.training.metrics import coco_ap
 
     subset = np.flatnonzero(mapping.mask)
@@ -411,9 +411,9 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
     import numpy as np
     from tqdm import tqdm
 
-    from uniskel.engine import crop as C
+    from uniskel.engine.runtime import crop as C
     from uniskel.engine.runtime.boxes import iou
-    from uniskel.engine.quality import person_scores
+    from uniskel.engine.models.quality import person_scores
     from uniskel.training.datasets import load_image
     from uniskel.training.metrics import coco_ap
 

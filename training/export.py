@@ -1,7 +1,7 @@
 """A training checkpoint -> the files the engine ships and loads (``uniskel export``,
 whose command line is commands/export.py): the slim weights (``slim``), a quality fit
 read and checked (``read_quality``), and the bundled model's checksum recorded
-(``record_if_bundled``); the ONNX conversion itself is ``engine.export_onnx``."""
+(``record_if_bundled``); the ONNX conversion itself is ``engine.models.export_onnx``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,7 +34,7 @@ def read_quality(path):
         return None, None
     import json
 
-    from uniskel.engine.quality import check_coefficients
+    from uniskel.engine.models.quality import check_coefficients
 
     try:
         fit = json.loads(Path(path).read_text())

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from uniskel.engine import crop, skeleton
+from uniskel.engine import skeleton
+from uniskel.engine.runtime import crop
 
 NO_CUT = np.array([0.0, 0.0, -1.0])  # a cut line nothing is below
 SHOULDER_PAIR = [skeleton.INDEX["left_shoulder"], skeleton.INDEX["right_shoulder"]]

@@ -2,7 +2,7 @@
 and the heatmap losses of the MoveNet-family student (``heatmap_points_loss``).
 
 All SimCC distributions are ``softmax(beta * logits)``; beta, the target width and the
-targets themselves come from the one codec, ``engine.simcc``.
+targets themselves come from the one codec, ``engine.models.simcc``.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from uniskel.engine import simcc
+from uniskel.engine.models import simcc
 
 
 @dataclass

@@ -16,7 +16,7 @@ so that it is sometimes wrong. Each crop's target is the OKS of its prediction o
 COCO points it has truth for (LSPET: the 12 limb points); the fit is a logistic
 regression of that OKS on the 21 confidences (least squares on the sigmoid, AdamW,
 standardised inputs folded back into the weights). The JSON holds ``quality``
-(21 weights, then the bias: ``engine.quality.estimate``) and the fit's statistics.
+(21 weights, then the bias: ``engine.models.quality.estimate``) and the fit's statistics.
 
 Why: AP ranks a model's people by its detection score, and mmpose's rule (the mean
 confidence above 0.2) orders good and bad poses only loosely; the model card has the
@@ -35,7 +35,7 @@ ROTATE_SHARE, ROTATE_MAX = 1 / 3, 30.0
 
 def jittered_warp(box, input_size, rng, padding: float = 1.25):
     """A crop warp for ``box`` moved, resized and sometimes rotated at random."""
-    from uniskel.engine import crop as C
+    from uniskel.engine.runtime import crop as C
 
     box = np.asarray(box, np.float64)
     c, s = (box[:2] + box[2:]) / 2, box[2:] - box[:2]
@@ -51,7 +51,7 @@ def collect(infer, instances, input_size, rng, repeats: int = 1, batch: int = 32
 
     OKS is over the COCO points each person has truth for, in crop pixels (the area is
     warped too); people with none are dropped."""
-    from uniskel.engine import crop as C
+    from uniskel.engine.runtime import crop as C
     from uniskel.training.datasets import load_image
     from uniskel.training.metrics import AREA_FROM_BOX, oks
 
@@ -114,7 +114,7 @@ def fit_quality(backend, lsp: list, coco: list, rng, coco_repeats: int = 10,
     crops, ``coco_repeats`` per COCO person): the JSON ``export --quality`` reads."""
     from scipy.stats import spearmanr
 
-    from uniskel.engine import quality
+    from uniskel.engine.models import quality
 
     parts = [collect(backend.infer, lsp, backend.input_size, rng),
              collect(backend.infer, coco, backend.input_size, rng, coco_repeats)]

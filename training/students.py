@@ -1,6 +1,6 @@
 """The student table: one row per student network ``uniskel train`` can make, each with
 its family, and each family with its losses. Every list of students derives from
-``STUDENTS`` (the config check, ``--arch``'s choices); ``engine.model.SIZES`` holds the
+``STUDENTS`` (the config check, ``--arch``'s choices); ``engine.models.model.SIZES`` holds the
 same names for inference (tests/test_students.py keeps the two equal).
 
 A family says how the training loop reads the network and what pulls it towards points:
@@ -71,7 +71,7 @@ def maps_view(net):
 
 
 class MoveNetFamily:
-    """MoveNet's network (engine/movenet_net.py) with its four heads."""
+    """MoveNet's network (engine/models/movenet_net.py) with its four heads."""
     name = "movenet"
     logits = False
 
@@ -107,7 +107,7 @@ SIMCC, MOVENET = SimCCFamily(), MoveNetFamily()
 
 @dataclass(frozen=True)
 class Student:
-    arch: str                 # engine.model.SIZES's name, a config's ``arch``
+    arch: str                 # engine.models.model.SIZES's name, a config's ``arch``
     family: object            # SIMCC | MOVENET
     about: str
     published: str = ""       # the published weights ``init_from = "<arch>"`` starts from
@@ -157,7 +157,7 @@ def published_weights(model, student: Student, path: str = "") -> int:
     returns how many tensors. Refused in one line when the widths differ."""
     from uniskel.engine import assets
     from uniskel.engine.errors import UniskelError
-    from uniskel.engine.movenet_net import from_movenet
+    from uniskel.engine.models.movenet_net import from_movenet
 
     src = path or str(assets.asset("models", student.published))
     k = model.num_keypoints

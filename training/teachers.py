@@ -281,7 +281,7 @@ class PointsModel:
         """Google's published MoveNet (by name, or its .onnx) or a uniskel .pt checkpoint,
         read as data (``engine.modelfile``); anything else refused in one line."""
         from uniskel.engine import assets
-        from uniskel.engine.movenet_net import from_movenet
+        from uniskel.engine.models.movenet_net import from_movenet
         p = str(path)
         if p in ("movenet_thunder", "movenet_lightning"):
             p = str(assets.asset("models", p + ".onnx"))
@@ -297,7 +297,7 @@ class PointsModel:
             size = (net.input_size, net.input_size)
             return cls(_frozen(net, device), size, range(17), path=p)
         from uniskel.engine import modelfile
-        from uniskel.engine.simcc import SimCC
+        from uniskel.engine.models.simcc import SimCC
         if not Path(p).is_file():
             raise UniskelError(f"teacher {path}: checkpoint not found")
         model, mcfg, _ = modelfile.load_checkpoint(Path(p))
@@ -494,7 +494,7 @@ class ModelTeacher:
     def __init__(self, path: str | Path, covers: np.ndarray, device="cpu"):
         import torch
 
-        from uniskel.engine.model import ModelConfig, from_config
+        from uniskel.engine.models.model import ModelConfig, from_config
         from uniskel.training.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(path)
@@ -611,7 +611,7 @@ class _Runner:
     def run(self, instances, tick=None) -> np.ndarray:
         import cv2
 
-        from uniskel.engine import crop
+        from uniskel.engine.runtime import crop
 
         out = np.zeros((len(instances), skeleton.NUM_KEYPOINTS, 3), np.float32)
         for j, inst in enumerate(instances):

@@ -179,7 +179,7 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
 
     import torch
 
-    from uniskel.engine.model import config_for, from_config
+    from uniskel.engine.models.model import config_for, from_config
     from uniskel.training import data as D
     from uniskel.training import distributed
     from uniskel.training import loop

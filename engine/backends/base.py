@@ -23,7 +23,7 @@ class Backend:
     provided: np.ndarray = np.ones(skeleton.NUM_KEYPOINTS, dtype=bool)
     #: one line for logs and the GUI, e.g. "onnx (CPUExecutionProvider, 2 threads)"
     description: str = ""
-    #: the model's quality coefficients (``engine.quality.estimate``); empty: none
+    #: the model's quality coefficients (``engine.models.quality.estimate``); empty: none
     quality: tuple[float, ...] = ()
 
     def infer(self, crops: np.ndarray) -> np.ndarray:
@@ -61,12 +61,12 @@ class StudentBackend(Backend):
     and implements ``forward``: uint8 crops (N, H, W, 3) -> the network's outputs as a
     tuple of float32 numpy arrays. Two kinds of network (the config's ``output``):
     ``"simcc"`` gives logits (N, 21, bx), (N, 21, by), decoded here with the one codec
-    (``engine.simcc``); ``"keypoints"`` decodes inside the network and gives (N, 21, 3)."""
+    (``engine.models.simcc``); ``"keypoints"`` decodes inside the network and gives (N, 21, 3)."""
 
     def configure(self, cfg) -> None:
         """Take the inference settings from a ModelConfig or its dict (an ONNX file's
         ``uniskel_config``); missing ones keep the codec's defaults."""
-        from uniskel.engine import simcc
+        from uniskel.engine.models import simcc
 
         get = cfg.get if isinstance(cfg, dict) else (lambda k, d=None: getattr(cfg, k, d))
         if get("input_size"):

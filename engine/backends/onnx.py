@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from uniskel.engine import assets, quality
+from uniskel.engine import assets
+from uniskel.engine.models import quality
 from uniskel.engine import modelfile
 from uniskel.engine.backends.base import StudentBackend
 from uniskel.engine.errors import UniskelError, first_line

@@ -1,5 +1,5 @@
 """The live frame budget: how many people's crops fit in a frame, and whether the person
-detector fits too, so the pipeline (``engine.pipeline``) holds ``target_fps`` with many
+detector fits too, so the pipeline (``engine.runtime.pipeline``) holds ``target_fps`` with many
 people.
 
 Each frame infers as many tracked people as fit in 90% of 1 / target_fps at the

@@ -1,5 +1,5 @@
 """A tracked person's next crop from their pose (as rtmlib's ``pose_to_bbox``), plain
-functions the tracker (``engine.tracker``) applies after each frame's inference.
+functions the tracker (``engine.runtime.tracker``) applies after each frame's inference.
 
 ``pose_to_box`` is the box around the keypoints the model is sure of, extended down to
 where the body continues when only the upper body (or the head) is sure;
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from uniskel.engine import crop as cropmod
+from uniskel.engine.runtime import crop as cropmod
 from uniskel.engine import skeleton
 
 SHOULDERS = [skeleton.INDEX["left_shoulder"], skeleton.INDEX["right_shoulder"]]

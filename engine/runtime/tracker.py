@@ -16,7 +16,7 @@ same person (box IoU above ``same_person_iou``, or their shared sure points alik
 above ``same_person_oks``) are merged, keeping the tracked one.
 
 A person's pose may be carried over a frame without inference (``carry``: the pipeline
-keeping to a frame rate with many people, ``engine.pipeline``): their last keypoints
+keeping to a frame rate with many people, ``engine.runtime.pipeline``): their last keypoints
 and box move on by half their recent motion (as their next crop does), and their motion
 is measured between the frames that were inferred.
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from uniskel.engine import occlusion
+from uniskel.engine.runtime import occlusion
 from uniskel.engine import skeleton
 from uniskel.engine.runtime.boxes import area as _area, centre as _centre, inside as _inside
 from uniskel.engine.runtime.boxes import iou, size as _size, within as _within
@@ -46,7 +46,7 @@ class Pose:
     keypoints: np.ndarray  # (21, 3)
     score: float
     track_id: int | None = None
-    quality: float | None = None  # the model's expected OKS (engine/quality.py), if any
+    quality: float | None = None  # the model's expected OKS (engine/models/quality.py), if any
     #: a person detector vouched for this person this frame (its box, score >= confirm)
     confirmed: bool = False
     #: not inferred this frame: the track's last pose, carried over (``Tracker.carry``)

@@ -5,10 +5,10 @@
 both files, refusing up front, in one line, where they cannot be written, where one is
 an input (``inputs=``: the source, the model; also through links) or the disk is
 already nearly full. Both are written under temporary names beside their targets
-(engine.safefiles) and renamed over them at ``close()``, and only if a frame was
+(engine.media.safefiles) and renamed over them at ``close()``, and only if a frame was
 written: a refused run, or one that stops before its first frame, leaves files of an
 earlier run exactly as they were. ``write(frame, result)`` checks the disk-space guard,
-draws the frame with ``engine.draw.render``, writes the frame's record and then the
+draws the frame with ``engine.media.draw.render``, writes the frame's record and then the
 frame (a failed record leaves no extra frame; a stop signal waits for both).
 ``close()`` finalises both whatever happened, so the MP4 plays and the records read up
 to the last frame written.
@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uniskel.engine import draw, records, safefiles
+from uniskel.engine.media import draw, records, safefiles
 from uniskel.engine.errors import UniskelError, held_signals
 
 VIDEO_EXTS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}

@@ -2,7 +2,7 @@
 
 In a crowd, the crop of a person half hidden behind someone nearer the camera is mostly
 that nearer person, and a single-person model (MoveNet's network picks the most salient
-person in its crop) puts its points on them. The pipeline (``engine.pipeline``) infers
+person in its crop) puts its points on them. The pipeline (``engine.runtime.pipeline``) infers
 the people in front first, then paints, in flat grey, their silhouettes (this frame's
 keypoints: torso, limbs, head; ``silhouette``) over the crop of the person behind, so
 the model sees only who is left: the pixels of the person in front are not the hidden

@@ -1,5 +1,5 @@
 """The student family: an RTMPose-style top-down model (CSPNeXt-like backbone, SimCC head),
-and (``blaze_lite``/``blaze_full``, in ``engine/blazenet.py``) BlazePose's landmark
+and (``blaze_lite``/``blaze_full``, in ``engine/models/blazenet.py``) BlazePose's landmark
 backbone with a SimCC output.
 
 Built by plain functions (``tiny``/``small``/``medium``/``blaze_*``); configuration is a dataclass
@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from uniskel.engine import simcc, skeleton
+from uniskel.engine import skeleton
+from uniskel.engine.models import simcc
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,14 @@ class ModelConfig:
     decode_window: int = simcc.WINDOW  # bins each side of the peak that decoding weighs
     person_score: float = 0.3  # mean keypoint confidence below which a crop holds nobody
     # blaze_*: at inference, marginalise only the heatmap rows/columns within this many
-    # cells of each keypoint's 2-D maximum (0: all of them; engine/blazenet.py)
+    # cells of each keypoint's 2-D maximum (0: all of them; engine/models/blazenet.py)
     peak_band: int = 0
-    # expected OKS = sigmoid(confidences . w + b): 21 weights then b (engine/quality.py;
+    # expected OKS = sigmoid(confidences . w + b): 21 weights then b (engine/models/quality.py;
     # fitted by training/quality.py); empty: the model has no quality estimate
     quality: tuple[float, ...] = ()
     hidden: int = 256
     keypoints: tuple[str, ...] = field(default=skeleton.KEYPOINTS)
-    # what the network outputs: "simcc" (x and y logits, decoded by engine.simcc) or
+    # what the network outputs: "simcc" (x and y logits, decoded by engine.models.simcc) or
     # "keypoints" (decoded in the network: (N, K, 3) x, y in input pixels, confidence)
     output: str = "simcc"
 
@@ -62,10 +63,10 @@ SIZES = {
     "tiny": dict(widths=(48, 96, 192, 384), depths=(1, 1, 1, 1), hidden=256),
     "small": dict(widths=(64, 128, 256, 512), depths=(1, 2, 2, 1), hidden=256),
     "medium": dict(widths=(96, 192, 384, 768), depths=(2, 4, 4, 2), hidden=256),
-    # BlazePose's landmark backbone with a marginal-SimCC head (engine/blazenet.py)
+    # BlazePose's landmark backbone with a marginal-SimCC head (engine/models/blazenet.py)
     "blaze_lite": dict(widths=(), depths=(), hidden=0, input_size=(256, 192)),
     "blaze_full": dict(widths=(), depths=(), hidden=0, input_size=(256, 192)),
-    # MoveNet Lightning's network with all 21 points (engine/movenet_net.py): the student
+    # MoveNet Lightning's network with all 21 points (engine/models/movenet_net.py): the student
     # v2, started from Google's published weights (training/students.py: the student table)
     "movenet_lightning": dict(widths=(), depths=(), hidden=0, input_size=(192, 192),
                               output="keypoints"),
@@ -178,12 +179,12 @@ def from_config(cfg: ModelConfig) -> nn.Module:
     """The model a config describes: a ``PoseNet``, for ``blaze_*`` a ``BlazeNet``, for
     ``movenet_*`` a ``MoveNet``."""
     if cfg.arch.startswith("movenet"):
-        from uniskel.engine.movenet_net import WIDTHS, MoveNet
+        from uniskel.engine.models.movenet_net import WIDTHS, MoveNet
         model = MoveNet(cfg.num_keypoints, cfg.input_size[0], WIDTHS.get(cfg.arch, 1.0))
         model.cfg = cfg
         return model
     if cfg.arch.startswith("blaze"):
-        from uniskel.engine.blazenet import BlazeNet
+        from uniskel.engine.models.blazenet import BlazeNet
         return BlazeNet(cfg)
     return PoseNet(cfg)
 

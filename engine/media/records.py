@@ -1,5 +1,5 @@
 """Keypoint records: what ``uniskel infer`` and the app's recorder write (both through
-engine.outputs).
+engine.media.outputs).
 
 ``.jsonl``: a header line, then one line per frame (also frames with nobody)::
 
@@ -9,7 +9,7 @@ engine.outputs).
      "box": [x0, y0, x1, y1], "keypoints": [[x, y, c], ...21]}]}
 
 A person not inferred on that frame (the app holding 30 fps with many people,
-``engine.pipeline``'s ``target_fps``) has ``"carried": true``: their pose is carried over
+``engine.runtime.pipeline``'s ``target_fps``) has ``"carried": true``: their pose is carried over
 from an earlier frame.
 
 ``.csv``: one row per person per frame::
@@ -41,7 +41,7 @@ def _r(v: float, nd: int) -> float:
 
 class KeypointWriter:
     """``write(result)`` per FrameResult; ``close()`` (or use as a context manager).
-    ``write_to``: the file actually written, if not ``path`` (engine.outputs writes
+    ``write_to``: the file actually written, if not ``path`` (engine.media.outputs writes
     under a temporary name and renames it at the end); messages name ``path``. Each
     record is flushed as it is written: the file always ends with whole records."""
 
@@ -116,8 +116,8 @@ def read_jsonl(path) -> tuple[dict, list[dict]]:
 
 
 def write_json(path, data: dict, what: str = "results") -> None:
-    """Write a report as indented JSON, whole or not at all (engine.safefiles: an earlier
+    """Write a report as indented JSON, whole or not at all (engine.media.safefiles: an earlier
     file stays until the new one is complete); an unwritable path is one readable line."""
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     safefiles.write_text(path, json.dumps(data, indent=2), what)

@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from uniskel.engine.errors import UniskelError
-from uniskel.engine.sources import Source, SourceError
+from uniskel.engine.media.sources import Source, SourceError
 
 RESYNC_S = 0.5      # a paced file this far behind its clock jumps the clock, not the frames
 RETRY_S = 1.0       # how often a missing camera is looked for again

@@ -11,7 +11,7 @@ delivering, or a video that breaks off before its stated length, raises ``Source
 A source is read one frame at a time: ``read()`` gives ``(rgb, index)`` or None at the
 end, and ``seek(index)`` moves a video (an image starts again). Playing it -- pacing,
 looping, pause and seek from another thread, waiting for a camera to come back -- is
-``engine.playback.Player``, which the window (app/capture.py) and iterating a source (the
+``engine.media.playback.Player``, which the window (app/capture.py) and iterating a source (the
 command line: ``for frame, timestamp, index in source``) both use.
 
 Odd but usable sources say so once: ``source.warnings`` (one line each) and, as each
@@ -73,7 +73,7 @@ class Source:
         self.fps: float = 30.0
         self.size: tuple[int, int] = (0, 0)  # (height, width)
         self.frame_count: int | None = None
-        self.loop = False       # how iterating plays it (see engine.playback.Player)
+        self.loop = False       # how iterating plays it (see engine.media.playback.Player)
         self.realtime = False
         self.warnings: list[str] = []  # odd but usable: said once each (see above)
         self.on_warning = None  # called with each new warning line (after those before)
@@ -108,7 +108,7 @@ class Source:
     def __iter__(self) -> Iterator[tuple[np.ndarray, float, int]]:
         """``(frame_rgb, timestamp_s, index)`` with a running index; a file's timestamp is
         index / fps (looping keeps counting), a camera's the seconds since the start."""
-        from uniskel.engine.playback import Player
+        from uniskel.engine.media.playback import Player
         return Player(self, loop=self.loop, pace=self.realtime).tuples()
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """Drawing skeletons onto RGB frames with OpenCV: every annotated frame uniskel writes.
 
 ``render(frame, people, style)`` is the one routine behind what goes to disk: the video
-of ``uniskel infer``, the window's recordings and its snapshots (engine.outputs,
+of ``uniskel infer``, the window's recordings and its snapshots (engine.media.outputs,
 app/recorder.py), so the same frame and the same ``Style`` give the same pixels
 whichever wrote them. The window's live view paints the same rules with QPainter at
 screen scale (app/overlay.py, from ``edges_for``, ``visible_points`` and the colours

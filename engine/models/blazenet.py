@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from uniskel.engine import simcc
+from uniskel.engine.models import simcc
 
 # (stem width, stem output, pyramid width, stages); a stage is
 # (expand, dw kernel, out) for its stride-2 block, then its stride-1 blocks.

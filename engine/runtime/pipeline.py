@@ -5,19 +5,19 @@ milliseconds in ``FrameResult.stages_ms``; ``Pipeline.add_callback`` hears each 
 and each frame as it ends):
 
 ``detect``  which boxes to crop: tracked people's boxes from their last keypoints, plus
-            a detector's boxes when people must be (re)acquired (``engine.tracker``);
-``crop``    warp each box to the model input (``engine.crop``), into one batch buffer;
+            a detector's boxes when people must be (re)acquired (``engine.runtime.tracker``);
+``crop``    warp each box to the model input (``engine.runtime.crop``), into one batch buffer;
             over the crop of someone half hidden, the people in front of them painted
-            out (``engine.occlusion``);
+            out (``engine.runtime.occlusion``);
 ``infer``   the backend: crops -> keypoints (``engine.backends``), back to frame pixels
             with the inverse warp; two batches when someone is half hidden (the people
             in front first, so their poses of this frame can be painted out);
 ``decode``  score (points outside a person detector's box dropped), merge and track;
-``smooth``  One Euro filter per tracked person (``engine.smoothing``), optional; the
+``smooth``  One Euro filter per tracked person (``engine.runtime.smoothing``), optional; the
             people handed out have thorax and pelvis no surer than the surer of their
             parents (``skeleton.cap_derived``).
 
-Everyone in the frame, up to ``max_people``: the person detector (``engine.detector``;
+Everyone in the frame, up to ``max_people``: the person detector (``engine.runtime.detector``;
 NanoDet by default) finds people at the start, every ``redetect_every`` frames (live,
 at least every ``budget.REDETECT_SECONDS``), and soon after someone is lost; in between,
 each person is followed by their own keypoints, and all crops of a frame go through the
@@ -48,17 +48,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from uniskel.engine import crop as cropmod
-from uniskel.engine import occlusion
-from uniskel.engine import quality as qualitymod
+from uniskel.engine.runtime import crop as cropmod
+from uniskel.engine.runtime import occlusion
+from uniskel.engine.models import quality as qualitymod
 from uniskel.engine import skeleton
-from uniskel.engine import detector as detectors
-from uniskel.engine.detector import Detector
+from uniskel.engine.runtime import detector as detectors
+from uniskel.engine.runtime.detector import Detector
 from uniskel.engine.runtime.boxes import iou
 from uniskel.engine.runtime.budget import FrameBudget
 from uniskel.engine.runtime.profile import StageTimer
-from uniskel.engine.smoothing import KeypointSmoother
-from uniskel.engine.tracker import Pose, Tracker, drop_outside
+from uniskel.engine.runtime.smoothing import KeypointSmoother
+from uniskel.engine.runtime.tracker import Pose, Tracker, drop_outside
 
 STAGES = ("detect", "crop", "infer", "decode", "smooth")
 #: the frame rate live use (the app, ``uniskel bench``) holds with many people
@@ -73,7 +73,7 @@ class Person:
     box: tuple[float, float, float, float]  # (x0, y0, x1, y1), frame pixels
     track_id: int
     score: float  # mean keypoint confidence (over the points the backend predicts)
-    #: the model's expected OKS for this pose (engine/quality.py); None: no estimate
+    #: the model's expected OKS for this pose (engine/models/quality.py); None: no estimate
     quality: float | None = None
     #: inferred on this frame (False: carried over from an earlier one, ``target_fps``)
     refreshed: bool = True
@@ -119,7 +119,7 @@ class Pipeline:
     target_fps      hold this frame rate with many people by inferring some of them each
                     frame (see above); None: everyone, every frame
     paint_out       paint the people in front of someone out of their crop
-                    (``engine.occlusion``)
+                    (``engine.runtime.occlusion``)
 
     One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
     """
@@ -259,7 +259,7 @@ class Pipeline:
         per proposal (reordered in place: the people nobody stands in front of first).
 
         Two passes: first the people nobody stands in front of, then the others, with
-        the people in front of them painted out of their crops (``engine.occlusion``):
+        the people in front of them painted out of their crops (``engine.runtime.occlusion``):
         from their poses of this very frame (first pass), or their last ones (carried
         over this frame)."""
         with timer("crop"):

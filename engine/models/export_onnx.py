@@ -25,7 +25,7 @@ def export_onnx(model, out_path, opset: int = OPSET, check: bool = True,
     onnxruntime loads it and agrees with PyTorch on a random batch. The file is made and
     checked under a temporary name beside ``out_path`` and renamed only when it passed:
     a failed export leaves an earlier model file as it was, and no temporary."""
-    from uniskel.engine import safefiles
+    from uniskel.engine.media import safefiles
 
     try:
         import onnx  # noqa: F401
