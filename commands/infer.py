@@ -44,6 +44,7 @@ def run(args) -> int:
     from uniskel.engine.media.draw import Style
     from uniskel.engine.errors import UniskelError
     from uniskel.engine.runtime.pipeline import Pipeline
+    from uniskel.engine.media.playback import play
     from uniskel.engine.media.sources import open_source
 
     inputs = {"source": args.source, "model": args.model}
@@ -68,7 +69,7 @@ def run(args) -> int:
         bar = tqdm(total=total, unit="frame", desc=f"infer [{backend.name}]",
                    disable=None, file=sys.stderr)
         try:
-            for frame, ts, _ in source:
+            for frame, ts, _ in play(source):
                 result = pipeline.process(frame, ts)
                 out.write(frame, result)
                 bar.update(1)

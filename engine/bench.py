@@ -36,12 +36,13 @@ from __future__ import annotations
 
 
 def decode_all(source_spec, max_frames: int):
+    from uniskel.engine.media import playback
     from uniskel.engine.media.sources import open_source
 
     frames = []
     with open_source(source_spec) as src:
         fps = src.fps
-        for frame, _, _ in src:
+        for frame, _, _ in playback.play(src):
             frames.append(frame)
             if len(frames) >= max_frames:
                 break

@@ -78,6 +78,7 @@ def soak(source_spec, backend, seconds: float, rate: float | None = None,
     import numpy as np
 
     from uniskel.engine.runtime.pipeline import Pipeline
+    from uniskel.engine.media.playback import play
     from uniskel.engine.media.sources import open_source
     from uniskel.engine.runtime.worker import EngineWorker
 
@@ -106,7 +107,7 @@ def soak(source_spec, backend, seconds: float, rate: float | None = None,
         # as the app does before its first frame: load the detector, warm the backend
         backend.warmup()
         try:
-            pipeline.process(next(iter(source))[0], 0.0)
+            pipeline.process(next(iter(play(source)))[0], 0.0)
         except Exception:  # noqa: BLE001 - the timed run counts and reports failures
             pass
         pipeline.reset()
@@ -114,7 +115,7 @@ def soak(source_spec, backend, seconds: float, rate: float | None = None,
         t0 = time.monotonic()
         next_sample, next_frame = 0.0, 0.0
         try:
-            for frame, _, _ in source:
+            for frame, _, _ in play(source):
                 now = time.monotonic() - t0
                 if now >= seconds or worker.state == "failed":
                     break

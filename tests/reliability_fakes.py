@@ -71,17 +71,19 @@ class BreakingSource(Source):
         self.frame_count = None
         self.noise = noise
         self.closed = False
+        self._rng, self._next = np.random.default_rng(1), 0
 
-    def __iter__(self):
-        rng = np.random.default_rng(1)
+    def read(self):
+        if self._next >= self.n:
+            if self.error is not None:
+                raise self.error
+            return None
         h, w = self.size
-        for i in range(self.n):
-            frame = (rng.integers(0, 256, (h, w, 3), dtype=np.uint8) if self.noise
-                     else np.full((h, w, 3), 30, np.uint8))
-            frame[h // 6: h - h // 8, w // 3: w // 3 + w // 5] = 255
-            yield frame, i / self.fps, i
-        if self.error is not None:
-            raise self.error
+        frame = (self._rng.integers(0, 256, (h, w, 3), dtype=np.uint8) if self.noise
+                 else np.full((h, w, 3), 30, np.uint8))
+        frame[h // 6: h - h // 8, w // 3: w // 3 + w // 5] = 255
+        self._next += 1
+        return frame, self._next - 1
 
     def close(self):
         self.closed = True

@@ -256,11 +256,12 @@ def test_blazepose_detector_finds_real_people(shared_data):
 
 def test_real_backend_on_the_demo_video(random_onnx, demo_video):
     from uniskel.engine import backends
+    from uniskel.engine.media.playback import play
     from uniskel.engine.media.sources import open_source
 
     pipe = Pipeline(backends.create("onnx"), max_people=2)  # the shipped student
     with open_source(demo_video) as src:
-        results = [pipe.process(f, ts) for f, ts, _ in src]
+        results = [pipe.process(f, ts) for f, ts, _ in play(src)]
     pipe.close()
     assert [r.frame_index for r in results] == [0, 1, 2, 3, 4]
     assert all(r.backend == "onnx" and r.size == (540, 960) for r in results)

@@ -1,5 +1,5 @@
-"""engine.media.playback.Player: the one way frames are played, by the command line (iterating a
-source) and by the window (app.capture.Cv2Source runs it in a QThread). Real files; a
+"""engine.media.playback.Player: the one way frames are played, by the command line
+(``playback.play(source)``) and by the window (app.capture.Cv2Source runs it in a QThread). Real files; a
 fake camera only where a device would have to be unplugged."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from uniskel.engine.errors import UniskelError
-from uniskel.engine.media.playback import Event, Packet, Player
+from uniskel.engine.media.playback import Event, Packet, Player, play
 from uniskel.engine.media.sources import Source, SourceError, open_source
 from engine_fakes import FakeClock
 from test_engine_sources import write_video
@@ -108,7 +108,7 @@ def test_loop_restarts_at_frame_zero(clip):
     assert [i for i, p in enumerate(packets) if p.restart] == [0, 10, 20]
     assert not any(e.kind == "ended" for e in other)
     # the command line's view of the same loop keeps counting (soak)
-    it = iter(open_source(clip, loop=True))
+    it = iter(play(open_source(clip, loop=True)))
     got = [next(it) for _ in range(25)]
     assert [n for _, _, n in got] == list(range(25))
     assert [ts for _, ts, _ in got] == pytest.approx([n / 20 for n in range(25)])
@@ -128,7 +128,7 @@ def test_a_still_image_repeats_at_its_rate_without_restarting(tmp_path, monkeypa
     assert [p.index for p in packets] == list(range(6))
     assert [p.restart for p in packets] == [True] + [False] * 5
     assert packets[0].frame is not packets[1].frame  # each packet owns its pixels
-    assert list(open_source(path)).__len__() == 1  # the command line: an image is one frame
+    assert list(play(open_source(path))).__len__() == 1  # the command line: an image is one frame
     player.close()
 
 
@@ -137,7 +137,7 @@ def test_a_video_that_breaks_off_raises_the_same_line_in_both(tmp_path):
     cut = tmp_path / "cut.avi"
     cut.write_bytes(good.read_bytes()[: int(good.stat().st_size * 0.8)])
     with pytest.raises(SourceError) as cli:
-        list(open_source(cut))
+        list(play(open_source(cut)))
     player = Player(open_source(cut), pace=False, interactive=True, loop=True)
     with pytest.raises(SourceError) as window:
         list(player.events())
@@ -190,4 +190,4 @@ def test_a_camera_is_waited_for_and_reopened(monkeypatch):
     assert opened[0].closed
     # without reconnect (the command line), an unplugged camera is the error itself
     with pytest.raises(SourceError, match="stopped delivering"):
-        list(FakeCamera(3))
+        list(play(FakeCamera(3)))

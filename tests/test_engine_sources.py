@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from uniskel.engine.errors import UniskelError
+from uniskel.engine.media.playback import play
 from uniskel.engine.media.sources import SourceError, open_source, parse_camera
 
 
@@ -21,7 +22,7 @@ def write_video(path, n=30, fourcc="MJPG", size=(64, 48), fps=10):
 def error_line(spec) -> str:
     with pytest.raises(UniskelError) as e:
         src = open_source(spec)
-        list(src)
+        list(play(src))
     msg = str(e.value)
     assert msg and "\n" not in msg
     return msg
@@ -30,7 +31,7 @@ def error_line(spec) -> str:
 def test_demo_video_frames_are_rgb_with_timestamps(demo_video):
     with open_source(demo_video) as src:
         assert src.kind == "video" and src.size == (540, 960) and src.frame_count == 5
-        got = list(src)
+        got = list(play(src))
     assert [i for _, _, i in got] == [0, 1, 2, 3, 4]
     assert [ts for _, ts, _ in got] == pytest.approx([i / src.fps for i in range(5)])
     cap = cv2.VideoCapture(str(demo_video))
@@ -68,11 +69,11 @@ def test_video_that_breaks_off_midway_yields_then_raises(tmp_path):
     src = open_source(cut)
     frames = []
     with pytest.raises(SourceError) as e:
-        for frame, _, _ in src:
+        for frame, _, _ in play(src):
             frames.append(frame)
     assert 0 < len(frames) < 30
     assert f"after frame {len(frames)} of 30" in str(e.value)
-    assert len(list(open_source(good))) == 30  # the intact file reads fully
+    assert len(list(play(open_source(good)))) == 30  # the intact file reads fully
 
 
 def test_missing_camera_and_bad_camera_specs():
@@ -84,10 +85,10 @@ def test_missing_camera_and_bad_camera_specs():
 
 def test_image_once_or_looped(shared_data):
     path = shared_data / "lspet" / "images" / "im00001.jpg"
-    once = list(open_source(path))
+    once = list(play(open_source(path)))
     assert len(once) == 1 and once[0][0].shape == (105, 157, 3)
     looped = open_source(path, loop=True)
-    it = iter(looped)
+    it = iter(play(looped))
     got = [next(it) for _ in range(5)]
     assert [i for _, _, i in got] == [0, 1, 2, 3, 4] and got[4][1] > got[1][1]
     bad = shared_data / "lspet" / "joints.mat"
@@ -96,7 +97,7 @@ def test_image_once_or_looped(shared_data):
 
 def test_looping_video_keeps_counting(tmp_path):
     clip = write_video(tmp_path / "clip.avi", n=4)
-    it = iter(open_source(clip, loop=True))
+    it = iter(play(open_source(clip, loop=True)))
     got = [next(it) for _ in range(10)]
     assert [i for _, _, i in got] == list(range(10))
     assert np.array_equal(got[0][0], got[4][0])
@@ -108,7 +109,7 @@ def test_an_image_with_a_video_name_plays_as_the_image(tmp_path):
     still.write_bytes(png.tobytes())
     with open_source(still) as src:  # as an image, or as OpenCV's one-frame video
         assert src.size == (30, 40)
-        (frame, _, _), = list(src)
+        (frame, _, _), = list(play(src))
     assert tuple(frame[0, 0]) == (30, 20, 10)  # RGB
 
 

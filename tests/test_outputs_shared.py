@@ -16,6 +16,7 @@ pytest.importorskip("pytestqt")
 
 from uniskel import commands as cli  # noqa: E402
 from uniskel.engine.media import outputs, records  # noqa: E402
+from uniskel.engine.media.playback import play  # noqa: E402
 from conftest import error_line  # noqa: E402
 from reliability_fakes import BreakingSource, read_video, write_video  # noqa: E402
 
@@ -119,7 +120,7 @@ def test_the_disk_space_guard_stops_both_with_the_same_line(qtbot, tmp_path, mon
     pairs_source = BreakingSource(30)
     pairs = []
     from uniskel.engine.runtime.pipeline import FrameResult, Person
-    for frame, _, i in pairs_source:
+    for frame, _, i in play(pairs_source):
         k = np.zeros((21, 3), np.float32)
         k[:, :2], k[:, 2] = (40 + i, 50), 1.0
         pairs.append((frame, FrameResult(i, i / 15.0, [Person(k, (10, 10, 90, 110), 1, 1.0)],
@@ -168,7 +169,7 @@ def test_the_window_reads_the_same_frames_and_breaks_off_with_the_same_line(
     cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
     expected = []
     with open_source(cut) as src, pytest.raises(SourceError):
-        for frame, _, _ in src:
+        for frame, _, _ in play(src):
             expected.append(frame)
     assert 0 < len(expected) < 40
 

@@ -26,6 +26,7 @@ import pytest
 from uniskel import commands as cli
 from conftest import error_line
 from uniskel.engine.errors import UniskelError
+from uniskel.engine.media.playback import play
 from reliability_fakes import write_video
 
 pytestmark = [pytest.mark.timeout(300),
@@ -406,7 +407,7 @@ def test_a_half_fps_video_gets_true_timestamps(tmp_path):
     path = write_video(tmp_path / "slow.mp4", n=4, fps=0.5)
     with open_source(path) as src:
         assert src.fps == pytest.approx(0.5)
-        assert [round(ts, 3) for _, ts, _ in src] == [0.0, 2.0, 4.0, 6.0]
+        assert [round(ts, 3) for _, ts, _ in play(src)] == [0.0, 2.0, 4.0, 6.0]
         assert src.warnings == []
 
 
@@ -427,7 +428,7 @@ def test_an_implausible_frame_rate_is_said_once(tmp_path, capsys, monkeypatch):
     with open_source(path) as src:
         assert src.fps == 30.0
         assert len(src.warnings) == 1 and "frame rate" in src.warnings[0]
-        assert [round(ts, 3) for _, ts, _ in src][:2] == [0.0, round(1 / 30, 3)]
+        assert [round(ts, 3) for _, ts, _ in play(src)][:2] == [0.0, round(1 / 30, 3)]
     _infer_warns_once(tmp_path, capsys, monkeypatch, path, "frame rate", frames=5)
 
 
@@ -448,7 +449,7 @@ def test_a_frame_size_change_is_said_and_not_posed_on_stale_frames(tmp_path, cap
 
     path = size_changing_video(tmp_path / "switch.ts")
     with open_source(path) as src:
-        frames = [f for f, _, _ in src]
+        frames = [f for f, _, _ in play(src)]
         assert len(frames) == 10
         assert len(src.warnings) == 1 and "frame size" in src.warnings[0], src.warnings
     _infer_warns_once(tmp_path, capsys, monkeypatch, path, "frame size", frames=10)
@@ -464,14 +465,14 @@ def test_a_still_stretch_in_the_middle_is_kept(tmp_path):
         w.write(np.full((48, 64, 3), v, np.uint8))
     w.release()
     with open_source(path) as src:
-        assert len([f for f, _, _ in src]) == 10 and src.warnings == []
+        assert len([f for f, _, _ in play(src)]) == 10 and src.warnings == []
     still = tmp_path / "one_picture.avi"
     w = cv2.VideoWriter(str(still), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
     for _ in range(8):  # a video that is one picture throughout: all its frames
         w.write(np.full((48, 64, 3), 90, np.uint8))
     w.release()
     with open_source(still) as src:
-        assert len([f for f, _, _ in src]) == 8 and src.warnings == []
+        assert len([f for f, _, _ in play(src)]) == 8 and src.warnings == []
 
 
 def test_the_player_passes_a_warning_on_once(tmp_path):
@@ -510,7 +511,7 @@ def test_a_source_whose_frames_change_size_says_so_once():
     src = VideoSource.__new__(VideoSource)
     src._open = lambda: Cap()
     VideoSource.__init__(src, Path("fake.mp4"))
-    shapes = [f.shape[:2] for f, _, _ in src]
+    shapes = [f.shape[:2] for f, _, _ in play(src)]
     assert shapes == [(48, 64)] * 3 + [(96, 128)] * 3
     assert len(src.warnings) == 1 and "64x48 to 128x96 at frame 3" in src.warnings[0]
 

@@ -9,7 +9,7 @@ rate it had to assume, a frame size that changes) as they happen; a source that 
 
 The same player serves both front ends:
 
-- the command line iterates a source (``Source.__iter__`` -> ``Player.tuples()``): a
+- the command line plays a source with ``play(source)`` (``Player.tuples()``): a
   file plays once (or loops), paced only with ``pace=True``; a camera that stops is an
   error; the end of a file ends the iteration;
 - the window (``app.capture.Cv2Source``, a QThread around it) plays with
@@ -227,3 +227,10 @@ class Player:
             self._lost = False
             yield Event("restored", self.source)
         return True
+
+
+def play(source: Source) -> Iterator[tuple[np.ndarray, float, int]]:
+    """``(frame_rgb, timestamp_s, index)`` of ``source`` played as the command line plays
+    it (its own ``loop`` and ``realtime``), with a running index: a file's timestamp is
+    index / fps (looping keeps counting), a camera's the seconds since the start."""
+    return Player(source, loop=source.loop, pace=source.realtime).tuples()

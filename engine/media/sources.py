@@ -11,8 +11,9 @@ delivering, or a video that breaks off before its stated length, raises ``Source
 A source is read one frame at a time: ``read()`` gives ``(rgb, index)`` or None at the
 end, and ``seek(index)`` moves a video (an image starts again). Playing it -- pacing,
 looping, pause and seek from another thread, waiting for a camera to come back -- is
-``engine.media.playback.Player``, which the window (app/capture.py) and iterating a source (the
-command line: ``for frame, timestamp, index in source``) both use.
+``engine.media.playback.Player``, which the window (app/capture.py) and the command line
+(``for frame, timestamp, index in playback.play(source)``) both use; a source knows
+nothing of its player.
 
 Odd but usable sources say so once: ``source.warnings`` (one line each) and, as each
 arises, ``source.on_warning(line)``; the player passes them on as ``Event("warning")``
@@ -26,7 +27,7 @@ frames. Identical frames that the video goes on from (a still picture), and a vi
 that is one picture throughout, are frames.
 
 Cameras use ``CAP_PROP_BUFFERSIZE = 1`` so a slow consumer sees fresh frames, not a
-queue. ``loop=True`` repeats a video or an image forever when iterated (soak);
+queue. ``loop=True`` repeats a video or an image forever when played by ``playback.play`` (soak);
 ``realtime=True`` paces files at their frame rate.
 """
 from __future__ import annotations
@@ -35,7 +36,6 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -73,7 +73,7 @@ class Source:
         self.fps: float = 30.0
         self.size: tuple[int, int] = (0, 0)  # (height, width)
         self.frame_count: int | None = None
-        self.loop = False       # how iterating plays it (see engine.media.playback.Player)
+        self.loop = False       # how ``playback.play`` plays it (engine.media.playback)
         self.realtime = False
         self.warnings: list[str] = []  # odd but usable: said once each (see above)
         self.on_warning = None  # called with each new warning line (after those before)
@@ -104,12 +104,6 @@ class Source:
 
     def seek(self, index: int) -> None:
         """Go to frame ``index`` (a video), or start again (an image)."""
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, float, int]]:
-        """``(frame_rgb, timestamp_s, index)`` with a running index; a file's timestamp is
-        index / fps (looping keeps counting), a camera's the seconds since the start."""
-        from uniskel.engine.media.playback import Player
-        return Player(self, loop=self.loop, pace=self.realtime).tuples()
 
     def close(self) -> None:
         pass
