@@ -1,6 +1,7 @@
 """The main window: it lays out the views, toolbars, menus and dashboard, builds the
 controllers that do the work, and wires them to each other; it also shows errors, the
-status line, presenter mode and the shortcut sheet.
+status line, presenter mode and the shortcut sheet (its size and place on the screen:
+app/placement.py).
 
     app/actions.py              every command: menu entry, shortcut, handler, F1 line
     app/controllers/sources.py  sources and playback
@@ -19,10 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QMainWindow,
-                               QToolBar, QWidget)
+from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QToolBar, QWidget
 
 from uniskel.app import actions as actions_mod, settings as settings_mod
 from uniskel.app.controllers.display import DisplayController
@@ -33,29 +33,14 @@ from uniskel.app.dashboard import Dashboard
 from uniskel.app.engine_bridge import EngineBridge, backend_availability
 from uniskel.app.help import HelpOverlay
 from uniskel.app.overlay import OverlayView
+from uniskel.app.placement import DOCK_MIN_WIDTH, WindowPlacement
 from uniskel.app.recorder import Recorder
 from uniskel.engine import assets
 
 ERROR_SECONDS = 8.0
-FIRST_SHARE = 2 / 3     # a first launch takes this much of the screen's free area...
-FIRST_AT_LEAST = QSize(960, 600)  # ...but no less than this where the screen has room
-DOCK_SHARE = 0.3        # the dashboard's share of the window's width on a first launch
-DOCK_MIN_WIDTH = 280
 
 
-def first_launch_rect(free: QRect) -> QRect:
-    """Where a first launch opens on a screen whose free area (``availableGeometry``) is
-    ``free``: two thirds of it (1280x720 on 1920x1080), at least 960x600 where 90% of the
-    screen has that much (a laptop's 1366x768 gets 960x600; a smaller screen 90%, which
-    leaves room for the window's frame), centred on it."""
-    w = max(round(free.width() * FIRST_SHARE),
-            min(FIRST_AT_LEAST.width(), int(free.width() * 0.9)))
-    h = max(round(free.height() * FIRST_SHARE),
-            min(FIRST_AT_LEAST.height(), int(free.height() * 0.9)))
-    return QRect(free.x() + (free.width() - w) // 2, free.y() + (free.height() - h) // 2, w, h)
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowPlacement, QMainWindow):
     error_shown = Signal(str)
 
     def __init__(self, model_path: str | None = None, store=None, autoload: bool = True):
@@ -187,50 +172,6 @@ class MainWindow(QMainWindow):
         for name in ("dashboard", "present", "help"):
             tb2.addAction(a[name])
         self.toolbars = [tb, tb2]
-
-    def _restore_geometry(self):
-        """The size, place and dashboard width the window had when it last closed
-        ("geometry" and "window_state" in the settings store), else a first launch's."""
-        store = self._store if self._store is not None else settings_mod.qsettings()
-        restored = False
-        geometry = store.value("geometry")
-        if geometry is not None:
-            try:
-                restored = bool(self.restoreGeometry(geometry))
-            except TypeError:
-                pass  # a damaged entry: fit the screen as on a first launch
-        if not restored:
-            self.fit_screen()
-            return
-        self.fit_dock()
-        state = store.value("window_state")
-        if state is not None:
-            try:
-                self.restoreState(state)  # the dashboard's width as the user left it
-            except TypeError:
-                pass
-            self.dock.setVisible(self.settings.dashboard)  # the setting decides, as ever
-
-    def fit_screen(self, free: QRect | None = None) -> None:
-        """First launch: two thirds of the free area of the screen the window opens on
-        (``free``, by default that screen's ``availableGeometry``), centred on it
-        (first_launch_rect), the dashboard a third of the width at most."""
-        if free is None:
-            screen = self.screen() or QApplication.primaryScreen()
-            if screen is None:
-                return
-            free = screen.availableGeometry()
-        rect = first_launch_rect(free)
-        self.resize(rect.size())
-        self.move(rect.topLeft())  # the frame's corner: a title bar stays on the screen
-        self.fit_dock()
-
-    def fit_dock(self) -> None:
-        """The dashboard beside the video at DOCK_SHARE of the window's width (never over a
-        third, never under its minimum); the video gets the rest. The user can drag the
-        edge between them; closing remembers where (window_state)."""
-        width = min(round(self.width() * DOCK_SHARE), self.width() // 3)
-        self.resizeDocks([self.dock], [max(width, DOCK_MIN_WIDTH)], Qt.Orientation.Horizontal)
 
     # --- drag and drop ---------------------------------------------------------------
     def dragEnterEvent(self, event):  # noqa: N802

@@ -19,7 +19,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QRect, QSettings, Qt  # noqa: E402
 
-from uniskel.app.window import MainWindow, first_launch_rect  # noqa: E402
+from uniskel.app.placement import first_launch_rect  # noqa: E402
+from uniskel.app.window import MainWindow  # noqa: E402
 from uniskel.engine import skeleton  # noqa: E402
 
 FULL_HD = QRect(0, 0, 1920, 1080)

@@ -43,6 +43,16 @@ def in_front(other, box) -> bool:
                 and other_height >= TALLER * height)
 
 
+
+def fronts(boxes, still) -> list[tuple[list[int], list]]:
+    """For each of ``boxes``: (the indices of the other boxes in front of it, the items
+    of ``still`` -- (something, its box) pairs: people carried over a frame -- whose box
+    is in front of it)."""
+    return [([j for j, other in enumerate(boxes) if j != i and in_front(other, box)],
+             [t for t, there in still if in_front(there, box)])
+            for i, box in enumerate(boxes)]
+
+
 def silhouette(mask: np.ndarray, keypoints: np.ndarray, threshold: float) -> None:
     """Fill (255) in ``mask`` the rough outline of a person from their keypoints (21, 3)
     in the mask's pixels: the torso, the skeleton's edges as thick lines and a disc

@@ -102,6 +102,22 @@ def _into(keypoints, warp) -> np.ndarray:
     return k
 
 
+def handed_out(tracks, carried: set, timestamp: float, smoother=None) -> list[Person]:
+    """The ``smooth`` stage: the people handed out for the tracks, their keypoints smoothed
+    by ``smoother`` (a ``KeypointSmoother``; None: no smoothing) and with thorax and
+    pelvis no surer than their parents (the tracks keep their own keypoints)."""
+    people = []
+    for tr in tracks:
+        k = (smoother(tr.track_id, tr.keypoints, timestamp, tr.size)  # a new array
+             if smoother is not None else tr.keypoints.copy())
+        skeleton.cap_derived(k)
+        people.append(Person(k, tr.box, tr.track_id, tr.score, tr.quality,
+                             tr.track_id not in carried))
+    if smoother is not None:
+        smoother.keep_only(tr.track_id for tr in tracks)
+    return people
+
+
 class Pipeline:
     """``Pipeline(backend).process(frame_rgb, timestamp) -> FrameResult``.
 
@@ -225,7 +241,10 @@ class Pipeline:
         with timer("decode"):  # score; track
             tracks = self._decode(found, proposals, carried, max_new)
         with timer("smooth"):
-            people = self._smooth(tracks, carried, timestamp)
+            people = handed_out(tracks, carried, timestamp,
+                                self.smoother if self.smoothing else None)
+            if not self.smoothing:
+                self.smoother.reset()  # switching smoothing back on starts fresh
         self.budget.finish(timer.ms, len(proposals), (clock() - start) * 1e3, time.monotonic())
 
         result = FrameResult(index, float(timestamp), people, timer.ms, self.backend.name,
@@ -315,31 +334,13 @@ class Pipeline:
         poses += [self.tracker.carry(tid) for tid in carried]
         return self.tracker.update(poses, max_new=max_new)
 
-    def _smooth(self, tracks, carried: set, timestamp: float) -> list[Person]:
-        people = []
-        for tr in tracks:
-            k = (self.smoother(tr.track_id, tr.keypoints, timestamp, tr.size)  # a new array
-                 if self.smoothing else tr.keypoints.copy())
-            skeleton.cap_derived(k)  # on what people are handed; the tracker keeps its own
-            people.append(Person(k, tr.box, tr.track_id, tr.score, tr.quality,
-                                 tr.track_id not in carried))
-        if self.smoothing:
-            self.smoother.keep_only(tr.track_id for tr in tracks)
-        else:
-            self.smoother.reset()  # switching smoothing back on starts fresh
-        return people
-
     def _in_front(self, proposals, carried):
         """For each proposal: (indices of the proposals in front of them, the tracks of
         the people carried over this frame in front of them)."""
         if not self.paint_out:
             return [((), ())] * len(proposals)
-        boxes = [p[0] for p in proposals]
         still = [(t, t.next_box()) for t in self.tracker.tracks if t.track_id in carried]
-        return [([j for j, other in enumerate(boxes) if j != i
-                  and occlusion.in_front(other, box)],
-                 [t for t, nb in still if occlusion.in_front(nb, box)])
-                for i, box in enumerate(boxes)]
+        return occlusion.fronts([p[0] for p in proposals], still)
 
     def _share_out(self, proposals, spent_ms: float = 0.0):
         """-> (proposals to infer, ids of tracked people carried over). Newly found people

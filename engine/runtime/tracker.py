@@ -20,11 +20,8 @@ keeping to a frame rate with many people, ``engine.runtime.pipeline``): their la
 and box move on by half their recent motion (as their next crop does), and their motion
 is measured between the frames that were inferred.
 
-Identities: a person found again within ``keep_lost`` frames of losing them, where their
-lost track would be by now (its last box moved on by its velocity) or where it was
-(IoU at least ``reclaim_iou``), gets their old id back (in the spirit of OC-SORT's
-re-update from the last observation), so a brief occlusion or a missed frame is not an
-id switch.
+Identities: a person found again soon after they were lost, where they were or would be
+by now, gets their old id back (``engine.runtime.identities``).
 """
 from __future__ import annotations
 
@@ -34,8 +31,9 @@ import numpy as np
 
 from uniskel.engine.runtime import occlusion
 from uniskel.engine import skeleton
-from uniskel.engine.runtime.boxes import area as _area, centre as _centre, inside as _inside
+from uniskel.engine.runtime.boxes import area as _area, centre as _centre
 from uniskel.engine.runtime.boxes import iou, size as _size, within as _within
+from uniskel.engine.runtime.identities import LostPeople
 from uniskel.engine.runtime.next_crop import no_collapse, pose_to_box
 
 
@@ -118,6 +116,28 @@ def drop_outside(keypoints: np.ndarray, box, margin: float = DETECTOR_MARGIN) ->
 PART_OF = 0.8
 
 
+def same_pose(keypoints: np.ndarray, box, other_keypoints: np.ndarray, other_box,
+              same_iou: float, same_oks: float, threshold: float, min_points: int) -> bool:
+    """A pose (``keypoints``, ``box``) is another (``other_keypoints``, ``other_box``)
+    twice: their boxes overlap by IoU ``same_iou``, or they touch and at least
+    ``min_points`` points both poses are sure of (above ``threshold``) lie at an object
+    keypoint similarity (COCO's OKS, at the scale of the other's box) of at least
+    ``same_oks``. The second catches what box IoU misses: a crop that closed in on part
+    of someone already shown (their upper body, from a detection of a person half hidden
+    behind them)."""
+    overlap = iou(box, other_box)
+    if overlap >= same_iou:
+        return True
+    if overlap == 0.0:
+        return False
+    sure = (keypoints[:, 2] > threshold) & (other_keypoints[:, 2] > threshold)
+    if sure.sum() < min_points:
+        return False
+    area = skeleton.AREA_FROM_BOX * _area(other_box)
+    similarity = skeleton.oks(keypoints[None], other_keypoints[None], sure[None], area)
+    return float(similarity[0]) >= same_oks
+
+
 class Tracker:
     def __init__(self, max_people: int = 1, min_score: float = 0.3,
                  keypoint_threshold: float = skeleton.DRAW_THRESHOLD, min_points: int = 4,
@@ -133,14 +153,13 @@ class Tracker:
         self.redetect_every = redetect_every
         self.same_person_iou = same_person_iou
         self.same_person_oks = same_person_oks
-        self.keep_lost = keep_lost
         self.lost_gap = lost_gap  # frames from a detection to one for someone lost since
         # a person a detector vouched for (score >= confirm_score, within redetect_every
         # frames) is kept down to this lower mean confidence: the detector, not the pose
         # model's confidence alone, says someone is there
         self.confirmed_score = 0.5 * min_score if confirmed_score is None else confirmed_score
         self.confirm_score = confirm_score
-        self.reclaim_iou = reclaim_iou
+        self.lost_people = LostPeople(keep_lost, reclaim_iou)  # ids found again
         self.max_shrink = max_shrink  # a tracked box shrinks at most to this share a frame
         self.outrank = outrank  # a newcomer this much larger takes a full cap's smallest
         self.hold_scale = hold_scale  # share of a recent detector box a crop keeps
@@ -152,10 +171,14 @@ class Tracker:
         self._last_detection = -10 ** 9
         self._lost_since_detection = False  # someone was lost after the last detection
         self.lost = 0  # tracks lost so far (for stats and tests)
-        self.reclaimed = 0  # people found again under their old id
         self.outranked = 0  # people dropped from a full cap for someone more prominent
         self._frame = 0
-        self._gone: list[tuple[Track, int]] = []  # (lost track, frame it was lost)
+        self.lost_people.reset()
+
+    @property
+    def reclaimed(self) -> int:
+        """People found again under their old id (for stats and tests)."""
+        return self.lost_people.reclaimed
 
     # ---- before inference ----
     def proposals(self) -> list[tuple[tuple, int, bool, bool]]:
@@ -292,7 +315,7 @@ class Tracker:
                 if max_new is not None and new_count >= max_new:
                     continue
                 new_count += 1
-                old = self._reclaim(box, kept_ids)
+                old = self.lost_people.reclaim(box, kept_ids, self._frame)
                 if old is not None:
                     old.keypoints, old.box, old.score = pose.keypoints, box, pose.score
                     old.quality, old.velocity = pose.quality, np.zeros(2)
@@ -322,31 +345,15 @@ class Tracker:
         gone = [t for tid, t in previous.items() if tid not in kept_ids]
         self.lost += len(gone)
         self._lost_since_detection |= bool(gone)
-        self._gone = [(t, f) for t, f in self._gone
-                      if self._frame - f <= self.keep_lost and t.track_id not in kept_ids]
-        self._gone += [(t, self._frame) for t in gone]
+        self.lost_people.remember(gone, kept_ids, self._frame)
         self.tracks = sorted(kept, key=lambda t: t.track_id)
         return self.tracks
 
     def same_person(self, keypoints: np.ndarray, box, other: Track) -> bool:
-        """A pose (``keypoints``, ``box``) is ``other`` twice: their boxes overlap by IoU
-        ``same_person_iou``, or they touch and at least ``min_points`` points both poses
-        are sure of lie at an object keypoint similarity (COCO's OKS, at the scale of
-        ``other``'s box) of at least ``same_person_oks``. The second catches what box IoU
-        misses: a crop that closed in on part of someone already shown (their upper body,
-        from a detection of a person half hidden behind them)."""
-        overlap = iou(box, other.box)
-        if overlap >= self.same_person_iou:
-            return True
-        if overlap == 0.0:
-            return False
-        sure = (keypoints[:, 2] > self.keypoint_threshold) \
-            & (other.keypoints[:, 2] > self.keypoint_threshold)
-        if sure.sum() < self.min_points:
-            return False
-        area = skeleton.AREA_FROM_BOX * _area(other.box)
-        similarity = skeleton.oks(keypoints[None], other.keypoints[None], sure[None], area)
-        return float(similarity[0]) >= self.same_person_oks
+        """A pose (``keypoints``, ``box``) is ``other`` twice (``same_pose``, at this
+        tracker's bars)."""
+        return same_pose(keypoints, box, other.keypoints, other.box, self.same_person_iou,
+                         self.same_person_oks, self.keypoint_threshold, self.min_points)
 
     def _hold_scale(self, box, old: Track | None, pose: Pose):
         """``box`` no smaller than ``hold_scale`` x the person detector's box for them,
@@ -375,27 +382,3 @@ class Tracker:
             self.outranked += 1
             return smallest
         return None
-
-    def _reclaim(self, box, taken: set[int]) -> Track | None:
-        """The recently lost track this new box most likely is, or None."""
-        best, best_iou = None, self.reclaim_iou
-        for t, lost_at in self._gone:
-            if t.track_id in taken:
-                continue
-            frames = max(self._frame + 1 - lost_at, 1)
-            # where they would be now, moved on by their velocity, or where they were
-            # (they stopped; a small person's velocity is mostly the jitter of their box)
-            overlap = 0.0
-            for there in (t.next_box(damping=0.5 * frames), t.box):
-                o = iou(box, there)
-                if o < self.reclaim_iou and _inside(_centre(box), there) \
-                        and _inside(_centre(there), box):
-                    o = self.reclaim_iou  # the same place, boxed differently (a detector's
-                    #                       box against one from the keypoints)
-                overlap = max(overlap, o)
-            if overlap >= best_iou and (best is None or overlap > best_iou):
-                best, best_iou = t, overlap
-        if best is not None:
-            self._gone = [(t, f) for t, f in self._gone if t is not best]
-            self.reclaimed += 1
-        return best
