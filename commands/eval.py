@@ -14,6 +14,7 @@ from uniskel.commands import options
 from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
 from uniskel.training import evaluate as E
+from uniskel.training.cuts import CUTS
 
 
 def _parse_range(text: str):
@@ -42,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep one part of the image-id split (id %% 4 == 1 is val): "
                         "coco_mini's val part is the COCO data the shipped student never "
                         "trained on")
-    p.add_argument("--cut", choices=tuple(E.CUTS),
+    p.add_argument("--cut", choices=tuple(CUTS),
                    help="a framing check: each person's picture ends at their mid-torso (as "
                         "a webcam frames a person at a desk) or half a shoulder width below "
                         "the shoulders, boxed from above the head (close-up: a camera close "

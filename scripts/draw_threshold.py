@@ -51,6 +51,7 @@ def main() -> int:
     from uniskel.engine.backends import create
     from uniskel.training import datasets as D
     from uniskel.training import evaluate as E
+    from uniskel.training import cuts
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", nargs="?", default=None)
@@ -66,7 +67,7 @@ def main() -> int:
     for name, insts in people.items():
         for framing, cut in (("whole", None), ("mid-torso", "mid-torso"),
                              ("close-up", "close-up")):
-            chosen = E.CUTS[cut](insts) if cut else insts
+            chosen = cuts.CUTS[cut](insts) if cut else insts
             preds, kept = E.predict(be.infer, chosen, be.input_size)
             for t in a.thresholds:
                 right, wrong, outside = shares(preds, kept, provided, cut is not None, t)

@@ -18,6 +18,7 @@ from uniskel.engine.assets import shared_data
 from uniskel.engine.errors import UniskelError
 from uniskel.training import datasets as D
 from uniskel.training import evaluate as E
+from uniskel.training.cuts import cut_close_up
 from uniskel.commands import eval as eval_command
 from uniskel.training import metrics as M
 
@@ -98,7 +99,7 @@ def test_the_close_up_framing_check():
     the picture right (1.0) and every point below it (1.0: all drawn where nothing is
     seen); one that puts a shoulder a third of the crop off loses that point."""
     insts = D.read("coco", SAMPLES / "coco" / "test_coco.json", SAMPLES / "coco")
-    near = E.cut_close_up(insts)
+    near = cut_close_up(insts)
     assert 0 < len(near) <= len(insts)
     sh = [sk.INDEX["left_shoulder"], sk.INDEX["right_shoulder"]]
     for i in near:
