@@ -6,12 +6,19 @@ id switch. ``LostPeople`` keeps the recently lost tracks for the tracker
 (``engine.runtime.tracker``)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from uniskel.engine.runtime.boxes import centre, inside, iou
 
-if TYPE_CHECKING:
-    from uniskel.engine.runtime.tracker import Track
+
+class Track(Protocol):
+    """What a lost person is here: a tracker's ``Track`` (an id, a box, and where the box
+    moves on to)."""
+
+    track_id: int
+    box: tuple
+
+    def next_box(self, damping: float = 0.5) -> tuple: ...
 
 
 class LostPeople:
