@@ -108,7 +108,8 @@ def setup_batch(cfg, n=16):
     from uniskel.engine.models.model import config_for
     from uniskel.training.data import MixedSamples, prepare_sources
     from uniskel.training.loop import to_device
-    from uniskel.training.teachers import LossContext, build_teachers
+    from uniskel.training.students import LossContext
+    from uniskel.training.teachers import build_teachers
 
     mcfg = config_for(cfg.arch, input_size=cfg.input_size)
     ctx = LossContext(cfg.loss, mcfg.bins, mcfg.split_ratio)
@@ -255,3 +256,11 @@ def test_any_number_of_teachers_of_either_kind(root, tmp_path):
     assert not torch.equal(batch["teacher_coords"][:, 0], batch["teacher_coords"][:, 1])
     for t in teachers:
         assert taught_by_gradient(t, batch, ctx, mcfg.bins).any(), t.name
+
+
+def test_the_teacher_kinds_a_config_may_name_are_those_built():
+    """``config.TEACHER_KINDS`` (checked where a config enters) is ``teachers.KINDS``'s keys."""
+    from uniskel.training.config import TEACHER_KINDS
+    from uniskel.training.teachers import KINDS
+
+    assert tuple(KINDS) == TEACHER_KINDS

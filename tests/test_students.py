@@ -32,7 +32,7 @@ def ctx_for(arch, input_size, loss=None):
     from uniskel.engine.models.model import config_for
     from uniskel.training import students
     from uniskel.training.losses import LossConfig
-    from uniskel.training.teachers import LossContext
+    from uniskel.training.students import LossContext
     mcfg = config_for(arch, input_size=tuple(input_size))
     return LossContext(loss or LossConfig(), mcfg.bins, mcfg.split_ratio,
                        students.row(arch).family, tuple(input_size))
@@ -572,7 +572,8 @@ def test_no_teacher_teaches_below_a_cut(shared_data):
 
     from uniskel.engine.models.model import config_for, from_config
     from uniskel.training import framing, students
-    from uniskel.training.teachers import LossContext, PointsModel, PointsTeacher
+    from uniskel.training.students import LossContext
+    from uniskel.training.teachers import PointsModel, PointsTeacher
 
     torch.set_num_threads(1)
     batch = default_collate(framed_samples(shared_data, 16, cut_prob=1.0))

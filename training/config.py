@@ -211,9 +211,13 @@ def _formats() -> tuple:
     return tuple(READERS)
 
 
+#: the kinds of teacher a config may name; training/teachers.py's ``KINDS`` builds each
+#: (tests/test_distillation.py keeps the two equal)
+TEACHER_KINDS = ("model", "blazepose", "movenet")
+
+
 def _teacher_kinds() -> tuple:
-    from uniskel.training.teachers import KINDS
-    return tuple(KINDS)
+    return TEACHER_KINDS
 
 
 def _skeletons() -> tuple:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from uniskel.engine.errors import UniskelError
-from uniskel.training.teachers import LossContext, add_teacher_terms, teacher_losses
+from uniskel.training.students import LossContext
+from uniskel.training.teachers import add_teacher_terms, teacher_losses
 
 if TYPE_CHECKING:
     import torch

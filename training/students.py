@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from uniskel.training.teachers import LossContext
+    from uniskel.training.losses import LossConfig
 
 
 class SimCCFamily:
@@ -103,6 +103,21 @@ def labelled_centres(coords, mask):
 
 
 SIMCC, MOVENET = SimCCFamily(), MoveNetFamily()
+
+
+@dataclass
+class LossContext:
+    """What every loss term needs besides the tensors: the loss settings, the student's
+    SimCC geometry, its family (its losses) and input size."""
+    loss: "LossConfig"
+    bins: tuple[int, int]
+    split_ratio: float
+    family: object = None                     # None: the SimCC family
+    input_size: tuple[int, int] = (0, 0)      # (height, width)
+
+    def __post_init__(self):
+        if self.family is None:
+            self.family = SIMCC
 
 
 @dataclass(frozen=True)

@@ -36,29 +36,12 @@ import numpy as np
 from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
 from uniskel.training.config import DatasetSpec, TeacherSpec, TrainConfig
+from uniskel.training.students import LossContext
 
 if TYPE_CHECKING:
     import torch
 
-    from uniskel.training.losses import LossConfig
-
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LossContext:
-    """What every loss term needs besides the tensors: the loss settings, the student's
-    SimCC geometry, its family (training/students.py: its losses) and input size."""
-    loss: "LossConfig"
-    bins: tuple[int, int]
-    split_ratio: float
-    family: object = None                     # None: the SimCC family
-    input_size: tuple[int, int] = (0, 0)      # (height, width)
-
-    def __post_init__(self):
-        if self.family is None:
-            from uniskel.training.students import SIMCC
-            self.family = SIMCC
 
 
 class Teacher(Protocol):

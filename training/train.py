@@ -185,7 +185,8 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
     from uniskel.training import loop
     from uniskel.training import students
     from uniskel.training.checkpoint import load_checkpoint, rng_state, set_rng_state
-    from uniskel.training.teachers import LossContext, build_teachers
+    from uniskel.training.students import LossContext
+    from uniskel.training.teachers import build_teachers
 
     if not cfg.datasets:
         raise UniskelError("train: no datasets given (--datasets or [[datasets]] in the config)")
