@@ -64,7 +64,7 @@ def fill_cache(cfg, teacher, seed: int, drop_face: bool = False) -> None:
     few pixels, confidence 0.9 where labelled, 0.3 (below teacher_min_conf) on one
     point in five; with ``drop_face``, no confident face points."""
     from uniskel.training.data import load_instances
-    from uniskel.training.teachers import blazepose_cache_path
+    from uniskel.training.blazepose_cache import blazepose_cache_path
 
     rng = np.random.default_rng(seed)
     for spec in cfg.datasets:

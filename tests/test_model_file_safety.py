@@ -245,7 +245,7 @@ def test_export_into_the_bundle_records_the_checksum(tmp_path, monkeypatch, rand
 def test_cached_teacher_outputs_never_unpickle(tmp_path):
     import numpy as np
 
-    from uniskel.training.teachers import BlazePoseCache
+    from uniskel.training.blazepose_cache import BlazePoseCache
 
     marker = tmp_path / "MARKER"
     path = tmp_path / "cache.npz"

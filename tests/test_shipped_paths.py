@@ -158,6 +158,7 @@ def test_blazepose_cache_is_filled_read_back_and_equals_the_live_teacher(shared_
 
     from uniskel.engine.runtime import crop
     from uniskel.engine.backends.mediapipe import MediaPipeBackend
+    from uniskel.training import blazepose_cache as B
     from uniskel.training import teachers as T
     from uniskel.training.data import load_instances, prepare_sources
 
@@ -169,7 +170,7 @@ def test_blazepose_cache_is_filled_read_back_and_equals_the_live_teacher(shared_
     [teacher] = T.build_teachers(cfg, torch.device("cpu"), ctx)
     assert teacher.kind == "cached" and teacher.slot == 0
     insts = load_instances(spec, "raise")
-    path = T.blazepose_cache_path(spec, len(insts), cfg, bp)
+    path = B.blazepose_cache_path(spec, len(insts), cfg, bp)
     assert not path.exists()
 
     filled = teacher.keypoints(spec, insts)  # runs BlazePose, writes the cache
@@ -178,7 +179,7 @@ def test_blazepose_cache_is_filled_read_back_and_equals_the_live_teacher(shared_
 
     def no_blazepose(*a, **k):
         raise AssertionError("the cache is full: BlazePose must not run again")
-    monkeypatch.setattr(T.BlazePoseCache, "fill", no_blazepose)
+    monkeypatch.setattr(B.BlazePoseCache, "fill", no_blazepose)
     [(_, _, (cached,))] = prepare_sources(cfg, [teacher])
     np.testing.assert_array_equal(cached, filled)
 
@@ -198,7 +199,7 @@ def test_blazepose_cache_is_filled_read_back_and_equals_the_live_teacher(shared_
             np.testing.assert_allclose(got[seen, :2], want[seen, :2], atol=1.0)
     finally:
         live.close()
-    confident = (cached[:, T.BLAZEPOSE_COVERS, 2] > 0.5).sum(1)
+    confident = (cached[:, B.BLAZEPOSE_COVERS, 2] > 0.5).sum(1)
     assert (confident >= 8).sum() >= 2  # not a comparison of empty poses
     inside = [(k[:, 0] >= inst.box[0] - 40) & (k[:, 0] <= inst.box[2] + 40)
               for inst, k in zip(insts, cached)]  # image pixels, near the person

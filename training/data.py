@@ -100,7 +100,7 @@ def needs_blazepose(spec: DatasetSpec, cfg: TrainConfig) -> bool:
 def prepare_sources(cfg: TrainConfig, cached_teachers=()) -> list:
     """(spec, instances, per cached teacher its (n, 21, 3) keypoints) for each dataset,
     LSPET's left/right swaps repaired where the config asks."""
-    from uniskel.training.teachers import blazepose_keypoints
+    from uniskel.training.blazepose_cache import blazepose_keypoints
     sources = []
     for spec in cfg.datasets:
         insts = load_instances(spec, cfg.on_error, cfg.cache_dir)

@@ -36,8 +36,8 @@ from uniskel.engine.errors import UniskelError
 from uniskel.training.config import (PRESETS, DatasetSpec, TeacherSpec, TrainConfig,
                                      load_config)
 from uniskel.training.data import MixedSamples, load_instances, needs_blazepose, repair_lr_swaps
-from uniskel.training.teachers import blazepose_cache_path
-from uniskel.training.teachers import blazepose_keypoints as _blazepose_for
+from uniskel.training.blazepose_cache import blazepose_cache_path
+from uniskel.training.blazepose_cache import blazepose_keypoints as _blazepose_for
 
 __all__ = ["train", "device_for", "lr_schedule", "warm_start", "PRESETS", "DatasetSpec",
            "TeacherSpec", "TrainConfig", "load_config", "MixedSamples", "load_instances",
