@@ -9,6 +9,7 @@ import pytest
 from uniskel.engine import assets, skeleton
 from uniskel.engine.errors import UniskelError
 from uniskel.training import datasets as D
+from uniskel.training import unlabelled as U
 from uniskel.training.augment import AugmentConfig, make_sample, occluded_points
 from uniskel.training.config import PRESETS, DatasetSpec, TrainConfig, validate
 from uniskel.training.data import box_cache_path, load_instances
@@ -48,17 +49,17 @@ def test_unlabelled_ccp_photos_are_the_detectors_people_cached_once(ccp, tmp_pat
     assert {i.image for i in insts} == set(files)  # each photo has its person
     assert all(i.dataset == "unlabelled" and not i.mask.any() and not i.keypoints.any()
                for i in insts)
-    live = det_mod.NanoDetDetector(size=D.DETECT_SIZE, min_score=D.DETECT_MIN_SCORE)
+    live = det_mod.NanoDetDetector(size=U.DETECT_SIZE, min_score=U.DETECT_MIN_SCORE)
     for inst in insts:  # the boxes are the bundled detector's, on the real photo (or on
         img = cv2.cvtColor(cv2.imread(str(inst.image)), cv2.COLOR_BGR2RGB)  # it framed)
-        p = round(D.DETECT_PAD * max(img.shape[:2]))
+        p = round(U.DETECT_PAD * max(img.shape[:2]))
         framed = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(114,) * 3)
         found = live.detect(img) + [(x0 - p, y0 - p, x1 - p, y1 - p) for x0, y0, x1, y1, _
                                     in live.detect(framed)]
         box = np.array(inst.box)
         assert any(np.abs(np.maximum(np.minimum(b[:4], [*img.shape[1::-1]] * 2), 0)
                           - box).max() < 0.01 for b in found)
-        assert inst.meta["score"] >= D.MIN_SCORE and inst.box[3] - inst.box[1] >= D.MIN_HEIGHT
+        assert inst.meta["score"] >= U.MIN_SCORE and inst.box[3] - inst.box[1] >= U.MIN_HEIGHT
     main = [i for i in insts if i.box[3] - i.box[1] > 0.7 * 384]  # the full-body person
     assert len({i.image for i in main}) == 4
 
@@ -87,12 +88,12 @@ def test_unlabelled_ccp_photos_are_the_detectors_people_cached_once(ccp, tmp_pat
 
 def test_a_person_who_fills_the_frame_is_found(ccp, tmp_path):
     """0010.jpg: NanoDet finds nobody in the photo as it is (the woman fills its height);
-    framed by a border (D.detect_people) she is found, full height."""
+    framed by a border (U.detect_people) she is found, full height."""
     import cv2
 
     from uniskel.engine.runtime.detector import NanoDetDetector
     img = cv2.cvtColor(cv2.imread(str(ccp / "0010.jpg")), cv2.COLOR_BGR2RGB)
-    assert not NanoDetDetector(size=D.DETECT_SIZE, min_score=D.DETECT_MIN_SCORE).detect(img)
+    assert not NanoDetDetector(size=U.DETECT_SIZE, min_score=U.DETECT_MIN_SCORE).detect(img)
     (boxes,) = D.person_boxes([ccp / "0010.jpg"], tmp_path / "boxes.json")
     assert any(b[4] >= 0.5 and b[3] - b[1] > 0.8 * img.shape[0] for b in boxes)
 
@@ -115,7 +116,7 @@ def test_a_changed_image_is_found_again_and_only_it(ccp, tmp_path, monkeypatch):
     assert D.person_boxes(D.image_files(moved), cache) == first and not seen
     shutil.copy(ccp / "0010.jpg", folder / "0002.jpg")  # another photo under that name
     now = D.person_boxes(D.image_files(folder), cache)
-    assert len(seen) == 2  # that one image, seen plain and framed (D.detect_people)
+    assert len(seen) == 2  # that one image, seen plain and framed (U.detect_people)
     assert now[0] == first[0] and now[2] == first[2] and now[1] != first[1]
 
 
@@ -166,9 +167,9 @@ def test_unlabelled_others_leave_the_labelled_people_out(shared_data, tmp_path):
                           index_range=(0, 30))
     by_image = {i.image.name: [(i.box, i.keypoints[i.mask, :2])] for i in labelled}
     assert kept and len(allp) > len(kept)
-    assert not any(D.is_labelled_person(i.box, by_image[i.image.name]) for i in kept)
+    assert not any(U.is_labelled_person(i.box, by_image[i.image.name]) for i in kept)
     dropped = [i for i in allp if (i.image, i.box) not in {(k.image, k.box) for k in kept}]
-    assert dropped and all(D.is_labelled_person(i.box, by_image[i.image.name]) for i in dropped)
+    assert dropped and all(U.is_labelled_person(i.box, by_image[i.image.name]) for i in dropped)
     assert all(0 <= i.index < 30 for i in allp)
 
 

@@ -32,7 +32,7 @@ class DatasetSpec:
     range: tuple[int, int] | None = None  # keep instances [a, b) (e.g. LSPET's split)
     weight: float = 1.0            # sampling weight in the mixed loader
     split: str | None = None       # "train" | "val": keep one part of the image-id
-                                   # split (training/datasets.py: split_part), e.g. coco_mini
+                                   # split (training/instances.py: split_part), e.g. coco_mini
     ignore_points: tuple[str, ...] = ()  # labels not used (e.g. LSP's hips, labelled
                                    # wider than COCO's): teachers give these points here
 

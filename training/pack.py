@@ -94,7 +94,7 @@ def pack_unlabelled(spec, insts, out: Path, cache: Path, margin: float, quality:
     ``cache`` of the cut images (the kept people only)."""
     import cv2
 
-    from uniskel.training import datasets as D
+    from uniskel.training import unlabelled as U
     (out / "images").mkdir(parents=True, exist_ok=True)
     by_image: dict = {}
     for inst in insts:
@@ -113,11 +113,11 @@ def pack_unlabelled(spec, insts, out: Path, cache: Path, margin: float, quality:
         ok, buf = cv2.imencode(".webp", img[y0:y1, x0:x1], [cv2.IMWRITE_WEBP_QUALITY, quality])
         dst = out / "images" / path.name  # the name kept (OpenCV decodes by content)
         dst.write_bytes(buf.tobytes())
-        held[dst.name] = {"stamp": D._stamp(dst), "boxes": [
+        held[dst.name] = {"stamp": U._stamp(dst), "boxes": [
             [round(p.box[0] - x0, 2), round(p.box[1] - y0, 2), round(p.box[2] - x0, 2),
              round(p.box[3] - y0, 2), p.meta.get("score", 1.0)] for p in people]}
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"version": D.BOXES_VERSION, "key": D.detector_key(),
+    cache.write_text(json.dumps({"version": U.BOXES_VERSION, "key": U.detector_key(),
                                  "images": held}))
     return out / "images"
 
