@@ -70,7 +70,8 @@ def run(args) -> int:
     if args.target_fps < 0:
         raise UniskelError("--target-fps must be 0 (everyone on every frame) or more")
     truth = bench.read_truth(args.truth) if args.truth else None
-    frames, fps = bench.decode_all(args.source, max(1, args.max_frames))
+    frames, fps = bench.decode_all(args.source, max(1, args.max_frames),
+                                   on_open=lambda src: options.say_warnings(src, "bench"))
     h, w = frames[0].shape[:2]
     opts = dict(repeat=args.repeat, warmup=args.warmup, max_people=args.max_people,
                 smoothing=not args.no_smooth, with_model_time=args.model_time,

@@ -60,7 +60,8 @@ def run(args) -> int:
 
     from uniskel.engine.media.sources import open_source
 
-    open_source(args.source).close()  # a bad source is said before a model loads
+    with open_source(args.source) as src:  # a bad source is said before a model loads
+        options.say_warnings(src, "soak")
     backend = backends.create(args.backend, args.model)
     try:
         report = soak.soak(args.source, backend, seconds, rate=args.rate, warmup_s=args.warmup,

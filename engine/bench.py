@@ -35,12 +35,16 @@ from __future__ import annotations
 
 
 
-def decode_all(source_spec, max_frames: int):
+def decode_all(source_spec, max_frames: int, on_open=None):
+    """The source's first ``max_frames`` frames and its frame rate; ``on_open(source)`` is
+    called once it is open (the command line passes its warning printer)."""
     from uniskel.engine.media import playback
     from uniskel.engine.media.sources import open_source
 
     frames = []
     with open_source(source_spec) as src:
+        if on_open is not None:
+            on_open(src)
         fps = src.fps
         for frame, _, _ in playback.play(src):
             frames.append(frame)

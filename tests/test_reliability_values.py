@@ -570,3 +570,18 @@ def test_a_wide_avi_is_still_written(tmp_path):
     out.write(np.zeros((16, 8192, 3), np.uint8))
     out.close()
     assert (tmp_path / "wide.avi").stat().st_size > 0
+
+
+@pytest.mark.parametrize("command", ["bench", "soak"])
+def test_bench_and_soak_say_a_sources_warning_too(command, tmp_path, capsys, blob_engine):
+    """The same one warning line as infer's, for a video whose frame rate is implausible."""
+    path = implausible_fps_avi(tmp_path / "odd_rate.avi")
+    capsys.readouterr()
+    argv = {"bench": ["bench", "--source", str(path), "--repeat", "1",
+                      "--json", str(tmp_path / "b.json")],
+            "soak": ["soak", "--source", str(path), "--minutes", "0.02",
+                     "--json", str(tmp_path / "s.json")]}[command]
+    run_cli(argv)
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"uniskel {command}: warning: ")
+    assert "timestamps assume" in warned[0]
