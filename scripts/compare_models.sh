@@ -1,8 +1,9 @@
 #!/bin/bash
 # The model card's comparison: the same ground-truth-box crops for every model, on
 # held-out data only (LSPET 7500-7999; coco128 + coco_mini's val part, pooled), whole
-# cut at mid-torso, and framed as close-ups (head and shoulders). Writes
-# runs/eval/v2_{lsp,pool,cutlsp,cutpool,nearlsp,nearpool}_TAG.json;
+# cut at mid-torso, and framed as close-ups (head and shoulders); and COCO val2017's 377
+# people in ../shared/data/coco_val2017_dev (official labels and areas). Writes
+# runs/eval/v2_{lsp,pool,dev,cutlsp,cutpool,nearlsp,nearpool}_TAG.json;
 # python scripts/compare_table.py TAG... prints the table.
 #
 #   scripts/compare_models.sh student lightning thunder mediapipe
@@ -16,10 +17,12 @@ if [ ! -f runs/pooled_val/ann.json ]; then
     --set ../shared/data/coco_mini/annotations/person_keypoints_train2017.json:../shared/data/coco_mini/train2017:val
 fi
 P="--annotations runs/pooled_val/ann.json --images runs/pooled_val/images"
+DEV="--annotations ../shared/data/coco_val2017_dev/person_keypoints_val2017.json --images ../shared/data/coco_val2017_dev/images"
 run() {  # TAG BACKEND-ARGS...
   tag=$1; shift
   $UNISKEL eval --format lsp --range 7500:8000 "$@" --json runs/eval/v2_lsp_$tag.json > /dev/null
   $UNISKEL eval --format coco $P "$@" --json runs/eval/v2_pool_$tag.json > /dev/null
+  $UNISKEL eval --format coco $DEV "$@" --json runs/eval/v2_dev_$tag.json > /dev/null
   $UNISKEL eval --format lsp --range 7500:8000 --cut mid-torso "$@" --json runs/eval/v2_cutlsp_$tag.json > /dev/null
   $UNISKEL eval --format coco $P --cut mid-torso "$@" --json runs/eval/v2_cutpool_$tag.json > /dev/null
   $UNISKEL eval --format lsp --range 7500:8000 --cut close-up "$@" --json runs/eval/v2_nearlsp_$tag.json > /dev/null
@@ -33,6 +36,7 @@ for spec in "$@"; do
     thunder) run thunder --backend movenet --model thunder ;;
     mediapipe) run mediapipe --backend mediapipe ;;
     *.onnx) run "$(basename "$spec" .onnx)" --backend onnx --model "$spec" ;;
-    *) echo "unknown model $spec (student, lightning, thunder, mediapipe or an .onnx file)" >&2; exit 2 ;;
+    *.pt) run "$(basename "$spec" .pt)" --backend cpu --model "$spec" ;;
+    *) echo "unknown model $spec (student, lightning, thunder, mediapipe, an .onnx or a .pt file)" >&2; exit 2 ;;
   esac
 done

@@ -9,11 +9,11 @@ LIMBS = ["shoulder", "elbow", "wrist", "hip", "knee", "ankle"]
 def get(f):
     p = E / f
     return json.loads(p.read_text()) if p.is_file() else None
-print(f"{'model':<10} {'LSP limbs':>9} {'neck':>6} {'head':>6} {'pool AP':>8} {'AP75':>6} | {'cut LSP':>8} {'out LSP':>8} {'cut AP':>7} {'out COCO':>8}"
+print(f"{'model':<10} {'LSP limbs':>9} {'neck':>6} {'head':>6} {'pool AP':>8} {'AP75':>6} {'dev AP':>7} | {'cut LSP':>8} {'out LSP':>8} {'cut AP':>7} {'out COCO':>8}"
       f" | {'near AP':>8} {'right':>8} {'out':>8} {'LSP right':>9} {'out':>8}")
 for tag in sys.argv[1:]:
-    l, p, cl, cp, nl, np_ = (get(f"v2_{k}_{tag}.json") for k in ("lsp", "pool", "cutlsp", "cutpool",
-                                                                  "nearlsp", "nearpool"))
+    l, p, d, cl, cp, nl, np_ = (get(f"v2_{k}_{tag}.json") for k in ("lsp", "pool", "dev", "cutlsp",
+                                                                     "cutpool", "nearlsp", "nearpool"))
     row = [tag]
     if l:
         pk = l["per_keypoint"]
@@ -21,6 +21,7 @@ for tag in sys.argv[1:]:
         row += [100 * sum(limbs) / len(limbs), 100 * (pk.get("neck") or 0), 100 * (pk.get("head_top") or pk.get("head top") or 0)]
     else: row += [float("nan")] * 3
     row += [100 * p["AP"], 100 * p["AP75"]] if p else [float("nan")] * 2
+    row += [100 * d["AP"]] if d else [float("nan")]
     row += [100 * cl["PCK@0.2"], 100 * cl["outside_drawn"]] if cl else [float("nan")] * 2
     row += [100 * cp["AP"], 100 * cp["outside_drawn"]] if cp else [float("nan")] * 2
     row += [100 * np_["AP"], 100 * np_["inside_drawn_right"], 100 * np_["outside_drawn"]] \

@@ -173,7 +173,8 @@ class MixedSamples:
 
         from uniskel.training import framing
         from uniskel.training.augment import make_sample, occluded_points
-        cv2.setNumThreads(1)
+        if cv2.getNumThreads() != 1:  # one decoding thread per worker (set before the fork)
+            cv2.setNumThreads(1)
         k, i = self.plan[pos]
         spec, insts, cached = self.sources[k]
         inst = insts[i]
@@ -290,7 +291,14 @@ def epoch_batches(data: MixedSamples, epoch: int, first_step: int, steps_per_epo
     processes this rank's part of each (``rank_positions``). ``workers`` processes decode
     and crop the samples (each sample's augmentation depends on its position alone, so
     the batches are the same for any number of workers)."""
+    import cv2
     from torch.utils.data import DataLoader, Subset
+    if workers > 0:
+        # OpenCV's thread pool, started here by the person detector that caches the
+        # unlabelled images' boxes, does not survive a fork: a worker that resized it
+        # hung on the first run of a new config. One thread in this process (its
+        # network runs on PyTorch's threads) leaves the workers nothing to resize.
+        cv2.setNumThreads(1)
     data.make_plan(epoch, steps_per_epoch * batch_size * world)
     positions = rank_positions(first_step, steps_per_epoch, batch_size, rank, world)
     return DataLoader(Subset(data, positions), batch_size=batch_size, shuffle=False,
