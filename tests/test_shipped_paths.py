@@ -235,3 +235,27 @@ def test_quality_command_fits_the_shipped_student_on_real_people(shared_data, tm
     assert ((0 < e) & (e < 1)).all()
     assert f"fitted on 84 crops (mean OKS {fit['mean_oks']:.3f})" in printed
     assert str(out) in printed
+
+
+def test_experiment_variants_start_from_the_same_published_weights():
+    """Every variant of ``uniskel train experiment`` starts from the same published
+    weights, not from the base config's checkpoint (which would give one a head start):
+    Google's MoveNet for the MoveNet family (student_v3.toml warm-starts from v2),
+    BlazePose's for blaze_* students; the single-dataset variants have no teachers."""
+    from pathlib import Path
+
+    from uniskel.commands.train import _configs_folder
+    from uniskel.training.config import load_config
+    from uniskel.training.experiment import variant_config
+
+    configs = _configs_folder()
+    v3 = load_config(configs / "student_v3.toml")
+    assert v3.init_from.endswith("uniskel_student.pt")
+    for name in ("lsp_only", "coco_only"):
+        cfg = variant_config(name, Path("/tmp/exp"), 1, None, v3)
+        assert (cfg.arch, cfg.init_from, cfg.teachers, cfg.mode) == (
+            "movenet_lightning", "movenet_lightning", [], "teacher")
+    assert v3.init_from.endswith("uniskel_student.pt")  # the base is left as it was
+    v1 = load_config(configs / "student.toml")
+    assert variant_config("lsp_only", Path("/tmp/exp"), 1, None, v1).init_from == (
+        "blazepose" if v1.arch.startswith("blaze") else "")

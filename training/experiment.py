@@ -61,21 +61,22 @@ def evaluate_model(path_or_backend: str, sets=None) -> dict:
     return out
 
 
-def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
-                   base=None):
-    """Train one variant with ``base``'s model, optimiser, loss and augmentation settings
-    (a TrainConfig, e.g. the shipped student's); datasets and teachers are the variant's."""
+def variant_config(name: str, out: Path, epochs: int, lsp_teacher: Path | None, base=None):
+    """One variant's TrainConfig: ``base``'s model, optimiser, loss and augmentation
+    settings (e.g. the shipped student's); datasets, teachers and start are the variant's."""
     import copy
 
     from uniskel.training.config import PRESETS, TeacherSpec, TrainConfig
-    from uniskel.training.train import train
     cfg = copy.deepcopy(base) if base is not None else TrainConfig()
     cfg.out, cfg.epochs, cfg.checkpoint_every = str(out / name), epochs, 0
     cfg.mode, cfg.teachers, cfg.samples_per_epoch = "student", [], 0
-    if not (cfg.init_from == "blazepose" or cfg.init_from.endswith(".tflite")):
-        # a checkpoint warm start (the shipped student starts from the LSP teacher) would
-        # give one variant a head start: blaze_* variants all start from BlazePose's weights
-        cfg.init_from = "blazepose" if cfg.arch.startswith("blaze") else ""
+    from uniskel.training.students import STUDENTS
+    if not (cfg.init_from in ("blazepose", cfg.arch) or cfg.init_from.endswith(".tflite")):
+        # a checkpoint warm start (the shipped student starts from an earlier one) would
+        # give one variant a head start: every variant starts from the same published
+        # weights, BlazePose's for blaze_* students, Google's MoveNet for the MoveNet family
+        cfg.init_from = ("blazepose" if cfg.arch.startswith("blaze")
+                         else cfg.arch if STUDENTS[cfg.arch].published else "")
     if name == "lsp_only":
         cfg.mode, cfg.datasets = "teacher", [PRESETS["lspet"]()]
     elif name == "coco_only":
@@ -93,6 +94,13 @@ def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
         cfg.loss.teacher_where_gt, cfg.loss.decay = False, "none"
     else:
         raise UniskelError(f"experiment: unknown variant {name!r}")
+    return cfg
+
+
+def _train_variant(name: str, out: Path, epochs: int, lsp_teacher: Path | None,
+                   base=None):
+    from uniskel.training.train import train
+    cfg = variant_config(name, out, epochs, lsp_teacher, base)
     return train(cfg, overwrite=True)  # --train NAME asks for it again (--use NAME=... keeps one)
 
 
