@@ -34,6 +34,11 @@ them; the tracker, the cap or the pose lost them). Also found / to find per heig
 on the pans the id switches against the labelled people (``uniskel bench --truth``'s
 count, every frame, each pan on its own).
 
+On ``stills`` it also counts the ghosts: people shown whose box overlaps no labelled
+person's (any person box in the photo's annotations, those without labelled points
+and crowd regions included; ``ghost``), so recall is not bought with skeletons where
+nobody is.
+
 With ``--live`` the pipeline runs as the app runs it (``target_fps``: sharing people
 out to hold 30 fps, the detector by the clock) on frames fed at the clip's own pace.
 
@@ -248,12 +253,43 @@ def coco_pans(annotations: str, images: str, min_keypoints: int):
     return clips
 
 
+def anyone_in(annotations: str) -> dict:
+    """{image id: every person box labelled in it, xyxy}: crowd regions and people
+    without labelled points too (for the ghosts: people shown where nobody is labelled)."""
+    anyone: dict[int, list] = {}
+    for a in json.loads(Path(annotations).read_text())["annotations"]:
+        if a.get("category_id", 1) == 1:
+            x, y, w, h = a["bbox"]
+            anyone.setdefault(a["image_id"], []).append((x, y, x + w, y + h))
+    return anyone
+
+
+def ghost(person, labelled) -> bool:
+    """A shown ``person`` (``Person``) overlapping no ``labelled`` person box (xyxy) as
+    ``found`` counts it (IoU >= 0.3, or their centres in each other's box): a skeleton
+    where nobody is labelled."""
+    from uniskel.engine.runtime.boxes import iou
+
+    def inside(p, b):
+        return b[0] <= p[0] <= b[2] and b[1] <= p[1] <= b[3]
+
+    s = person.box
+    cs = ((s[0] + s[2]) / 2, (s[1] + s[3]) / 2)
+    for b in labelled:
+        c = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+        if iou(b, s) >= 0.3 or (inside(c, s) and inside(cs, b)):
+            return False
+    return True
+
+
 def coco_stills(annotations: str, images: str, min_keypoints: int):
-    """-> [([photo], 30.0, [people to find], [labels])]: each photo with a labelled person
-    (at least ``min_keypoints`` points, taller than TALL) as a clip of one frame."""
+    """-> [([photo], 30.0, [people to find], [labels], None, [every labelled box])]: each
+    photo with a labelled person (at least ``min_keypoints`` points, taller than TALL) as
+    a clip of one frame; the last, every person box labelled in it (``anyone_in``)."""
     import cv2
 
     data, people = _people(annotations)
+    anyone = anyone_in(annotations)
     clips = []
     for info in sorted(data["images"], key=lambda i: i["id"]):
         labelled = [p[:2] for p in people.get(info["id"], []) if p[2] >= min_keypoints]
@@ -267,7 +303,7 @@ def coco_stills(annotations: str, images: str, min_keypoints: int):
         identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
         want, labels = labels_in(identity, labelled, (w, h))
         if want:
-            clips.append(([image], 30.0, [want], [labels], None))
+            clips.append(([image], 30.0, [want], [labels], None, [anyone[info["id"]]]))
     return clips
 
 
@@ -336,7 +372,8 @@ def main() -> int:
     hits = total = top_hits = top_total = 0
     shown = []
     switches = []
-    for c, (frames, fps, wanted, labels, truth) in enumerate(clips):
+    ghosts = ghost_total = 0
+    for c, (frames, fps, wanted, labels, truth, *rest) in enumerate(clips):
         pipe.reset()
         start = time.monotonic()
         seen, pending = [], []
@@ -350,6 +387,9 @@ def main() -> int:
                 switches.append(truth_switches(dict(enumerate(truth)), seen))
             if want is None:
                 continue
+            if rest:  # every labelled person: the ghosts
+                ghost_total += len(people)
+                ghosts += sum(ghost(p, rest[0][i]) for p in people)
             total += len(want)
             hits += sum(found(b, people) for b in want)
             if reference is not None:
@@ -384,6 +424,9 @@ def main() -> int:
           f"({len(clips)} clip(s), every 5th frame); the {a.max_people} tallest found: "
           f"{top_hits}/{top_total} = {100 * top_hits / max(top_total, 1):.1f}%; people shown "
           f"per frame {np.mean(shown):.2f}; cap {a.max_people}{'; live' if a.live else ''}")
+    if any(len(clip) > 5 for clip in clips):
+        print(f"ghosts (people shown overlapping no labelled person, crowd regions and "
+              f"people without points included): {ghosts} of {ghost_total} shown")
     if reference is not None:
         name = (a.set + (", live" if a.live else "")
                 + (f", detector every {a.redetect_every} frames"

@@ -275,12 +275,28 @@ def _search_unavailable() -> None:
     return None
 
 
+#: NanoDet's input size and score threshold for everyone (more than one person) and for
+#: one person. Everyone: its boxes down to 0.2, not 0.3: the people it scores 0.2 to 0.3
+#: are the largest share of the people it has but drops (``scripts/coverage.py``'s
+#: "below threshold"), and a box under the tracker's ``confirm_score`` becomes a person
+#: only when the pose model is sure of someone in it (``Tracker.update``'s ``min_score``),
+#: so the extra boxes add people, not ghosts (docs/measurements.md, "Finding more people
+#: (after)"). One person: large in the frame, 256 px is enough (19 ms instead of 45), and
+#: the most prominent person scores high.
+NANODET_EVERYONE = {"size": 416, "min_score": 0.2}
+NANODET_ONE = {"size": 256, "min_score": 0.3}
+
+
+def nanodet_settings(people: int) -> dict:
+    """NanoDet's ``size`` and ``min_score`` for tracking ``people`` people at most."""
+    return dict(NANODET_EVERYONE if people > 1 else NANODET_ONE)
+
+
 #: name -> (why it cannot run here or None, how to make one for ``people`` people); the
 #: order is ``create("auto")``'s preference
 DETECTORS = {
     "nanodet": (nanodet_unavailable,
-                # one person is large in the frame: 256 px is enough (19 ms instead of 45)
-                lambda people: NanoDetDetector(size=416 if people > 1 else 256)),
+                lambda people: NanoDetDetector(**nanodet_settings(people))),
     "blazepose": (blazepose_unavailable, lambda people: BlazePoseDetector(tiles=people > 1)),
     "search": (_search_unavailable, lambda people: SearchDetector()),
 }

@@ -178,7 +178,8 @@ class Pipeline:
         self.max_people = max(1, int(n))
         self.tracker.max_people = self.max_people
         if isinstance(self.detector, detectors.NanoDetDetector):
-            self.detector.size = 416 if self.max_people > 1 else 256
+            settings = detectors.nanodet_settings(self.max_people)
+            self.detector.size, self.detector.min_score = settings["size"], settings["min_score"]
 
     @property
     def target_fps(self) -> float | None:

@@ -114,6 +114,10 @@ def drop_outside(keypoints: np.ndarray, box, margin: float = DETECTOR_MARGIN) ->
 #: a detector box this much inside a tracked person's box is part of them (a face, a
 #: torso), not somebody new
 PART_OF = 0.8
+#: a detector box scoring under this (the everyone-mode NanoDet keeps boxes down to 0.2,
+#: ``detector.NANODET_EVERYONE``) may bring someone new, whom the pose must then vouch
+#: for, but never replaces a tracked person's crop from their keypoints
+REFINE_SCORE = 0.3
 
 
 def same_pose(keypoints: np.ndarray, box, other_keypoints: np.ndarray, other_box,
@@ -241,7 +245,7 @@ class Tracker:
         for overlap, i, t in pairs:
             if overlap < 0.5:
                 break
-            if i in used or t.track_id in refined:
+            if i in used or t.track_id in refined or boxes[i][4] < REFINE_SCORE:
                 continue
             used.add(i)
             refined[t.track_id] = tuple(boxes[i][:4])
