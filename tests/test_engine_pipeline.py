@@ -38,7 +38,7 @@ def test_tracker_follows_loses_and_reacquires():
     pipe = Pipeline(backend, detector=SearchDetector(), smoothing=True)
     script = ([(60 + 4 * i, 40, 110 + 4 * i, 200) for i in range(6)]  # walks right
               + [None] * 4                                            # gone
-              + [(200, 50, 250, 210)] * 5)                            # back elsewhere
+              + [(260, 50, 310, 210)] * 5)                            # back elsewhere
     results = [pipe.process(frame_with_person(b), i / 30) for i, b in enumerate(script)]
     ids = [[p.track_id for p in r.people] for r in results]
     assert ids[:6] == [[1]] * 6                     # one track while visible

@@ -240,7 +240,7 @@ class Pipeline:
                 proposals, timer.ms["detect"] if fits and ran_detector else 0.0)
         found = self._crop_and_infer(frame, proposals, carried, timer)
         with timer("decode"):  # score; track
-            tracks = self._decode(found, proposals, carried, max_new)
+            tracks = self._decode(found, proposals, carried, max_new, frame)
         with timer("smooth"):
             people = handed_out(tracks, carried, timestamp,
                                 self.smoother if self.smoothing else None)
@@ -317,9 +317,10 @@ class Pipeline:
                                                     kps[i - lo, :, :2])
         return found
 
-    def _decode(self, found: np.ndarray, proposals: list, carried: set, max_new):
+    def _decode(self, found: np.ndarray, proposals: list, carried: set, max_new,
+                frame: np.ndarray | None = None):
         """Score each pose (points outside a whole-person detector box dropped) and track
-        -> the tracks holding a person now."""
+        (``frame``: for the people's looks) -> the tracks holding a person now."""
         poses = []
         expected = None
         if self.quality and len(proposals):
@@ -333,7 +334,7 @@ class Pipeline:
                               None if expected is None else float(expected[i]), confirmed,
                               detector_box=tuple(box) if detected else None))
         poses += [self.tracker.carry(tid) for tid in carried]
-        return self.tracker.update(poses, max_new=max_new)
+        return self.tracker.update(poses, max_new=max_new, frame=frame)
 
     def _in_front(self, proposals, carried):
         """For each proposal: (indices of the proposals in front of them, the tracks of

@@ -20,8 +20,13 @@ keeping to a frame rate with many people, ``engine.runtime.pipeline``): their la
 and box move on by half their recent motion (as their next crop does), and their motion
 is measured between the frames that were inferred.
 
-Identities: a person found again soon after they were lost, where they were or would be
-by now, gets their old id back (``engine.runtime.identities``).
+Identities: each track keeps a look (``engine.runtime.appearance``: the colours of torso
+and thighs, blended in slowly while nobody is near them) and a calm velocity (their
+motion while nobody was near). A person found again after they were lost, where they
+were or would be by now, and looking like them, gets their old id back; of two poses on
+one person, the track that looks like them keeps it; a tracked person's pose that looks
+like someone lost near them rather than like them is that person's
+(``engine.runtime.identities``).
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from uniskel.engine.runtime import occlusion
+from uniskel.engine.runtime import appearance, occlusion
 from uniskel.engine import skeleton
 from uniskel.engine.runtime.boxes import area as _area, centre as _centre
 from uniskel.engine.runtime.boxes import iou, size as _size, within as _within
@@ -70,6 +75,12 @@ class Track:
     #: (width, height) of the last person-detector box found on them, and its frame
     detected_size: tuple | None = None
     detected_at: int = -10 ** 9
+    #: their appearance signature (``appearance.signature``), blended in slowly while
+    #: nobody is near them, and the frame it was last blended
+    look: np.ndarray | None = None
+    looked_at: int = -10 ** 9
+    #: their velocity when nobody was last near them (where they go while hidden)
+    calm_velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
 
     def __post_init__(self):
         if self.refreshed_box is None:
@@ -149,7 +160,8 @@ class Tracker:
                  keep_lost: int = 30, reclaim_iou: float = 0.3, lost_gap: int = 5,
                  confirmed_score: float | None = None, confirm_score: float = 0.45,
                  max_shrink: float = 0.8, same_person_oks: float = 0.5,
-                 outrank: float = 1.5, hold_scale: float = 0.75):
+                 outrank: float = 1.5, hold_scale: float = 0.75, keep_seen: int = 90,
+                 look_every: int = 5, look_rate: float = 0.2):
         self.max_people = max(1, int(max_people))
         self.min_score = min_score
         self.keypoint_threshold = keypoint_threshold
@@ -163,7 +175,12 @@ class Tracker:
         # model's confidence alone, says someone is there
         self.confirmed_score = 0.5 * min_score if confirmed_score is None else confirmed_score
         self.confirm_score = confirm_score
-        self.lost_people = LostPeople(keep_lost, reclaim_iou)  # ids found again
+        # ids found again: a lost person's id is kept ``keep_lost`` frames, ``keep_seen``
+        # once their look is known
+        self.lost_people = LostPeople(keep_lost, reclaim_iou, keep_seen)
+        # a person's look is blended in every ``look_every`` frames, ``look_rate`` of
+        # the way, while nobody is near them
+        self.look_every, self.look_rate = look_every, look_rate
         self.max_shrink = max_shrink  # a tracked box shrinks at most to this share a frame
         self.outrank = outrank  # a newcomer this much larger takes a full cap's smallest
         self.hold_scale = hold_scale  # share of a recent detector box a crop keeps
@@ -271,9 +288,30 @@ class Tracker:
         tracker's thresholds), or None."""
         return pose_to_box(keypoints, self.keypoint_threshold, self.min_points)
 
-    def update(self, poses: list[Pose], max_new: int | None = None) -> list[Track]:
-        """Take this frame's poses; returns the tracks that hold a person now."""
+    def update(self, poses: list[Pose], max_new: int | None = None,
+               frame: np.ndarray | None = None) -> list[Track]:
+        """Take this frame's poses (``frame``: the RGB picture they were found in, for
+        their looks; None: identities by motion alone); returns the tracks that hold a
+        person now."""
         previous = {t.track_id: t for t in self.tracks}
+        near = self._crowded(self.tracks)  # ids of those someone was near
+        looks: dict[int, np.ndarray | None] = {}  # id(pose) -> look, when asked for
+
+        def look_of(p: Pose):
+            if id(p) not in looks:
+                looks[id(p)] = (None if frame is None
+                                else appearance.signature(frame, p.keypoints))
+            return looks[id(p)]
+
+        def fit(p: Pose) -> float:
+            """How much a tracked person's pose looks like them (0.5: not asked: nobody
+            was near them, or no look)."""
+            old = previous.get(p.track_id)
+            if p.carried or old is None or old.look is None or old.track_id not in near:
+                return 0.5
+            similar = appearance.similarity(look_of(p), old.look)
+            return 0.5 if similar is None else similar
+
         scored = []
         for p in poses:
             old = previous.get(p.track_id) if p.track_id is not None else None
@@ -290,12 +328,14 @@ class Tracker:
                     box = no_collapse(box, old.box, self.max_shrink)
                 box = self._hold_scale(box, old, p)
                 scored.append((p, tuple(float(v) for v in box)))
-        # tracked people first (best first), then new ones by prominence
+        # tracked people first (best first: of two poses on one person, the one that
+        # looks like their track, then the surer), then new ones by prominence
         scored.sort(key=lambda pb: (pb[0].track_id is None,
-                                    -pb[0].score * (1.0 if pb[0].track_id is not None
-                                                    else np.sqrt(_area(pb[1])))))
+                                    -(pb[0].score + fit(pb[0])) if pb[0].track_id is not None
+                                    else -pb[0].score * np.sqrt(_area(pb[1]))))
         kept: list[Track] = []
         kept_ids: set[int] = set()
+        posed: dict[int, Pose] = {}  # track id -> its pose of this frame
         new_count = 0
         for pose, box in scored:
             if len(kept) >= self.max_people and (pose.track_id is not None
@@ -315,14 +355,31 @@ class Tracker:
             old = previous.get(pose.track_id) if pose.track_id is not None else None
             if old is not None and old.track_id in kept_ids:
                 continue
-            if old is None:
-                if max_new is not None and new_count >= max_new:
-                    continue
-                new_count += 1
-                old = self.lost_people.reclaim(box, kept_ids, self._frame)
+            owner = None  # a lost person this tracked person's pose is, in fact
+            if (old is not None and not pose.carried and old.track_id in near
+                    and old.look is not None and self.lost_people.gone):
+                # their crop slid onto someone lost near them: the pose is that person's
+                owner = self.lost_people.drifted(old.look, box, look_of(pose), kept_ids,
+                                                 self._frame)
+                if owner is not None:
+                    self.lost_people.remember([old], kept_ids, self._frame)
+            if old is None or owner is not None:
+                if owner is not None:
+                    old = owner
+                else:
+                    if max_new is not None and new_count >= max_new:
+                        continue
+                    new_count += 1
+                    old = self.lost_people.reclaim(
+                        box, kept_ids, self._frame,
+                        look_of(pose) if self.lost_people.gone else None)
+                    if old is None and self.lost_people.gone and self._swapped(
+                            pose, box, look_of, kept, kept_ids, posed, near):
+                        continue
                 if old is not None:
                     old.keypoints, old.box, old.score = pose.keypoints, box, pose.score
                     old.quality, old.velocity = pose.quality, np.zeros(2)
+                    old.age += 1
                 else:
                     old = Track(self._next_id, pose.keypoints, box, pose.score,
                                 quality=pose.quality)
@@ -345,6 +402,8 @@ class Tracker:
                 old.refreshed_at, old.refreshed_box = self._frame, box
             kept.append(old)
             kept_ids.add(old.track_id)
+            posed[old.track_id] = pose
+        self._learn(kept, posed, look_of, frame)
         self._frame += 1
         gone = [t for tid, t in previous.items() if tid not in kept_ids]
         self.lost += len(gone)
@@ -352,6 +411,64 @@ class Tracker:
         self.lost_people.remember(gone, kept_ids, self._frame)
         self.tracks = sorted(kept, key=lambda t: t.track_id)
         return self.tracks
+
+    def _swapped(self, pose: Pose, box, look_of, kept: list[Track], kept_ids: set[int],
+                 posed: dict, near: set[int]) -> bool:
+        """A newly found person (``pose``, ``box``) who looks like a tracked person near
+        them, whose pose of this frame looks rather like someone lost there: the
+        tracked person's crop slid onto the one lost behind them as they parted (two
+        look-alikes: see ``LostPeople.swap``). Then the tracked person takes the new
+        pose, the lost one theirs (in ``kept``), and True."""
+        look = look_of(pose)
+        if look is None:
+            return False
+        for t in kept:
+            theirs = posed.get(t.track_id)
+            if (t.track_id not in near or t.look is None or theirs is None
+                    or theirs.carried or t.refreshed_at != self._frame):
+                continue
+            lost = self.lost_people.swap(t.look, t.box, look_of(theirs), box, look,
+                                         kept_ids, self._frame)
+            if lost is None:
+                continue
+            lost.keypoints, lost.box, lost.score = t.keypoints, t.box, t.score
+            lost.quality, lost.velocity = t.quality, np.zeros(2)
+            lost.confirmed_at, lost.age = t.confirmed_at, lost.age + 1
+            lost.refreshed_at, lost.refreshed_box = self._frame, t.box
+            t.keypoints, t.box, t.score, t.quality = pose.keypoints, box, pose.score, pose.quality
+            t.velocity, t.refreshed_box = np.zeros(2), box
+            if pose.confirmed:
+                t.confirmed_at = self._frame
+            kept.append(lost)
+            kept_ids.add(lost.track_id)
+            posed[lost.track_id], posed[t.track_id] = theirs, pose
+            return True
+        return False
+
+    def _crowded(self, tracks: list[Track]) -> set[int]:
+        """Ids of the ``tracks`` whose box touches another's, or where someone was lost."""
+        boxes = [t.box for t in tracks] + [t.box for t, _ in self.lost_people.gone]
+        return {t.track_id for i, t in enumerate(tracks)
+                if any(j != i and iou(t.box, b) > 0.0 for j, b in enumerate(boxes))}
+
+    def _learn(self, kept: list[Track], posed: dict, look_of, frame) -> None:
+        """What the people inferred this frame with nobody near them teach about them:
+        their calm velocity, and (every ``look_every`` frames) their look."""
+        near = self._crowded(kept)
+        for t in kept:
+            pose = posed.get(t.track_id)
+            if pose is None or pose.carried or t.track_id in near:
+                continue
+            t.calm_velocity = t.velocity.copy()
+            if frame is None or self._frame - t.looked_at < self.look_every:
+                continue
+            look = look_of(pose)
+            if look is None:
+                continue
+            similar = appearance.similarity(look, t.look)
+            if similar is None or similar >= self.lost_people.unlike:
+                t.look = appearance.blend(t.look, look, self.look_rate)
+                t.looked_at = self._frame
 
     def same_person(self, keypoints: np.ndarray, box, other: Track) -> bool:
         """A pose (``keypoints``, ``box``) is ``other`` twice (``same_pose``, at this
