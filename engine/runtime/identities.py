@@ -148,16 +148,22 @@ class LostPeople:
     def reclaim(self, box, taken: set[int], frame: int, look=None) -> Track | None:
         """The recently lost track this new person (``box``, their ``look`` or None, on
         frame ``frame``) most likely is, or None; ids in ``taken`` are someone's already."""
+        best = self._cheapest(box, look, taken, frame)
+        if best is not None:
+            self.forget(best)
+            self.reclaimed += 1
+        return best
+
+    def _cheapest(self, box, look, taken: set[int], frame: int, fits=None) -> Track | None:
+        """The lost track (not in ``taken``, and ``fits(track)`` where given) that
+        ``box`` and ``look`` on ``frame`` cost least to be, or None."""
         best, best_cost = None, math.inf
         for t, lost_at in self.gone:
-            if t.track_id in taken:
+            if t.track_id in taken or (fits is not None and not fits(t)):
                 continue
             c = self.cost(t, lost_at, box, look, frame)
             if c is not None and c < best_cost:
                 best, best_cost = t, c
-        if best is not None:
-            self.forget(best)
-            self.reclaimed += 1
         return best
 
     def forget(self, t: Track) -> None:
@@ -171,16 +177,11 @@ class LostPeople:
         mine = appearance.similarity(look, own)
         if mine is None or mine >= self.alike:
             return None
-        best, best_cost = None, math.inf
-        for t, lost_at in self.gone:
-            if t.track_id in taken:
-                continue
+        def alike(t):
             theirs = appearance.similarity(look, t.look)
-            if theirs is None or theirs < self.alike or theirs < mine + 0.1:
-                continue
-            c = self.cost(t, lost_at, box, look, frame)
-            if c is not None and c < best_cost:
-                best, best_cost = t, c
+            return theirs is not None and theirs >= self.alike and theirs >= mine + 0.1
+
+        best = self._cheapest(box, look, taken, frame, alike)
         if best is not None:
             self.forget(best)
             self.drifts += 1
