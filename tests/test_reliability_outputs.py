@@ -193,6 +193,14 @@ def records_begun(folder: Path) -> bool:
     return False
 
 
+def signals_as_default():
+    """In the child before it runs: the signals sent here at their default disposition,
+    whatever the test run inherited (``nohup`` ignores SIGHUP, and uniskel rightly leaves
+    an ignored signal ignored: the run would finish and exit 0)."""
+    for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum, to_group, code", [
     (signal.SIGINT, True, 130),    # Ctrl+C at a terminal: the whole foreground group
     (signal.SIGTERM, False, 143),  # kill PID
@@ -207,7 +215,7 @@ def test_a_signal_mid_run_finalises_the_outputs(signum, to_group, code, long_vid
         [sys.executable, "-m", "uniskel", "infer", "--source", str(long_video),
          "--out", str(out), "--keypoints", str(kp), "--backend", "onnx"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=signals_as_default)
     try:
         deadline = time.monotonic() + 240
         while not records_begun(out.parent):
@@ -253,7 +261,8 @@ def test_the_log_filter_ignores_ctrl_c(tmp_path):
         "    print('last words', file=sys.stderr)\n"
         "commands.stop_filtering()\n")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, text=True,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=signals_as_default)
     try:
         assert proc.stderr.readline() == "ready\n"  # passed on: the filter is reading
         os.killpg(proc.pid, signal.SIGINT)
