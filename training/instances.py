@@ -67,6 +67,20 @@ class _Reporter:
         if self.problems is not None:
             self.problems.append(line)
 
+    def keep(self, out: list, where: str, make, source) -> None:
+        """One entry: append what ``make()`` builds to ``out`` (its ``source`` set); a
+        malformed entry (``_EntryError``) is reported at ``where``, None counted as empty."""
+        try:
+            inst = make()
+        except _EntryError as e:
+            self.error(where, str(e))
+            return
+        if inst is None:
+            self.empty += 1
+            return
+        inst.source = str(source)
+        out.append(inst)
+
     def finish(self, kept: int) -> None:
         if self.bad:
             log.warning("%s: skipped %d malformed entr%s (kept %d)", self.path, self.bad,

@@ -85,16 +85,8 @@ def read_coco(ann_file, image_dir, *, mapping: skeleton.DatasetMapping = skeleto
                 rep.empty += 1
                 continue
             where = f"annotation id {ann['id']} (image id {img['id']}, annotations[{ann['_index']}])"
-            try:
-                inst = _coco_instance(ann, img, image_dir, mapping, dataset, counts, check_images)
-            except _EntryError as e:
-                rep.error(where, str(e))
-                continue
-            if inst is None:
-                rep.empty += 1
-                continue
-            inst.source = str(ann_file)
-            out.append(inst)
+            rep.keep(out, where, lambda: _coco_instance(ann, img, image_dir, mapping, dataset,
+                                                        counts, check_images), ann_file)
     unknown = [a for a in anns if a["image_id"] not in coco.imgs]
     for a in unknown:
         rep.error(f"annotation id {a['id']} (annotations[{a['_index']}])",
@@ -181,16 +173,8 @@ def read_mpii(ann_file, image_dir, *, on_error: str = "raise", check_images: boo
     for i, entry in enumerate(data):
         name = entry.get("image") if isinstance(entry, dict) else None
         where = f"entry {i}" + (f" (image {name})" if isinstance(name, str) else "")
-        try:
-            inst = _mpii_instance(entry, i, image_dir, mapping, check_images)
-        except _EntryError as e:
-            rep.error(where, str(e))
-            continue
-        if inst is None:
-            rep.empty += 1
-            continue
-        inst.source = str(ann_file)
-        out.append(inst)
+        rep.keep(out, where, lambda: _mpii_instance(entry, i, image_dir, mapping, check_images),
+                 ann_file)
     rep.finish(len(out))
     return out
 
