@@ -269,6 +269,58 @@ def test_movenet_teachers_teach_their_chosen_points_where_sure(shared_data):
     assert want[:4].any() and not (want & batch["mask"]).any()  # v2: not where labelled
 
 
+def test_thunders_maps_teach_a_smaller_students_maps_at_the_same_pixels(shared_data):
+    """kind "movenet_maps": Thunder run at its 256 px on a 160 px student's crop gives its
+    four maps on the student's 40x40 cells; the student's own decoder reads them back to
+    Thunder's points (within a pixel), Thunder's widened weights run at 160 are pulled
+    towards them on exactly the taught points, and maps equal to the teacher's cost
+    nothing."""
+    from uniskel.engine.models.model import config_for, from_config
+    from uniskel.training import losses, students
+    from uniskel.training.config import TeacherSpec, TrainConfig
+    from uniskel.training.teachers import build_teachers
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(arch="movenet_thunder", input_size=(160, 160),
+                      datasets=[lspet_spec(shared_data)], teachers=[
+                          TeacherSpec("movenet_maps", "movenet_thunder",
+                                      points=tuple(COCO17[5:]), role="coco",
+                                      where_gt=False, min_conf=0.2, weight=1.0)])
+    ctx = ctx_for(cfg.arch, cfg.input_size)
+    (teacher,) = build_teachers(cfg, torch.device("cpu"), ctx)
+    assert teacher.name == "teacher_thunder_maps" and teacher.covers.sum() == 12
+    batch = real_batch(shared_data, cfg.input_size)
+    pts, maps = teacher.run(batch)
+    assert maps["heatmap"].shape == (8, 21, 40, 40) and maps["offset"].shape == (8, 42, 40, 40)
+    net = from_config(config_for(cfg.arch, input_size=cfg.input_size))
+    students.published_weights(net, students.row(cfg.arch))
+    back = net.decode(maps)[:, :17]
+    sure = pts[:, :17, 2] > 0.3
+    assert sure.sum() > 40
+    assert (back[..., :2] - pts[:, :17, :2]).norm(dim=-1)[sure].median() < 1.0
+    batch["mask"][:] = False
+    batch["mask"][:4] = True  # four labelled samples: where_gt false leaves them alone
+    want = torch.zeros_like(batch["mask"])
+    want[4:, 5:17] = pts[4:, 5:17, 2] > 0.2
+    assert want.any()
+    assert torch.equal(taught_by_gradient(teacher, batch, ctx, net), want)
+    w = want.float()
+    assert losses.maps_distill_loss(maps, maps, w, cfg.loss) == 0
+    assert losses.maps_distill_loss(net.maps(batch["image"]), maps, w, cfg.loss) > 0.1
+
+
+def test_a_maps_teacher_needs_a_movenet_student(shared_data):
+    """A SimCC student has no maps for a maps teacher to teach: refused in one line when
+    the teachers are built."""
+    from uniskel.training.config import TeacherSpec, TrainConfig
+    from uniskel.training.teachers import build_teachers
+
+    spec = TeacherSpec("movenet_maps", "movenet_thunder", role="coco")
+    cfg = TrainConfig(arch="tiny", datasets=[lspet_spec(shared_data)], teachers=[spec])
+    with pytest.raises(UniskelError, match="teaches a MoveNet's maps, which the tiny"):
+        build_teachers(cfg, torch.device("cpu"), ctx_for(cfg.arch, cfg.input_size))
+
+
 def test_a_logit_teacher_or_a_crafted_file_is_refused_in_one_line(shared_data, tmp_path):
     """A SimCC-logit teacher cannot teach a MoveNet student; a pickle posing as a
     teacher's checkpoint, a teacher asked for points it lacks, and a Thunder ONNX as the

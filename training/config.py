@@ -42,7 +42,8 @@ class TeacherSpec:
     """One teacher of the student (training/teachers.py: ``KINDS`` turns it into one)."""
     kind: str                      # "model" (a PoseNet checkpoint, run online each step) |
                                    # "blazepose" (keypoints cached once per image) |
-                                   # "movenet" (a network's decoded points, online)
+                                   # "movenet" (a network's decoded points, online) |
+                                   # "movenet_maps" (a MoveNet's four maps, online)
     path: str = ""                 # checkpoint for kind=model; for kind=movenet
                                    # "movenet_thunder", "movenet_lightning", a published
                                    # MoveNet .onnx or a uniskel .pt
@@ -213,7 +214,7 @@ def _formats() -> tuple:
 
 #: the kinds of teacher a config may name; training/teachers.py's ``KINDS`` builds each
 #: (tests/test_distillation.py keeps the two equal)
-TEACHER_KINDS = ("model", "blazepose", "movenet")
+TEACHER_KINDS = ("model", "blazepose", "movenet", "movenet_maps")
 
 
 def _teacher_kinds() -> tuple:
@@ -392,7 +393,7 @@ def config_problem(cfg: TrainConfig) -> str | None:
     for key, spec_type in (("datasets", DatasetSpec), ("teachers", TeacherSpec)):
         for i, spec in enumerate(getattr(cfg, key), 1):
             found = found or V.problem(rules[spec_type], spec, f"{key}[{i}].")
-            if not found and spec_type is TeacherSpec and spec.kind in ("model", "movenet") \
+            if not found and spec_type is TeacherSpec and spec.kind != "blazepose" \
                     and not spec.path:
                 found = f"{key}[{i}].path = '': a {spec.kind} teacher needs its network"
             if not found and spec_type is DatasetSpec and spec.format != "unlabelled" \

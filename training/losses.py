@@ -150,3 +150,40 @@ def heatmap_points_loss(maps: dict, coords: torch.Tensor, weight: torch.Tensor,
             per = per * has_center.float()
         loss = loss + cfg.center_weight * per.sum() / total
     return loss
+
+
+def _bernoulli_kl(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Per cell KL(Bernoulli(t) || Bernoulli(s)) (>= 0, 0 where the maps agree)."""
+    s, t = s.float().clamp(1e-4, 1 - 1e-4), t.float().clamp(1e-4, 1 - 1e-4)
+    return t * (t.log() - s.log()) + (1 - t) * ((1 - t).log() - (1 - s).log())
+
+
+def maps_distill_loss(maps: dict, teacher: dict, weight: torch.Tensor,
+                      cfg: LossConfig) -> torch.Tensor:
+    """The MoveNet-family student's maps pulled towards a MoveNet teacher's maps on the
+    same crop (``teacher``: the same four maps, already at the student's cells and in its
+    keypoint order, offsets and regression in its cells).
+
+    Per taught point (``weight`` (N, K) >= 0): the per-cell Bernoulli KL between the two
+    heatmaps, summed over the cells; L1 on the offsets weighted by the teacher's heatmap
+    (where a peak can be read) and on the regression weighted by its centre map (where the
+    person's centre is read, x ``cfg.reg_weight``). The centre maps' KL counts once per
+    sample with any taught point (x ``cfg.center_weight``). Each term is a sum divided by
+    the total point weight (clamped at 1), as ``heatmap_points_loss``'s."""
+    heat = maps["heatmap"]
+    n, k, cells = heat.shape[0], heat.shape[1], heat.shape[-1]
+    w = weight.float()
+    total = w.sum().clamp_min(1.0)
+    t_heat = teacher["heatmap"][:, :k].float()
+    loss = (_bernoulli_kl(heat, t_heat).sum((2, 3)) * w).sum() / total
+    near = t_heat / t_heat.sum((2, 3), keepdim=True).clamp_min(1e-6)     # (N, K, C, C)
+    off = (maps["offset"].float() - teacher["offset"].float()).abs().view(n, k, 2, cells, cells)
+    loss = loss + ((off.sum(2) * near).sum((2, 3)) * w).sum() / total
+    t_centre = teacher["center"].float()
+    at = t_centre / t_centre.sum((2, 3), keepdim=True).clamp_min(1e-6)   # (N, 1, C, C)
+    reg = (maps["regress"].float() - teacher["regress"].float()).abs().view(n, k, 2, cells, cells)
+    loss = loss + cfg.reg_weight * ((reg.sum(2) * at).sum((2, 3)) * w).sum() / total
+    if cfg.center_weight > 0:
+        per = _bernoulli_kl(maps["center"], t_centre).sum((1, 2, 3)) * (w.sum(1) > 0)
+        loss = loss + cfg.center_weight * per.sum() / total
+    return loss

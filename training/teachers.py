@@ -320,6 +320,79 @@ class PointsModel:
         return out
 
 
+class MapsTeacher(PointsTeacher):
+    """A MoveNet network's four maps on the student's own crop (``model``: a
+    ``MapsModel``) teaching a MoveNet-family student's maps directly
+    (``losses.maps_distill_loss``): where each point may be and how sure, not only the
+    point it decodes. Points it is unsure of (under ``min_conf``), below a cut or under an
+    occluder are not taught, as with ``PointsTeacher``."""
+
+    def points(self, batch):
+        k = self.run(batch)[0]
+        return (self.covers.to(k.device)[None] & (k[..., 2] > self.min_conf)
+                & ~below_cut(batch, k[..., :2]))
+
+    def loss(self, pred, batch, taught, ctx):
+        from uniskel.training import losses
+        if not taught.any():
+            return None
+        return losses.maps_distill_loss(pred, self.run(batch)[1], taught.float(), ctx.loss)
+
+    def weight_total(self, batch, taught):
+        return taught.float().sum()
+
+
+class MapsModel:
+    """A frozen MoveNet (published, or a uniskel MoveNet-family .pt) as a maps teacher:
+    square crops (B, 3, S, S) RGB 0..255 -> its decoded points (B, 21, 3) in crop px and
+    its four maps resampled onto a student's cells (S/4: cell j reads the teacher at the
+    same crop pixel), in unified keypoint order (zeros where it gives nothing), offsets
+    and regression in the student's cells."""
+
+    def __init__(self, points: PointsModel):
+        self.points = points
+        self.net, self.input_size = points.net, points.input_size[0]
+        if not hasattr(self.net, "maps"):
+            raise UniskelError(f"teacher {points.path}: a movenet_maps teacher must be a "
+                               f"MoveNet network (its maps teach); give it as kind = "
+                               f"'movenet' instead")
+        self.gives = points.gives.copy()
+        self.gives[[d for d, _ in points.derive]] = False  # maps exist only for its own
+
+    def __call__(self, images):
+        import torch
+        import torch.nn.functional as F
+        with torch.no_grad():
+            b, _, s, _ = images.shape
+            t = self.input_size
+            x = images.float()
+            if s != t:
+                x = F.interpolate(x, size=(t, t), mode="bilinear", align_corners=False)
+            m = self.net.maps(x)
+            k = self.net.decode(m).float()
+            r, tc, sc = t / s, t // 4, s // 4
+            g = torch.arange(sc, dtype=torch.float32, device=x.device) * r * 2 / (tc - 1) - 1
+            grid = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1)[None].expand(b, -1, -1, -1)
+
+            def at_student(v):
+                return F.grid_sample(v.float(), grid, mode="bilinear", padding_mode="border",
+                                     align_corners=True)
+            idx = self.points.index.to(x.device)
+            n = skeleton.NUM_KEYPOINTS
+            out = {"heatmap": torch.zeros(b, n, sc, sc, device=x.device),
+                   "offset": torch.zeros(b, 2 * n, sc, sc, device=x.device),
+                   "regress": torch.zeros(b, 2 * n, sc, sc, device=x.device),
+                   "center": at_student(m["center"])}
+            out["heatmap"][:, idx] = at_student(m["heatmap"])
+            pairs = torch.stack([2 * idx, 2 * idx + 1], 1).flatten()
+            for name in ("offset", "regress"):
+                out[name][:, pairs] = at_student(m[name]) / r
+            pts = torch.zeros(b, n, 3, device=images.device)
+            pts[:, idx, :2] = (k[..., :2] / r).to(pts)
+            pts[:, idx, 2] = k[..., 2].to(pts).clamp(0, 1)
+        return pts, out
+
+
 def _frozen(net, device):
     net = net.eval().to(device)
     for p in net.parameters():
@@ -387,12 +460,35 @@ def movenet_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], de
                          _or(spec.min_conf, lc.teacher_min_conf))
 
 
+
+def movenet_maps_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], device,
+                         ctx: LossContext) -> MapsTeacher:
+    """kind = "movenet_maps": as "movenet", but its maps (heatmaps, offsets, regression,
+    centre) teach the student's maps, on the points it gives (``spec.points`` narrows
+    them). Only a MoveNet-family student has those maps."""
+    import torch
+
+    from uniskel.training.students import MOVENET
+    if ctx.family is not MOVENET:
+        raise UniskelError(f"teacher {spec.path}: a movenet_maps teacher teaches a MoveNet's "
+                           f"maps, which the {cfg.arch} student has not; give it as kind = "
+                           f"'movenet' (its decoded points teach any student)")
+    t = movenet_teacher(spec, cfg, datasets, device, ctx)
+    model = MapsModel(t.model)
+    covers = t.covers.cpu().numpy() & model.gives
+    if not covers.any():
+        raise UniskelError(f"teacher {spec.path}: its maps give none of "
+                           f"{', '.join(spec.points)}")
+    return MapsTeacher(t.name + "_maps", torch.as_tensor(covers, device=device), t.weight,
+                       t.decay, t.on_gt, model, t.min_conf)
+
 # kind in a config -> the function building that teacher (spec, cfg, dataset names,
 # device, LossContext)
 KINDS = {
     "model": model_teacher,
     "blazepose": blazepose_teacher,
     "movenet": movenet_teacher,
+    "movenet_maps": movenet_maps_teacher,
 }
 
 
