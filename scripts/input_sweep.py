@@ -5,6 +5,7 @@ and Thunder timed in the same run (scripts/time_models.py; the ratio is what car
 over to another machine).
 
     python scripts/input_sweep.py runs/student_v3/last.pt --sizes 192 224 256
+    python scripts/input_sweep.py movenet_thunder --sizes 160 192 256 --out runs/sweep_thunder
 
 Writes runs/sweep/<size>.pt (the slim weights with that input size), <size>.onnx and
 runs/eval/v2_{lsp,pool,dev}_<out folder's name><size>.json, then prints one row per size: LSPET limbs
@@ -36,9 +37,25 @@ def sets() -> dict:
     }
 
 
+def published(arch: str) -> dict:
+    """Google's published MoveNet ``arch`` widened to the 21 points (the four added
+    points from their neighbours, untrained), as a checkpoint's parts."""
+    import dataclasses
+
+    from uniskel.engine.models.model import config_for, from_config
+    from uniskel.training import students
+
+    cfg = config_for(arch, person_score=0.12)
+    model = from_config(cfg)
+    students.published_weights(model, students.row(arch))
+    return {"config": dataclasses.asdict(cfg), "state_dict": model.state_dict(),
+            "meta": {"started_from": arch}}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("checkpoint", help="a MoveNet-family .pt, or movenet_lightning / "
+                    "movenet_thunder: Google's weights widened to the 21 points")
     ap.add_argument("--sizes", type=int, nargs="+", default=[192, 224, 256])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "sweep")
     args = ap.parse_args(argv)
@@ -48,7 +65,8 @@ def main(argv=None) -> int:
     uniskel = [sys.executable, "-m", "uniskel"]
     args.out.mkdir(parents=True, exist_ok=True)
     (ROOT / "runs" / "eval").mkdir(parents=True, exist_ok=True)
-    ck = load_checkpoint(args.checkpoint)
+    ck = published(args.checkpoint) if args.checkpoint.startswith("movenet_") \
+        else load_checkpoint(args.checkpoint)
     if ck["config"]["arch"] not in ("movenet_lightning", "movenet_thunder"):
         raise SystemExit(f"{args.checkpoint}: not a MoveNet-family student")
     onnx = []
