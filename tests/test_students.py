@@ -309,6 +309,50 @@ def test_thunders_maps_teach_a_smaller_students_maps_at_the_same_pixels(shared_d
     assert losses.maps_distill_loss(net.maps(batch["image"]), maps, w, cfg.loss) > 0.1
 
 
+def test_teachers_see_the_crop_at_their_size_and_answer_at_the_students(shared_data):
+    """config teacher_size: crops rendered at 256, the student's view downscaled to 160
+    (loop.student_view: labels and cut line scaled with it); Thunder, as points or as
+    maps, runs on the 256 rendering and answers in the student's pixels and cells: on
+    the labels as closely as on the crop rendered at 160 (LSPET's small photos hold no
+    more detail at 256; on COCO's the sharper view is worth 5 AP, model card)."""
+    from uniskel.engine.models.model import config_for, from_config
+    from uniskel.training.config import TeacherSpec, TrainConfig
+    from uniskel.training.loop import student_view
+    from uniskel.training.teachers import build_teachers
+
+    torch.set_num_threads(1)
+    specs = [TeacherSpec("movenet", "movenet_thunder", points=tuple(COCO17), role="coco",
+                         min_conf=0.3),
+             TeacherSpec("movenet_maps", "movenet_thunder", points=tuple(COCO17), role="coco",
+                         min_conf=0.3)]
+    cfg = TrainConfig(arch="movenet_thunder", input_size=(160, 160), teacher_size=256,
+                      datasets=[lspet_spec(shared_data, 16)], teachers=specs)
+    ctx = ctx_for(cfg.arch, cfg.input_size)
+    big = real_batch(shared_data, (256, 256), 16)
+    big["cut"][:, :] = torch.tensor([0.0, 1.0, -128.0])  # a cut at y = 128 of 256
+    view = student_view(big, (160, 160))
+    assert view["image"].shape == (16, 3, 160, 160) and view["teacher_image"] is big["image"]
+    assert torch.allclose(view["coords"], big["coords"] * 0.625)
+    assert torch.allclose(view["cut"][:, 2], torch.full((16,), -80.0))
+    small = real_batch(shared_data, (160, 160), 16)
+    assert torch.allclose(view["coords"], small["coords"], atol=1e-3)
+    net = from_config(config_for(cfg.arch, input_size=(160, 160)))
+    for spec in specs:
+        cfg.teachers = [spec]
+        (t,) = build_teachers(cfg, torch.device("cpu"), ctx)
+        sure = view["mask"][:, :17].clone()
+        errs = []
+        for batch in (view, small):
+            k = t.run(batch)
+            if spec.kind == "movenet_maps":
+                k = net.decode(k[1])  # its maps, read by the student's decoder
+            sure &= k[:, :17, 2] > 0.3
+            errs.append((k[:, :17, :2] - batch["coords"][:, :17]).norm(dim=-1))
+        assert sure.sum() > 60
+        sharp, blurred = (e[sure].median().item() for e in errs)
+        assert sharp < 0.05 * 160 and sharp < 1.2 * blurred, (spec.kind, sharp, blurred)
+
+
 def test_a_maps_teacher_needs_a_movenet_student(shared_data):
     """A SimCC student has no maps for a maps teacher to teach: refused in one line when
     the teachers are built."""

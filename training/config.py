@@ -106,6 +106,10 @@ class TrainConfig:
     on_error: str = "skip"         # bad annotation entries / images: "skip" (logged) | "raise"
     repair_lr_swaps: bool = True   # fix LSPET's left/right swaps using the BlazePose teacher
     cache_dir: str = "runs/cache"
+    teacher_size: int = 0          # > 0: crops are rendered at this size (square), the
+                                   # teachers that run on the crop see that, the student
+                                   # the same crop downscaled to input_size (loop.py
+                                   # student_view); 0: both see input_size
     loss: "LossConfig" = None      # filled in __post_init__
     augment: "AugmentConfig" = None
     final_epochs: int = 0          # the last N epochs draw their samples with final_augment
@@ -271,6 +275,7 @@ def _rules() -> dict:
             "on_error": V.one_of("skip", "raise"),
             "repair_lr_swaps": V.flag(),
             "cache_dir": V.text(),
+            "teacher_size": V.whole(0),
             "final_epochs": V.whole(0),
         },
         DatasetSpec: {
@@ -405,6 +410,10 @@ def config_problem(cfg: TrainConfig) -> str | None:
     if not found:
         from uniskel.training.students import problem
         found = problem(cfg.arch, cfg.input_size)
+    if not found and cfg.teacher_size and (cfg.input_size[0] != cfg.input_size[1]
+                                           or cfg.teacher_size < cfg.input_size[0]):
+        found = (f"teacher_size = {cfg.teacher_size}: crops rendered for the teachers must be "
+                 f"square and at least the student's input ({list(cfg.input_size)})")
     if not found and cfg.final_epochs > cfg.epochs:
         found = (f"final_epochs = {cfg.final_epochs}: must be at most epochs "
                  f"({cfg.epochs})")

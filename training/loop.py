@@ -49,6 +49,8 @@ class Plan:
     amp: bool = False              # float16 autocast (CUDA)
     clip_norm: float = 5.0
     max_steps: int | None = None   # stop (and checkpoint) after this many steps in all
+    student_size: tuple | None = None  # batches rendered larger (config teacher_size):
+                                   # the student's (height, width), ``student_view``
 
 
 @dataclass
@@ -81,6 +83,26 @@ def to_device(batch: dict, device) -> dict:
     out = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     if device.type == "cpu":  # oneDNN's fast convolution layout
         out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+    return out
+
+
+def student_view(batch: dict, size) -> dict:
+    """A batch rendered at the teachers' size, seen by the student at ``size``: the image
+    downscaled (antialiased) into ``image``, the rendering kept as ``teacher_image`` for
+    the teachers that run on the crop (training/teachers.py), and every position in
+    pixels (labels, cached teachers' points, the cut line's offset) scaled with it."""
+    import torch
+    import torch.nn.functional as F
+    big = batch["image"]
+    f = size[1] / big.shape[-1]
+    out = dict(batch, teacher_image=big, coords=batch["coords"] * f,
+               teacher_coords=batch["teacher_coords"] * f, cut=batch["cut"].clone())
+    out["cut"][..., 2] *= f
+    small = F.interpolate(big.float(), size=tuple(size), mode="bilinear",
+                          align_corners=False, antialias=True)
+    last = torch.channels_last if big.is_contiguous(memory_format=torch.channels_last) \
+        else torch.contiguous_format  # as to_device left it (oneDNN's layout on the CPU)
+    out["image"] = small.contiguous(memory_format=last)
     return out
 
 
@@ -137,6 +159,8 @@ def run(model, optimizer, scheduler, scaler, batches: Callable[[int, int], Itera
                 h.epoch_start(progress, plan)
             for batch in loader:
                 batch = to_device(batch, plan.device)
+                if plan.student_size is not None:
+                    batch = student_view(batch, plan.student_size)
                 loss = batch_loss(model, batch, teachers, ctx, plan.mode, progress.epoch,
                                   plan.epochs, plan.amp, group)
                 shown = loss if group is None else reduced(loss, group)

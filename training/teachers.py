@@ -209,12 +209,21 @@ class PointsTeacher:
     kind: str = "online"
     _seen: tuple | None = None  # (the batch's images, the teacher's points on them)
 
-    def run(self, batch) -> "torch.Tensor":
-        """The teacher's (B, 21, 3) on this batch's images: once per batch."""
-        img = batch["image"]
+    def run(self, batch):
+        """The teacher on this batch's crops, once per batch: its (B, 21, 3) in the
+        student's crop pixels. It sees the crops at the teachers' size where the batch
+        has them (``teacher_image``, config teacher_size; loop.student_view)."""
+        img = batch.get("teacher_image", batch["image"])
         if self._seen is None or self._seen[0] is not img:
-            self._seen = (img, self.model(img))
+            self._seen = (img, self.answer(img, batch["image"].shape[-1]))
         return self._seen[1]
+
+    def answer(self, img, student: int):
+        k = self.model(img)
+        if img.shape[-1] != student:
+            k = k.clone()
+            k[..., :2] *= student / img.shape[-1]
+        return k
 
     def points(self, batch):
         k = self.run(batch)
@@ -327,6 +336,9 @@ class MapsTeacher(PointsTeacher):
     point it decodes. Points it is unsure of (under ``min_conf``), below a cut or under an
     occluder are not taught, as with ``PointsTeacher``."""
 
+    def answer(self, img, student: int):
+        return self.model(img, student)
+
     def points(self, batch):
         k = self.run(batch)[0]
         return (self.covers.to(k.device)[None] & (k[..., 2] > self.min_conf)
@@ -344,10 +356,11 @@ class MapsTeacher(PointsTeacher):
 
 class MapsModel:
     """A frozen MoveNet (published, or a uniskel MoveNet-family .pt) as a maps teacher:
-    square crops (B, 3, S, S) RGB 0..255 -> its decoded points (B, 21, 3) in crop px and
-    its four maps resampled onto a student's cells (S/4: cell j reads the teacher at the
-    same crop pixel), in unified keypoint order (zeros where it gives nothing), offsets
-    and regression in the student's cells."""
+    square crops (B, 3, R, R) RGB 0..255, seen by a student at S (default R) -> its
+    decoded points (B, 21, 3) in the student's crop px and its four maps resampled onto
+    the student's cells (S/4: cell j reads the teacher at the same crop pixel), in
+    unified keypoint order (zeros where it gives nothing), offsets and regression in the
+    student's cells."""
 
     def __init__(self, points: PointsModel):
         self.points = points
@@ -359,14 +372,15 @@ class MapsModel:
         self.gives = points.gives.copy()
         self.gives[[d for d, _ in points.derive]] = False  # maps exist only for its own
 
-    def __call__(self, images):
+    def __call__(self, images, student: int | None = None):
+        """``student``: the student's crop size, when ``images`` are rendered larger."""
         import torch
         import torch.nn.functional as F
         with torch.no_grad():
-            b, _, s, _ = images.shape
-            t = self.input_size
+            b, _, size, _ = images.shape
+            s, t = student or size, self.input_size
             x = images.float()
-            if s != t:
+            if size != t:
                 x = F.interpolate(x, size=(t, t), mode="bilinear", align_corners=False)
             m = self.net.maps(x)
             k = self.net.decode(m).float()

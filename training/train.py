@@ -248,7 +248,8 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
     if group is not None and main:
         group.barrier()
     final_from = cfg.epochs - cfg.final_epochs if cfg.final_epochs > 0 else None
-    data = D.MixedSamples(sources, cfg.input_size, cfg.augment, cfg.loss, cfg.seed,
+    rendered = (cfg.teacher_size,) * 2 if cfg.teacher_size else tuple(cfg.input_size)
+    data = D.MixedSamples(sources, rendered, cfg.augment, cfg.loss, cfg.seed,
                           cfg.on_error, cfg.final_augment or cfg.augment, final_from)
     per_epoch = cfg.samples_per_epoch or sum(len(s[1]) for s in sources)
     steps_per_epoch = per_epoch // global_batch
@@ -308,7 +309,8 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
         run_hooks = [loop.ProgressBar()] + ([tb] if tb else []) + ([ema] if ema else []) + [
             loop.Checkpoints(last, state, cfg.checkpoint_every)] + list(hooks or [])
     plan = loop.Plan(cfg.epochs, steps_per_epoch, device, cfg.mode, amp, cfg.clip_norm,
-                     max_steps=max_steps)
+                     max_steps=max_steps,
+                     student_size=tuple(cfg.input_size) if cfg.teacher_size else None)
     loop.run(model, opt, sched, scaler, batches, teachers, ctx, plan, progress, run_hooks,
              group)
     return last
