@@ -225,8 +225,12 @@ class PointsTeacher:
             k[..., :2] *= student / img.shape[-1]
         return k
 
+    def keypoints(self, batch) -> "torch.Tensor":
+        """Its (B, 21, 3) points in the student's crop pixels."""
+        return self.run(batch)
+
     def points(self, batch):
-        k = self.run(batch)
+        k = self.keypoints(batch)
         return (self.covers.to(k.device)[None] & (k[..., 2] > self.min_conf)
                 & ~below_cut(batch, k[..., :2]))
 
@@ -339,10 +343,8 @@ class MapsTeacher(PointsTeacher):
     def answer(self, img, student: int):
         return self.model(img, student)
 
-    def points(self, batch):
-        k = self.run(batch)[0]
-        return (self.covers.to(k.device)[None] & (k[..., 2] > self.min_conf)
-                & ~below_cut(batch, k[..., :2]))
+    def keypoints(self, batch):
+        return self.run(batch)[0]
 
     def loss(self, pred, batch, taught, ctx):
         from uniskel.training import losses
@@ -474,7 +476,6 @@ def movenet_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], de
                          _or(spec.min_conf, lc.teacher_min_conf))
 
 
-
 def movenet_maps_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], device,
                          ctx: LossContext) -> MapsTeacher:
     """kind = "movenet_maps": as "movenet", but its maps (heatmaps, offsets, regression,
@@ -495,6 +496,7 @@ def movenet_maps_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str
                            f"{', '.join(spec.points)}")
     return MapsTeacher(t.name + "_maps", torch.as_tensor(covers, device=device), t.weight,
                        t.decay, t.on_gt, model, t.min_conf)
+
 
 # kind in a config -> the function building that teacher (spec, cfg, dataset names,
 # device, LossContext)
