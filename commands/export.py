@@ -5,6 +5,8 @@
 
 - ``--weights``: the slim PyTorch file (config, state_dict, meta; no optimiser state).
 - ``--onnx``: ONNX for ONNX Runtime, checked against PyTorch on a random batch.
+- ``--int8``: the ONNX model quantized for the CPU (a MoveNet-family model;
+  training/quantize.py), calibrated on training people under ``--calibration-data``.
 - ``--tensorrt``: also compile and cache the TensorRT engine (needs torch-tensorrt and CUDA).
 """
 from __future__ import annotations
@@ -33,6 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", type=Path, metavar="FILE.json",
                    help="the model's quality estimate (expected OKS from its confidences), "
                         "as fitted by python -m training.quality (written into the model config)")
+    p.add_argument("--int8", action="store_true",
+                   help="write the ONNX model quantized to int8 for the CPU (MoveNet-family "
+                        "models; calibrated on training people, training/quantize.py)")
+    p.add_argument("--calibration-data", type=Path, default=Path("../shared/data"),
+                   metavar="DIR", help="--int8: the folder holding coco_extra/ and lspet/ "
+                                       "(default ../shared/data)")
     p.add_argument("--tensorrt", action="store_true",
                    help="also build the cached TensorRT engine (torch-tensorrt + CUDA)")
 
@@ -51,6 +59,8 @@ def run(args) -> int:
     if any(v is not None for v in settings.values()) and not args.weights:
         raise UniskelError("export: --person-score, --decode-window, --peak-band and "
                            "--quality need --weights")
+    if args.int8 and not args.onnx:
+        raise UniskelError("export: --int8 needs --onnx")
     if args.peak_band is not None and args.peak_band < 0:
         raise UniskelError("export: --peak-band must be 0 or more")
     src = args.checkpoint
@@ -74,7 +84,10 @@ def run(args) -> int:
         export.record_if_bundled(args.weights)
         print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")
         src = args.weights
-    if args.onnx:
+    if args.onnx and args.int8:
+        export.int8_onnx(src, args.onnx, args.calibration_data)
+        export.record_if_bundled(args.onnx)
+    elif args.onnx:
         from uniskel.engine.models.export_onnx import export_checkpoint
         export_checkpoint(src, args.onnx)
         export.record_if_bundled(args.onnx)

@@ -47,6 +47,29 @@ def read_quality(path):
         raise UniskelError(f"export: {path} is not a uniskel quality result ({e})") from None
 
 
+def int8_onnx(checkpoint, out: Path, data: Path) -> None:
+    """The checkpoint's ONNX model quantized to int8 (training/quantize.py) into ``out``,
+    calibrated on the training people under ``data``; the float model is made on the way
+    and not kept."""
+    import tempfile
+
+    from uniskel.engine.models.export_onnx import export_checkpoint
+    from uniskel.training import quantize
+    from uniskel.training.checkpoint import load_checkpoint
+
+    cfg = load_checkpoint(checkpoint)["config"]
+    if not str(cfg.get("arch", "")).startswith("movenet_"):
+        raise UniskelError(f"export --int8: {cfg.get('arch')!r} is not a MoveNet-family "
+                           "model; int8 is measured for those alone")
+    crops = quantize.calibration_crops(quantize.calibration_sets(Path(data)),
+                                       cfg["input_size"])
+    with tempfile.TemporaryDirectory(prefix="uniskel-int8-") as tmp:
+        fp32 = export_checkpoint(checkpoint, Path(tmp) / "float.onnx")
+        moved = quantize.int8_twin(fp32, out, crops)
+    print(f"onnx: {out} ({out.stat().st_size / 1e6:.1f} MB), int8; its keypoints lie a "
+          f"median {moved:.2f} px from the float model's on {len(crops)} training crops")
+
+
 def record_if_bundled(path: Path) -> None:
     """Writing the bundled model: record its SHA-256 (assets/models/SHA256SUMS), which
     every default load checks."""
