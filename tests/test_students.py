@@ -662,8 +662,8 @@ def test_close_ups_and_ignored_labels(shared_data):
 
 
 def test_no_teacher_teaches_below_a_cut(shared_data):
-    """A point teacher run on a cut crop is silent where its points fall below the line;
-    the MoveNet student's ground-truth loss pulls the hidden points' maps towards empty."""
+    """A point teacher run on a cut crop is silent where its points fall below the line
+    and on the labelled points hidden there, wherever it puts them; the MoveNet student's ground-truth loss pulls the hidden points' maps towards empty."""
     from torch.utils.data import default_collate
 
     from uniskel.engine.models.model import config_for, from_config
@@ -681,6 +681,10 @@ def test_no_teacher_teaches_below_a_cut(shared_data):
                         for line, xy in zip(batch["cut"].double(), k[..., :2].double())])
     offered = t.points(batch)
     assert down.any() and not (offered & down).any() and offered.any()
+    # the labelled points hidden below the cut: silent wherever the teacher draws them
+    # (it draws some above the line, where their maps must still be empty)
+    hidden = batch["hidden"]
+    assert (hidden & ~down & (k[..., 2] > 0)).any() and not (offered & hidden).any()
     batch["occluded"] = torch.zeros_like(batch["mask"])  # points under pasted occluders:
     batch["occluded"][:, :5] = True                      # silent there too
     assert torch.equal(t.points(batch), offered & ~batch["occluded"])

@@ -65,9 +65,12 @@ class Teacher(Protocol):
 
 def below_cut(batch: dict, xy) -> "torch.Tensor":
     """(B, K) bool: where no teacher teaches: points ``xy`` (B, K, 2) below their crop's
-    cut line (training/framing.py; the picture has nothing there), and the sample's points
-    under pasted occluders (``batch["occluded"]``, training/augment.py: a teacher run on
-    the occluded crop sees the occluder there, not the person)."""
+    cut line (training/framing.py; the picture has nothing there), the labelled points
+    hidden below it wherever the teacher puts them (``batch["hidden"]``: their maps must
+    be empty, and a teacher that draws them above the cut would teach the opposite), and
+    the sample's points under pasted occluders (``batch["occluded"]``,
+    training/augment.py: a teacher run on the occluded crop sees the occluder there, not
+    the person)."""
     import torch
     hid = torch.zeros(xy.shape[:2], dtype=torch.bool, device=xy.device)
     line = batch.get("cut")
@@ -75,9 +78,9 @@ def below_cut(batch: dict, xy) -> "torch.Tensor":
         line = line.to(xy)
         hid = xy[..., 0] * line[:, None, 0] + xy[..., 1] * line[:, None, 1] \
             + line[:, None, 2] >= 0
-    occluded = batch.get("occluded")
-    if occluded is not None:
-        hid = hid | occluded.to(hid.device).bool()
+    for name in ("hidden", "occluded"):
+        if batch.get(name) is not None:
+            hid = hid | batch[name].to(hid.device).bool()
     return hid
 
 
