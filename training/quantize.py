@@ -7,8 +7,9 @@
   uint8 x int8 products, and this costs nothing measurable here;
 - the convolutions alone, and not those of the stem (``backbone.0``, ``backbone.1``)
   or the feature pyramid (``top``, ``lateral``, ``smooth``): quantized, those lost the
-  most accuracy (each one's share measured by leaving it in float: docs/model-card.md,
-  "int8 on the CPU").
+  most accuracy (each one's share measured by leaving it in float), nor the heatmap and
+  centre heads, whose low confidences int8 raised (points below a cut drawn 42% -> 58%
+  of the time). The model card, assets/models/README.md, "Thunder's width at 192 px".
 
 Calibration crops are people from training sets only (coco_extra's labelled people and
 LSPET 0-999), cropped as the live pipeline crops a box; validation stays out of it.
@@ -23,7 +24,8 @@ import numpy as np
 from uniskel.engine.errors import UniskelError
 
 #: convolutions kept in float, by the start of their ONNX node name (the exported module path)
-FLOAT_CONVS = ("/backbone.0/", "/backbone.1/", "/top/", "/lateral", "/smooth/")
+FLOAT_CONVS = ("/backbone.0/", "/backbone.1/", "/top/", "/lateral", "/smooth/", "/heatmap/",
+               "/center/")
 CALIBRATION_CROPS = 200
 STRIDE = 20
 
