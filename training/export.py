@@ -53,6 +53,9 @@ def int8_onnx(checkpoint, out: Path, data: Path) -> None:
     and not kept."""
     import tempfile
 
+    from uniskel.engine import extras
+
+    extras.require("eval", "uniskel export --int8 (its calibration reads LSPET's labels)")
     from uniskel.engine.models.export_onnx import export_checkpoint
     from uniskel.training import quantize
     from uniskel.training.checkpoint import load_checkpoint
