@@ -14,7 +14,7 @@ people (after)"):
   detector is sure of), ``too few sure points``, ``merged/cap`` (the same person as
   someone kept, or no room), or ``kept`` but its points not on them.
 
-    python scripts/why_missed.py --set crowd --redetect-every 1 [-v]
+    python scripts/why_missed.py --set crowd --redetect-every 1 [--model M.onnx] [-v]
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def main() -> int:
     ap.add_argument("--images", default="runs/pooled_val/images")
     ap.add_argument("--redetect-every", type=int, default=15)
     ap.add_argument("--max-people", type=int, default=10)
+    ap.add_argument("--model", default=None, help="an ONNX pose model (default: the bundled one)")
     ap.add_argument("-v", "--verbose", action="store_true", help="each miss on its own line")
     a = ap.parse_args()
     if a.set == "crowd":
@@ -47,7 +48,7 @@ def main() -> int:
         clips = cov.coco_stills(a.coco, a.images, 8)
     else:
         clips = cov.coco_pans(a.coco, a.images, 8)
-    pipe = Pipeline(backends.create("onnx", None), smoothing=False, max_people=a.max_people,
+    pipe = Pipeline(backends.create("onnx", a.model), smoothing=False, max_people=a.max_people,
                     keep_frame=False, redetect_every=a.redetect_every)
     t = pipe.tracker
     rec: dict = {}
