@@ -641,6 +641,25 @@ def test_cut_pictures_hide_the_points_below_them(shared_data):
     assert kinds == {"crop", "picture"} and hidden_seen >= 10
 
 
+def test_a_person_upside_down_is_cut_between_knees_and_shoulders_too():
+    """A handstand (knees above the shoulders) gets cut lines as an upright person does,
+    between the two and hiding the shoulders, as eval's mid-torso cut hides them."""
+    from uniskel.training import framing
+
+    k = np.zeros((skeleton.NUM_KEYPOINTS, 2))
+    mask = np.zeros(skeleton.NUM_KEYPOINTS, bool)
+    for name, y in (("left_shoulder", 300), ("right_shoulder", 310), ("left_knee", 100),
+                    ("right_knee", 110)):
+        k[skeleton.INDEX[name]] = (50, y)
+        mask[skeleton.INDEX[name]] = True
+    rng = np.random.default_rng(0)
+    rows = [framing.cut_row(k, mask, rng) for _ in range(50)]
+    assert all(r is not None and 100 + 0.3 * 210 <= r <= 310 for r in rows)
+    upright = k.copy()
+    upright[:, 1] = 410 - upright[:, 1]
+    assert all(100 <= framing.cut_row(upright, mask, rng) <= 310 for _ in range(50))
+
+
 def test_close_ups_and_ignored_labels(shared_data):
     """closeup_prob = 1 frames head and shoulders (shoulders labelled, the ankles hardly
     ever); ignore_points drops LSP's hips from the labels while pelvis is still derived
