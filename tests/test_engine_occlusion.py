@@ -134,3 +134,89 @@ def test_live_the_periodic_detection_keeps_to_the_clock_when_frames_come_slowly(
     assert run(0.1, 30.0, 15) == 3
     assert run(1 / 30, 30.0, 8) == 1  # 30 a second, 8 frames: within both periods
     assert run(0.1, None, 15) == 1  # offline: by the frame count alone, deterministic
+
+
+def test_keep_inside_blacks_out_what_lies_outside_the_box_and_its_margin():
+    crop = np.full((100, 100, 3), 200, np.uint8)
+    occlusion.keep_inside(crop, (40, 20, 60, 80), margin=0.1)  # 2 px, 6 px of margin
+    assert (crop[:, :38] == 0).all() and (crop[:, 62:] == 0).all()
+    assert (crop[:14] == 0).all() and (crop[86:] == 0).all()
+    assert (crop[14:86, 38:62] == 200).all()
+    whole = np.full((10, 10, 3), 7, np.uint8)
+    occlusion.keep_inside(whole, (-5, -5, 20, 20))  # a box past the crop's edges
+    assert (whole == 7).all()
+
+
+def test_crowded_means_another_box_touches():
+    a, b, c = (0, 0, 10, 20), (8, 0, 18, 20), (50, 0, 60, 20)
+    assert occlusion.crowded([a, b, c]) == [True, True, False]
+    assert occlusion.crowded([a]) == [False]
+
+
+def _side_by_side():
+    frame = np.full((480, 640, 3), 20, np.uint8)
+    left, right = (250, 100, 312, 400), (308, 100, 370, 400)  # shoulder to shoulder
+    frame[100:400, 250:300] = 255
+    frame[100:400, 320:370] = 255
+    return frame, left, right
+
+
+def test_in_a_crowd_each_crop_holds_its_own_person_and_their_pose_stays_on_them():
+    frame, left, right = _side_by_side()
+    backend = Recording()
+    pipe = Pipeline(backend, detector=FixedDetector([(*left, 0.9), (*right, 0.9)]),
+                    max_people=2, smoothing=False, keep_frame=False)
+    people = pipe.process(frame, 0.0).people
+    assert len(backend.crops) == 2
+    for crop in backend.crops:  # the sides beyond the box are black, not the frame's 20
+        assert (crop[:, :20] == 0).all() and (crop[:, -20:] == 0).all()
+    assert len(people) == 2
+    for p, box in zip(sorted(people, key=lambda p: p.box[0]), (left, right)):
+        xs = p.keypoints[p.keypoints[:, 2] > 0.5, 0]
+        width = box[2] - box[0]
+        assert xs.min() >= box[0] - 0.1 * width - 1 and xs.max() <= box[2] + 0.1 * width + 1
+    # without it, each crop holds both: the blob model's points spread over the two
+    plain = Recording()
+    Pipeline(plain, detector=FixedDetector([(*left, 0.9), (*right, 0.9)]), max_people=2,
+             smoothing=False, keep_frame=False, keep_inside=False).process(frame, 0.0)
+    assert not (plain.crops[0] == 0).all(-1).any()
+
+
+def test_a_person_alone_is_cropped_as_the_frame_is():
+    frame = np.full((480, 640, 3), 20, np.uint8)
+    frame[100:400, 250:310] = 255
+    backend = Recording()
+    Pipeline(backend, detector=FixedDetector([(250, 100, 310, 400, 0.9)]), max_people=2,
+             smoothing=False, keep_frame=False).process(frame, 0.0)
+    assert not (backend.crops[0] == 0).all(-1).any()
+
+
+class Unsure(Recording):
+    """The blob model, at one confidence for every point."""
+
+    def __init__(self, confidence):
+        super().__init__()
+        self.confidence = confidence
+
+    def infer(self, crops):
+        out = super().infer(crops)
+        out[out[..., 2] > 0, 2] = self.confidence
+        return out
+
+
+def test_someone_new_in_a_crowded_crop_must_be_surer_than_the_pose_bar():
+    bar = 0.12  # mean confidence; the points count as sure from 0.1 here
+    between = bar * (1 + occlusion.MASKED_NEW_BAR) / 2  # over the bar, under the raised one
+    frame, left, right = _side_by_side()
+    crowd = Pipeline(Unsure(between), detector=FixedDetector([(*left, 0.9), (*right, 0.9)]),
+                     max_people=2, smoothing=False, keep_frame=False, min_score=bar, keypoint_threshold=0.1)
+    assert crowd.process(frame, 0.0).people == []
+    sure = Pipeline(Unsure(occlusion.MASKED_NEW_BAR * bar + 0.01),
+                    detector=FixedDetector([(*left, 0.9), (*right, 0.9)]), max_people=2,
+                    smoothing=False, keep_frame=False, min_score=bar, keypoint_threshold=0.1)
+    assert len(sure.process(frame, 0.0).people) == 2
+    alone = np.full((480, 640, 3), 20, np.uint8)
+    alone[100:400, 250:310] = 255
+    one = Pipeline(Unsure(between), detector=FixedDetector([(250, 100, 310, 400, 0.9)]),
+                   max_people=2, smoothing=False, keep_frame=False, min_score=bar, keypoint_threshold=0.1)
+    assert len(one.process(alone, 0.0).people) == 1

@@ -8,6 +8,16 @@ keypoints: torso, limbs, head; ``silhouette``) over the crop of the person behin
 the model sees only who is left: the pixels of the person in front are not the hidden
 person's anyway.
 
+Beside that, whoever stands close: when another person's box touches someone's, what
+lies outside their own box (widened by ``KEEP_MARGIN``) is blacked out of their crop
+(``keep_inside``). A square crop of a narrow box in a crowd is mostly the neighbours, and
+the model took one of them instead (on the crowd pan most people missed were such: their
+pose landed on a neighbour and was dropped outside their box). Black, as the crop's
+border beyond the frame is. Someone newly found in such a crop must be surer than the
+pose bar (``MASKED_NEW_BAR``) and overlap nobody surer (``MASKED_NEW_IOU``): a box
+holding only part of someone (their legs), or halves of two people, then gives a pose of
+that part, a second skeleton on a person already shown.
+
 "In front": the other's box overlaps this person's, reaches lower in the picture (feet
 nearer the camera on a floor or street) by ``LOWER`` of this person's height, and is at
 least ``TALLER`` times as tall (``in_front``). Only what the model was sure of is
@@ -31,6 +41,17 @@ LOWER = 0.05
 #: and how tall, in this person's heights
 TALLER = 1.0
 GREY = 127
+#: the margin kept round a person's box in a crowded crop, in box widths / heights
+KEEP_MARGIN = 0.1
+#: a person newly found in a crowded crop is taken at this multiple of the pose bar
+#: (``Tracker.min_score``): at 1.0 v2 showed 24 ghosts of 151 on the stills (19 of 137
+#: unmasked), at 1.25 17; at 1.5 it found 72.9% of the pans instead of 79%
+#: (docs/measurements.md, "Crowded crops kept inside their box")
+MASKED_NEW_BAR = 1.25
+#: and only where their box overlaps nobody tracked, nor anyone new and surer, at this
+#: IoU: a box over halves of two people crossing became a third person for a frame; at
+#: 0.3 people standing close in the stills were dropped too
+MASKED_NEW_IOU = 0.45
 
 
 def in_front(other, box) -> bool:
@@ -90,3 +111,27 @@ def paint_out(crop: np.ndarray, others: list[np.ndarray], threshold: float) -> N
     for keypoints in others:
         silhouette(mask, keypoints, threshold)
     crop[mask > 0] = GREY
+
+
+def crowded(boxes) -> list[bool]:
+    """For each of ``boxes`` (x0, y0, x1, y1): whether another of them touches it."""
+    def touch(a, b):
+        return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+    return [any(j != i and touch(a, b) for j, b in enumerate(boxes))
+            for i, a in enumerate(boxes)]
+
+
+def keep_inside(crop: np.ndarray, box, margin: float = KEEP_MARGIN) -> None:
+    """Black out, in place, what of ``crop`` (H, W, 3) lies outside ``box`` (x0, y0, x1,
+    y1 in the crop's pixels) widened by ``margin`` of its width and height a side."""
+    h, w = crop.shape[:2]
+    x0, y0, x1, y1 = box[:4]
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    left, top = int(np.clip(np.floor(x0 - mx), 0, w)), int(np.clip(np.floor(y0 - my), 0, h))
+    right = int(np.clip(np.ceil(x1 + mx), 0, w))
+    bottom = int(np.clip(np.ceil(y1 + my), 0, h))
+    crop[:, :left] = 0
+    crop[:, right:] = 0
+    crop[:top] = 0
+    crop[bottom:] = 0
+

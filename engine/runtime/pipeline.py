@@ -8,7 +8,8 @@ and each frame as it ends):
             a detector's boxes when people must be (re)acquired (``engine.runtime.tracker``);
 ``crop``    warp each box to the model input (``engine.runtime.crop``), into one batch buffer;
             over the crop of someone half hidden, the people in front of them painted
-            out (``engine.runtime.occlusion``);
+            out, and round someone in a crowd, what lies outside their box blacked out
+            (``engine.runtime.occlusion``);
 ``infer``   the backend: crops -> keypoints (``engine.backends``), back to frame pixels
             with the inverse warp; two batches when someone is half hidden (the people
             in front first, so their poses of this frame can be painted out);
@@ -95,6 +96,13 @@ class FrameResult:
         return float(sum(self.stages_ms.values()))
 
 
+def _box_into(box, warp) -> tuple:
+    """A box (x0, y0, x1, y1) in frame pixels -> in the pixels of the crop ``warp`` cuts
+    (a crop's warp scales and shifts: corners stay corners)."""
+    (x0, y0), (x1, y1) = cropmod.apply(warp, np.array(box[:4], np.float64).reshape(2, 2))
+    return (x0, y0, x1, y1)
+
+
 def _into(keypoints, warp) -> np.ndarray:
     """Keypoints (21, 3) in frame pixels -> in the pixels of the crop ``warp`` cuts."""
     k = keypoints.copy()
@@ -136,6 +144,8 @@ class Pipeline:
                     frame (see above); None: everyone, every frame
     paint_out       paint the people in front of someone out of their crop
                     (``engine.runtime.occlusion``)
+    keep_inside     black out what lies outside a person's box from their crop when
+                    someone else's box touches it (``occlusion.keep_inside``)
 
     One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
     """
@@ -146,9 +156,10 @@ class Pipeline:
                  keypoint_threshold: float = skeleton.DRAW_THRESHOLD,
                  smooth_min_cutoff: float = 0.5, smooth_beta: float = 8.0,
                  keep_frame: bool = True, target_fps: float | None = None,
-                 paint_out: bool = True):
+                 paint_out: bool = True, keep_inside: bool = True):
         self.backend = backend
         self.paint_out = paint_out
+        self.keep_inside = keep_inside
         #: the live frame budget: how many crops fit a frame, and whether the detector does
         self.budget = FrameBudget(target_fps)
         self.callbacks: dict[str, list] = {"on_stage": [], "on_frame": []}
@@ -238,9 +249,9 @@ class Pipeline:
             # carried over); a detector run that fitted a slow frame's time is paid from it
             proposals, carried = self._share_out(
                 proposals, timer.ms["detect"] if fits and ran_detector else 0.0)
-        found = self._crop_and_infer(frame, proposals, carried, timer)
+        found, masked = self._crop_and_infer(frame, proposals, carried, timer)
         with timer("decode"):  # score; track
-            tracks = self._decode(found, proposals, carried, max_new, frame)
+            tracks = self._decode(found, proposals, carried, max_new, frame, masked)
         with timer("smooth"):
             people = handed_out(tracks, carried, timestamp,
                                 self.smoother if self.smoothing else None)
@@ -275,8 +286,9 @@ class Pipeline:
         return proposals, (1 if self.detector.proposes_only else None), True
 
     def _crop_and_infer(self, frame, proposals: list, carried: set, timer) -> np.ndarray:
-        """The ``crop`` and ``infer`` stages -> keypoints (n, 21, 3) in frame pixels, one
-        per proposal (reordered in place: the people nobody stands in front of first).
+        """The ``crop`` and ``infer`` stages -> (keypoints (n, 21, 3) in frame pixels, one
+        per proposal (reordered in place: the people nobody stands in front of first);
+        whether each crop was kept inside its box, someone else's touching it).
 
         Two passes: first the people nobody stands in front of, then the others, with
         the people in front of them painted out of their crops (``engine.runtime.occlusion``):
@@ -290,6 +302,8 @@ class Pipeline:
             n, first = len(proposals), sum(1 for f in front if not f[0])
             h_in, w_in = self.input_size
             crops = self._crops(n)
+            masked = (occlusion.crowded([p[0] for p in proposals]) if self.keep_inside
+                      else [False] * n)
             warps = []
             found = np.zeros((n, skeleton.NUM_KEYPOINTS, 3), np.float32)  # frame pixels
         for lo, hi in ((0, first), (first, n)):
@@ -304,6 +318,8 @@ class Pipeline:
                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                    borderValue=(0, 0, 0))
                     warps.append(m)
+                    if masked[i]:
+                        occlusion.keep_inside(crops[i], _box_into(box, m))
                     people, still = front[i]
                     others = [found[j] for j in people if j < lo]
                     others += [track.moved_keypoints() for track in still]
@@ -315,21 +331,35 @@ class Pipeline:
                     found[i] = kps[i - lo]
                     found[i, :, :2] = cropmod.apply(cropmod.invert(warps[i]),
                                                     kps[i - lo, :, :2])
-        return found
+        return found, masked
 
     def _decode(self, found: np.ndarray, proposals: list, carried: set, max_new,
-                frame: np.ndarray | None = None):
+                frame: np.ndarray | None = None, masked=None):
         """Score each pose (points outside a whole-person detector box dropped) and track
-        (``frame``: for the people's looks) -> the tracks holding a person now."""
+        (``frame``: for the people's looks) -> the tracks holding a person now. Someone
+        new whose crop was kept inside their box (``masked``) is taken only at
+        ``occlusion.MASKED_NEW_BAR`` times the pose bar, and where their box overlaps
+        nobody tracked, nor anyone new and surer, at ``occlusion.MASKED_NEW_IOU``: such a
+        box holds part of someone, or halves of two people, whose crop, kept inside it,
+        gives a pose of that part, a second skeleton the tracker would not know for one."""
         poses = []
         expected = None
         if self.quality and len(proposals):
             expected = qualitymod.estimate(found[..., 2], self.quality)
+        scored = []
         for i, (box, track_id, confirmed, detected) in enumerate(proposals):
             k = found[i].copy()
             if detected and self.detector.whole_person:  # the whole person is in the
                 drop_outside(k, box)  # box: what is outside is someone else's
-            score = float(k[self.provided, 2].mean())
+            scored.append((k, float(k[self.provided, 2].mean())))
+        for i, (box, track_id, confirmed, detected) in enumerate(proposals):
+            k, score = scored[i]
+            if track_id is None and masked is not None and masked[i] and (
+                    score < occlusion.MASKED_NEW_BAR * self.tracker.min_score
+                    or any(j != i and iou(box, q[0]) >= occlusion.MASKED_NEW_IOU
+                           and (q[1] is not None or scored[j][1] > score)
+                           for j, q in enumerate(proposals))):
+                continue
             poses.append(Pose(k, score, track_id,
                               None if expected is None else float(expected[i]), confirmed,
                               detector_box=tuple(box) if detected else None))
