@@ -220,3 +220,14 @@ def test_someone_new_in_a_crowded_crop_must_be_surer_than_the_pose_bar():
     one = Pipeline(Unsure(between), detector=FixedDetector([(250, 100, 310, 400, 0.9)]),
                    max_people=2, smoothing=False, keep_frame=False, min_score=bar, keypoint_threshold=0.1)
     assert len(one.process(alone, 0.0).people) == 1
+
+
+def test_a_window_search_crops_its_windows_whole():
+    frame, _, _ = _side_by_side()
+    crops = []
+    for keep in (True, False):
+        backend = Recording()
+        Pipeline(backend, detector=None, max_people=1, smoothing=False, keep_frame=False,
+                 keep_inside=keep).process(frame, 0.0)
+        crops.append(backend.crops)
+    assert len(crops[0]) > 1 and all(np.array_equal(a, b) for a, b in zip(*crops))

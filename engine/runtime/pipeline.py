@@ -285,7 +285,7 @@ class Pipeline:
         proposals += [(box, None, confirmed, found_people) for box, confirmed in new]
         return proposals, (1 if self.detector.proposes_only else None), True
 
-    def _crop_and_infer(self, frame, proposals: list, carried: set, timer) -> np.ndarray:
+    def _crop_and_infer(self, frame, proposals: list, carried: set, timer) -> tuple:
         """The ``crop`` and ``infer`` stages -> (keypoints (n, 21, 3) in frame pixels, one
         per proposal (reordered in place: the people nobody stands in front of first);
         whether each crop was kept inside its box, someone else's touching it).
@@ -302,8 +302,10 @@ class Pipeline:
             n, first = len(proposals), sum(1 for f in front if not f[0])
             h_in, w_in = self.input_size
             crops = self._crops(n)
-            masked = (occlusion.crowded([p[0] for p in proposals]) if self.keep_inside
-                      else [False] * n)
+            # a window search's windows are not people's boxes: they are cropped whole
+            masked = [c and (p[1] is not None or p[3]) for c, p in
+                      zip(occlusion.crowded([p[0] for p in proposals]), proposals)] \
+                if self.keep_inside else [False] * n
             warps = []
             found = np.zeros((n, skeleton.NUM_KEYPOINTS, 3), np.float32)  # frame pixels
         for lo, hi in ((0, first), (first, n)):
