@@ -641,6 +641,37 @@ def test_cut_pictures_hide_the_points_below_them(shared_data):
     assert kinds == {"crop", "picture"} and hidden_seen >= 10
 
 
+def test_cut_span_says_where_between_shoulders_and_knees_the_cuts_fall():
+    from uniskel.training import framing
+
+    k = np.zeros((skeleton.NUM_KEYPOINTS, 2))
+    mask = np.zeros(skeleton.NUM_KEYPOINTS, bool)
+    for name, y in (("left_shoulder", 100), ("right_shoulder", 100), ("left_knee", 300),
+                    ("right_knee", 300)):
+        k[skeleton.INDEX[name]] = (50, y)
+        mask[skeleton.INDEX[name]] = True
+    rng = np.random.default_rng(0)
+    high = [framing.cut_row(k, mask, rng, (0.1, 0.3)) for _ in range(50)]
+    assert all(120 <= r <= 160 for r in high)
+    v2 = [framing.cut_row(k, mask, rng) for _ in range(50)]  # 30% down to the knees
+    assert all(160 <= r <= 300 for r in v2) and max(v2) > 250
+
+
+def test_high_cuts_hide_the_hips_as_eval_mid_torso_cut_does(shared_data):
+    """``cut_span`` reaches the samples: cuts between 15% and 35% of the way from the
+    shoulders to the knees hide the hips in most cut samples; v2's span (30% down to
+    the knees) leaves them in view in most."""
+    hips = [skeleton.INDEX["left_hip"], skeleton.INDEX["right_hip"]]
+
+    def hips_hidden(**augment):
+        cut = [s for s in framed_samples(shared_data, 40, cut_prob=1.0, **augment)
+               if s["hidden"].any()]
+        return np.mean([bool(s["hidden"].numpy()[hips].any()) for s in cut])
+
+    high, v2 = hips_hidden(cut_span=(0.15, 0.35)), hips_hidden()
+    assert high >= 0.7 and high > v2 + 0.25, (high, v2)  # measured: 0.80 and 0.41
+
+
 def test_a_person_upside_down_is_cut_between_knees_and_shoulders_too():
     """A handstand (knees above the shoulders) gets cut lines as an upright person does,
     between the two and hiding the shoulders, as eval's mid-torso cut hides them."""

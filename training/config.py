@@ -336,6 +336,8 @@ def _rules() -> dict:
                                    "(fractions of the crop height)", ordered=True),
             "second_person_prob": prob,
             "cut_prob": prob,
+            "cut_span": V.pair(V.number(0, 1), "shares of the way from the shoulders "
+                               "down to the knees, from 0 to 1", ordered=True),
             "closeup_prob": prob,
         },
     }

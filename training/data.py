@@ -194,10 +194,11 @@ class MixedSamples:
         aug = self.augment_at(self.epoch)
         cut_prob = getattr(aug, "cut_prob", 0.0) if aug is not None else 0.0
         closeup_prob = getattr(aug, "closeup_prob", 0.0) if aug is not None else 0.0
+        span = getattr(aug, "cut_span", framing.CUT_SPAN) if aug is not None else framing.CUT_SPAN
         box, cut_y = inst.box, None
         if cut_prob > 0 or closeup_prob > 0:  # v2's framings (training/framing.py)
             img, box, cut_y, _ = framing.before_crop(img, box, inst.keypoints[:, :2], mask,
-                                                      cut_prob, closeup_prob, rng)
+                                                      cut_prob, closeup_prob, rng, span)
             if cut_y is not None:  # the framing is the box: no half-body box instead
                 aug = dataclasses.replace(aug, half_body_prob=0.0)
         patch, coords, mask, m, tks = make_sample(
@@ -211,7 +212,8 @@ class MixedSamples:
                 mask[d] = True
         line = framing.NO_CUT
         if cut_prob > 0 or closeup_prob > 0:
-            patch, line = framing.after_crop(patch, coords, mask, cut_y, m, cut_prob, rng)
+            patch, line = framing.after_crop(patch, coords, mask, cut_y, m, cut_prob, rng,
+                                             span)
         hidden = mask & framing.below(line, coords)  # labelled, but below the picture's end
         mask = mask & ~hidden
         mask[self.ignored[k]] = False  # labels this dataset's points do not give

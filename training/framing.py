@@ -29,9 +29,14 @@ def below(line, xy) -> np.ndarray:
     return xy[..., 0] * line[0] + xy[..., 1] * line[1] + line[2] >= 0
 
 
-def cut_row(kpts, mask, rng):
-    """A random height between the shoulders and the knees (lower than 30% of the way
-    down), or None where they are not labelled. A person upside down (knees above the
+#: where training's cuts fall, as shares of the way from the shoulders down to the knees
+#: (v2's recipe: from 30% down to the knees; eval's mid-torso cut is at about 25%)
+CUT_SPAN = (0.3, 1.0)
+
+
+def cut_row(kpts, mask, rng, span=CUT_SPAN):
+    """A random height between the shoulders and the knees (``span``: from this share of
+    the way down to that one), or None where they are not labelled. A person upside down (knees above the
     shoulders: a handstand, a dive) is cut between them too, hiding the shoulders and
     head, as ``uniskel eval --cut mid-torso`` cuts them (its mid-torso height hides
     whatever is below); without it such cuts were never trained, and the shoulders
@@ -45,14 +50,14 @@ def cut_row(kpts, mask, rng):
         else (min(ys[2:]), max(ys[:2]))
     if bottom - top < 8:
         return None
-    return float(rng.uniform(top + 0.3 * (bottom - top), bottom))
+    return float(rng.uniform(top + span[0] * (bottom - top), top + span[1] * (bottom - top)))
 
 
-def cut(patch, kpts, mask, rng):
-    """Black out the crop below a random height between the shoulders and the knees;
-    -> (patch, the row where the picture now ends; its height when not cut)."""
+def cut(patch, kpts, mask, rng, span=CUT_SPAN):
+    """Black out the crop below a random height between the shoulders and the knees
+    (``cut_row``); -> (patch, the row where the picture now ends; its height when not cut)."""
     height = patch.shape[0]
-    row = cut_row(kpts, mask, rng)
+    row = cut_row(kpts, mask, rng, span)
     if row is None:
         return patch, height
     row = int(row)
@@ -78,10 +83,11 @@ def closeup(kpts, mask, rng):
     return (sx - half, top, sx + half, bottom), bottom
 
 
-def before_crop(image, box, kpts, mask, cut_prob: float, closeup_prob: float, rng):
+def before_crop(image, box, kpts, mask, cut_prob: float, closeup_prob: float, rng,
+                span=CUT_SPAN):
     """The framings decided on the whole picture: -> (image, box, the image row where the
     picture now ends or None, whether a close-up). Draws from ``rng`` only for the
-    framings that are on."""
+    framings that are on; ``span``: where cuts fall (``cut_row``)."""
     if closeup_prob > 0 and rng.random() < closeup_prob:
         near = closeup(kpts, mask, rng)
         if near is not None:  # the picture ends below the chest or at the waist
@@ -90,7 +96,7 @@ def before_crop(image, box, kpts, mask, cut_prob: float, closeup_prob: float, rn
             image[max(int(np.ceil(cut_y)), 0):] = 0
             return image, box, cut_y, True
     if cut_prob > 0 and rng.random() < cut_prob / 2:  # the box is what is left
-        cut_y = cut_row(kpts, mask, rng)
+        cut_y = cut_row(kpts, mask, rng, span)
         if cut_y is not None and cut_y > box[1] + 8:
             image = image.copy()
             image[int(np.ceil(cut_y)):] = 0
@@ -109,14 +115,14 @@ def line_in_crop(m, cut_y) -> np.ndarray:
     return np.array([normal[0], normal[1], -normal @ ends[0]])
 
 
-def after_crop(patch, coords, mask, cut_y, m, cut_prob: float, rng):
+def after_crop(patch, coords, mask, cut_y, m, cut_prob: float, rng, span=CUT_SPAN):
     """The framings decided on the crop: -> (patch, the crop's cut line). A picture cut
     before cropping keeps its line; otherwise (with the rest of ``cut_prob``) the crop
     is cut straight across."""
     if cut_y is not None:
         return patch, line_in_crop(m, cut_y)
     if cut_prob > 0 and rng.random() < cut_prob / (2 - cut_prob):
-        patch, row = cut(patch, coords, mask, rng)
+        patch, row = cut(patch, coords, mask, rng, span)
         if row < patch.shape[0]:
             return patch, np.array([0.0, 1.0, -float(row)])
     return patch, NO_CUT
