@@ -641,15 +641,21 @@ def test_cut_pictures_hide_the_points_below_them(shared_data):
     assert kinds == {"crop", "picture"} and hidden_seen >= 10
 
 
+def shoulders_and_knees(*ys):
+    """Keypoints (21, 2) and mask with only the shoulders and knees labelled, at x 50 and
+    heights ``ys`` (left and right shoulder, left and right knee)."""
+    k = np.zeros((skeleton.NUM_KEYPOINTS, 2))
+    mask = np.zeros(skeleton.NUM_KEYPOINTS, bool)
+    for name, y in zip(("left_shoulder", "right_shoulder", "left_knee", "right_knee"), ys):
+        k[skeleton.INDEX[name]] = (50, y)
+        mask[skeleton.INDEX[name]] = True
+    return k, mask
+
+
 def test_cut_span_says_where_between_shoulders_and_knees_the_cuts_fall():
     from uniskel.training import framing
 
-    k = np.zeros((skeleton.NUM_KEYPOINTS, 2))
-    mask = np.zeros(skeleton.NUM_KEYPOINTS, bool)
-    for name, y in (("left_shoulder", 100), ("right_shoulder", 100), ("left_knee", 300),
-                    ("right_knee", 300)):
-        k[skeleton.INDEX[name]] = (50, y)
-        mask[skeleton.INDEX[name]] = True
+    k, mask = shoulders_and_knees(100, 100, 300, 300)
     rng = np.random.default_rng(0)
     high = [framing.cut_row(k, mask, rng, (0.1, 0.3)) for _ in range(50)]
     assert all(120 <= r <= 160 for r in high)
@@ -677,12 +683,7 @@ def test_a_person_upside_down_is_cut_between_knees_and_shoulders_too():
     between the two and hiding the shoulders, as eval's mid-torso cut hides them."""
     from uniskel.training import framing
 
-    k = np.zeros((skeleton.NUM_KEYPOINTS, 2))
-    mask = np.zeros(skeleton.NUM_KEYPOINTS, bool)
-    for name, y in (("left_shoulder", 300), ("right_shoulder", 310), ("left_knee", 100),
-                    ("right_knee", 110)):
-        k[skeleton.INDEX[name]] = (50, y)
-        mask[skeleton.INDEX[name]] = True
+    k, mask = shoulders_and_knees(300, 310, 100, 110)
     rng = np.random.default_rng(0)
     rows = [framing.cut_row(k, mask, rng) for _ in range(50)]
     assert all(r is not None and 100 + 0.3 * 210 <= r <= 310 for r in rows)
