@@ -28,6 +28,7 @@ import numpy as np
 
 from uniskel.engine import skeleton
 from uniskel.engine.runtime import crop
+from uniskel.training.framing import CUT_SPAN
 
 UPPER_BODY = np.array([skeleton.INDEX[n] for n in skeleton.KEYPOINTS
                        if skeleton.PART[n] in ("face", "left_arm", "right_arm")]
@@ -60,7 +61,7 @@ class AugmentConfig:
                                  # 0.8-1.15 times, overlapping up to about half (0: off)
     cut_prob: float = 0.0        # pictures cut at a random height between shoulders and
                                  # knees, the points below hidden (training/framing.py)
-    cut_span: tuple[float, float] = (0.3, 1.0)  # where: shares of the way from the
+    cut_span: tuple[float, float] = CUT_SPAN  # where: shares of the way from the
                                  # shoulders down to the knees (eval's mid-torso: ~0.25)
     closeup_prob: float = 0.0    # close-ups: head and shoulders down to the waist
 

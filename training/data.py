@@ -194,7 +194,7 @@ class MixedSamples:
         aug = self.augment_at(self.epoch)
         cut_prob = getattr(aug, "cut_prob", 0.0) if aug is not None else 0.0
         closeup_prob = getattr(aug, "closeup_prob", 0.0) if aug is not None else 0.0
-        span = getattr(aug, "cut_span", framing.CUT_SPAN) if aug is not None else framing.CUT_SPAN
+        span = getattr(aug, "cut_span", framing.CUT_SPAN)
         box, cut_y = inst.box, None
         if cut_prob > 0 or closeup_prob > 0:  # v2's framings (training/framing.py)
             img, box, cut_y, _ = framing.before_crop(img, box, inst.keypoints[:, :2], mask,

@@ -36,9 +36,9 @@ CUT_SPAN = (0.3, 1.0)
 
 def cut_row(kpts, mask, rng, span=CUT_SPAN):
     """A random height between the shoulders and the knees (``span``: from this share of
-    the way down to that one), or None where they are not labelled. A person upside down (knees above the
-    shoulders: a handstand, a dive) is cut between them too, hiding the shoulders and
-    head, as ``uniskel eval --cut mid-torso`` cuts them (its mid-torso height hides
+    the way from the higher pair down to that one), or None where they are not labelled.
+    A person upside down (knees above the shoulders: a handstand, a dive) is cut between
+    them too, hiding the shoulders and head, as ``uniskel eval --cut mid-torso`` cuts them (its mid-torso height hides
     whatever is below); without it such cuts were never trained, and the shoulders
     below a cut stayed drawn (58% after 1,200 whole-network steps of
     training/configs/student_v3_thunder192_whole.toml's recipe)."""

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from uniskel.engine import skeleton
+from uniskel.engine.runtime.boxes import iou
 
 I = skeleton.INDEX
 TORSO = [I[n] for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
@@ -114,10 +115,8 @@ def paint_out(crop: np.ndarray, others: list[np.ndarray], threshold: float) -> N
 
 
 def crowded(boxes) -> list[bool]:
-    """For each of ``boxes`` (x0, y0, x1, y1): whether another of them touches it."""
-    def touch(a, b):
-        return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
-    return [any(j != i and touch(a, b) for j, b in enumerate(boxes))
+    """For each of ``boxes`` (x0, y0, x1, y1): whether another of them overlaps it."""
+    return [any(j != i and iou(a, b) > 0 for j, b in enumerate(boxes))
             for i, a in enumerate(boxes)]
 
 

@@ -336,7 +336,7 @@ class Pipeline:
         return found, masked
 
     def _decode(self, found: np.ndarray, proposals: list, carried: set, max_new,
-                frame: np.ndarray | None = None, masked=None):
+                frame: np.ndarray | None = None, masked=()):
         """Score each pose (points outside a whole-person detector box dropped) and track
         (``frame``: for the people's looks) -> the tracks holding a person now. Someone
         new whose crop was kept inside their box (``masked``) is taken only at
@@ -356,7 +356,7 @@ class Pipeline:
             scored.append((k, float(k[self.provided, 2].mean())))
         for i, (box, track_id, confirmed, detected) in enumerate(proposals):
             k, score = scored[i]
-            if track_id is None and masked is not None and masked[i] and (
+            if track_id is None and masked and masked[i] and (
                     score < occlusion.MASKED_NEW_BAR * self.tracker.min_score
                     or any(j != i and iou(box, q[0]) >= occlusion.MASKED_NEW_IOU
                            and (q[1] is not None or scored[j][1] > score)
