@@ -678,6 +678,35 @@ def test_high_cuts_hide_the_hips_as_eval_mid_torso_cut_does(shared_data):
     assert high >= 0.7 and high > v2 + 0.25, (high, v2)  # measured: 0.80 and 0.41
 
 
+def test_upside_down_prob_turns_crops_over_but_not_cut_pictures(shared_data):
+    """upside_down_prob = 1 turns every crop a further 180 degrees: LSPET's people, mostly
+    upright, then mostly have their head top below their ankles; a picture cut before
+    cropping (the picture ends below the cut, as eval's do) is never turned over."""
+    top, ankles = skeleton.INDEX["head_top"], [skeleton.INDEX["left_ankle"],
+                                               skeleton.INDEX["right_ankle"]]
+
+    def head_below_feet(**augment):
+        out = []
+        for s in framed_samples(shared_data, 30, **augment):
+            c, m = s["coords"].numpy(), s["mask"].numpy()
+            if m[top] and m[ankles].all():
+                out.append(c[top, 1] > c[ankles, 1].mean())
+        return np.mean(out), len(out)
+
+    (turned, n1), (as_is, n0) = head_below_feet(upside_down_prob=1.0), head_below_feet()
+    assert n1 >= 10 and n0 >= 10
+    assert turned >= 0.7 and as_is <= 0.3, (turned, as_is)
+    from uniskel.training import framing
+    pictures = 0
+    for s in framed_samples(shared_data, 30, upside_down_prob=1.0, cut_prob=1.0):
+        line = s["cut"].numpy()
+        if (line == framing.NO_CUT).all() or (line[0] == 0 and line[1] == 1):
+            continue  # not cut, or the crop cut across after turning (cut_row's way)
+        pictures += 1
+        assert line[1] > abs(line[0]), line  # "below the cut" still points down the crop
+    assert pictures >= 5
+
+
 def test_a_person_upside_down_is_cut_between_knees_and_shoulders_too():
     """A handstand (knees above the shoulders) gets cut lines as an upright person does,
     between the two and hiding the shoulders, as eval's mid-torso cut hides them."""

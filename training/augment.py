@@ -45,6 +45,8 @@ class AugmentConfig:
     scale: tuple[float, float] = (0.75, 1.3)
     rotate: float = 30.0         # degrees, applied with probability rotate_prob
     rotate_prob: float = 0.6
+    upside_down_prob: float = 0.0  # turn the crop a further 180 degrees (LSPET's athletes
+                                 # are a quarter upside down; COCO's people hardly ever)
     flip_prob: float = 0.5
     shift: float = 0.12          # loose crops: centre jitter, fraction of the crop size
     half_body_prob: float = 0.2
@@ -109,6 +111,8 @@ def make_sample(image: np.ndarray, box, keypoints: np.ndarray, mask: np.ndarray,
         center = center + rng.uniform(-cfg.shift, cfg.shift, 2) * size
         if rng.random() < cfg.rotate_prob:
             rot = float(np.clip(rng.normal(0, cfg.rotate / 2), -cfg.rotate, cfg.rotate))
+        if cfg.upside_down_prob and rng.random() < cfg.upside_down_prob:
+            rot += 180.0
         flip = rng.random() < cfg.flip_prob
     m = crop.warp_matrix(center, size, input_size, rot)
     if flip:  # mirror inside the crop: x -> (W - 1) - x

@@ -323,6 +323,7 @@ def _rules() -> dict:
             "scale": V.pair(V.number(above=0), "numbers > 0", ordered=True),
             "rotate": V.number(0, 180),
             "rotate_prob": prob,
+            "upside_down_prob": prob,
             "flip_prob": prob,
             "shift": V.number(0, 1),
             "half_body_prob": prob,
