@@ -30,7 +30,9 @@ at IoU >= 0.5: **never proposed** (no cell scored even 0.05), **below threshold*
 box, scoring under the detector's 0.3), **suppressed** (scoring 0.3 or more, removed by
 NMS), **unsure** (kept, under 0.45: a box the tracker takes only when the pose
 confirms it, or leaves out of its selection) or **sure** (0.45 or more: the detector had
-them; the tracker, the cap or the pose lost them). Also found / to find per height, and
+them; the tracker, the cap or the pose lost them). Also found / to find per height; the
+people in contact (another labelled box at IoU > 0.3) with a skeleton of their own
+(shown people matched one to one to them: one skeleton between two counts once); and
 on the pans the id switches against the labelled people (``uniskel bench --truth``'s
 count, every frame, each pan on its own).
 
@@ -155,6 +157,28 @@ def found(box, shown) -> bool:
         if sum(inside(p, box) for p in k[k[:, 2] >= DRAW_THRESHOLD, :2]) >= MIN_POINTS:
             return True
     return False
+
+
+def in_contact(lab) -> bool:
+    """Whether a labelled person's box overlaps another labelled person's (IoU >
+    ``CROWD_IOU``): people in contact, hugging, passing in front of each other."""
+    from uniskel.engine.runtime.boxes import iou
+
+    return any(iou(lab["box"], o) > CROWD_IOU for o in lab["others"])
+
+
+def own_skeletons(boxes, shown) -> int:
+    """How many of ``boxes`` have a skeleton of their own: the people ``shown`` matched
+    one to one to them (a pair counts as ``found`` counts it), the most pairs. ``found``
+    alone lets one skeleton between two people count for both."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    if not boxes or not shown:
+        return 0
+    m = np.array([[float(found(b, [p])) for p in shown] for b in boxes])
+    rows, cols = linear_sum_assignment(-m)
+    return int(m[rows, cols].sum())
 
 
 def video_clip(source: str, frames: int):
@@ -373,6 +397,7 @@ def main() -> int:
     shown = []
     switches = []
     ghosts = ghost_total = 0
+    contact = contact_found = contact_own = 0
     for c, (frames, fps, wanted, labels, truth, *rest) in enumerate(clips):
         pipe.reset()
         start = time.monotonic()
@@ -401,6 +426,10 @@ def main() -> int:
                         found_by_height[bucket] = found_by_height.get(bucket, 0) + 1
                     else:
                         missed.append(lab)
+                close = [lab["box"] for lab in labels[i] if in_contact(lab)]
+                contact += len(close)
+                contact_found += sum(found(b, people) for b in close)
+                contact_own += own_skeletons(close, people)
                 if missed:  # looked at after the clip: not in a --live run's time
                     pending.append((i, missed))
             tallest = sorted(want, key=lambda b: b[1] - b[3])[:a.max_people]
@@ -432,6 +461,10 @@ def main() -> int:
                 + (f", detector every {a.redetect_every} frames"
                    if a.redetect_every != 15 else ""))
         print(cause_table(name, misses, total, found_by_height, by_height))
+        print(f"people in contact (another labelled box at IoU > {CROWD_IOU}): "
+              f"{contact_own}/{contact} = {100 * contact_own / max(contact, 1):.1f}% with "
+              f"a skeleton of their own (shown people matched one to one); "
+              f"{contact_found}/{contact} found as above")
         reference.close()
     if switches:
         t = sum_truth(switches)

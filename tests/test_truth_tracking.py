@@ -237,6 +237,31 @@ def test_cause_table_counts_each_miss_once():
     assert "96-160: 1/2 = 50.0%" in text
 
 
+def test_people_in_contact_count_only_a_skeleton_of_their_own():
+    """Two people in contact (boxes at IoU > 0.3): one skeleton between them is found by
+    ``found``'s loose rule for both, but is only one skeleton of their own; two skeletons,
+    one on each, are two."""
+    from types import SimpleNamespace
+
+    cov = _script("coverage")
+    a, b = _box(100), _box(140)
+    lab = {"box": a, "others": [b]}
+    assert cov.in_contact(lab) and not cov.in_contact({"box": a, "others": [_box(400)]})
+
+    def person(box):
+        k = np.zeros((21, 3))
+        k[:, 0] = np.linspace(box[0] + 5, box[2] - 5, 21)
+        k[:, 1] = np.linspace(box[1] + 5, box[3] - 5, 21)
+        k[:, 2] = 0.9
+        return SimpleNamespace(box=box, keypoints=k)
+
+    between = person(_box(120))
+    assert cov.found(a, [between]) and cov.found(b, [between])
+    assert cov.own_skeletons([a, b], [between]) == 1
+    assert cov.own_skeletons([a, b], [person(a), person(b)]) == 2
+    assert cov.own_skeletons([a, b], []) == 0
+
+
 def test_nanodet_candidates_hold_every_kept_box(shared_data):
     import cv2
 
