@@ -205,6 +205,11 @@ def format_table(res: dict, title: str) -> str:
         for name, v in res["per_keypoint"].items():
             lines.append(f"    {name:<16} {_pct(v)}")
     lines.append(f"  people evaluated   {res['instances']}")
+    for name, o in (res.get("by_orientation") or {}).items():
+        if o["people"]:
+            lines.append(f"  {name + ':':<18} {_pct(o['mean'])} (head top {_pct(o['head_top'])}, "
+                         f"upper neck {_pct(o['upper_neck'])}; {o['people']} people, "
+                         "by their neck-to-head-top line)")
     if "detection_score" in res:
         lines.append(f"  detection score    {res['detection_score']}")
     if "person_recall" in res:

@@ -138,6 +138,27 @@ def test_lsp_pck_per_joint_and_provided():
     assert "head_top" not in res["provided_keypoints"] and len(res["provided_keypoints"]) == 12
 
 
+def test_pck_by_orientation_groups_people_by_their_neck_to_head_top_line():
+    """Three people, head up, lying on their side, upside down: each in their own group,
+    a head top missed only upside down counts there alone; no group for an unlabelled
+    head top."""
+    top, neck = sk.INDEX["head_top"], sk.INDEX["upper_neck"]
+    gt = np.zeros((4, sk.NUM_KEYPOINTS, 2))
+    mask = np.zeros((4, sk.NUM_KEYPOINTS), bool)
+    mask[:, [top, neck]] = True
+    for i, d in enumerate([(0, -30), (30, 5), (-5, 30), (0, -30)]):
+        gt[i, neck] = (100, 100)
+        gt[i, top] = (100 + d[0], 100 + d[1])
+    mask[3, top] = False
+    pred = gt.copy()
+    pred[2, top] += 50  # upside down: missed
+    res = M.pck(pred, gt, mask, np.full(4, 100.0), 0.2)
+    out = E.by_orientation(res, gt, mask, [top, neck])
+    assert [out[k]["people"] for k in ("upright", "sideways", "upside down")] == [1, 1, 1]
+    assert out["upright"]["head_top"] == 1.0 and out["sideways"]["head_top"] == 1.0
+    assert out["upside down"]["head_top"] == 0.0 and out["upside down"]["mean"] == 0.5
+
+
 def test_unreadable_image_is_skipped_with_a_warning_or_raises(tmp_path):
     insts = lspet(7500, 7504)
     broken = tmp_path / "im07502.jpg"

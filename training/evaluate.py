@@ -251,11 +251,39 @@ def _score_pck(instances, preds, mapping, provided, key, thr, normaliser, exclud
         key: res.mean(mean_joints),
         f"{key}_provided": res.mean(prov) if prov else float("nan"),
         "per_keypoint": {n: _finite(float(per[u])) for n, u in zip(names, joints)},
+        "by_orientation": by_orientation(res, gt, mask, mean_joints),
         "instances": int(evaluated.sum()),
         "not_evaluated": int((~evaluated).sum()),
         "joints": res.count(mean_joints),
         "provided_keypoints": [n for n, u in zip(names, joints) if u in prov],
     }
+
+
+#: people by the way their upper neck -> head top points, degrees from straight up
+ORIENTATIONS = (("upright", 0, 60), ("sideways", 60, 120), ("upside down", 120, 180))
+
+
+def by_orientation(res, gt, mask, mean_joints) -> dict:
+    """{orientation: {"people", "mean", "head_top", "upper_neck"}} of a PCK result, the
+    people grouped by ``ORIENTATIONS`` (those with both points labelled; an athlete
+    upside down is where a head top learned from upright people fails)."""
+    import numpy as np
+
+    from uniskel.training.metrics import PCK
+
+    top, neck = skeleton.INDEX["head_top"], skeleton.INDEX["upper_neck"]
+    has = mask[:, top] & mask[:, neck]
+    d = gt[:, top, :2] - gt[:, neck, :2]
+    angle = np.degrees(np.arctan2(np.abs(d[:, 0]), -d[:, 1]))  # 0: head straight up
+    out = {}
+    for name, lo, hi in ORIENTATIONS:
+        rows = has & (angle >= lo) & ((angle < hi) | (hi == 180))
+        part = PCK(hits=res.hits[rows], valid=res.valid[rows])
+        per = part.per_keypoint
+        out[name] = {"people": int(rows.sum()), "mean": _finite(part.mean(mean_joints)),
+                     "head_top": _finite(float(per[top])),
+                     "upper_neck": _finite(float(per[neck]))}
+    return out
 
 
 def score(fmt: str, instances, preds, provided=None, quality=()) -> dict:
