@@ -231,3 +231,33 @@ def test_a_window_search_crops_its_windows_whole():
                  keep_inside=keep).process(frame, 0.0)
         crops.append(backend.crops)
     assert len(crops[0]) > 1 and all(np.array_equal(a, b) for a, b in zip(*crops))
+
+
+def _followed_crops(max_people, keep_inside=True):
+    """A narrow person with a neighbour 50 px beside them whom the detector does not
+    give: the crops of frame 0 (the detector's box) and frame 1 (their last pose)."""
+    frame = np.full((480, 640, 3), 20, np.uint8)
+    frame[100:400, 250:310] = 255
+    frame[100:400, 360:420] = 255  # the neighbour
+    backend = Recording()
+    pipe = Pipeline(backend, detector=FixedDetector([(250, 100, 310, 400, 0.9)]),
+                    max_people=max_people, smoothing=False, keep_frame=False,
+                    keep_inside=keep_inside)
+    pipe.process(frame, 0.0)
+    people = pipe.process(frame, 1 / 30).people
+    return backend.crops, people
+
+
+def test_someone_followed_by_their_pose_is_cropped_near_their_box_in_everyone_mode():
+    """Tracking more than one, a person's crop from their last pose is black beyond
+    their box widened by TRACKED_MARGIN, so the neighbour beside them is not in it and
+    their pose stays on them; a detector's box is cropped whole; one-person mode and
+    keep_inside=False crop the frame as it is."""
+    crops, people = _followed_crops(max_people=10)
+    assert len(crops) == 2 and not (crops[0] == 0).all(-1).any()  # the detector's box
+    assert (crops[1][:, :20] == 0).all() and (crops[1][:, -20:] == 0).all()
+    assert len(people) == 1
+    xs = people[0].keypoints[people[0].keypoints[:, 2] > 0.5, 0]
+    assert xs.max() < 310 + occlusion.TRACKED_MARGIN * 60 + 1 and xs.min() > 250 - 16
+    for crops, _ in (_followed_crops(max_people=1), _followed_crops(10, keep_inside=False)):
+        assert len(crops) == 2 and not (crops[1] == 0).all(-1).any()

@@ -8,7 +8,8 @@ and each frame as it ends):
             a detector's boxes when people must be (re)acquired (``engine.runtime.tracker``);
 ``crop``    warp each box to the model input (``engine.runtime.crop``), into one batch buffer;
             over the crop of someone half hidden, the people in front of them painted
-            out, and round someone in a crowd, what lies outside their box blacked out
+            out, and round someone in a crowd (or anyone followed by their last pose,
+            tracking more than one), what lies outside their box blacked out
             (``engine.runtime.occlusion``);
 ``infer``   the backend: crops -> keypoints (``engine.backends``), back to frame pixels
             with the inverse warp; two batches when someone is half hidden (the people
@@ -145,7 +146,9 @@ class Pipeline:
     paint_out       paint the people in front of someone out of their crop
                     (``engine.runtime.occlusion``)
     keep_inside     black out what lies outside a person's box from their crop when
-                    someone else's box touches it (``occlusion.keep_inside``)
+                    someone else's box touches it, and, tracking more than one person,
+                    beyond ``occlusion.TRACKED_MARGIN`` of the box of anyone followed by
+                    their last pose (``occlusion.keep_inside``)
 
     One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
     """
@@ -306,6 +309,9 @@ class Pipeline:
             masked = [c and (p[1] is not None or p[3]) for c, p in
                       zip(occlusion.crowded([p[0] for p in proposals]), proposals)] \
                 if self.keep_inside else [False] * n
+            # everyone mode: people followed by their own pose (not a detector's box)
+            followed = [self.keep_inside and self.tracker.max_people > 1
+                        and p[1] is not None and not p[3] for p in proposals]
             warps = []
             found = np.zeros((n, skeleton.NUM_KEYPOINTS, 3), np.float32)  # frame pixels
         for lo, hi in ((0, first), (first, n)):
@@ -322,6 +328,9 @@ class Pipeline:
                     warps.append(m)
                     if masked[i]:
                         occlusion.keep_inside(crops[i], _box_into(box, m))
+                    elif followed[i]:  # their crop from their last pose: not a neighbour's
+                        occlusion.keep_inside(crops[i], _box_into(box, m),
+                                              occlusion.TRACKED_MARGIN)
                     people, still = front[i]
                     others = [found[j] for j in people if j < lo]
                     others += [track.moved_keypoints() for track in still]
