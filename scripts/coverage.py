@@ -80,13 +80,11 @@ def condition(box, frame_wh, points_in_view: int, others) -> str:
     """A labelled person's first of ``CONDITIONS``: ``box`` (x0, y0, x1, y1, not clipped)
     in a frame ``frame_wh`` (w, h), ``points_in_view`` of their labelled points in it,
     ``others`` the other labelled people's boxes."""
-    from uniskel.engine.runtime.boxes import iou
-
     w, h = frame_wh
     if (box[0] <= EDGE or box[1] <= EDGE or box[2] >= w - EDGE or box[3] >= h - EDGE
             or points_in_view < FEW_POINTS):
         return "truncated"
-    if any(iou(box, o) > CROWD_IOU for o in others):
+    if in_contact(box, others):
         return "crowd"
     if box[3] - box[1] < SMALL:
         return "small"
@@ -159,12 +157,12 @@ def found(box, shown) -> bool:
     return False
 
 
-def in_contact(lab) -> bool:
-    """Whether a labelled person's box overlaps another labelled person's (IoU >
+def in_contact(box, others) -> bool:
+    """Whether a labelled person's ``box`` overlaps one of the ``others`` (IoU >
     ``CROWD_IOU``): people in contact, hugging, passing in front of each other."""
     from uniskel.engine.runtime.boxes import iou
 
-    return any(iou(lab["box"], o) > CROWD_IOU for o in lab["others"])
+    return any(iou(box, o) > CROWD_IOU for o in others)
 
 
 def own_skeletons(boxes, shown) -> int:
@@ -426,7 +424,8 @@ def main() -> int:
                         found_by_height[bucket] = found_by_height.get(bucket, 0) + 1
                     else:
                         missed.append(lab)
-                close = [lab["box"] for lab in labels[i] if in_contact(lab)]
+                close = [lab["box"] for lab in labels[i]
+                         if in_contact(lab["box"], lab["others"])]
                 contact += len(close)
                 contact_found += sum(found(b, people) for b in close)
                 contact_own += own_skeletons(close, people)

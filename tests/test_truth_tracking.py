@@ -245,8 +245,7 @@ def test_people_in_contact_count_only_a_skeleton_of_their_own():
 
     cov = _script("coverage")
     a, b = _box(100), _box(140)
-    lab = {"box": a, "others": [b]}
-    assert cov.in_contact(lab) and not cov.in_contact({"box": a, "others": [_box(400)]})
+    assert cov.in_contact(a, [b]) and not cov.in_contact(a, [_box(400)])
 
     def person(box):
         k = np.zeros((21, 3))

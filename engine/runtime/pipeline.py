@@ -310,8 +310,8 @@ class Pipeline:
                       zip(occlusion.crowded([p[0] for p in proposals]), proposals)] \
                 if self.keep_inside else [False] * n
             # everyone mode: people followed by their own pose (not a detector's box)
-            followed = [self.keep_inside and self.tracker.max_people > 1
-                        and p[1] is not None and not p[3] for p in proposals]
+            follow = self.keep_inside and self.tracker.max_people > 1
+            followed = [follow and p[1] is not None and not p[3] for p in proposals]
             warps = []
             found = np.zeros((n, skeleton.NUM_KEYPOINTS, 3), np.float32)  # frame pixels
         for lo, hi in ((0, first), (first, n)):
