@@ -33,8 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "rows and columns within N cells of its 2-D peak (written into the "
                         "model config; 0 turns it off)")
     p.add_argument("--quality", type=Path, metavar="FILE.json",
-                   help="the model's quality estimate (expected OKS from its confidences), "
-                        "as fitted by python -m training.quality (written into the model config)")
+                   help="the model's quality estimate (expected OKS from its confidences) "
+                        "and point power, as fitted by uniskel quality (written into the model "
+                        "config)")
     p.add_argument("--int8", action="store_true",
                    help="write the ONNX model quantized to int8 for the CPU (MoveNet-family "
                         "models; calibrated on training people, training/quantize.py)")
@@ -53,9 +54,9 @@ def run(args) -> int:
     inputs = {"checkpoint": args.checkpoint, "quality fit": args.quality}
     safefiles.check_output(args.weights, "weights", inputs)  # before anything is made
     safefiles.check_output(args.onnx, "ONNX model", {**inputs, "weights": args.weights})
-    coef, fitted_window = export.read_quality(args.quality)
+    coef, fitted_window, power = export.read_quality(args.quality)
     settings = {"person_score": args.person_score, "decode_window": args.decode_window,
-                "peak_band": args.peak_band, "quality": coef}
+                "peak_band": args.peak_band, "quality": coef, "point_power": power}
     if any(v is not None for v in settings.values()) and not args.weights:
         raise UniskelError("export: --person-score, --decode-window, --peak-band and "
                            "--quality need --weights")

@@ -27,7 +27,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--coco-images", type=Path, default=data / "coco_mini" / "train2017")
     p.add_argument("--coco-repeats", type=int, default=10,
                    help="jittered crops per coco_mini train person (10)")
+    p.add_argument("--drawn-below-cut", type=_share_or_off, default=0.05, metavar="SHARE",
+                   help="also fit the model's point power: the share of the labelled points "
+                        "below a mid-torso cut of these training people that reach the draw "
+                        "threshold (default 0.05, as the student v2 draws; 'off': keep the "
+                        "model's confidences)")
     p.add_argument("--seed", type=int, default=0)
+
+
+def _share_or_off(text: str):
+    if text.strip().lower() == "off":
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 or 'off', got {text!r}")
+    return v
 
 
 def run(args) -> int:
@@ -54,7 +71,8 @@ def run(args) -> int:
         lsp = [lsp[i] for i in sorted(rng.choice(len(lsp), min(args.lsp_people, len(lsp)),
                                                  replace=False))]
         coco = read("coco", args.coco_annotations, args.coco_images, split="train")
-        result = fit_quality(backend, lsp, coco, rng, args.coco_repeats, args.seed)
+        result = fit_quality(backend, lsp, coco, rng, args.coco_repeats, args.seed,
+                             args.drawn_below_cut)
     except ValueError as e:
         raise UniskelError(str(e)) from None
     finally:
@@ -65,4 +83,8 @@ def run(args) -> int:
     print(f"fitted on {s['crops']} crops (mean OKS {s['mean_oks']:.3f}); rank correlation "
           f"with OKS: estimate {s['spearman_estimate']:.3f}, mean-confidence rule "
           f"{s['spearman_mean_confidence']:.3f}; written to {args.out}")
+    if s.get("hidden_points"):
+        print(f"point power {result['point_power']:.3f}: of {s['hidden_points']} labelled points "
+              f"below a mid-torso cut, {100 * s['drawn_before']:.1f}% reached the draw "
+              f"threshold, {100 * s['drawn_after']:.1f}% now")
     return 0

@@ -68,6 +68,10 @@ def check_keypoints(path: Path, num_keypoints: int, names=None) -> None:
         raise UniskelError(f"{path}: model's keypoint order differs from engine.skeleton.KEYPOINTS")
 
 
+#: the keypoint confidence powers a model file may hold (``ModelConfig.point_power``)
+POINT_POWER = (0.25, 4.0)
+
+
 def _model_rules() -> dict:
     """The values a model file's config (a checkpoint's ``config``, an ONNX file's
     ``uniskel_config``) may hold, by key; keys a file lacks are not checked."""
@@ -81,6 +85,7 @@ def _model_rules() -> dict:
         "split_ratio": V.number(above=0, hi=64),
         "decode_window": V.whole(0),
         "person_score": V.number(0, 1),
+        "point_power": V.number(POINT_POWER[0], POINT_POWER[1]),
         "peak_band": V.whole(0),
         "hidden": V.whole(0),
         "output": V.one_of(*ONNX_OUTPUTS),

@@ -109,6 +109,68 @@ def test_export_writes_quality_into_weights_and_onnx(tmp_path, random_checkpoint
                  str(tmp_path / "missing.json"), "--weights", str(tmp_path / "x.pt")])
 
 
+def test_point_power_brings_the_chosen_share_of_hidden_points_to_the_draw_threshold():
+    """``point_power_for``: raised to the fitted power, the given share of the hidden
+    points' confidences reach the draw threshold; a model already under it is made surer
+    (power below 1), too few points or an impossible share change nothing."""
+    from uniskel.training.quality import POWER_RANGE, point_power_for
+
+    rng = np.random.default_rng(0)
+    over = rng.beta(2, 6, 4000)  # a model that draws many hidden points at 0.15
+    assert (over >= sk.DRAW_THRESHOLD).mean() > 0.5
+    p = point_power_for(over, 0.05)
+    assert p > 1
+    assert (over ** p >= sk.DRAW_THRESHOLD).mean() == pytest.approx(0.05, abs=0.002)
+    under = rng.beta(1, 40, 4000)  # one that draws almost none
+    p = point_power_for(under, 0.05)
+    assert p < 1
+    assert (under ** p >= sk.DRAW_THRESHOLD).mean() == pytest.approx(0.05, abs=0.002)
+    assert point_power_for(over[:20], 0.05) == 1.0
+    assert point_power_for(np.full(100, 0.999), 0.05) == POWER_RANGE[1]  # at most
+    assert point_power_for(over, 1.0) == 1.0
+
+
+def test_export_writes_the_point_power_and_every_runtime_applies_it(tmp_path,
+                                                                    random_checkpoint):
+    """``export --quality`` writes the fit's point power into the weights and the ONNX
+    model; both runtimes give the same points with their confidences raised to it, and a
+    power outside the model file's range is refused in one line."""
+    pytest.importorskip("onnxruntime")
+    from uniskel.engine.backends import onnx, torch_cpu
+
+    coef = [0.0] * 21 + [-1.0]
+    (tmp_path / "q.json").write_text(json.dumps({"quality": coef, "point_power": 2.0}))
+    pt, ox = tmp_path / "m.pt", tmp_path / "m.onnx"
+    assert _export(["--checkpoint", str(random_checkpoint), "--quality",
+                    str(tmp_path / "q.json"), "--weights", str(pt), "--onnx", str(ox)]) == 0
+    crops = np.random.default_rng(1).integers(0, 255, (3, 128, 96, 3), dtype=np.uint8)
+    plain = torch_cpu.load(random_checkpoint)
+    base = plain.infer(crops)
+    assert plain.point_power == 1.0
+    for b in (torch_cpu.load(pt), onnx.load(ox, threads=1)):
+        assert b.point_power == 2.0
+        got = b.infer(crops)
+        np.testing.assert_allclose(got[..., :2], base[..., :2], atol=1e-3)
+        np.testing.assert_allclose(got[..., 2], base[..., 2] ** 2, atol=1e-4)
+    (tmp_path / "p9.json").write_text(json.dumps({"quality": coef, "point_power": 9}))
+    with pytest.raises(UniskelError, match="p9.json is not a uniskel quality result "
+                                           r"\(point_power 9 is not from 0.25 to 4\)"):
+        _export(["--checkpoint", str(random_checkpoint), "--quality", str(tmp_path / "p9.json"),
+                 "--weights", str(tmp_path / "x.pt")])
+
+
+def test_a_model_file_with_an_impossible_point_power_is_refused(tmp_path, random_checkpoint):
+    import torch
+
+    from uniskel.engine.backends import torch_cpu
+
+    ck = torch.load(random_checkpoint, weights_only=True)
+    ck["config"] = {**ck["config"], "point_power": -1.0}
+    torch.save(ck, tmp_path / "bad.pt")
+    with pytest.raises(UniskelError, match=r"bad.pt: model config .*point_power"):
+        torch_cpu.load(tmp_path / "bad.pt")
+
+
 def test_pipeline_records_the_estimate_only_for_models_that_have_one(tmp_path):
     from uniskel.engine.runtime.detector import SearchDetector
     from uniskel.engine.runtime.pipeline import Pipeline

@@ -221,7 +221,7 @@ def test_quality_command_fits_the_shipped_student_on_real_people(shared_data, tm
     assert rc == 0
     printed = capsys.readouterr().out
     res = json.loads(out.read_text())
-    coef, window = read_quality(out)
+    coef, window, power = read_quality(out)
     assert len(coef) == 22 and all(math.isfinite(v) for v in coef)
     assert coef == pytest.approx(res["quality"])
     assert res["model"] == str(assets.default_model()) and res["seed"] == 0
@@ -234,6 +234,11 @@ def test_quality_command_fits_the_shipped_student_on_real_people(shared_data, tm
     e = estimate(np.array([[0.0] * 21, [0.9] * 21]), coef)
     assert ((0 < e) & (e < 1)).all()
     assert f"fitted on 84 crops (mean OKS {fit['mean_oks']:.3f})" in printed
+    # the point power: the shipped student's hidden points drawn at 5%, as it is near
+    assert power == pytest.approx(res["point_power"]) and 0.5 <= power <= 3
+    assert fit["hidden_points"] > 50
+    assert fit["drawn_after"] == pytest.approx(0.05, abs=0.03)
+    assert f"point power {power:.3f}" in printed
     assert str(out) in printed
 
 

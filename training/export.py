@@ -12,7 +12,7 @@ from uniskel.engine.errors import UniskelError
 def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
     """Keep only what inference needs (config, weights, provenance); ``config`` overrides
     inference settings in the model config (``person_score``, ``decode_window``,
-    ``peak_band``, ``quality``)."""
+    ``peak_band``, ``quality``, ``point_power``)."""
     from uniskel.training.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(checkpoint)
@@ -29,9 +29,9 @@ def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
 
 def read_quality(path):
     """A ``uniskel quality`` JSON -> (its ``quality`` list, the decode window it was fitted
-    at or None); (None, None) without a path."""
+    at or None, its point power or None); (None, None, None) without a path."""
     if path is None:
-        return None, None
+        return None, None, None
     import json
 
     from uniskel.engine.models.quality import check_coefficients
@@ -40,7 +40,14 @@ def read_quality(path):
         fit = json.loads(Path(path).read_text())
         coef = [float(v) for v in check_coefficients(fit["quality"], str(path))]
         window = fit.get("decode_window")
-        return coef, None if window is None else int(window)
+        power = fit.get("point_power")
+        if power is not None:
+            from uniskel.engine.modelfile import POINT_POWER
+            power = float(power)
+            if not POINT_POWER[0] <= power <= POINT_POWER[1]:
+                raise ValueError(f"point_power {power:g} is not from {POINT_POWER[0]:g} to "
+                                 f"{POINT_POWER[1]:g}")
+        return coef, None if window is None else int(window), power
     except OSError as e:
         raise UniskelError(f"export: cannot read {path} ({e.strerror or e})") from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:

@@ -21,6 +21,16 @@ standardised inputs folded back into the weights). The JSON holds ``quality``
 Why: AP ranks a model's people by its detection score, and mmpose's rule (the mean
 confidence above 0.2) orders good and bad poses only loosely; the model card has the
 measurements.
+
+The same run fits the model's *point power* (``point_power_for``): the power its keypoint
+confidences are raised to at inference, so that the app's draw threshold means for it
+what it means for the student v2. Networks differ in how sure they say they are: on
+training people cut at mid-torso (``training/cuts.py``, the labelled points below the
+cut hidden), the student v2 draws about 5% of the hidden points at the draw threshold,
+a student distilled from Thunder's maps about 18%. The power is chosen so that the
+model draws ``drawn_below_cut`` of them (default 5%); the quality estimate is then
+fitted on the powered confidences, as the model will give them. The JSON holds
+``point_power`` (the model's whole power: the one it had times the fitted one).
 """
 from __future__ import annotations
 
@@ -108,25 +118,81 @@ def fit(conf: np.ndarray, target: np.ndarray, *, weight_decay: float = 1e-2,
     return np.concatenate([w, [b]])
 
 
+#: the share of the labelled points below a mid-torso cut of training people that a
+#: model should draw (the student v2 draws 5.1% of LSPET 0-499's at 0.15)
+DRAWN_BELOW_CUT = 0.05
+#: the fitted power's range (a relative power; the model file's range is wider)
+POWER_RANGE = (0.5, 3.0)
+
+
+def hidden_confidences(infer, instances, input_size) -> np.ndarray:
+    """The confidences ``infer`` gives the labelled points hidden below a mid-torso cut
+    of ``instances`` (``training/cuts.py``; ground-truth-box crops as ``uniskel eval
+    --cut mid-torso`` makes them) -> (M,)."""
+    from uniskel.training import evaluate as E
+    from uniskel.training.cuts import cut_mid_torso
+    from uniskel.training.datasets import stack_keypoints
+
+    cut = cut_mid_torso(instances)
+    if not cut:
+        return np.zeros(0)
+    preds, kept = E.predict(infer, cut, input_size, padding=E.PADDING, on_error="skip",
+                            problems=[])
+    if not kept:
+        return np.zeros(0)
+    gt, mask = stack_keypoints(kept)
+    line = np.array([i.meta["cut_y"] for i in kept])[:, None]
+    hidden = mask & (gt[..., 1] >= line)
+    return np.asarray(preds, np.float64)[..., 2][hidden]
+
+
+def point_power_for(hidden_conf: np.ndarray, share: float = DRAWN_BELOW_CUT,
+                    threshold: float = skeleton.DRAW_THRESHOLD) -> float:
+    """The power ``p`` for which ``share`` of ``hidden_conf`` (confidences of points that
+    are not in the picture) reach ``threshold`` once raised to it: ``conf ** p >=
+    threshold`` for that share; within ``POWER_RANGE``, 1 with fewer than 50 points."""
+    conf = np.asarray(hidden_conf, np.float64)
+    conf = conf[np.isfinite(conf)]
+    if len(conf) < 50 or not 0 < share < 1:
+        return 1.0
+    t = float(np.quantile(conf, 1 - share))  # the confidence this share reaches
+    if not 0 < t < 1:
+        return 1.0
+    return float(np.clip(np.log(threshold) / np.log(t), *POWER_RANGE))
+
+
 def fit_quality(backend, lsp: list, coco: list, rng, coco_repeats: int = 10,
-                seed: int = 0) -> dict:
-    """Fit ``backend``'s quality estimate on the people ``lsp`` and ``coco`` (jittered
-    crops, ``coco_repeats`` per COCO person): the JSON ``export --quality`` reads."""
+                seed: int = 0, drawn_below_cut: float | None = DRAWN_BELOW_CUT) -> dict:
+    """Fit ``backend``'s point power (``drawn_below_cut``: the share of hidden points it
+    should draw; None: keep the model's) on ``lsp`` and ``coco``'s people cut at
+    mid-torso, then its quality estimate on the same people (jittered crops,
+    ``coco_repeats`` per COCO person) with those confidences: the JSON ``export
+    --quality`` reads."""
     from scipy.stats import spearmanr
 
     from uniskel.engine.models import quality
 
+    had = float(getattr(backend, "point_power", 1.0) or 1.0)
+    power, drawn = 1.0, {}
+    if drawn_below_cut is not None:
+        hid = hidden_confidences(backend.infer, lsp + coco, backend.input_size)
+        power = point_power_for(hid, drawn_below_cut)
+        thr = skeleton.DRAW_THRESHOLD
+        drawn = {"hidden_points": int(len(hid)),
+                 "drawn_before": float((hid >= thr).mean()) if len(hid) else None,
+                 "drawn_after": float((hid ** power >= thr).mean()) if len(hid) else None}
     parts = [collect(backend.infer, lsp, backend.input_size, rng),
              collect(backend.infer, coco, backend.input_size, rng, coco_repeats)]
-    conf = np.concatenate([c for c, _ in parts])
+    conf = np.concatenate([c for c, _ in parts]) ** power
     target = np.concatenate([t for _, t in parts])
     coef = fit(conf, target, seed=seed)
     est = quality.estimate(conf, coef)
     rule = quality.mean_confidence(conf[:, :17])
-    stats = {"people": {"lsp": len(parts[0][1]), "coco": len(parts[1][1])},
+    stats = {"people": {"lsp": len(parts[0][1]), "coco": len(parts[1][1])}, **drawn,
              "crops": int(len(target)), "mean_oks": float(target.mean()),
              "spearman_estimate": float(spearmanr(est, target)[0]),
              "spearman_mean_confidence": float(spearmanr(rule, target)[0])}
     return {"quality": [round(float(v), 6) for v in coef],
+            "point_power": round(had * power, 6),
             "model": str(getattr(backend, "path", None) or ""),
             "decode_window": getattr(backend, "window", None), "seed": seed, "fit": stats}

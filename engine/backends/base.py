@@ -78,6 +78,8 @@ class StudentBackend(Backend):
         score = get("person_score")
         self.person_score = float(score) if score is not None else 0.3
         self.quality = tuple(get("quality") or ())
+        power = get("point_power")
+        self.point_power = float(power) if power is not None else 1.0
 
     def forward(self, crops: np.ndarray):
         raise NotImplementedError
@@ -90,8 +92,11 @@ class StudentBackend(Backend):
         if self.codec is None:  # decoded in the network
             kpts = np.asarray(outputs[0], np.float32)  # the runtime's own array: ours to clip
             np.clip(kpts[..., 2], 0.0, 1.0, out=kpts[..., 2])
-            return kpts
-        return self.codec.decode(*outputs)
+        else:
+            kpts = self.codec.decode(*outputs)
+        if self.point_power != 1.0:  # the model's confidences on the app's scale
+            np.power(kpts[..., 2], self.point_power, out=kpts[..., 2])
+        return kpts
 
 
 class PerCropBackend(Backend):

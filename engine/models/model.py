@@ -35,6 +35,10 @@ class ModelConfig:
     # expected OKS = sigmoid(confidences . w + b): 21 weights then b (engine/models/quality.py;
     # fitted by training/quality.py); empty: the model has no quality estimate
     quality: tuple[float, ...] = ()
+    # keypoint confidences are raised to this power at inference (engine/backends/base.py):
+    # a model's own confidences brought to the app's draw threshold (fitted by
+    # training/quality.py on training people; 1: as the network gives them)
+    point_power: float = 1.0
     hidden: int = 256
     keypoints: tuple[str, ...] = field(default=skeleton.KEYPOINTS)
     # what the network outputs: "simcc" (x and y logits, decoded by engine.models.simcc) or
