@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from uniskel.commands import options
+from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
 from uniskel.training import export
 
@@ -36,6 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the model's quality estimate (expected OKS from its confidences) "
                         "and point power, as fitted by uniskel quality (written into the model "
                         "config)")
+    p.add_argument("--derive", nargs="+", choices=list(skeleton.DERIVED_RULES),
+                   metavar="POINT",
+                   help="points the runtime derives from their parents instead of reading "
+                        "the network's own (thorax: the shoulders' midpoint, pelvis: the "
+                        "hips'; the less sure parent's confidence); written into the model "
+                        "config")
     p.add_argument("--int8", action="store_true",
                    help="write the ONNX model quantized to int8 for the CPU (MoveNet-family "
                         "models; calibrated on training people, training/quantize.py)")
@@ -56,10 +63,11 @@ def run(args) -> int:
     safefiles.check_output(args.onnx, "ONNX model", {**inputs, "weights": args.weights})
     coef, fitted_window, power = export.read_quality(args.quality)
     settings = {"person_score": args.person_score, "decode_window": args.decode_window,
-                "peak_band": args.peak_band, "quality": coef, "point_power": power}
+                "peak_band": args.peak_band, "quality": coef, "point_power": power,
+                "derived": args.derive}
     if any(v is not None for v in settings.values()) and not args.weights:
-        raise UniskelError("export: --person-score, --decode-window, --peak-band and "
-                           "--quality need --weights")
+        raise UniskelError("export: --person-score, --decode-window, --peak-band, --derive "
+                           "and --quality need --weights")
     if args.int8 and not args.onnx:
         raise UniskelError("export: --int8 needs --onnx")
     if args.peak_band is not None and args.peak_band < 0:

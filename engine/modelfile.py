@@ -68,6 +68,16 @@ def check_keypoints(path: Path, num_keypoints: int, names=None) -> None:
         raise UniskelError(f"{path}: model's keypoint order differs from engine.skeleton.KEYPOINTS")
 
 
+def _derivable(v):
+    """A model config's ``derived``: names of points the skeleton derives."""
+    from uniskel.engine.skeleton import DERIVED_RULES
+
+    if isinstance(v, (list, tuple)) and all(isinstance(x, str) and x in DERIVED_RULES
+                                            for x in v):
+        return None
+    return f"must be a list of derived point names ({', '.join(DERIVED_RULES)})"
+
+
 #: the keypoint confidence powers a model file may hold (``ModelConfig.point_power``)
 POINT_POWER = (0.25, 4.0)
 
@@ -86,6 +96,7 @@ def _model_rules() -> dict:
         "decode_window": V.whole(0),
         "person_score": V.number(0, 1),
         "point_power": V.number(POINT_POWER[0], POINT_POWER[1]),
+        "derived": _derivable,
         "peak_band": V.whole(0),
         "hidden": V.whole(0),
         "output": V.one_of(*ONNX_OUTPUTS),

@@ -159,6 +159,42 @@ def test_export_writes_the_point_power_and_every_runtime_applies_it(tmp_path,
                  "--weights", str(tmp_path / "x.pt")])
 
 
+def test_export_derive_makes_thorax_and_pelvis_the_midpoints_of_their_parents(
+        tmp_path, random_checkpoint):
+    """``export --derive thorax pelvis``: the runtimes give thorax and pelvis as the
+    skeleton derives them (midpoint, the less sure parent's confidence), not the
+    network's own; the other points are unchanged; a config naming a point the skeleton
+    does not derive is refused in one line."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from uniskel.engine.backends import onnx, torch_cpu
+
+    pt, ox = tmp_path / "d.pt", tmp_path / "d.onnx"
+    assert _export(["--checkpoint", str(random_checkpoint), "--derive", "thorax", "pelvis",
+                    "--weights", str(pt), "--onnx", str(ox)]) == 0
+    crops = np.random.default_rng(2).integers(0, 255, (3, 128, 96, 3), dtype=np.uint8)
+    base = torch_cpu.load(random_checkpoint).infer(crops)
+    for b in (torch_cpu.load(pt), onnx.load(ox, threads=1)):
+        got = b.infer(crops)
+        for name in ("thorax", "pelvis"):
+            a, c = (sk.INDEX[n] for n in sk.DERIVED_RULES[name])
+            i = sk.INDEX[name]
+            np.testing.assert_allclose(got[:, i, :2], (base[:, a, :2] + base[:, c, :2]) / 2,
+                                       atol=1e-3)
+            np.testing.assert_allclose(got[:, i, 2], np.minimum(base[:, a, 2], base[:, c, 2]),
+                                       atol=1e-4)
+            assert not np.allclose(base[:, i], got[:, i], atol=1e-3)  # not the network's
+        rest = [i for i in range(sk.NUM_KEYPOINTS) if sk.KEYPOINTS[i] not in ("thorax", "pelvis")]
+        np.testing.assert_allclose(got[:, rest], base[:, rest], atol=1e-3)
+    ck = torch.load(random_checkpoint, weights_only=True)
+    ck["config"] = {**ck["config"], "derived": ["nose"]}
+    torch.save(ck, tmp_path / "bad.pt")
+    with pytest.raises(UniskelError, match=r"bad.pt: model config derived = .*must be a list "
+                                           r"of derived point names"):
+        torch_cpu.load(tmp_path / "bad.pt")
+
+
 def test_a_model_file_with_an_impossible_point_power_is_refused(tmp_path, random_checkpoint):
     import torch
 

@@ -80,6 +80,7 @@ class StudentBackend(Backend):
         self.quality = tuple(get("quality") or ())
         power = get("point_power")
         self.point_power = float(power) if power is not None else 1.0
+        self.derived = tuple(get("derived") or ())
 
     def forward(self, crops: np.ndarray):
         raise NotImplementedError
@@ -96,6 +97,8 @@ class StudentBackend(Backend):
             kpts = self.codec.decode(*outputs)
         if self.point_power != 1.0:  # the model's confidences on the app's scale
             np.power(kpts[..., 2], self.point_power, out=kpts[..., 2])
+        if self.derived:  # thorax, pelvis from their parents, as the skeleton defines them
+            skeleton.derive(kpts, self.derived)
         return kpts
 
 

@@ -39,6 +39,10 @@ class ModelConfig:
     # a model's own confidences brought to the app's draw threshold (fitted by
     # training/quality.py on training people; 1: as the network gives them)
     point_power: float = 1.0
+    # points the runtime derives from their parents (``skeleton.derive``: thorax and pelvis
+    # as the midpoints of the shoulders and hips, the less sure parent's confidence)
+    # instead of reading the network's own; empty: the network's own
+    derived: tuple[str, ...] = ()
     hidden: int = 256
     keypoints: tuple[str, ...] = field(default=skeleton.KEYPOINTS)
     # what the network outputs: "simcc" (x and y logits, decoded by engine.models.simcc) or
@@ -57,7 +61,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         d = dict(d)
-        for k in ("widths", "depths", "input_size", "keypoints", "quality"):
+        for k in ("widths", "depths", "input_size", "keypoints", "quality", "derived"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
