@@ -878,3 +878,33 @@ def test_freeze_keeps_the_named_parameters_as_they_start(shared_data, tmp_path):
     cfg.freeze, cfg.out = ("backbone", "neck"), str(tmp_path / "other")
     with pytest.raises(UniskelError, match="no parameter of this network starts with 'neck'"):
         train(cfg)
+
+
+def test_lr_scale_puts_the_named_parameters_in_groups_of_their_own():
+    """``[lr_scale] heads = 5``: the heads' parameters learn at 5x the rate, the rest at
+    the config's (biases and norms still without decay where ``decay_norms`` is off); a
+    prefix that names no parameter, or a factor that is not a positive number, is
+    refused in one line."""
+    from uniskel.engine.models.model import config_for, from_config
+    from uniskel.training.config import TrainConfig, validate
+    from uniskel.training.train import param_groups
+
+    net = from_config(config_for("movenet_lightning", input_size=(64, 64)))
+    groups = param_groups(net, False, 1e-4, {"heads": 5.0})
+    heads = {id(p) for n, p in net.named_parameters() if n.startswith("heads")}
+    opt = torch.optim.AdamW(groups, lr=1e-4)
+    seen = 0
+    for g in opt.param_groups:
+        ids = {id(p) for p in g["params"]}
+        assert ids <= heads or not ids & heads  # a group is all heads or none
+        assert g["lr"] == pytest.approx(5e-4 if ids <= heads else 1e-4)
+        seen += len(ids)
+    assert seen == len(list(net.parameters()))
+    assert any(g.get("weight_decay") == 0.0 for g in groups)
+    assert param_groups(net, True, 1e-4, {}) is not None
+    with pytest.raises(UniskelError, match="lr_scale: no parameter of this network starts "
+                                           "with 'neck'"):
+        param_groups(net, True, 1e-4, {"neck": 2.0})
+    with pytest.raises(UniskelError, match="lr_scale = .*must be a table of parameter name "
+                                           "prefixes"):
+        validate(TrainConfig(lr_scale={"heads": 0}))

@@ -103,6 +103,8 @@ class TrainConfig:
     checkpoint_every: int = 0      # also checkpoint every N steps (0: once per epoch)
     freeze: tuple[str, ...] = ()   # parameters kept as they start, by name prefix (e.g.
                                    # ["backbone", "fpn", "top"]: a MoveNet's heads alone train)
+    lr_scale: dict = dataclasses.field(default_factory=dict)  # [lr_scale] heads = 5.0: the
+                                   # parameters under a name prefix learn at lr x this
     on_error: str = "skip"         # bad annotation entries / images: "skip" (logged) | "raise"
     repair_lr_swaps: bool = True   # fix LSPET's left/right swaps using the BlazePose teacher
     cache_dir: str = "runs/cache"
@@ -204,6 +206,15 @@ def _texts(v):
     return "must be a list of parameter name prefixes (e.g. ['backbone', 'fpn'])"
 
 
+def _lr_scales(v):
+    if isinstance(v, dict) and all(isinstance(k, str) and k and isinstance(x, (int, float))
+                                   and not isinstance(x, bool) and 0 < x <= 100
+                                   for k, x in v.items()):
+        return None
+    return "must be a table of parameter name prefixes and numbers above 0, at most 100 " \
+           "(e.g. heads = 5.0)"
+
+
 def _point_names(v):
     from uniskel.engine.skeleton import INDEX
     if isinstance(v, (list, tuple)) and all(isinstance(x, str) and x in INDEX for x in v):
@@ -272,6 +283,7 @@ def _rules() -> dict:
             "init_from": V.text(empty=True),
             "checkpoint_every": V.whole(0),
             "freeze": _texts,
+            "lr_scale": _lr_scales,
             "on_error": V.one_of("skip", "raise"),
             "repair_lr_swaps": V.flag(),
             "cache_dir": V.text(),

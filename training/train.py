@@ -69,18 +69,39 @@ def lr_schedule(warmup_steps: int, total_steps: int, hold_until: int = 0,
     return factor
 
 
-def param_groups(model, decay_norms: bool):
+def param_groups(model, decay_norms: bool, lr: float | None = None, lr_scale=None):
     """The optimiser's parameters: all alike, or (``decay_norms`` false) norm layers'
-    parameters and biases in a group without weight decay."""
+    parameters and biases in a group without weight decay; ``lr_scale`` ({name prefix:
+    factor}, the config's): those under a prefix in groups of their own at ``lr`` x
+    the factor (the first prefix that matches; one that names no parameter is refused
+    in one line, as ``freeze``'s)."""
     import torch
-    if decay_norms:
+    lr_scale = dict(lr_scale or {})
+    if decay_norms and not lr_scale:
         return model.parameters()
+    names = [n for n, _ in model.named_parameters()]
+    for pre in lr_scale:
+        if not any(n.startswith(pre) for n in names):
+            tops = ", ".join(sorted({n.split(".")[0] for n in names}))
+            raise UniskelError(f"lr_scale: no parameter of this network starts with {pre!r} "
+                               f"(they start with {tops})")
     norms = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm)
-    decay, plain = [], []
-    for m in model.modules():
+    groups: dict = {}
+    for mname, m in model.named_modules():
         for name, p in m.named_parameters(recurse=False):
-            (plain if isinstance(m, norms) or name == "bias" else decay).append(p)
-    return [{"params": decay}, {"params": plain, "weight_decay": 0.0}]
+            full = f"{mname}.{name}" if mname else name
+            scale = next((float(f) for k, f in lr_scale.items() if full.startswith(k)), 1.0)
+            plain = not decay_norms and (isinstance(m, norms) or name == "bias")
+            groups.setdefault((scale, plain), []).append(p)
+    out = []
+    for (scale, plain), params in groups.items():
+        g = {"params": params}
+        if plain:
+            g["weight_decay"] = 0.0
+        if scale != 1.0:
+            g["lr"] = lr * scale
+        out.append(g)
+    return out
 
 
 def warm_start(model, cfg: TrainConfig) -> None:
@@ -257,7 +278,7 @@ def _train(cfg: TrainConfig, resume: bool, max_steps: int | None, hooks: list | 
         raise UniskelError(f"train: {per_epoch} samples per epoch make no step of a global "
                            f"batch of {global_batch}")
 
-    opt = torch.optim.AdamW(param_groups(model, cfg.decay_norms), lr=cfg.lr,
+    opt = torch.optim.AdamW(param_groups(model, cfg.decay_norms, cfg.lr, cfg.lr_scale), lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lr_schedule(cfg.warmup_steps, steps_per_epoch * cfg.epochs,
