@@ -152,6 +152,12 @@ def test_export_writes_the_point_power_and_every_runtime_applies_it(tmp_path,
         got = b.infer(crops)
         np.testing.assert_allclose(got[..., :2], base[..., :2], atol=1e-3)
         np.testing.assert_allclose(got[..., 2], base[..., 2] ** 2, atol=1e-4)
+    # whom the pipeline follows stays on the network's own scale: its sure points are
+    # those the unpowered model is sure of (the power calibrates drawing)
+    from uniskel.engine.runtime.pipeline import Pipeline
+    assert Pipeline(onnx.load(ox, threads=1), detector=None).tracker.keypoint_threshold \
+        == pytest.approx(sk.DRAW_THRESHOLD ** 2)
+    assert Pipeline(plain, detector=None).tracker.keypoint_threshold == sk.DRAW_THRESHOLD
     (tmp_path / "p9.json").write_text(json.dumps({"quality": coef, "point_power": 9}))
     with pytest.raises(UniskelError, match="p9.json is not a uniskel quality result "
                                            r"\(point_power 9 is not from 0.25 to 4\)"):

@@ -177,7 +177,10 @@ class Pipeline:
         self.keep_frame = keep_frame
         if min_score is None:
             min_score = float(getattr(backend, "person_score", 0.3))
-        self.tracker = Tracker(self.max_people, min_score, keypoint_threshold,
+        # the tracker's sure points are on the network's own scale: a model's point power
+        # (``ModelConfig.point_power``) calibrates what is drawn, not whom it follows
+        power = float(getattr(backend, "point_power", 1.0) or 1.0)
+        self.tracker = Tracker(self.max_people, min_score, keypoint_threshold ** power,
                                redetect_every=redetect_every)
         self.smoother = KeypointSmoother(smooth_min_cutoff, smooth_beta)
         self.provided = np.asarray(getattr(backend, "provided", np.ones(21, bool)), bool)
