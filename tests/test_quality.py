@@ -201,6 +201,40 @@ def test_export_derive_makes_thorax_and_pelvis_the_midpoints_of_their_parents(
         torch_cpu.load(tmp_path / "bad.pt")
 
 
+def test_the_point_power_changes_what_is_drawn_not_whom_the_pipeline_follows(tmp_path):
+    """The shipped student exported with a point power of 2: on the astronaut photo the
+    pipeline follows the same people in the same boxes as with the shipped model (its
+    person scores and sure points on the network's own scale), and hands out their
+    confidences squared."""
+    import cv2
+    import torch
+
+    from uniskel.engine import assets
+    from uniskel.engine.backends import torch_cpu
+    from uniskel.engine.runtime.pipeline import Pipeline
+
+    torch.set_num_threads(1)
+    shipped = assets.default_model()
+    ck = torch.load(shipped, weights_only=True)
+    (tmp_path / "q.json").write_text(json.dumps({"quality": list(ck["config"]["quality"]),
+                                                 "point_power": 2.0}))
+    pt = tmp_path / "p2.pt"
+    assert _export(["--checkpoint", str(shipped), "--quality", str(tmp_path / "q.json"),
+                    "--weights", str(pt)]) == 0
+    frame = cv2.cvtColor(cv2.imread(str(assets.asset("media", "astronaut.png"))),
+                         cv2.COLOR_BGR2RGB)
+    runs = []
+    for model in (shipped, pt):
+        pipe = Pipeline(torch_cpu.load(model), smoothing=False, max_people=10)
+        runs.append([pipe.process(frame, i / 15).people for i in range(3)][-1])
+    plain, powered = runs
+    assert len(plain) == len(powered) >= 1
+    for a, b in zip(plain, powered):
+        assert a.track_id == b.track_id
+        np.testing.assert_allclose(a.box, b.box, atol=1.0)
+        np.testing.assert_allclose(b.keypoints[:17, 2], a.keypoints[:17, 2] ** 2, atol=0.02)
+
+
 def test_a_model_file_with_an_impossible_point_power_is_refused(tmp_path, random_checkpoint):
     import torch
 

@@ -177,9 +177,9 @@ class Pipeline:
         self.keep_frame = keep_frame
         if min_score is None:
             min_score = float(getattr(backend, "person_score", 0.3))
-        # the tracker's sure points are on the network's own scale: a model's point power
+        # sure points and a person's score are on the network's own scale: a model's point power
         # (``ModelConfig.point_power``) calibrates what is drawn, not whom it follows
-        power = float(getattr(backend, "point_power", 1.0) or 1.0)
+        self.point_power = power = float(getattr(backend, "point_power", 1.0) or 1.0)
         self.tracker = Tracker(self.max_people, min_score, keypoint_threshold ** power,
                                redetect_every=redetect_every)
         self.smoother = KeypointSmoother(smooth_min_cutoff, smooth_beta)
@@ -365,7 +365,10 @@ class Pipeline:
             k = found[i].copy()
             if detected and self.detector.whole_person:  # the whole person is in the
                 drop_outside(k, box)  # box: what is outside is someone else's
-            scored.append((k, float(k[self.provided, 2].mean())))
+            conf = k[self.provided, 2]
+            if self.point_power != 1.0:  # the person's score on the network's own scale
+                conf = conf ** (1.0 / self.point_power)
+            scored.append((k, float(conf.mean())))
         for i, (box, track_id, confirmed, detected) in enumerate(proposals):
             k, score = scored[i]
             if track_id is None and masked and masked[i] and (
