@@ -61,7 +61,9 @@ class StudentBackend(Backend):
     and implements ``forward``: uint8 crops (N, H, W, 3) -> the network's outputs as a
     tuple of float32 numpy arrays. Two kinds of network (the config's ``output``):
     ``"simcc"`` gives logits (N, 21, bx), (N, 21, by), decoded here with the one codec
-    (``engine.models.simcc``); ``"keypoints"`` decodes inside the network and gives (N, 21, 3)."""
+    (``engine.models.simcc``); ``"keypoints"`` decodes inside the network and gives (N, 21, 3).
+    Then, as the model config says: the confidences raised to its ``point_power``, and
+    its ``derived`` points (thorax, pelvis) made from their parents."""
 
     def configure(self, cfg) -> None:
         """Take the inference settings from a ModelConfig or its dict (an ONNX file's
