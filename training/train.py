@@ -69,6 +69,17 @@ def lr_schedule(warmup_steps: int, total_steps: int, hold_until: int = 0,
     return factor
 
 
+def check_prefixes(model, prefixes, what: str) -> None:
+    """Each parameter-name prefix a config gives (``freeze``, ``lr_scale``) must name some
+    parameter of ``model``; one that names none is refused in one line."""
+    names = [n for n, _ in model.named_parameters()]
+    for pre in prefixes:
+        if not any(n.startswith(pre) for n in names):
+            tops = ", ".join(sorted({n.split(".")[0] for n in names}))
+            raise UniskelError(f"{what}: no parameter of this network starts with {pre!r} "
+                               f"(they start with {tops})")
+
+
 def param_groups(model, decay_norms: bool, lr: float | None = None, lr_scale=None):
     """The optimiser's parameters: all alike, or (``decay_norms`` false) norm layers'
     parameters and biases in a group without weight decay; ``lr_scale`` ({name prefix:
@@ -79,12 +90,7 @@ def param_groups(model, decay_norms: bool, lr: float | None = None, lr_scale=Non
     lr_scale = dict(lr_scale or {})
     if decay_norms and not lr_scale:
         return model.parameters()
-    names = [n for n, _ in model.named_parameters()]
-    for pre in lr_scale:
-        if not any(n.startswith(pre) for n in names):
-            tops = ", ".join(sorted({n.split(".")[0] for n in names}))
-            raise UniskelError(f"lr_scale: no parameter of this network starts with {pre!r} "
-                               f"(they start with {tops})")
+    check_prefixes(model, lr_scale, "lr_scale")
     norms = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm)
     groups: dict = {}
     for mname, m in model.named_modules():
@@ -134,12 +140,7 @@ def freeze(model, prefixes) -> int:
     """Keep the parameters whose names start with one of ``prefixes`` as they are (no
     gradient, so the optimiser leaves them); returns how many. A prefix that names no
     parameter is refused in one line."""
-    names = [n for n, _ in model.named_parameters()]
-    for pre in prefixes:
-        if not any(n.startswith(pre) for n in names):
-            tops = ", ".join(sorted({n.split(".")[0] for n in names}))
-            raise UniskelError(f"freeze: no parameter of this network starts with {pre!r} "
-                               f"(they start with {tops})")
+    check_prefixes(model, prefixes, "freeze")
     n = 0
     for name, p in model.named_parameters():
         if prefixes and name.startswith(tuple(prefixes)):
