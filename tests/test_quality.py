@@ -328,6 +328,13 @@ def test_fitting_cli_says_what_is_wrong_and_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("uniskel quality: error: ") and "none.onnx" in err[0]
     assert not (tmp_path / "q.json").exists()
+    for share in ("2", "0", "half"):
+        with pytest.raises(SystemExit) as e:
+            main(["quality", "--out", str(tmp_path / "q.json"), "--drawn-below-cut", share])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert "--drawn-below-cut: expected a share between 0 and 1 or 'off'" in err
+    assert not (tmp_path / "q.json").exists()
 
 
 def test_collect_targets_are_oks_in_the_jittered_crop(shared_data, monkeypatch):
