@@ -49,5 +49,20 @@ def cut_close_up(instances) -> list:
     return out
 
 
+def split_at_cut(instances):
+    """The labelled points of cut ``instances`` (each with ``meta["cut_y"]``) -> (gt
+    (N, 21, 3), visible (N, 21): labelled and above the cut, hidden (N, 21): labelled
+    and not above it). ``uniskel eval --cut`` scores by it; ``uniskel quality`` fits the
+    point power on the hidden ones."""
+    import numpy as np
+
+    from uniskel.training.datasets import stack_keypoints
+
+    gt, mask = stack_keypoints(instances)
+    cut = np.array([i.meta["cut_y"] for i in instances])[:, None]
+    visible = mask & (gt[..., 1] < cut)
+    return gt, visible, mask & ~visible
+
+
 #: ``uniskel eval --cut``: framings in which the picture ends part way down a person
 CUTS = {"mid-torso": cut_mid_torso, "close-up": cut_close_up}

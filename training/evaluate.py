@@ -39,7 +39,7 @@ import math
 
 from uniskel.engine import skeleton
 from uniskel.engine.errors import UniskelError
-from uniskel.training.cuts import CUTS
+from uniskel.training.cuts import CUTS, split_at_cut
 
 log = logging.getLogger(__name__)
 
@@ -325,15 +325,13 @@ def score_cut(fmt: str, instances, preds, provided=None, quality=(),
 
     import numpy as np
 
-    from uniskel.training.datasets import stack_keypoints
     from uniskel.training.metrics import pck, torso_size
 
     provided = np.ones(skeleton.NUM_KEYPOINTS, bool) if provided is None \
         else np.asarray(provided, bool)
-    gt, mask = stack_keypoints(instances)
-    cut = np.array([i.meta["cut_y"] for i in instances])[:, None]
-    visible = mask & (gt[..., 1] < cut)
-    hidden = mask & ~visible & provided[None]
+    gt, visible, hidden = split_at_cut(instances)
+    mask = visible | hidden
+    hidden = hidden & provided[None]
     if FORMATS[fmt] == "ap":
         kept = [dataclasses.replace(i, mask=v) for i, v in zip(instances, visible)]
         res = _score_ap(kept, preds, skeleton.MAPPINGS[fmt], quality)

@@ -130,8 +130,7 @@ def hidden_confidences(infer, instances, input_size) -> np.ndarray:
     of ``instances`` (``training/cuts.py``; ground-truth-box crops as ``uniskel eval
     --cut mid-torso`` makes them) -> (M,)."""
     from uniskel.training import evaluate as E
-    from uniskel.training.cuts import cut_mid_torso
-    from uniskel.training.datasets import stack_keypoints
+    from uniskel.training.cuts import cut_mid_torso, split_at_cut
 
     cut = cut_mid_torso(instances)
     if not cut:
@@ -140,9 +139,7 @@ def hidden_confidences(infer, instances, input_size) -> np.ndarray:
                             problems=[])
     if not kept:
         return np.zeros(0)
-    gt, mask = stack_keypoints(kept)
-    line = np.array([i.meta["cut_y"] for i in kept])[:, None]
-    hidden = mask & (gt[..., 1] >= line)
+    hidden = split_at_cut(kept)[2]
     return np.asarray(preds, np.float64)[..., 2][hidden]
 
 
