@@ -50,6 +50,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "to them); reports the metric over the points still in the picture "
                         "and outside_drawn, the share of points below the cut drawn anyway "
                         f"(confidence >= the draw threshold, {skeleton.DRAW_THRESHOLD:g})")
+    p.add_argument("--no-turn", dest="turn", action="store_false",
+                   help="no second look, turned upright, at people whose pose lies sideways "
+                        "or upside down (engine/runtime/turn.py; the pipeline takes it, so "
+                        "the evaluation does by default)")
     p.add_argument("--boxes", choices=("gt", "detector"), default="gt",
                    help="where the people are: the annotated boxes (gt, the default, for "
                         "comparing pose models) or the engine's person detector (detector: "
@@ -107,7 +111,7 @@ def run(args) -> int:
     res = E.evaluate(backend.infer, instances, args.format, backend.input_size,
                    provided=E.provided_points(backend, backend_name),
                    quality=tuple(getattr(backend, "quality", ()) or ()), batch_size=args.batch_size,
-                   on_error=args.on_error, progress=None, cut=args.cut)
+                   on_error=args.on_error, progress=None, cut=args.cut, turn=args.turn)
     if args.boxes == "detector":
         from uniskel.engine.runtime import detector as detectors
 
@@ -115,7 +119,7 @@ def run(args) -> int:
         gt_res = res
         res = E.evaluate_detected(backend, instances, args.format, det,
                                 quality=tuple(getattr(backend, "quality", ()) or ()),
-                                on_error=args.on_error)
+                                on_error=args.on_error, turn=args.turn)
         det.close()
         res["detector"] = det.name
         res["gt_boxes"] = {k: gt_res[k] for k in ("AP", "AP50", "AP75", "AR", "instances")
@@ -127,7 +131,7 @@ def run(args) -> int:
     res["meta"] = {
         "format": args.format, "annotations": str(ann), "images": str(images),
         "range": list(args.index_range) if args.index_range else None, "limit": args.limit,
-        "split": args.split, "boxes": args.boxes,
+        "split": args.split, "boxes": args.boxes, "turn": args.turn,
         "backend": backend_name, "backend_description": getattr(backend, "description", ""),
         "mediapipe_complexity": args.mediapipe_complexity if args.backend == "mediapipe" else None,
         "model": str(model) if model else None,

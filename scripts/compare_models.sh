@@ -7,6 +7,9 @@
 # python scripts/compare_table.py TAG... prints the table.
 #
 #   scripts/compare_models.sh student lightning thunder mediapipe
+#
+# EVAL_ARGS are added to every uniskel eval (EVAL_ARGS=--no-turn: no second look at
+# people lying or upside down), TAG_SUFFIX to every tag (student_noturn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UNISKEL=${UNISKEL:-.venv/bin/uniskel}
@@ -18,8 +21,10 @@ if [ ! -f runs/pooled_val/ann.json ]; then
 fi
 P="--annotations runs/pooled_val/ann.json --images runs/pooled_val/images"
 DEV="--annotations ../shared/data/coco_val2017_dev/person_keypoints_val2017.json --images ../shared/data/coco_val2017_dev/images"
+EVAL_ARGS=${EVAL_ARGS:-}
 run() {  # TAG BACKEND-ARGS...
-  tag=$1; shift
+  tag=$1${TAG_SUFFIX:-}; shift
+  set -- "$@" $EVAL_ARGS
   $UNISKEL eval --format lsp --range 7500:8000 "$@" --json runs/eval/v2_lsp_$tag.json > /dev/null
   $UNISKEL eval --format coco $P "$@" --json runs/eval/v2_pool_$tag.json > /dev/null
   $UNISKEL eval --format coco $DEV "$@" --json runs/eval/v2_dev_$tag.json > /dev/null

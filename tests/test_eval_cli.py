@@ -31,7 +31,8 @@ pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared data not pr
 
 
 class Oracle:
-    """A backend that 'predicts' the ground truth of the instances it is fed, in order."""
+    """A backend that 'predicts' the ground truth of the instances it is fed, in order
+    (so the evaluations it reads take no second look at turned people: ``turn=False``)."""
 
     name = "oracle"
     input_size = SIZE
@@ -86,7 +87,7 @@ def test_oracle_scores_one_on_every_format():
     for fmt, ann, images, key in cases:
         insts = D.read(fmt, ann, images)
         oracle = Oracle(insts)
-        res = E.evaluate(oracle.infer, insts, fmt, SIZE, batch_size=5)
+        res = E.evaluate(oracle.infer, insts, fmt, SIZE, batch_size=5, turn=False)
         assert res[key] == pytest.approx(1.0), fmt
         assert res["instances"] == len(insts) and res["skipped"] == 0
     assert res["per_keypoint"]["head_top"] == 1.0 and set(res["per_keypoint"]) == set(sk.MPII.native_names)
@@ -106,19 +107,20 @@ def test_the_close_up_framing_check():
         assert i.box[3] == i.meta["cut_y"] and (i.keypoints[sh, 1] < i.meta["cut_y"]).all()
         width = np.linalg.norm(i.keypoints[sh[0], :2] - i.keypoints[sh[1], :2])
         assert i.box[2] - i.box[0] >= 1.8 * width - 1e-6
-    res = E.evaluate(Oracle(near).infer, insts, "coco", SIZE, batch_size=4, cut="close-up")
+    res = E.evaluate(Oracle(near).infer, insts, "coco", SIZE, batch_size=4, cut="close-up",
+                     turn=False)
     assert res["cut"] == "close-up" and res["instances"] == len(near)
     assert res["AP"] == pytest.approx(1.0)
     assert res["inside_drawn_right"] == 1.0 and res["outside_drawn"] == 1.0
     off = Oracle(near, shift={sh[0]: (40.0, 0.0)})  # a third of the crop's width
-    res = E.evaluate(off.infer, insts, "coco", SIZE, batch_size=4, cut="close-up")
+    res = E.evaluate(off.infer, insts, "coco", SIZE, batch_size=4, cut="close-up", turn=False)
     assert res["inside_drawn_right"] < 1.0
 
 
 def test_lsp_pck_per_joint_and_provided():
     insts = lspet(7500, 7540)
     res = E.evaluate(Oracle(insts, shift={sk.INDEX["left_wrist"]: (40.0, 0.0)}).infer,
-                     insts, "lsp", SIZE, batch_size=16)
+                     insts, "lsp", SIZE, batch_size=16, turn=False)
     per = res["per_keypoint"]
     assert per["left_wrist"] == 0.0 and per["right_wrist"] == 1.0
     assert list(per)[-2:] == ["neck", "head_top"] and len(per) == 14
@@ -132,7 +134,7 @@ def test_lsp_pck_per_joint_and_provided():
     # a BlazePose-like backend: no upper neck / head top
     provided = sk.provided_mask(sk.BLAZEPOSE)
     res = E.evaluate(Oracle(insts, provided=provided).infer, insts, "lsp", SIZE,
-                     provided=provided)
+                     provided=provided, turn=False)
     assert res["PCK@0.2_provided"] == pytest.approx(1.0)
     assert res["PCK@0.2"] < 0.95 and res["per_keypoint"]["head_top"] == 0.0
     assert "head_top" not in res["provided_keypoints"] and len(res["provided_keypoints"]) == 12
@@ -165,11 +167,11 @@ def test_unreadable_image_is_skipped_with_a_warning_or_raises(tmp_path):
     broken.write_bytes(b"not a jpeg")
     insts[1].image = broken
     kept = [i for n, i in enumerate(insts) if n != 1]
-    res = E.evaluate(Oracle(kept).infer, insts, "lsp", SIZE)
+    res = E.evaluate(Oracle(kept).infer, insts, "lsp", SIZE, turn=False)
     assert res["skipped"] == 1 and "im07502.jpg" in res["problems"][0]
     assert res["PCK@0.2"] == pytest.approx(1.0)
     with pytest.raises(UniskelError, match="cannot decode image .*im07502.jpg"):
-        E.evaluate(Oracle(kept).infer, insts, "lsp", SIZE, on_error="raise")
+        E.evaluate(Oracle(kept).infer, insts, "lsp", SIZE, on_error="raise", turn=False)
 
 
 def test_random_posenet_end_to_end():
@@ -231,7 +233,7 @@ def test_cli_oracle_through_create(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr("uniskel.engine.backends.create", fake_create)
     out = tmp_path / "coco.json"
     rc = uniskel_eval(["--format", "coco", "--images", str(images), "--annotations", str(ann),
-                   "--limit", "7", "--json", str(out)])
+                   "--limit", "7", "--no-turn", "--json", str(out)])
     assert rc == 0 and seen["args"] == ("auto", None)
     res = json.loads(out.read_text())
     assert res["AP"] == pytest.approx(1.0) and res["instances"] == 7
@@ -274,7 +276,8 @@ def test_cli_split_val_is_the_held_out_coco_mini_images(monkeypatch, tmp_path):
                               mini / "train2017"), "val")
     monkeypatch.setattr("uniskel.engine.backends.create", lambda name, model_path=None, **kw: Oracle(val))
     out = tmp_path / "val.json"
-    assert uniskel_eval(["--format", "coco", "--split", "val", "--json", str(out)]) == 0
+    assert uniskel_eval(["--format", "coco", "--split", "val", "--no-turn",
+                         "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["instances"] == 26 and res["AP"] == pytest.approx(1.0)
     assert res["meta"]["split"] == "val"

@@ -88,14 +88,16 @@ def _crop_box(box, image, input_size, padding):
 
 
 def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding: float = PADDING,
-            on_error: str = "skip", progress=False, problems: list | None = None):
+            on_error: str = "skip", progress=False, problems: list | None = None,
+            turn: bool = True):
     """Run ``predict_fn`` on every instance's ground-truth crop.
 
     ``predict_fn``: uint8 RGB crops (B, H, W, 3) -> (B, 21, 3) x, y in crop pixels and
     confidence. Returns (predictions (N, 21, 3) in image pixels, the instances kept);
     an image that cannot be read is skipped with a warning (``on_error="skip"``) or
     raises ``UniskelError`` (``"raise"``). ``progress``: True, False, or None (a bar
-    only on a terminal).
+    only on a terminal). ``turn``: a second look, turned upright, at the people a pose
+    says are lying or upside down (``engine.runtime.turn``), as the pipeline takes it.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -103,6 +105,7 @@ def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding:
     from tqdm import tqdm
 
     from uniskel.engine.runtime import crop as C
+    from uniskel.engine.runtime import turn as T
     from uniskel.training.datasets import load_image
 
     if on_error not in ("skip", "raise"):
@@ -131,7 +134,7 @@ def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding:
             images = future.result()
             if b + 1 < len(batches):
                 future = pool.submit(load_batch, batches[b + 1])
-            crops, inverses, ok = [], [], []
+            crops, inverses, ok, seen = [], [], [], []
             for inst in batch:
                 img = images[str(inst.image)]
                 if isinstance(img, UniskelError):
@@ -149,15 +152,19 @@ def predict(predict_fn, instances, input_size, *, batch_size: int = 32, padding:
                 crops.append(c)
                 inverses.append(inv)
                 ok.append(inst)
+                seen.append(img)
             if crops:
                 out = np.asarray(predict_fn(np.stack(crops)), dtype=np.float64)
                 if out.shape != (len(crops), skeleton.NUM_KEYPOINTS, 3):
                     raise UniskelError(f"the model returned keypoints of shape {out.shape}; "
                                        f"expected ({len(crops)}, {skeleton.NUM_KEYPOINTS}, 3)")
-                for p, inv in zip(out, inverses):
-                    q = p.copy()
+                found = out.copy()
+                for q, p, inv in zip(found, out, inverses):
                     q[:, :2] = C.apply(inv, p[:, :2])
-                    preds.append(q)
+                if turn:
+                    found, _, _ = T.look_again(seen, [inst.box for inst in ok], found, predict_fn,
+                                               input_size, padding)
+                preds.extend(found)
                 kept.extend(ok)
             bar.update(len(batch))
     bar.close()
@@ -361,13 +368,13 @@ def score_cut(fmt: str, instances, preds, provided=None, quality=(),
 
 def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, quality=(),
              batch_size: int = 32, padding: float = PADDING, on_error: str = "skip",
-             progress=False, cut: str | None = None) -> dict:
+             progress=False, cut: str | None = None, turn: bool = True) -> dict:
     """Predict on every instance's ground-truth crop and score: the whole evaluation.
 
     ``predict_fn``: crops (B, H, W, 3) uint8 RGB -> (B, 21, 3) in crop pixels + conf.
     ``provided``: (21,) bool, the points the model gives (default all); ``quality``: the
     model's quality coefficients (AP's detection score; default none). ``cut``: a name of
-    ``CUTS``, the framing check instead (``score_cut``). Returns the metric dict
+    ``CUTS``, the framing check instead (``score_cut``). ``turn``: as ``predict``. Returns the metric dict
     of ``score`` plus ``skipped`` (unreadable images) and ``problems``."""
     problems: list = []
     if cut:
@@ -377,7 +384,7 @@ def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, qual
                                "(shoulders, and hips or a face point)")
     preds, kept = predict(predict_fn, instances, input_size, batch_size=batch_size,
                           padding=padding, on_error=on_error, progress=progress,
-                          problems=problems)
+                          problems=problems, turn=turn)
     res = score_cut(fmt, kept, preds, provided, quality, name=cut) if cut \
         else score(fmt, kept, preds, provided, quality)
     res["skipped"] = len(instances) - len(kept)
@@ -387,12 +394,14 @@ def evaluate(predict_fn, instances, fmt: str, input_size, *, provided=None, qual
 
 def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float = PADDING,
                       quality=(), on_error: str = "skip",
-                      progress=None, tall: float = 96.0) -> dict:
-    """AP with the detector's boxes, and person recall; see the module docstring."""
+                      progress=None, tall: float = 96.0, turn: bool = True) -> dict:
+    """AP with the detector's boxes, and person recall; see the module docstring.
+    ``turn``: as ``predict``."""
     import numpy as np
     from tqdm import tqdm
 
     from uniskel.engine.runtime import crop as C
+    from uniskel.engine.runtime import turn as T
     from uniskel.engine.runtime.boxes import iou
     from uniskel.engine.models.quality import person_scores
     from uniskel.training.datasets import load_image
@@ -432,10 +441,14 @@ def evaluate_detected(backend, instances, fmt: str, detector, *, padding: float 
             continue
         crops, inverses = zip(*(_crop_box(b[:4], image, input_size, padding) for b in boxes))
         out = np.asarray(backend.infer(np.stack(crops)), dtype=np.float64)
-        pose = person_scores(out, quality, subset)
-        for k, inv, b, ps in zip(out, inverses, boxes, pose):
-            q = k.copy()
+        found = out.copy()
+        for q, k, inv in zip(found, out, inverses):
             q[:, :2] = C.apply(inv, k[:, :2])
+        if turn:
+            found, _, _ = T.look_again(image, [b[:4] for b in boxes], found, backend.infer,
+                                       input_size, padding)
+        pose = person_scores(found, quality, subset)
+        for q, b, ps in zip(found, boxes, pose):
             preds.append(q)
             pred_images.append(people[0].image_id)
             scores.append(float(b[4]) * float(ps))

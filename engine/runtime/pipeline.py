@@ -13,7 +13,9 @@ and each frame as it ends):
             (``engine.runtime.occlusion``);
 ``infer``   the backend: crops -> keypoints (``engine.backends``), back to frame pixels
             with the inverse warp; two batches when someone is half hidden (the people
-            in front first, so their poses of this frame can be painted out);
+            in front first, so their poses of this frame can be painted out); a second
+            look, turned upright, at anyone whose pose lies sideways or upside down, their
+            crop kept inside and painted as the first was (``engine.runtime.turn``);
 ``decode``  score (points outside a person detector's box dropped), merge and track;
 ``smooth``  One Euro filter per tracked person (``engine.runtime.smoothing``), optional; the
             people handed out have thorax and pelvis no surer than the surer of their
@@ -52,6 +54,7 @@ import numpy as np
 
 from uniskel.engine.runtime import crop as cropmod
 from uniskel.engine.runtime import occlusion
+from uniskel.engine.runtime import turn as turnmod
 from uniskel.engine.models import quality as qualitymod
 from uniskel.engine import skeleton
 from uniskel.engine.runtime import detector as detectors
@@ -99,9 +102,9 @@ class FrameResult:
 
 def _box_into(box, warp) -> tuple:
     """A box (x0, y0, x1, y1) in frame pixels -> in the pixels of the crop ``warp`` cuts
-    (a crop's warp scales and shifts: corners stay corners)."""
+    (a crop's warp scales, shifts and turns by quarter turns: corners stay corners)."""
     (x0, y0), (x1, y1) = cropmod.apply(warp, np.array(box[:4], np.float64).reshape(2, 2))
-    return (x0, y0, x1, y1)
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
 def _into(keypoints, warp) -> np.ndarray:
@@ -149,6 +152,8 @@ class Pipeline:
                     someone else's box touches it, and, tracking more than one person,
                     beyond ``occlusion.TRACKED_MARGIN`` of the box of anyone followed by
                     their last pose (``occlusion.keep_inside``)
+    turn            a second look, turned upright, at people lying or upside down
+                    (``engine.runtime.turn``; one more crop each)
 
     One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
     """
@@ -159,8 +164,9 @@ class Pipeline:
                  keypoint_threshold: float = skeleton.DRAW_THRESHOLD,
                  smooth_min_cutoff: float = 0.5, smooth_beta: float = 8.0,
                  keep_frame: bool = True, target_fps: float | None = None,
-                 paint_out: bool = True, keep_inside: bool = True):
+                 paint_out: bool = True, keep_inside: bool = True, turn: bool = True):
         self.backend = backend
+        self.turn = turn
         self.paint_out = paint_out
         self.keep_inside = keep_inside
         #: the live frame budget: how many crops fit a frame, and whether the detector does
@@ -186,6 +192,8 @@ class Pipeline:
         self.provided = np.asarray(getattr(backend, "provided", np.ones(21, bool)), bool)
         self.quality = tuple(getattr(backend, "quality", ()) or ())
         self.frame_index = 0
+        #: track id -> the quarter turn their last pose was read at (``engine.runtime.turn``)
+        self._turns: dict[int, int] = {}
         self._buffer = np.zeros((0, 0, 0, 3), np.uint8)
         self._frame_hw = None  # the last frame's size: tracks do not carry over a change
 
@@ -211,6 +219,7 @@ class Pipeline:
         self.tracker.reset()
         self.smoother.reset()
         self.frame_index = 0
+        self._turns.clear()
         self.budget.reset()
 
     def _crops(self, n: int) -> np.ndarray:
@@ -233,6 +242,7 @@ class Pipeline:
         if self._frame_hw is not None and frame.shape[:2] != self._frame_hw:
             self.tracker.reset()  # boxes and keypoints in another picture's pixels
             self.smoother.reset()
+            self._turns.clear()
         self._frame_hw = frame.shape[:2]
         index = self.frame_index
         self.frame_index += 1
@@ -255,7 +265,7 @@ class Pipeline:
             # carried over); a detector run that fitted a slow frame's time is paid from it
             proposals, carried = self._share_out(
                 proposals, timer.ms["detect"] if fits and ran_detector else 0.0)
-        found, masked = self._crop_and_infer(frame, proposals, carried, timer)
+        found, masked, again = self._crop_and_infer(frame, proposals, carried, timer)
         with timer("decode"):  # score; track
             tracks = self._decode(found, proposals, carried, max_new, frame, masked)
         with timer("smooth"):
@@ -263,7 +273,8 @@ class Pipeline:
                                 self.smoother if self.smoothing else None)
             if not self.smoothing:
                 self.smoother.reset()  # switching smoothing back on starts fresh
-        self.budget.finish(timer.ms, len(proposals), (clock() - start) * 1e3, time.monotonic())
+        self.budget.finish(timer.ms, len(proposals) + again, (clock() - start) * 1e3,
+                           time.monotonic())
 
         result = FrameResult(index, float(timestamp), people, timer.ms, self.backend.name,
                              (frame.shape[0], frame.shape[1]),
@@ -294,7 +305,8 @@ class Pipeline:
     def _crop_and_infer(self, frame, proposals: list, carried: set, timer) -> tuple:
         """The ``crop`` and ``infer`` stages -> (keypoints (n, 21, 3) in frame pixels, one
         per proposal (reordered in place: the people nobody stands in front of first);
-        whether each crop was kept inside its box, someone else's touching it).
+        whether each crop was kept inside its box, someone else's touching it; how many
+        crops a second look, turned upright, took (``engine.runtime.turn``)).
 
         Two passes: first the people nobody stands in front of, then the others, with
         the people in front of them painted out of their crops (``engine.runtime.occlusion``):
@@ -317,35 +329,52 @@ class Pipeline:
             followed = [follow and p[1] is not None and not p[3] for p in proposals]
             warps = []
             found = np.zeros((n, skeleton.NUM_KEYPOINTS, 3), np.float32)  # frame pixels
+            # a tracked person is cropped at the turn their last pose was read at
+            turns = [self._turns.get(p[1], 0) if self.turn else 0 for p in proposals]
+
+        def dress(i, crop, m, ready):  # the people round them, as their crop needs
+            box = proposals[i][0]
+            if masked[i]:
+                occlusion.keep_inside(crop, _box_into(box, m))
+            elif followed[i]:  # their crop from their last pose: not a neighbour's
+                occlusion.keep_inside(crop, _box_into(box, m), occlusion.TRACKED_MARGIN)
+            people, still = front[i]
+            others = [found[j] for j in people if j < ready]
+            others += [track.moved_keypoints() for track in still]
+            occlusion.paint_out(crop, [_into(k, m) for k in others],
+                                self.tracker.keypoint_threshold)
+
         for lo, hi in ((0, first), (first, n)):
             if lo == hi:
                 continue
             with timer("crop"):
                 for i in range(lo, hi):
-                    box = proposals[i][0]
-                    c, s = cropmod.box_to_center_scale(box, (h_in, w_in), self.padding)
-                    m = cropmod.warp_matrix(c, s, (h_in, w_in))
+                    c, s = cropmod.box_to_center_scale(proposals[i][0], (h_in, w_in),
+                                                       self.padding)
+                    m = cropmod.warp_matrix(c, s, (h_in, w_in), turns[i])
                     cv2.warpAffine(frame, m, (w_in, h_in), dst=crops[i],
                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                    borderValue=(0, 0, 0))
                     warps.append(m)
-                    if masked[i]:
-                        occlusion.keep_inside(crops[i], _box_into(box, m))
-                    elif followed[i]:  # their crop from their last pose: not a neighbour's
-                        occlusion.keep_inside(crops[i], _box_into(box, m),
-                                              occlusion.TRACKED_MARGIN)
-                    people, still = front[i]
-                    others = [found[j] for j in people if j < lo]
-                    others += [track.moved_keypoints() for track in still]
-                    occlusion.paint_out(crops[i], [_into(k, m) for k in others],
-                                        self.tracker.keypoint_threshold)
+                    dress(i, crops[i], m, lo)
             with timer("infer"):
                 kps = self.backend.infer(crops[lo:hi])
                 for i in range(lo, hi):
                     found[i] = kps[i - lo]
                     found[i, :, :2] = cropmod.apply(cropmod.invert(warps[i]),
                                                     kps[i - lo, :, :2])
-        return found, masked
+        again = 0
+        if self.turn and n:
+            with timer("infer"):  # the same crops, turned, and dressed the same way
+                looked, kept, again = turnmod.look_again(
+                    frame, [p[0] for p in proposals], found, self.backend.infer, (h_in, w_in),
+                    self.padding, turns=turns, dress=lambda i, crop, m: dress(i, crop, m, n))
+                found[:] = looked
+            old = self._turns
+            self._turns = {tid: t for tid, t in old.items() if tid in carried}
+            self._turns.update({p[1]: int(t) for p, t in zip(proposals, kept)
+                                if p[1] is not None and t})
+        return found, masked, again
 
     def _decode(self, found: np.ndarray, proposals: list, carried: set, max_new,
                 frame: np.ndarray | None = None, masked=()):
