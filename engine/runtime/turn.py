@@ -31,6 +31,8 @@ _I = skeleton.INDEX
 _SHOULDERS = [_I["left_shoulder"], _I["right_shoulder"]]
 _HIPS = [_I["left_hip"], _I["right_hip"]]
 _COCO = list(skeleton.COCO_SUBSET)
+#: each turn's rotation of a direction in the frame into the crop
+_ROTATIONS = {r: cropmod.warp_matrix((0.0, 0.0), (1.0, 1.0), (2, 2), r)[:, :2] for r in TURNS}
 
 
 def body_up(keypoints: np.ndarray) -> np.ndarray:
@@ -44,18 +46,10 @@ def turn_for(keypoints: np.ndarray) -> int:
     pixels); 0 when it is within ``MIN_DEGREES`` of upright (or its shoulders and hips
     coincide)."""
     u = body_up(keypoints)
-    if not np.all(np.isfinite(u)) or np.hypot(*u) < 1e-6:
+    if not np.all(np.isfinite(u)) or np.hypot(*u) < 1e-6 \
+            or np.degrees(np.arctan2(abs(u[0]), -u[1])) < MIN_DEGREES:
         return 0
-    if np.degrees(np.arctan2(abs(u[0]), -u[1])) < MIN_DEGREES:
-        return 0
-    best, turn = -2.0, 0
-    for r in TURNS:
-        m = cropmod.warp_matrix((0.0, 0.0), (1.0, 1.0), (2, 2), r)[:, :2]
-        w = m @ u
-        up = -w[1] / (np.hypot(*w) + 1e-12)
-        if up > best:
-            best, turn = up, r
-    return turn
+    return max(TURNS, key=lambda r: -(_ROTATIONS[r] @ u)[1])  # the crop's up is -y
 
 
 def surer(a: np.ndarray, b: np.ndarray) -> bool:
