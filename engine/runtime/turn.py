@@ -10,7 +10,7 @@ turned reading is kept if it is surer (mean confidence of COCO's 17 points, by m
 On LSPET 7500-7999 (athletes, a third of them sideways or upside down) it lifts the
 shipped student's limbs from 63.4 to 66.7 PCK@0.2, upper neck from 81.9 to 85.1 and
 head top from 75.8 to 78.4 (``uniskel eval --format lsp --range 7500:8000`` against the
-same with ``--no-turn``; docs/model-card.md has the other sets).
+same with ``--no-turn``; the model card, assets/models/README.md, has the other sets).
 
 Used by the pipeline (``engine.runtime.pipeline``) and by the evaluation's ground-truth
 crops (``training.evaluate``), so both read a turned person the same way.
@@ -67,8 +67,8 @@ def look_again(images, boxes, poses: np.ndarray, infer, input_size, padding: flo
 
     ``images``: one RGB frame, or one per pose; ``boxes``: the (x0, y0, x1, y1) each pose
     was cropped from; ``turns``: (n,) the quarter turn each was cropped at (default 0:
-    unturned; the pipeline crops a tracked person at the turn their last pose took, so a
-    cartwheel is followed round); ``poses``: (n, 21, 3) in frame pixels; ``infer``: crops
+    unturned; the pipeline crops a tracked person at the turn their last pose took, so
+    someone going down to the floor is followed round); ``poses``: (n, 21, 3) in frame pixels; ``infer``: crops
     (B, H, W, 3) uint8 -> (B, 21, 3) in crop pixels; ``dress(i, crop, warp)``: done to
     pose i's turned crop before it is inferred (the pipeline blacks out and paints the
     people round them, as in their first crop). Returns (the poses, the surer reading of
