@@ -113,3 +113,18 @@ def test_a_tracked_person_is_followed_onto_their_side(shared_data):
         if turn:
             assert pipe._turns == {1: 270}
     assert off[True] < 20 and off[False] > 2 * off[True]
+
+
+def test_someone_upside_down_from_the_start_is_found(shared_data):
+    """The photo upside down, a fresh pipeline: the person detector finds nobody on it,
+    so the frame is looked at turned over too; the person found there is read by the
+    second look. Without the turn, nobody is shown."""
+    image, backend, person = _person(shared_data)
+    h, w = image.shape[:2]
+    flipped = np.ascontiguousarray(image[::-1, ::-1])
+    assert Pipeline(backend, smoothing=False, turn=False).process(flipped).people == []
+    people = Pipeline(backend, smoothing=False).process(flipped).people
+    assert len(people) == 1
+    truth = person.keypoints[:17, :2].copy()
+    truth[:, 0], truth[:, 1] = w - truth[:, 0], h - truth[:, 1]
+    assert np.median(np.linalg.norm(people[0].keypoints[:17, :2] - truth, axis=1)) < 15

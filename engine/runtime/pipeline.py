@@ -5,7 +5,9 @@ milliseconds in ``FrameResult.stages_ms``; ``Pipeline.add_callback`` hears each 
 and each frame as it ends):
 
 ``detect``  which boxes to crop: tracked people's boxes from their last keypoints, plus
-            a detector's boxes when people must be (re)acquired (``engine.runtime.tracker``);
+            a detector's boxes when people must be (re)acquired (``engine.runtime.tracker``;
+            when it finds nobody and nobody is followed, it looks at the frame turned over
+            too, for someone upside down);
 ``crop``    warp each box to the model input (``engine.runtime.crop``), into one batch buffer;
             over the crop of someone half hidden, the people in front of them painted
             out, and round someone in a crowd (or anyone followed by their last pose,
@@ -105,6 +107,13 @@ def _box_into(box, warp) -> tuple:
     (a crop's warp scales, shifts and turns by quarter turns: corners stay corners)."""
     (x0, y0), (x1, y1) = cropmod.apply(warp, np.array(box[:4], np.float64).reshape(2, 2))
     return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _turned_over(boxes, shape) -> list:
+    """Boxes (x0, y0, x1, y1, score) found on a frame turned over (180 degrees) -> in
+    the frame's own pixels."""
+    h, w = shape[:2]
+    return [(w - b[2], h - b[3], w - b[0], h - b[1], *b[4:]) for b in boxes]
 
 
 def _into(keypoints, warp) -> np.ndarray:
@@ -295,6 +304,12 @@ class Pipeline:
                 index, self.detector.proposes_only, soon, overdue):
             return proposals, None, False
         boxes = self.detector.detect(frame)
+        if not boxes and self.turn and not self.tracker.tracks \
+                and not self.detector.proposes_only:
+            # nobody found, nobody followed: someone upside down from the start (a
+            # handstand) is found on the frame turned over, and read by the second look
+            boxes = _turned_over(self.detector.detect(np.ascontiguousarray(frame[::-1, ::-1])),
+                                 frame.shape)
         new, refined = self.tracker.select_detections(boxes, index, self.detector.proposes_only)
         found_people = not self.detector.proposes_only  # not a search's windows
         proposals = [(refined.get(tid, box), tid, False, tid in refined)
