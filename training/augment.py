@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from uniskel.engine import skeleton
-from uniskel.engine.runtime import crop
+from uniskel.engine.runtime import crop, turn
 from uniskel.training.framing import CUT_SPAN
 
 UPPER_BODY = np.array([skeleton.INDEX[n] for n in skeleton.KEYPOINTS
@@ -37,6 +37,7 @@ LOWER_BODY = np.array([skeleton.INDEX[n] for n in skeleton.KEYPOINTS
                        if skeleton.PART[n] in ("left_leg", "right_leg")]
                       + [skeleton.INDEX["pelvis"]])
 FLIP = skeleton.flip_index()
+_TORSO = [skeleton.INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
 
 
 @dataclass
@@ -47,6 +48,9 @@ class AugmentConfig:
     rotate_prob: float = 0.6
     upside_down_prob: float = 0.0  # turn the crop a further 180 degrees (LSPET's athletes
                                  # are a quarter upside down; COCO's people hardly ever)
+    upright_prob: float = 0.0    # first turn the crop by the quarter turn that stands the
+                                 # labelled body up, as the second look does at inference
+                                 # (engine/runtime/turn.py), so teachers read it upright
     flip_prob: float = 0.5
     shift: float = 0.12          # loose crops: centre jitter, fraction of the crop size
     half_body_prob: float = 0.2
@@ -69,6 +73,16 @@ class AugmentConfig:
 
 
 OCCLUDED_AT = 0.5  # a point is occluded where the pasted pixels cover at least this much
+
+
+def upright_turn(kpts: np.ndarray, mask: np.ndarray) -> float:
+    """The quarter turn (degrees) that stands a labelled body up (``turn.turn_for`` on
+    its shoulders and hips); 0 when one of the four is not labelled."""
+    if not mask[_TORSO].all():
+        return 0.0
+    pose = np.zeros((skeleton.NUM_KEYPOINTS, 3))
+    pose[:, :2] = kpts[:, :2]
+    return float(turn.turn_for(pose))
 
 
 def _half_body(kpts, mask, rng):
@@ -109,8 +123,10 @@ def make_sample(image: np.ndarray, box, keypoints: np.ndarray, mask: np.ndarray,
     if cfg is not None:
         size = size * rng.uniform(*cfg.scale)
         center = center + rng.uniform(-cfg.shift, cfg.shift, 2) * size
+        if cfg.upright_prob and rng.random() < cfg.upright_prob:
+            rot = upright_turn(kpts, mask)
         if rng.random() < cfg.rotate_prob:
-            rot = float(np.clip(rng.normal(0, cfg.rotate / 2), -cfg.rotate, cfg.rotate))
+            rot += float(np.clip(rng.normal(0, cfg.rotate / 2), -cfg.rotate, cfg.rotate))
         if cfg.upside_down_prob and rng.random() < cfg.upside_down_prob:
             rot += 180.0
         flip = rng.random() < cfg.flip_prob

@@ -336,6 +336,7 @@ def _rules() -> dict:
             "rotate": V.number(0, 180),
             "rotate_prob": prob,
             "upside_down_prob": prob,
+            "upright_prob": prob,
             "flip_prob": prob,
             "shift": V.number(0, 1),
             "half_body_prob": prob,

@@ -201,7 +201,8 @@ class MixedSamples:
                                                       cut_prob, closeup_prob, rng, span)
             if cut_y is not None:  # the framing is the box: no half-body box instead, and
                 # the picture ends below it, as eval's cuts end it (not turned over)
-                aug = dataclasses.replace(aug, half_body_prob=0.0, upside_down_prob=0.0)
+                aug = dataclasses.replace(aug, half_body_prob=0.0, upside_down_prob=0.0,
+                                          upright_prob=0.0)
         patch, coords, mask, m, tks = make_sample(
             img, box, inst.keypoints, mask, self.input_size, aug,
             rng, [c[i] for c in cached], donors=lambda r, person: self.donor(r, person, (k, i)),
