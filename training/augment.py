@@ -37,7 +37,6 @@ LOWER_BODY = np.array([skeleton.INDEX[n] for n in skeleton.KEYPOINTS
                        if skeleton.PART[n] in ("left_leg", "right_leg")]
                       + [skeleton.INDEX["pelvis"]])
 FLIP = skeleton.flip_index()
-_TORSO = [skeleton.INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
 
 
 @dataclass
@@ -78,11 +77,7 @@ OCCLUDED_AT = 0.5  # a point is occluded where the pasted pixels cover at least 
 def upright_turn(kpts: np.ndarray, mask: np.ndarray) -> float:
     """The quarter turn (degrees) that stands a labelled body up (``turn.turn_for`` on
     its shoulders and hips); 0 when one of the four is not labelled."""
-    if not mask[_TORSO].all():
-        return 0.0
-    pose = np.zeros((skeleton.NUM_KEYPOINTS, 3))
-    pose[:, :2] = kpts[:, :2]
-    return float(turn.turn_for(pose))
+    return float(turn.turn_for(kpts)) if mask[turn.TORSO].all() else 0.0
 
 
 def _half_body(kpts, mask, rng):

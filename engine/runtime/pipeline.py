@@ -384,7 +384,8 @@ class Pipeline:
                 looked, kept, again = turnmod.look_again(
                     frame, [p[0] for p in proposals], found, self.backend.infer, (h_in, w_in),
                     self.padding, turns=turns, dress=lambda i, crop, m: dress(i, crop, m, n))
-                found[:] = looked
+                if again:
+                    found[:] = looked
             old = self._turns
             self._turns = {tid: t for tid, t in old.items() if tid in carried}
             self._turns.update({p[1]: int(t) for p, t in zip(proposals, kept)

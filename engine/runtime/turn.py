@@ -33,13 +33,15 @@ MARGIN = 0.02
 _I = skeleton.INDEX
 _SHOULDERS = [_I["left_shoulder"], _I["right_shoulder"]]
 _HIPS = [_I["left_hip"], _I["right_hip"]]
+#: the points a body's direction is read from
+TORSO = _SHOULDERS + _HIPS
 _COCO = list(skeleton.COCO_SUBSET)
 #: each turn's rotation of a direction in the frame into the crop
 _ROTATIONS = {r: cropmod.warp_matrix((0.0, 0.0), (1.0, 1.0), (2, 2), r)[:, :2] for r in TURNS}
 
 
 def body_up(keypoints: np.ndarray) -> np.ndarray:
-    """(..., 21, 3) -> (..., 2): from the hips' middle to the shoulders' (pixels)."""
+    """(..., 21, 2 or 3) -> (..., 2): from the hips' middle to the shoulders' (pixels)."""
     k = np.asarray(keypoints, np.float64)
     return k[..., _SHOULDERS, :2].mean(-2) - k[..., _HIPS, :2].mean(-2)
 
@@ -72,15 +74,15 @@ def look_again(images, boxes, poses: np.ndarray, infer, input_size, padding: flo
     (B, H, W, 3) uint8 -> (B, 21, 3) in crop pixels; ``dress(i, crop, warp)``: done to
     pose i's turned crop before it is inferred (the pipeline blacks out and paints the
     people round them, as in their first crop). Returns (the poses, the surer reading of
-    each, a new array; the turn each kept pose was read at; how many crops were inferred
-    again)."""
-    poses = np.array(poses, dtype=np.float64, copy=True)
+    each: a new array, or ``poses`` itself when nobody was looked at again; the turn each
+    kept pose was read at; how many crops were inferred again)."""
     n = len(poses)
     turns = np.zeros(n, int) if turns is None else np.array(turns, int, copy=True)
-    single = isinstance(images, np.ndarray)
     again = [(i, t) for i in range(n) if (t := turn_for(poses[i])) != turns[i]]
-    if not again:
+    if not again:  # people standing: nothing to copy
         return poses, turns, 0
+    poses = np.array(poses, dtype=np.float64, copy=True)
+    single = isinstance(images, np.ndarray)
     h_in, w_in = (int(v) for v in input_size)
     crops = np.zeros((len(again), h_in, w_in, 3), np.uint8)
     inverses = []
