@@ -99,6 +99,54 @@ def test_the_simcc_family_keeps_todays_loss_exactly():
     assert students.SIMCC.view(pred) is pred
 
 
+def test_label_weights_count_named_labelled_points_that_many_times():
+    """``[loss] label_weights = {head_top = 8}``: a labelled head top weighs 8 in the
+    ground-truth loss of both families (the same loss with the mask's head top at 8), the
+    other points 1; a wrong table is refused naming the key."""
+    from dataclasses import replace
+
+    from uniskel.training import losses, students
+    from uniskel.training.config import TrainConfig, validate
+    from uniskel.training.losses import LossConfig
+    g = torch.Generator().manual_seed(1)
+    ht = skeleton.INDEX["head_top"]
+    batch = {"coords": torch.rand(3, 21, 2, generator=g) * 90,
+             "mask": torch.rand(3, 21, generator=g) > 0.3}
+    batch["mask"][:, ht] = True
+    heavy = LossConfig(label_weights={"head_top": 8.0})
+    cases = (("tiny", (128, 96), (torch.randn(3, 21, 192, generator=g),
+                                  torch.randn(3, 21, 256, generator=g))),
+             ("movenet_lightning", (192, 192), {
+                 "heatmap": torch.rand(3, 21, 48, 48, generator=g),
+                 "offset": torch.randn(3, 42, 48, 48, generator=g),
+                 "regress": torch.randn(3, 42, 48, 48, generator=g),
+                 "center": torch.rand(3, 1, 48, 48, generator=g)}))
+    for arch, size, pred in cases:
+        plain, weighted = ctx_for(arch, size), ctx_for(arch, size, heavy)
+        fam = plain.family
+        want = batch["mask"].float()
+        want[:, ht] = 8.0
+        assert torch.equal(weighted.labelled(batch), want)
+        assert fam.gt_total(batch, weighted).item() == want.sum().item()
+        assert fam.gt_total(batch, plain).item() == batch["mask"].sum().item()
+        if fam is students.SIMCC:
+            by_hand = losses.simcc_loss(pred, batch["coords"], want, plain.bins,
+                                        plain.split_ratio, plain.loss)
+        else:
+            by_hand = losses.heatmap_points_loss(
+                pred, batch["coords"], want, 192, plain.loss, None,
+                *students.labelled_centres(batch["coords"], batch["mask"]))
+        got = fam.gt_loss(pred, batch, weighted).item()
+        assert got == pytest.approx(by_hand.item(), rel=1e-6)
+        assert got != pytest.approx(fam.gt_loss(pred, batch, plain).item(), rel=1e-3)
+    cfg = TrainConfig(loss=replace(LossConfig(), label_weights={"head_top": 8.0}))
+    assert validate(cfg) is cfg
+    for bad in ({"forehead": 2.0}, {"head_top": -1}, {"head_top": "8"}):
+        with pytest.raises(UniskelError, match="label_weights = .*must be a table of "
+                           "unified point names"):
+            validate(TrainConfig(loss=replace(LossConfig(), label_weights=bad)))
+
+
 def v2_points_loss(maps, kpts, mask, sigma=1.5, size=192):
     """The reference: the student v2's loss on keypoints (its trainer's ``points_loss``,
     training/movenet_student.py before the one pipeline, as it was), for all 21 points:

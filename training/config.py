@@ -222,6 +222,16 @@ def _point_names(v):
     return "must be a list of unified point names (e.g. ['head_top', 'upper_neck'])"
 
 
+def _label_weights(v):
+    from uniskel.engine.skeleton import INDEX
+    if isinstance(v, dict) and all(k in INDEX and isinstance(x, (int, float))
+                                   and not isinstance(x, bool) and 0 <= x <= 100
+                                   for k, x in v.items()):
+        return None
+    return "must be a table of unified point names and numbers from 0 to 100 " \
+           "(e.g. head_top = 8.0)"
+
+
 def _formats() -> tuple:
     from uniskel.training.datasets import READERS
     return tuple(READERS)
@@ -329,6 +339,7 @@ def _rules() -> dict:
             "reg_weight": V.number(0),
             "center_weight": V.number(0),
             "hidden_weight": V.number(0),
+            "label_weights": _label_weights,
         },
         "augment": {
             "padding": V.number(above=0),

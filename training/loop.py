@@ -126,7 +126,7 @@ def batch_loss(model, batch: dict, teachers, ctx: LossContext, mode: str, epoch:
                                              ctx, epoch, epochs)
             return StepLoss(total, l_gt, terms)
         found = teacher_losses(pred, batch, teachers, ctx) if mode != "teacher" else []
-        f = group.shares([ctx.family.gt_total(batch)] + [tot for _, _, tot in found])
+        f = group.shares([ctx.family.gt_total(batch, ctx)] + [tot for _, _, tot in found])
         l_gt = l_gt * f[0]
         if mode == "teacher":
             return StepLoss(l_gt, l_gt)

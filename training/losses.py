@@ -6,7 +6,7 @@ targets themselves come from the one codec, ``engine.models.simcc``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,9 @@ class LossConfig:
     reg_weight: float = 1.0     # L1 on the regression from the person centre
     center_weight: float = 1.0  # focal loss on the person-centre map (ground truth only)
     hidden_weight: float = 20.0  # empty maps for labelled points hidden below a cut
+    # labelled points of these names count this many times in the ground-truth loss
+    # (e.g. {"head_top": 8.0}: LSPET's head top labels against a teacher's head top)
+    label_weights: dict = field(default_factory=dict)
 
 
 def gaussian_targets(coords: torch.Tensor, bins: tuple[int, int], split_ratio: float,

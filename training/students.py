@@ -42,12 +42,12 @@ class SimCCFamily:
 
     def gt_loss(self, pred, batch: dict, ctx: "LossContext"):
         from uniskel.training import losses
-        return losses.simcc_loss(pred, batch["coords"], batch["mask"], ctx.bins,
+        return losses.simcc_loss(pred, batch["coords"], ctx.labelled(batch), ctx.bins,
                                  ctx.split_ratio, ctx.loss)
 
-    def gt_total(self, batch: dict):
+    def gt_total(self, batch: dict, ctx: "LossContext"):
         """The point weight ``gt_loss`` is a mean over (before its clamp at 1)."""
-        return batch["mask"].sum()
+        return ctx.labelled(batch).sum()
 
     def points_loss(self, pred, coords, weight, ctx: "LossContext"):
         """Pull the student towards ``coords`` (B, 21, 2) crop px, point weights (B, 21)."""
@@ -80,12 +80,12 @@ class MoveNetFamily:
 
     def gt_loss(self, pred, batch: dict, ctx: "LossContext"):
         from uniskel.training import losses
-        return losses.heatmap_points_loss(pred, batch["coords"], batch["mask"],
+        return losses.heatmap_points_loss(pred, batch["coords"], ctx.labelled(batch),
                                           ctx.input_size[1], ctx.loss, batch.get("hidden"),
                                           *labelled_centres(batch["coords"], batch["mask"]))
 
-    def gt_total(self, batch: dict):
-        return batch["mask"].sum()
+    def gt_total(self, batch: dict, ctx: "LossContext"):
+        return ctx.labelled(batch).sum()
 
     def points_loss(self, pred, coords, weight, ctx: "LossContext"):
         from uniskel.training import losses
@@ -118,6 +118,19 @@ class LossContext:
     def __post_init__(self):
         if self.family is None:
             self.family = SIMCC
+
+    def labelled(self, batch: dict):
+        """The ground-truth loss's point weights (B, K): the labelled mask, each point
+        times its ``loss.label_weights`` factor (1 where none is given)."""
+        mask = batch["mask"]
+        if not self.loss.label_weights:
+            return mask
+        from uniskel.engine.skeleton import INDEX
+        import torch
+        f = torch.ones(mask.shape[-1], device=mask.device)
+        for name, x in self.loss.label_weights.items():
+            f[INDEX[name]] = float(x)
+        return mask.float() * f
 
 
 @dataclass(frozen=True)
