@@ -72,3 +72,21 @@ def test_a_packed_config_yields_the_same_training_samples_without_mediapipe(tmp_
         t = (a["teacher_conf"] > 0) & (b["teacher_conf"] > 0)
         assert (a["teacher_coords"] - b["teacher_coords"])[t].abs().max() < 1e-3
         assert (a["image"] - b["image"]).abs().mean() < 12  # WebP and the cut's border
+
+
+def test_to_toml_writes_tables_of_numbers_that_load_config_reads_back(tmp_path):
+    """The config a pack writes keeps ``[loss] label_weights`` (an inline table, empty
+    or not) and ``[lr_scale]`` keys with dots in them (quoted, not dotted keys)."""
+    import dataclasses
+
+    from uniskel.training.config import TrainConfig, load_config
+    from uniskel.training.losses import LossConfig
+    from uniskel.training.pack import to_toml
+    for weights in ({}, {"head_top": 12.0, "upper_neck": 4.0}):
+        cfg = TrainConfig(loss=dataclasses.replace(LossConfig(), label_weights=weights),
+                          lr_scale={"backbone.0": 2.0, "heads": 5.0})
+        path = tmp_path / "c.toml"
+        path.write_text(to_toml(cfg))
+        back = load_config(path)
+        assert back.loss.label_weights == weights
+        assert back.lr_scale == {"backbone.0": 2.0, "heads": 5.0}

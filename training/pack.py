@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -137,7 +138,14 @@ def _toml_value(v) -> str:
         return json.dumps(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"cannot write {v!r} to TOML")
+
+
+def _toml_key(k: str) -> str:
+    """A bare key where TOML allows one, else quoted (``backbone.0`` is not a dotted key)."""
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
 
 
 def to_toml(cfg) -> str:
@@ -154,7 +162,8 @@ def to_toml(cfg) -> str:
         else:
             lines.append(f"{k} = {_toml_value(v)}")
     for head, t in tables:
-        lines += ["", head] + [f"{k} = {_toml_value(v)}" for k, v in t.items() if v is not None]
+        lines += ["", head] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in t.items()
+                               if v is not None]
     return "\n".join(lines) + "\n"
 
 
