@@ -277,7 +277,12 @@ def test_shipped_student_agrees_across_backends_and_finds_real_joints(shared_dat
         (onx.output, getattr(onx, "window", None), onx.person_score, onx.quality)
     crops, gts = make_lspet_crops(shared_data, cpu.input_size)
     a, b = cpu.infer(crops), onx.infer(crops)
-    assert np.quantile(np.linalg.norm(a[..., :2] - b[..., :2], axis=-1), 0.95) < 0.5
+    # the same network; the ONNX file may be its int8 twin (uniskel export --int8)
+    import onnx
+    graph = onnx.load(str(assets.default_onnx())).graph
+    int8 = any(n.op_type == "QuantizeLinear" for n in graph.node)
+    moved = np.quantile(np.linalg.norm(a[..., :2] - b[..., :2], axis=-1), 0.95)
+    assert moved < (2.0 if int8 else 0.5), (moved, int8)
     lsp = skeleton.LSP.to_unified  # LSP joint -> unified point
     err = [np.linalg.norm(a[n, lsp[j], :2] - gts[n, j, :2])
            for n in range(len(crops)) for j in range(14) if gts[n, j, 2] > 0]

@@ -255,12 +255,12 @@ def test_experiment_variants_start_from_the_same_published_weights():
 
     configs = _configs_folder()
     v3 = load_config(configs / "student_v3.toml")
-    assert v3.init_from.endswith("uniskel_student.pt")
+    assert v3.init_from.endswith("uniskel_student_v2.pt")
     for name in ("lsp_only", "coco_only"):
         cfg = variant_config(name, Path("/tmp/exp"), 1, None, v3)
         assert (cfg.arch, cfg.init_from, cfg.teachers, cfg.mode) == (
             "movenet_lightning", "movenet_lightning", [], "teacher")
-    assert v3.init_from.endswith("uniskel_student.pt")  # the base is left as it was
+    assert v3.init_from.endswith("uniskel_student_v2.pt")  # the base is left as it was
     v1 = load_config(configs / "student.toml")
     assert variant_config("lsp_only", Path("/tmp/exp"), 1, None, v1).init_from == (
         "blazepose" if v1.arch.startswith("blaze") else "")

@@ -2,8 +2,8 @@
 one pipeline trains every student family, and point teachers teach any of them.
 
 Real data: LSPET's first images and coco_mini's train part; Google's published MoveNet
-Lightning and Thunder (assets/models) and the shipped student v2 as teachers; the
-MoveNet-family student started from Lightning's published weights.
+Lightning and Thunder (assets/models) and the student v2 (uniskel_student_v2.pt there) as
+teachers; the MoveNet-family student started from Lightning's published weights.
 """
 from __future__ import annotations
 
@@ -295,13 +295,13 @@ def test_movenet_teachers_teach_their_chosen_points_where_sure(shared_data):
                           TeacherSpec("movenet", "movenet_thunder", points=tuple(COCO17),
                                       role="coco", where_gt=True, min_conf=0.3),
                           TeacherSpec("movenet", str(assets.asset("models",
-                                                                  "uniskel_student.pt")),
+                                                                  "uniskel_student_v2.pt")),
                                       points=("head_top", "upper_neck"), where_gt=False,
                                       min_conf=0.2, weight=0.6, decay="none")])
     ctx = ctx_for(cfg.arch, cfg.input_size)
     thunder, v2 = build_teachers(cfg, torch.device("cpu"), ctx)
     assert (thunder.name, thunder.weight, v2.name, v2.weight) == (
-        "teacher_thunder", cfg.loss.w_coco_teacher, "teacher_uniskel_student", 0.6)
+        "teacher_thunder", cfg.loss.w_coco_teacher, "teacher_uniskel_student_v2", 0.6)
     batch = real_batch(shared_data, cfg.input_size)
     batch["mask"][:4, 19:] = False  # four samples without head labels: v2 teaches them
     net = from_config(config_for(cfg.arch))
@@ -529,7 +529,7 @@ def test_the_movenet_student_trains_resumes_and_exports_through_the_pipeline(
         path.write_text(V3_LIKE.format(
             epochs=2, out=out.as_posix(), lspet=(shared_data / "lspet").as_posix(),
             coco17=json.dumps(COCO17),
-            v2=assets.asset("models", "uniskel_student.pt").as_posix()))
+            v2=assets.asset("models", "uniskel_student_v2.pt").as_posix()))
         return ["train", "student", "--config", str(path)]
 
     out = tmp_path / "run"
@@ -551,7 +551,7 @@ def test_the_movenet_student_trains_resumes_and_exports_through_the_pipeline(
     acc = EventAccumulator(str(out / "tb"))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
-    assert {"loss/gt", "loss/teacher_thunder", "loss/teacher_uniskel_student"} <= tags
+    assert {"loss/gt", "loss/teacher_thunder", "loss/teacher_uniskel_student_v2"} <= tags
     total = [e.value for e in acc.Scalars("loss/total")]
     assert len(total) == 12 and np.isfinite(total).all()
     assert np.mean(total[-3:]) < 0.85 * np.mean(total[:3])  # the same 4 crops: it learns them
@@ -862,7 +862,7 @@ def test_the_v3_config_is_v2s_recipe_on_the_pipeline():
     by_path = {t.path: t for t in cfg.teachers}
     assert all(t.kind == "movenet" for t in cfg.teachers)
     assert list(by_path["movenet_thunder"].points) == COCO17
-    assert set(by_path["assets/models/uniskel_student.pt"].points) == {"head_top", "upper_neck"}
+    assert set(by_path["assets/models/uniskel_student_v2.pt"].points) == {"head_top", "upper_neck"}
     assert cfg.augment.cut_prob > 0 and cfg.augment.closeup_prob > 0
     for d in cfg.datasets:
         assert (d.format == "lsp") == (set(d.ignore_points) == {"left_hip", "right_hip"})

@@ -74,6 +74,7 @@ def test_the_wheel_holds_every_package_and_the_shipped_files(wheel):
     for model in (ROOT / "assets" / "models").glob("*.onnx"):
         assert f"uniskel/assets/models/{model.name}" in names
     for shipped in ("models/SHA256SUMS", "models/uniskel_student.pt",
+                    "models/uniskel_student_v2.pt",  # the teacher the training configs name
                     "media/sample_astronaut.mp4", "icons/uniskel.png"):
         assert f"uniskel/assets/{shipped}" in names
     for config in (ROOT / "training" / "configs").glob("*.toml"):

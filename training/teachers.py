@@ -458,7 +458,7 @@ def movenet_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], de
     decoded points with their confidences teaching ``spec.points`` (default: all it
     gives). ``path``: "movenet_thunder" or "movenet_lightning" (Google's published
     networks, assets/models/), a published MoveNet .onnx, or a uniskel .pt checkpoint of
-    any student (e.g. assets/models/uniskel_student.pt, the student v2, 21 points)."""
+    any student (e.g. assets/models/uniskel_student_v2.pt, the student v2, 21 points)."""
     import torch
     lc = ctx.loss
     net = PointsModel.load(spec.path, device)
