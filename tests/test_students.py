@@ -862,7 +862,8 @@ def test_the_v3_config_is_v2s_recipe_on_the_pipeline():
     by_path = {t.path: t for t in cfg.teachers}
     assert all(t.kind == "movenet" for t in cfg.teachers)
     assert list(by_path["movenet_thunder"].points) == COCO17
-    assert set(by_path["assets/models/uniskel_student_v2.pt"].points) == {"head_top", "upper_neck"}
+    v2 = by_path["assets/models/uniskel_student_v2.pt"]
+    assert set(v2.points) == {"head_top", "upper_neck"}
     assert cfg.augment.cut_prob > 0 and cfg.augment.closeup_prob > 0
     for d in cfg.datasets:
         assert (d.format == "lsp") == (set(d.ignore_points) == {"left_hip", "right_hip"})

@@ -10,10 +10,10 @@
   QLinearConv, where a float clip between two quantize / dequantize pairs took a fifth
   of the int8 model's time), and not the convolutions of the stem (``backbone.0``,
   ``backbone.1``) or the feature pyramid (``top``, ``lateral``, ``smooth``): quantized,
-  those lost the
-  most accuracy (each one's share measured by leaving it in float), nor the heatmap and
-  centre heads, whose low confidences int8 raised (points below a cut drawn 42% -> 58%
-  of the time). The model card, assets/models/README.md, "Thunder's width at 192 px".
+  those lost the most accuracy (each one's share measured by leaving it in float), nor
+  the heatmap and centre heads, whose low confidences int8 raised (points below a cut
+  drawn 42% -> 58% of the time). The model card, assets/models/README.md, "Thunder's
+  width at 192 px", and "What made int8 that much faster" at its top.
 
 Calibration crops are people from training sets only (coco_extra's labelled people and
 LSPET 0-999), cropped as the live pipeline crops a box; validation stays out of it.
