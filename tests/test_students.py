@@ -317,6 +317,47 @@ def test_movenet_teachers_teach_their_chosen_points_where_sure(shared_data):
     assert want[:4].any() and not (want & batch["mask"]).any()  # v2: not where labelled
 
 
+def test_an_upright_teacher_reads_a_crop_upside_down_as_it_reads_it_standing(shared_data):
+    """``upright = true``: the student v2 as a teacher on LSPET crops turned over gives
+    the points it gives on them standing, turned back (within 2 px); read as they come,
+    its head tops lie further off. A crop of someone standing is read once, as before; a
+    non-movenet teacher with it is refused in one line."""
+    from uniskel.training import teachers as T
+    from uniskel.training.config import TeacherSpec, TrainConfig, config_problem
+    from uniskel.training.teachers import build_teachers
+
+    torch.set_num_threads(1)
+    v2 = str(assets.asset("models", "uniskel_student_v2.pt"))
+    cfg = TrainConfig(arch="movenet_lightning", input_size=(192, 192),
+                      datasets=[lspet_spec(shared_data)], teachers=[
+                          TeacherSpec("movenet", v2, points=("head_top", "upper_neck"),
+                                      min_conf=0.2, upright=True),
+                          TeacherSpec("movenet", v2, points=("head_top", "upper_neck"),
+                                      min_conf=0.2)])
+    upright, plain = build_teachers(cfg, torch.device("cpu"),
+                                   ctx_for(cfg.arch, cfg.input_size))
+    assert upright.upright and not plain.upright
+    batch = real_batch(shared_data, cfg.input_size, n=16)
+    torso = [skeleton.INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip",
+                                         "right_hip")]
+    up = batch["coords"][:, torso[:2]].mean(1) - batch["coords"][:, torso[2:]].mean(1)
+    ok = batch["mask"][:, torso].all(1) & (torch.rad2deg(torch.atan2(up[:, 0].abs(),
+                                                                     -up[:, 1])) < 45)
+    assert ok.sum() >= 4  # labelled athletes standing
+    standing = plain.run(batch)
+    assert torch.equal(upright.run(batch)[ok], standing[ok])  # upright people: as they are
+    over = dict(batch, image=torch.rot90(batch["image"], 2, dims=(2, 3)),
+                coords=T._rot90_points(batch["coords"], 2, 192))
+    want = T._rot90_points(standing[..., :2], 2, 192)
+    ht = skeleton.INDEX["head_top"]
+    stood = (upright.run(over)[..., :2] - want).norm(dim=-1)
+    as_is = (plain.run(over)[..., :2] - want).norm(dim=-1)
+    assert stood[ok].max() < 2.0, stood[ok]
+    assert as_is[ok, ht].median() > 3 * max(float(stood[ok, ht].median()), 1.0)
+    bad = TrainConfig(teachers=[TeacherSpec("movenet_maps", "movenet_thunder", upright=True)])
+    assert "upright = true: only a movenet teacher" in config_problem(bad)
+
+
 def test_thunders_maps_teach_a_smaller_students_maps_at_the_same_pixels(shared_data):
     """kind "movenet_maps": Thunder run at its 256 px on a 160 px student's crop gives its
     four maps on the student's 40x40 cells; the student's own decoder reads them back to

@@ -64,6 +64,8 @@ class TeacherSpec:
                                    # empty: all it gives
     min_conf: float | None = None  # kind=movenet: its points below this confidence are
                                    # left out; None: the loss's teacher_min_conf
+    upright: bool = False          # kind=movenet: crops whose body lies turned are read
+                                   # stood up, the points turned back (people upside down)
 
 
 @dataclass
@@ -324,6 +326,7 @@ def _rules() -> dict:
             "decay": V.optional(V.one_of("linear", "none")),
             "points": _point_names,
             "min_conf": V.optional(prob),
+            "upright": V.flag(),
         },
         "loss": {
             "beta": V.number(above=0),
@@ -428,6 +431,10 @@ def config_problem(cfg: TrainConfig) -> str | None:
             if not found and spec_type is TeacherSpec and spec.kind != "blazepose" \
                     and not spec.path:
                 found = f"{key}[{i}].path = '': a {spec.kind} teacher needs its network"
+            if not found and spec_type is TeacherSpec and spec.upright \
+                    and spec.kind != "movenet":
+                found = (f"{key}[{i}].upright = true: only a movenet teacher reads crops "
+                         f"stood up (this one is {spec.kind})")
             if not found and spec_type is DatasetSpec and spec.format != "unlabelled" \
                     and not spec.annotations.strip():
                 found = (f"{key}[{i}].annotations = '': a {spec.format} dataset needs its "

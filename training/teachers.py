@@ -210,6 +210,7 @@ class PointsTeacher:
     model: Callable
     min_conf: float = 0.5
     kind: str = "online"
+    upright: bool = False  # read turned crops stood up (``stood_up``)
     _seen: tuple | None = None  # (the batch's images, the teacher's points on them)
 
     def run(self, batch):
@@ -218,8 +219,42 @@ class PointsTeacher:
         has them (``teacher_image``, config teacher_size; loop.student_view)."""
         img = batch.get("teacher_image", batch["image"])
         if self._seen is None or self._seen[0] is not img:
-            self._seen = (img, self.answer(img, batch["image"].shape[-1]))
+            k = self.answer(img, batch["image"].shape[-1])
+            self._seen = (img, self.stood_up(img, k, batch) if self.upright else k)
         return self._seen[1]
+
+    def stood_up(self, img, k, batch):
+        """``k`` with the crops whose body lies ``turn.MIN_DEGREES`` or more off upright
+        read again turned by the quarter turn that stands it up, the points turned back:
+        the teacher reads an athlete upside down as it reads people standing, and the
+        student learns to read them as they come. The body's direction (hips to
+        shoulders) is the labelled one where all four points are labelled, else the
+        teacher's own first reading's (those four above ``min_conf``)."""
+        import torch
+
+        from uniskel.engine.runtime import turn
+        torso = turn.TORSO
+        labelled = batch["mask"][:, torso].all(1)
+        sure = (k[:, torso, 2] > self.min_conf).all(1)
+        xy = torch.where(labelled[:, None, None], batch["coords"][:, torso].to(k),
+                         k[:, torso, :2])
+        up = xy[:, :2].mean(1) - xy[:, 2:].mean(1)                      # (B, 2) x, y
+        quarter = torch.zeros(len(k), dtype=torch.long, device=k.device)
+        off = torch.rad2deg(torch.atan2(up[:, 0].abs(), -up[:, 1])) >= turn.MIN_DEGREES
+        turned = (labelled | sure) & off & (up.norm(dim=1) > 1e-6)
+        for q in (1, 2, 3):  # the turn whose rotated body points most up
+            rot = _rot90_vectors(up, q)
+            better = -rot[:, 1] > -_rot90_vectors(up, quarter)[:, 1]
+            quarter = torch.where(turned & better, torch.full_like(quarter, q), quarter)
+        out = k.clone()
+        size = batch["image"].shape[-1]
+        for q in (1, 2, 3):
+            rows = torch.nonzero(quarter == q).flatten()
+            if len(rows):
+                again = self.answer(torch.rot90(img[rows], q, dims=(2, 3)), size)
+                out[rows] = torch.cat([_rot90_points(again[..., :2], 4 - q, size),
+                                       again[..., 2:]], -1)
+        return out
 
     def answer(self, img, student: int):
         k = self.model(img)
@@ -245,6 +280,26 @@ class PointsTeacher:
 
     def weight_total(self, batch, taught):
         return (taught.float() * self.run(batch)[..., 2]).sum()
+
+
+def _rot90_points(xy, q: int, size: float):
+    """(..., 2) x, y in a square crop of ``size`` px -> where ``torch.rot90(crop, q,
+    dims=(2, 3))`` puts them (about the crop's centre)."""
+    import torch
+    x, y = xy[..., 0], xy[..., 1]
+    q %= 4
+    if q == 0:
+        return xy.clone()
+    return torch.stack({1: (y, size - x), 2: (size - x, size - y), 3: (size - y, x)}[q], -1)
+
+
+def _rot90_vectors(v, q):
+    """(B, 2) directions turned as ``_rot90_points`` turns points; ``q`` an int or (B,)."""
+    import torch
+    q = torch.as_tensor(q, device=v.device).expand(len(v)) % 4
+    x, y = v[:, 0], v[:, 1]
+    turns = torch.stack([torch.stack(t, -1) for t in ((x, y), (y, -x), (-x, -y), (-y, x))])
+    return turns[q, torch.arange(len(v), device=v.device)]
 
 
 class PointsModel:
@@ -476,7 +531,7 @@ def movenet_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], de
     return PointsTeacher(name, torch.as_tensor(covers, device=device),
                          _or(spec.weight, role_weight), _or(spec.decay, lc.decay),
                          _on_gt(spec, lc, datasets, device), net,
-                         _or(spec.min_conf, lc.teacher_min_conf))
+                         _or(spec.min_conf, lc.teacher_min_conf), upright=spec.upright)
 
 
 def movenet_maps_teacher(spec: TeacherSpec, cfg: TrainConfig, datasets: list[str], device,
