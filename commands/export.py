@@ -43,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the network's own (thorax: the shoulders' midpoint, pelvis: the "
                         "hips'; the less sure parent's confidence); written into the model "
                         "config")
+    p.add_argument("--half-weights", action="store_true",
+                   help="--weights: store the weights as float16 (half the file; loaded "
+                        "back into float32)")
     p.add_argument("--int8", action="store_true",
                    help="write the ONNX model quantized to int8 for the CPU (MoveNet-family "
                         "models; calibrated on training people, training/quantize.py)")
@@ -89,7 +92,7 @@ def run(args) -> int:
                                f"{fitted_window}, but this model decodes with {window}; fit "
                                "it again on the model as exported")
     if args.weights:
-        export.slim(src, args.weights, **settings)
+        export.slim(src, args.weights, half=args.half_weights, **settings)
         export.record_if_bundled(args.weights)
         print(f"weights: {args.weights} ({args.weights.stat().st_size / 1e6:.1f} MB)")
         src = args.weights

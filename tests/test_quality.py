@@ -376,3 +376,26 @@ def test_collect_targets_are_oks_in_the_jittered_crop(shared_data, monkeypatch):
     assert 0.5 < off.min() and off.max() < 0.95
     assert np.allclose(off[:6], off[6:], atol=1e-9)  # each person, two different crops
     assert len({tuple(np.round(m.ravel(), 3)) for m in warps}) == 12  # every crop jittered
+
+
+def test_half_weights_halve_the_file_and_keep_the_keypoints(tmp_path):
+    """``export --half-weights``: the shipped student's weights stored as float16 take
+    about half the bytes, load as any model file, and on real LSPET crops give the float
+    file's keypoints within half a pixel."""
+    import torch
+
+    from conftest import make_lspet_crops
+    from uniskel.engine import assets, backends
+    from uniskel.engine.assets import shared_data
+
+    torch.set_num_threads(1)
+    shipped = assets.default_model()
+    full, half = tmp_path / "full.pt", tmp_path / "half.pt"
+    assert _export(["--checkpoint", str(shipped), "--weights", str(full)]) == 0
+    assert _export(["--checkpoint", str(shipped), "--weights", str(half), "--half-weights"]) == 0
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    a, b = backends.create("cpu", full), backends.create("cpu", half)
+    crops, _ = make_lspet_crops(shared_data(), a.input_size)
+    pa, pb = a.infer(crops), b.infer(crops)
+    assert np.quantile(np.linalg.norm(pa[..., :2] - pb[..., :2], axis=-1), 0.95) < 0.5
+    assert np.abs(pa[..., 2] - pb[..., 2]).max() < 0.05  # confidences

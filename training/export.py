@@ -9,10 +9,11 @@ from pathlib import Path
 from uniskel.engine.errors import UniskelError
 
 
-def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
+def slim(checkpoint: str | Path, out: str | Path, half: bool = False, **config) -> Path:
     """Keep only what inference needs (config, weights, provenance); ``config`` overrides
     inference settings in the model config (``person_score``, ``decode_window``,
-    ``peak_band``, ``quality``, ``point_power``)."""
+    ``peak_band``, ``quality``, ``point_power``). ``half``: the weights stored as float16
+    (half the file; every loader casts them back to the network's float32)."""
     from uniskel.training.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(checkpoint)
@@ -21,8 +22,11 @@ def slim(checkpoint: str | Path, out: str | Path, **config) -> Path:
     if "epoch" in ck:  # a training checkpoint; a slim one already says
         meta.update({"epochs_trained": ck["epoch"], "steps": ck.get("global_step"),
                      "source_checkpoint": str(Path(checkpoint).name)})
-    state = {"config": ck["config"], "state_dict": {k: v.float() if v.is_floating_point() else v
-                                                    for k, v in ck["state_dict"].items()},
+    import torch
+    dtype = torch.float16 if half else torch.float32
+    weights = {k: v.to(dtype) if v.is_floating_point() else v
+               for k, v in ck["state_dict"].items()}
+    state = {"config": ck["config"], "state_dict": weights,
              "meta": meta}
     return save_checkpoint(state, out)
 
