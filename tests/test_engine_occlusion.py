@@ -261,3 +261,24 @@ def test_someone_followed_by_their_pose_is_cropped_near_their_box_in_everyone_mo
     assert xs.max() < 310 + occlusion.TRACKED_MARGIN * 60 + 1 and xs.min() > 250 - 16
     for crops, _ in (_followed_crops(max_people=1), _followed_crops(10, keep_inside=False)):
         assert len(crops) == 2 and not (crops[1] == 0).all(-1).any()
+
+
+
+def test_a_box_over_halves_of_two_gives_way_only_to_someone_taken():
+    """Three new people in a row, their crops kept inside their boxes: B unsure, a box
+    over halves of B and C surer than B, and C surest. The box over halves gives way to
+    C; B, whom only that box outranked, is taken (it was left out with it: the three
+    boys on a bench in the pooled val's stills got one skeleton, now three)."""
+    b, bc, c = (100, 100, 200, 400), (120, 100, 250, 400), (170, 100, 270, 400)
+    bar = 0.12
+    left_out = occlusion.masked_new_left_out([b, bc, c], [False] * 3, [0.40, 0.45, 0.60],
+                                             [True] * 3, bar)
+    assert left_out == {1}
+    # someone tracked there instead of C: the box over halves still gives way to them
+    assert occlusion.masked_new_left_out([b, bc, c], [False, False, True],
+                                         [0.40, 0.45, 0.30], [True] * 3, bar) == {1}
+    # under the raised bar, and unmasked crops are not this rule's
+    assert occlusion.masked_new_left_out([b, bc, c], [False] * 3, [0.14, 0.45, 0.60],
+                                         [True] * 3, bar) == {0, 1}
+    assert occlusion.masked_new_left_out([b, bc, c], [False] * 3, [0.40, 0.45, 0.60],
+                                         [False] * 3, bar) == set()

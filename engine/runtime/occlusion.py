@@ -68,6 +68,26 @@ MASKED_NEW_BAR = 1.25
 MASKED_NEW_IOU = 0.45
 
 
+def masked_new_left_out(boxes, tracked, scores, masked, bar: float) -> set[int]:
+    """Of the poses found in crops kept inside their box, the new people's to leave out
+    (indices): ``boxes`` each pose's crop box, ``tracked`` whether it is of someone
+    tracked, ``scores`` its score, ``masked`` whether its crop was kept inside its box,
+    ``bar`` the pose bar (``Tracker.min_score``). Someone new whose crop was masked is
+    taken only at ``MASKED_NEW_BAR`` times the bar, and where their box overlaps nobody
+    tracked, nor anyone new and surer who is taken, at ``MASKED_NEW_IOU``. The surest are
+    decided first, so that of a box over halves of two people and each of them, the box
+    over halves gives way, and the one it outranked does not lose their skeleton to it."""
+    out: set[int] = set()
+    for i in sorted(range(len(boxes)), key=lambda i: -scores[i]):
+        if tracked[i] or not masked[i]:
+            continue
+        if scores[i] < MASKED_NEW_BAR * bar or any(
+                j != i and j not in out and iou(boxes[i], boxes[j]) >= MASKED_NEW_IOU
+                and (tracked[j] or scores[j] > scores[i]) for j in range(len(boxes))):
+            out.add(i)
+    return out
+
+
 def in_front(other, box) -> bool:
     """Whether the person with box ``other`` stands in front of the one with ``box``
     (boxes (x0, y0, x1, y1), frame pixels)."""

@@ -398,7 +398,8 @@ class Pipeline:
         (``frame``: for the people's looks) -> the tracks holding a person now. Someone
         new whose crop was kept inside their box (``masked``) is taken only at
         ``occlusion.MASKED_NEW_BAR`` times the pose bar, and where their box overlaps
-        nobody tracked, nor anyone new and surer, at ``occlusion.MASKED_NEW_IOU``: such a
+        nobody tracked, nor anyone new, surer and taken, at ``occlusion.MASKED_NEW_IOU``
+        (``occlusion.masked_new_left_out``): such a
         box holds part of someone, or halves of two people, whose crop, kept inside it,
         gives a pose of that part, a second skeleton the tracker would not know for one."""
         poses = []
@@ -414,14 +415,13 @@ class Pipeline:
             if self.point_power != 1.0:  # the person's score on the network's own scale
                 conf = conf ** (1.0 / self.point_power)
             scored.append((k, float(conf.mean())))
+        left_out = occlusion.masked_new_left_out(
+            [p[0] for p in proposals], [p[1] is not None for p in proposals],
+            [s for _, s in scored], masked or [False] * len(proposals), self.tracker.min_score)
         for i, (box, track_id, confirmed, detected) in enumerate(proposals):
-            k, score = scored[i]
-            if track_id is None and masked and masked[i] and (
-                    score < occlusion.MASKED_NEW_BAR * self.tracker.min_score
-                    or any(j != i and iou(box, q[0]) >= occlusion.MASKED_NEW_IOU
-                           and (q[1] is not None or scored[j][1] > score)
-                           for j, q in enumerate(proposals))):
+            if i in left_out:
                 continue
+            k, score = scored[i]
             poses.append(Pose(k, score, track_id,
                               None if expected is None else float(expected[i]), confirmed,
                               detector_box=tuple(box) if detected else None))
