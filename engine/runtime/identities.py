@@ -117,13 +117,15 @@ class LostPeople:
         return was, was + v * min(frames, self.max_horizon)
 
     def cost(self, t: Track, lost_at: int, box, look, frame: int,
-             vouched: bool = False) -> float | None:
+             vouched: bool = False, hidden: bool = False) -> float | None:
         """How unlikely it is that a new person (``box``, ``look``) on ``frame`` is the
         lost track ``t`` (lost at ``lost_at``), or None: not them. ``vouched``: their
-        look is taken as theirs (``swap`` weighed it)."""
+        look is taken as theirs (``swap`` weighed it); ``hidden``: they are partly behind
+        someone, their look partly the other's, so a look unlike the lost one's weighs in
+        the cost without ruling them out."""
         frames = max(frame + 1 - lost_at, 1)
         similar = appearance.similarity(look, t.look)
-        if similar is not None and similar < self.unlike:
+        if similar is not None and similar < self.unlike and not hidden:
             return None
         seen = vouched or (similar is not None and similar >= self.alike)
         if frames > (self.keep_seen if seen else self.keep_lost):
@@ -145,23 +147,26 @@ class LostPeople:
             return None
         return cost
 
-    def reclaim(self, box, taken: set[int], frame: int, look=None) -> Track | None:
+    def reclaim(self, box, taken: set[int], frame: int, look=None,
+                hidden: bool = False) -> Track | None:
         """The recently lost track this new person (``box``, their ``look`` or None, on
-        frame ``frame``) most likely is, or None; ids in ``taken`` are someone's already."""
-        best = self._cheapest(box, look, taken, frame)
+        frame ``frame``; ``hidden``: partly behind someone, as ``cost``) most likely is,
+        or None; ids in ``taken`` are someone's already."""
+        best = self._cheapest(box, look, taken, frame, hidden=hidden)
         if best is not None:
             self.forget(best)
             self.reclaimed += 1
         return best
 
-    def _cheapest(self, box, look, taken: set[int], frame: int, fits=None) -> Track | None:
+    def _cheapest(self, box, look, taken: set[int], frame: int, fits=None,
+                  hidden: bool = False) -> Track | None:
         """The lost track (not in ``taken``, and ``fits(track)`` where given) that
         ``box`` and ``look`` on ``frame`` cost least to be, or None."""
         best, best_cost = None, math.inf
         for t, lost_at in self.gone:
             if t.track_id in taken or (fits is not None and not fits(t)):
                 continue
-            c = self.cost(t, lost_at, box, look, frame)
+            c = self.cost(t, lost_at, box, look, frame, hidden=hidden)
             if c is not None and c < best_cost:
                 best, best_cost = t, c
         return best

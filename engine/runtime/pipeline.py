@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from uniskel.engine.runtime import camera as cameramod
 from uniskel.engine.runtime import crop as cropmod
 from uniskel.engine.runtime import occlusion
 from uniskel.engine.runtime import turn as turnmod
@@ -163,6 +164,8 @@ class Pipeline:
                     their last pose (``occlusion.keep_inside``)
     turn            a second look, turned upright, at people lying or upside down
                     (``engine.runtime.turn``; one more crop each)
+    follow_camera   tracking more than one person, move everyone tracked as the camera
+                    moves (a pan, a hand-held sway; ``engine.runtime.camera``)
 
     One Pipeline belongs to one thread at a time (it keeps tracking state and buffers).
     """
@@ -173,9 +176,12 @@ class Pipeline:
                  keypoint_threshold: float = skeleton.DRAW_THRESHOLD,
                  smooth_min_cutoff: float = 0.5, smooth_beta: float = 8.0,
                  keep_frame: bool = True, target_fps: float | None = None,
-                 paint_out: bool = True, keep_inside: bool = True, turn: bool = True):
+                 paint_out: bool = True, keep_inside: bool = True, turn: bool = True,
+                 follow_camera: bool = True):
         self.backend = backend
         self.turn = turn
+        #: the camera's motion, read in everyone mode (``engine.runtime.camera``)
+        self.camera = cameramod.CameraMotion() if follow_camera else None
         self.paint_out = paint_out
         self.keep_inside = keep_inside
         #: the live frame budget: how many crops fit a frame, and whether the detector does
@@ -211,6 +217,8 @@ class Pipeline:
         new cap are dropped at the next frame, the most prominent kept."""
         self.max_people = max(1, int(n))
         self.tracker.max_people = self.max_people
+        if self.camera is not None:  # read again from the next frame on
+            self.camera.reset()
         if isinstance(self.detector, detectors.NanoDetDetector):
             settings = detectors.nanodet_settings(self.max_people)
             self.detector.size, self.detector.min_score = settings["size"], settings["min_score"]
@@ -227,6 +235,8 @@ class Pipeline:
         """Forget everyone (a new source, a seek)."""
         self.tracker.reset()
         self.smoother.reset()
+        if self.camera is not None:
+            self.camera.reset()
         self.frame_index = 0
         self._turns.clear()
         self.budget.reset()
@@ -266,6 +276,12 @@ class Pipeline:
         fits = self.budget.detect_fits()
 
         with timer("detect"):  # tracked boxes, plus detections to (re)acquire people
+            dx = dy = 0.0
+            if self.camera is not None and self.max_people > 1:  # a pan moves everyone
+                dx, dy = self.camera.shift(frame, [t.box for t in self.tracker.tracks])
+                if dx or dy:
+                    self.smoother.shift(dx, dy)
+            self.tracker.shift(dx, dy)
             proposals, max_new, ran_detector = self._detect(frame, index, wall, fits)
         if ran_detector:
             self.budget.detected(wall, timer.ms["detect"])

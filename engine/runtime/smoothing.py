@@ -32,6 +32,12 @@ class OneEuroFilter:
         self._dx = None  # last filtered derivative (object sizes per second)
         self._t = None
 
+    def shift(self, d) -> None:
+        """Move the filtered value by ``d`` (broadcast over it): the signal's frame of
+        reference moved, not the signal."""
+        if self._x is not None:
+            self._x = self._x + np.asarray(d, np.float64)
+
     def __call__(self, x: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if self._x is None:
@@ -63,6 +69,12 @@ class KeypointSmoother:
         out = np.array(keypoints, dtype=np.float32)
         out[:, :2] = f(keypoints[:, :2], t, scale)
         return out
+
+    def shift(self, dx: float, dy: float) -> None:
+        """The picture moved by (dx, dy) pixels (the camera): each track's filtered
+        points move with it, so a pan is not smoothed as the people's own motion."""
+        for f in self._filters.values():
+            f.shift(np.array([dx, dy]))
 
     def keep_only(self, track_ids) -> None:
         """Forget every track not in ``track_ids`` (lost tracks start fresh)."""

@@ -81,10 +81,20 @@ class Track:
     looked_at: int = -10 ** 9
     #: their velocity when nobody was last near them (where they go while hidden)
     calm_velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    #: the camera moved this frame (``Tracker.shift``): they were moved with it, and
+    #: their own velocity is not added on top (a pan's reading is surer than theirs)
+    panned: bool = False
 
     def __post_init__(self):
         if self.refreshed_box is None:
             self.refreshed_box = self.box
+
+    def shift(self, d: np.ndarray) -> None:
+        """Move them by ``d`` (dx, dy; the camera moved): box, keypoints, last pose's box."""
+        move = lambda b: tuple(float(v) for v in np.asarray(b, float) + np.r_[d, d])
+        self.box, self.refreshed_box = move(self.box), move(self.refreshed_box)
+        self.keypoints = self.keypoints.copy()
+        self.keypoints[:, :2] += d
 
     def moved_keypoints(self) -> np.ndarray:
         """Their last keypoints (a copy), moved on as their box moves to ``next_box``."""
@@ -93,8 +103,9 @@ class Track:
         return k
 
     def next_box(self, damping: float = 0.5) -> tuple[float, float, float, float]:
-        """Where to crop next frame: the last box, moved on by the damped velocity."""
-        dx, dy = self.velocity * damping
+        """Where to crop next frame: the last box, moved on by the damped velocity (not
+        while the camera moves: ``panned``)."""
+        dx, dy = (0.0, 0.0) if self.panned else self.velocity * damping
         x0, y0, x1, y1 = self.box
         return (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
 
@@ -212,6 +223,17 @@ class Tracker:
 
         return [(t.next_box(), t.track_id, False, False)
                 for t in sorted(self.tracks, key=lambda t: (not crowded(t), t.refreshed_at))]
+
+    def shift(self, dx: float, dy: float) -> None:
+        """The picture moved by (dx, dy) pixels since the last frame (the camera panned,
+        ``engine.runtime.camera``; (0, 0): it stood still): everyone tracked, and those
+        lost lately, move with it, and while it moves, not by their own velocities too."""
+        d = np.array([dx, dy], float)
+        moved = bool(dx or dy)
+        for t in self.tracks + [t for t, _ in self.lost_people.gone]:
+            t.panned = moved
+            if moved:
+                t.shift(d)
 
     def carry(self, track_id: int) -> Pose:
         """Tracked person ``track_id``'s last pose, for a frame they are not inferred in."""
@@ -372,7 +394,8 @@ class Tracker:
                     new_count += 1
                     old = self.lost_people.reclaim(
                         box, kept_ids, self._frame,
-                        look_of(pose) if self.lost_people.gone else None)
+                        look_of(pose) if self.lost_people.gone else None,
+                        hidden=any(occlusion.in_front(k.box, box) for k in kept))
                     if old is None and self.lost_people.gone and self._swapped(
                             pose, box, look_of, kept, kept_ids, posed, near):
                         continue
