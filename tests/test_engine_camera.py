@@ -86,3 +86,20 @@ def test_the_pipeline_follows_the_camera_tracking_everyone_only():
     assert _panned(max_people=10)
     assert not _panned(max_people=10, follow_camera=False)
     assert not _panned(max_people=1)  # one person: their own velocity, no cost added
+
+
+def test_the_smoother_moves_with_the_camera_and_does_not_smooth_a_pan_away():
+    from uniskel.engine.runtime.smoothing import KeypointSmoother
+
+    k = np.zeros((21, 3), np.float32)
+    k[:, :2], k[:, 2] = (400.0, 300.0), 0.9
+    moved = k.copy()
+    moved[:, 0] += 30  # the picture moved 30 px right; the person stood still
+    for shifted in (True, False):
+        s = KeypointSmoother()
+        s(1, k, 0.0, 100.0)
+        if shifted:
+            s.shift(30.0, 0.0)
+        out = s(1, moved, 1 / 30, 100.0)
+        lag = abs(float(out[0, 0]) - 430.0)
+        assert (lag < 1e-6) if shifted else (lag > 5.0), (shifted, lag)
