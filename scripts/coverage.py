@@ -423,9 +423,10 @@ def main() -> int:
             if rest:  # every labelled person: the ghosts
                 ghost_total += len(people)
                 ghosts += sum(ghost(p, rest[0][i]) for p in people)
+            here = sum(found(b, people) for b in want)
             total += len(want)
-            hits += sum(found(b, people) for b in want)
-            run[0] += sum(found(b, people) for b in want)
+            hits += here
+            run[0] += here
             run[1] += len(want)
             if reference is not None:
                 missed = []

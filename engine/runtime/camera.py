@@ -35,7 +35,7 @@ MIN_RESPONSE = 0.2
 #: agree with their median within ``AGREE`` px of the grey copy: someone walking past a
 #: still camera moves the tiles they cover, not the rest; a camera walking forward (the
 #: street clip) moves each side its own way (at 3, 0.6 and 0.75 px a few of its frames
-#: read as a 11 px pan, and its ids switched on them)
+#: read as an 11 px pan, and its ids switched on them)
 MIN_TILES, MIN_AGREE, AGREE = 4, 0.75, 0.4
 #: tiles this much covered by a tracked person's box are not read (blanking the boxes
 #: out of the tiles read instead lost the pans' gain: fewer tiles agreed)
