@@ -239,13 +239,11 @@ class PointsTeacher:
         xy = torch.where(labelled[:, None, None], batch["coords"][:, torso].to(k),
                          k[:, torso, :2])
         up = xy[:, :2].mean(1) - xy[:, 2:].mean(1)                      # (B, 2) x, y
-        quarter = torch.zeros(len(k), dtype=torch.long, device=k.device)
         off = torch.rad2deg(torch.atan2(up[:, 0].abs(), -up[:, 1])) >= turn.MIN_DEGREES
         turned = (labelled | sure) & off & (up.norm(dim=1) > 1e-6)
-        for q in (1, 2, 3):  # the turn whose rotated body points most up
-            rot = _rot90_vectors(up, q)
-            better = -rot[:, 1] > -_rot90_vectors(up, quarter)[:, 1]
-            quarter = torch.where(turned & better, torch.full_like(quarter, q), quarter)
+        # the turn whose turned body points most up (the crop's up is -y)
+        rising = torch.stack([-_rot90_vectors(up, q)[:, 1] for q in range(4)], 1)
+        quarter = torch.where(turned, rising.argmax(1), 0)
         out = k.clone()
         size = batch["image"].shape[-1]
         for q in (1, 2, 3):
